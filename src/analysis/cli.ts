@@ -1,0 +1,69 @@
+/**
+ * `feature-complexity` on the command line: progress on stderr, tables on stdout,
+ * exit code 2 with one line for bad arguments, 1 with one line for a failed run.
+ */
+import { parseArgs } from 'node:util';
+import { capabilities } from './capabilities';
+import { BadInputError } from './errors';
+import { ENGINE_VERSION } from './version';
+
+export type CommandHandler = (argv: string[]) => Promise<void>;
+
+const USAGE = `feature-complexity ${ENGINE_VERSION}
+
+Usage:
+  feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders 0,2,4,8,14,20,26,32]
+                     [--budget quick|standard|thorough|reference] [--backend auto|tensorflow|webgpu|wasm|cpu]
+                     [--seed N] [--width N] [--exemplars A,B] [--shapley] [--substitution] [--out FILE.json]
+  feature-complexity layers <checkpoint>
+  feature-complexity task-complexity [--tasks 0,2,8,26,80] [--budget ...] [--out FILE.json]
+  feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000]
+  feature-complexity demo [--budget quick]
+  feature-complexity capabilities [--json]
+`;
+
+const commands = new Map<string, CommandHandler>();
+
+/** Engine modules add their commands here, one table for the whole CLI. */
+export function registerCommand(name: string, handler: CommandHandler): void {
+  commands.set(name, handler);
+}
+
+registerCommand('capabilities', async (argv) => {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, strict: true });
+  const caps = await capabilities();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(caps, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`feature-complexity engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform})\n`);
+  for (const b of caps.backends) process.stdout.write(`  ${b.available ? 'yes' : 'no '}  ${b.name.padEnd(10)} ${b.detail}\n`);
+  process.stdout.write(`auto picks: ${caps.autoBackend}\n`);
+});
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(ENGINE_VERSION + '\n');
+    return 0;
+  }
+  const handler = commands.get(name);
+  if (!handler) {
+    process.stderr.write(`feature-complexity: unknown command '${name}' (try --help)\n`);
+    return 2;
+  }
+  try {
+    await handler(rest);
+    return 0;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const argError = e instanceof BadInputError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`feature-complexity ${name}: ${msg.split('\n')[0]}\n`);
+    if (process.env.FC_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return argError ? 2 : 1;
+  }
+}

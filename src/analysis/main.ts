@@ -1,0 +1,20 @@
+/**
+ * Entry of dist/engine.js: the extension host forks it with `--rpc` (child process over IPC);
+ * anything else is the command-line tool.
+ */
+import { runCli } from './cli';
+import { serve } from './server';
+
+if (process.argv.includes('--rpc') && typeof process.send === 'function') {
+  serve();
+} else {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`feature-complexity: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

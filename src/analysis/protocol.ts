@@ -1,0 +1,101 @@
+/**
+ * The one place where the extension host and the engine child process agree on messages.
+ * Every request and notification is named once here, with its payload types.
+ * Transport: vscode-jsonrpc over the Node IPC channel of a forked child process.
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export type BackendChoice = BackendName | 'auto';
+export type Budget = 'quick' | 'standard' | 'thorough' | 'reference';
+
+export interface BackendStatus {
+  name: BackendName;
+  /** True when the backend initialised on this machine. */
+  available: boolean;
+  /** Package and version that provides it, or why it did not load. */
+  detail: string;
+}
+
+export interface Capabilities {
+  engineVersion: string;
+  nodeVersion: string;
+  platform: string;
+  backends: BackendStatus[];
+  /** What `auto` picks on this machine. */
+  autoBackend: BackendName;
+}
+
+export interface AnalyzeParams {
+  checkpoint: string;
+  data: string;
+  layer?: string;
+  orders?: number[];
+  budget?: Budget;
+  backend?: BackendChoice;
+  seed?: number;
+  width?: number;
+  exemplars?: string[];
+  shapley?: boolean;
+  substitution?: boolean;
+  /** Where the result file goes; the engine writes it atomically. */
+  out: string;
+  /** Echoed in every progress notification of this request. */
+  progressToken: string;
+}
+
+export interface AnalyzeResponse {
+  resultFile: string;
+  /** False when the run was cancelled: the file then holds the orders that finished. */
+  complete: boolean;
+}
+
+export interface LayerInfo {
+  name: string;
+  className: string;
+  outputShape: (number | null)[];
+}
+
+export interface ListLayersParams {
+  checkpoint: string;
+}
+
+export interface ListLayersResponse {
+  layers: LayerInfo[];
+  defaultLayer: string;
+}
+
+export interface ProgressParams {
+  progressToken: string;
+  /** Human-readable stage name, e.g. "teacher features", "order 8". */
+  stage: string;
+  /** Overall fraction done, 0..1. */
+  fraction: number;
+  order?: number;
+  epoch?: number;
+  loss?: number;
+}
+
+export interface LogParams {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+/** Engine version and which TensorFlow.js backends load here. */
+export const capabilitiesRequest = new RequestType0<Capabilities, void>('engine/capabilities');
+/** Layers of a checkpoint with output shapes, and the default target layer. */
+export const listLayersRequest = new RequestType<ListLayersParams, ListLayersResponse, void>('engine/listLayers');
+/** One analysis; cancellable; progress arrives as `progressNotification`. */
+export const analyzeRequest = new RequestType<AnalyzeParams, AnalyzeResponse, void>('engine/analyze');
+/** Ends the engine process at once; used by tests and by the restart path. */
+export const shutdownRequest = new RequestType0<void, void>('engine/shutdown');
+
+export const progressNotification = new NotificationType<ProgressParams>('engine/progress');
+export const logNotification = new NotificationType<LogParams>('engine/log');
+
+/** Error codes the engine uses in ResponseError so the host can word its messages. */
+export const enum EngineErrorCode {
+  BadInput = -32001,
+  Cancelled = -32800,
+  Internal = -32603,
+}

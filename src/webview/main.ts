@@ -1,0 +1,2 @@
+// Results panel app: filled in by the webview work.
+export {};
