@@ -1,0 +1,240 @@
+/**
+ * The disentangler net Φ⁽ˡ⁾ of METHOD.md §1: it maps the input image x to a tensor shaped like
+ * the target feature f(x), with exactly `order` = l nonlinear (ReLU) layers.
+ *
+ * Architecture (choice, METHOD.md §1):
+ *   input conv 3×3 (input channels → C)
+ *   three stages; a stage with stride s > 1 starts with a linear projection P (k×k, stride s,
+ *   k = max(3, s)); its first block (if any) runs its conv with stride s and adds it to P(h).
+ *   Every block is h ← h + conv3×3(ReLU(h)) (C → C); the l blocks are spread over the stages as
+ *   evenly as possible, the remainder going to the later (smaller, cheaper) stages.
+ *   final conv 1×1 (C → target channels).
+ * Strides are chosen per spatial dimension so that the output size equals the target's, putting
+ * the downsampling late like the authors' release (strides 1, 2, 2 for a factor of 4).
+ * With l = 0 the net is affine (convs with bias, no ReLU), so it captures the linear component;
+ * the bias lets it fit the feature's mean, which carries no variance and so no significance.
+ */
+import { tf } from './backend';
+
+export interface DisentanglerSpec {
+  /** l = number of nonlinear (ReLU) blocks; 0 = purely linear net. */
+  order: number;
+  /** C channels (default 64). */
+  width: number;
+  /** H, W, C of the input image (NHWC, no batch). */
+  inputShape: [number, number, number];
+  /** H, W, C of the target feature f(x). */
+  targetShape: [number, number, number];
+}
+
+export const DEFAULT_WIDTH = 64;
+const STAGES = 3;
+const MAX_STRIDE = 8;
+
+/** Blocks per stage for `order` blocks; monotone in `order`, which warm start relies on. */
+export function blocksPerStage(order: number): number[] {
+  const base = Math.floor(order / STAGES);
+  const rest = order - base * STAGES;
+  return Array.from({ length: STAGES }, (_, i) => base + (i >= STAGES - rest ? 1 : 0));
+}
+
+function sameOut(size: number, stride: number): number {
+  return Math.ceil(size / stride);
+}
+
+/** Stage strides for one spatial dimension: the smallest largest stride, downsampling as late as possible. */
+export function stageStrides(inSize: number, outSize: number): number[] {
+  let best: number[] | undefined;
+  let bestKey: number[] | undefined;
+  for (let a = 1; a <= MAX_STRIDE; a++) {
+    for (let b = 1; b <= MAX_STRIDE; b++) {
+      for (let c = 1; c <= MAX_STRIDE; c++) {
+        if (sameOut(sameOut(sameOut(inSize, a), b), c) !== outSize) continue;
+        const key = [Math.max(a, b, c), a * b * c, a, b];
+        if (!bestKey || lexLess(key, bestKey)) {
+          best = [a, b, c];
+          bestKey = key;
+        }
+      }
+    }
+  }
+  if (!best) {
+    throw new Error(`no stride schedule maps input size ${inSize} to target size ${outSize} in ${STAGES} stages (strides ≤ ${MAX_STRIDE})`);
+  }
+  return best;
+}
+
+function lexLess(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+}
+
+/** mulberry32: a small seeded generator, so that weights do not depend on the backend's RNG. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(n: number, std: number, seed: number): Float32Array {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(next(), 1e-12);
+    const v = next();
+    const r = Math.sqrt(-2 * Math.log(u)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+interface Conv {
+  kernel: tf.Variable<tf.Rank.R4>;
+  bias: tf.Variable<tf.Rank.R1>;
+  strides: [number, number];
+}
+
+interface Stage {
+  strides: [number, number];
+  /** Linear skip projection of a strided stage. */
+  projection?: Conv;
+  blocks: Conv[];
+}
+
+let netCounter = 0;
+
+export class Disentangler {
+  readonly spec: DisentanglerSpec;
+  readonly variables: tf.Variable[];
+  private readonly inputConv: Conv;
+  private readonly stages: Stage[];
+  private readonly outputConv: Conv;
+
+  private constructor(spec: DisentanglerSpec, seed: number) {
+    this.spec = spec;
+    const [h, w, cin] = spec.inputShape;
+    const [th, tw, tc] = spec.targetShape;
+    const c = spec.width;
+    const sh = stageStrides(h, th);
+    const sw = stageStrides(w, tw);
+    const counts = blocksPerStage(spec.order);
+    const id = netCounter++;
+    let seedIndex = 0;
+    const variables: tf.Variable[] = [];
+    const makeConv = (name: string, k: [number, number], cIn: number, cOut: number, strides: [number, number], std: number): Conv => {
+      const n = k[0] * k[1] * cIn * cOut;
+      const s = (Math.imul(seed >>> 0, 0x9e3779b1) + 0x85ebca6b * ++seedIndex) >>> 0;
+      const kernel = tf.variable(tf.tensor4d(normal(n, std, s), [k[0], k[1], cIn, cOut]), true, `dis${id}_${name}_w`);
+      const bias = tf.variable(tf.zeros([cOut]), true, `dis${id}_${name}_b`) as tf.Variable<tf.Rank.R1>;
+      variables.push(kernel, bias);
+      return { kernel, bias, strides };
+    };
+    // LeCun-normal for the linear convs keeps the scale of x; block convs get He-normal shrunk by
+    // 1/sqrt(l) so that a fresh deep residual stack does not blow up its output variance.
+    this.inputConv = makeConv('in', [3, 3], cin, c, [1, 1], Math.sqrt(1 / (9 * cin)));
+    const blockStd = Math.sqrt(2 / (9 * c)) / Math.sqrt(Math.max(1, spec.order));
+    this.stages = counts.map((count, i) => {
+      const strides: [number, number] = [sh[i], sw[i]];
+      const strided = strides[0] > 1 || strides[1] > 1;
+      const pk: [number, number] = [Math.max(3, strides[0]), Math.max(3, strides[1])];
+      const projection = strided ? makeConv(`s${i}_proj`, pk, c, c, strides, Math.sqrt(1 / (pk[0] * pk[1] * c))) : undefined;
+      const blocks: Conv[] = [];
+      for (let b = 0; b < count; b++) {
+        blocks.push(makeConv(`s${i}_b${b}`, [3, 3], c, c, b === 0 ? strides : [1, 1], blockStd));
+      }
+      return { strides, projection, blocks };
+    });
+    this.outputConv = makeConv('out', [1, 1], c, tc, [1, 1], Math.sqrt(1 / c));
+    this.variables = variables;
+  }
+
+  /** Seeded, deterministic initialisation (independent of the backend's random generator). */
+  static create(spec: DisentanglerSpec, seed: number): Disentangler {
+    if (!Number.isInteger(spec.order) || spec.order < 0) throw new Error(`order must be a non-negative integer, got ${spec.order}`);
+    if (!Number.isInteger(spec.width) || spec.width < 1) throw new Error(`width must be a positive integer, got ${spec.width}`);
+    return new Disentangler({ ...spec, inputShape: [...spec.inputShape], targetShape: [...spec.targetShape] }, seed);
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let h = conv(x, this.inputConv);
+      for (const stage of this.stages) {
+        let start = 0;
+        if (stage.projection) {
+          const skip = conv(h, stage.projection);
+          if (stage.blocks.length > 0) {
+            h = tf.add(skip, conv(tf.relu(h), stage.blocks[0]));
+            start = 1;
+          } else {
+            h = skip;
+          }
+        }
+        for (let b = start; b < stage.blocks.length; b++) h = tf.add(h, conv(tf.relu(h), stage.blocks[b]));
+      }
+      return conv(h, this.outputConv);
+    });
+  }
+
+  /**
+   * Starts from the previous (lower) order's weights. Shared convs are copied and the blocks this
+   * order adds get zero weights and bias, so each new block is the identity and the net starts as
+   * exactly the previous order's function: training then only has to learn what the extra
+   * nonlinear layers add, and the component c⁽ˡ⁾ = Φ⁽ˡ⁾ − Φ⁽ˡ'⁾ starts at zero instead of at the
+   * difference of two unrelated random fits. The zero conv still gets a gradient (ReLU(h) ≠ 0),
+   * so the new blocks do train.
+   */
+  warmStartFrom(prev: Disentangler): void {
+    const a = prev.spec;
+    const b = this.spec;
+    if (a.width !== b.width || a.inputShape.join() !== b.inputShape.join() || a.targetShape.join() !== b.targetShape.join()) {
+      throw new Error('warm start needs the same width, input shape and target shape');
+    }
+    if (a.order > b.order) throw new Error(`cannot warm-start order ${b.order} from the higher order ${a.order}`);
+    tf.tidy(() => {
+      copyConv(this.inputConv, prev.inputConv);
+      copyConv(this.outputConv, prev.outputConv);
+      this.stages.forEach((stage, i) => {
+        const old = prev.stages[i];
+        if (stage.projection && old.projection) copyConv(stage.projection, old.projection);
+        stage.blocks.forEach((block, j) => {
+          if (j < old.blocks.length) {
+            copyConv(block, old.blocks[j]);
+          } else {
+            block.kernel.assign(tf.zerosLike(block.kernel));
+            block.bias.assign(tf.zerosLike(block.bias));
+          }
+        });
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+  }
+}
+
+function conv(h: tf.Tensor4D, c: Conv): tf.Tensor4D {
+  return tf.add(tf.conv2d(h, c.kernel, c.strides, 'same'), c.bias);
+}
+
+function copyConv(dst: Conv, src: Conv): void {
+  dst.kernel.assign(src.kernel);
+  dst.bias.assign(src.bias);
+}
+
+/** One Adam step of MSE(net(x), y); returns the loss (read asynchronously). */
+export async function trainStep(net: Disentangler, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D): Promise<number> {
+  const loss = optimizer.minimize(() => tf.mean(tf.squaredDifference(net.apply(x), y)) as tf.Scalar, true, net.variables);
+  if (!loss) throw new Error('optimizer returned no loss');
+  try {
+    return (await loss.data())[0];
+  } finally {
+    loss.dispose();
+  }
+}
