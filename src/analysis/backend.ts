@@ -8,13 +8,14 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { BackendChoice, BackendName, BackendStatus } from './protocol';
 
 /** Where the wasm binaries are: beside the bundle in dist/, or in node_modules when run from source. */
 function wasmDir(): string {
   if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) return __dirname + '/';
-  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+  // Run from source (tests, tsx): src/analysis → the package in node_modules.
+  return join(__dirname, '../../node_modules/@tensorflow/tfjs-backend-wasm/dist') + '/';
 }
 
 let wasmPathsSet = false;

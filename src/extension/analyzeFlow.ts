@@ -1,0 +1,177 @@
+/**
+ * "Analyze Feature Complexity": asks only what it does not know yet for this checkpoint,
+ * remembers the answers, runs the engine with a cancellable progress notification.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget } from '../analysis/protocol';
+import { settings } from './config';
+import type { Ctx } from './ctx';
+import { describeEngineError, isCancellation } from './engine';
+
+interface Answers {
+  data?: string;
+  layer?: string;
+  budget?: Budget;
+  exemplars?: string[];
+}
+
+const answersKey = (checkpoint: string) => `featureComplexity.answers:${checkpoint}`;
+const CHECKPOINT_FILTERS = { Checkpoints: ['json', 'h5', 'keras', 'onnx', 'pt', 'pth'] };
+
+async function pickCheckpoint(): Promise<vscode.Uri | undefined> {
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && /(^model\.json$|\.(h5|keras|onnx|pt|pth)$)/.test(path.basename(active.fsPath))) return active;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: CHECKPOINT_FILTERS, openLabel: 'Analyze' });
+  return picked?.[0];
+}
+
+/** Dataset folders in the workspace that hold IDX training images. */
+async function datasetCandidates(): Promise<string[]> {
+  const found = await vscode.workspace.findFiles('**/train-images-idx3-ubyte{,.gz}', '**/node_modules/**', 20);
+  return [...new Set(found.map((u) => path.dirname(u.fsPath)))];
+}
+
+async function pickDataset(): Promise<string | undefined> {
+  const browse = '$(folder-opened) Browse…';
+  const candidates = await datasetCandidates();
+  const items: vscode.QuickPickItem[] = [
+    ...candidates.map((c) => ({ label: path.basename(c), description: vscode.workspace.asRelativePath(c), detail: c })),
+    { label: browse },
+  ];
+  const choice = await vscode.window.showQuickPick(items, { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true });
+  if (!choice) return undefined;
+  if (choice.label !== browse) return choice.detail;
+  const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: 'Use dataset' });
+  return picked?.[0].fsPath;
+}
+
+async function pickLayer(ctx: Ctx, checkpoint: string): Promise<string | undefined> {
+  const { layers, defaultLayer } = await ctx.engine.request(listLayersRequest, { checkpoint });
+  const items = layers.map((l) => ({
+    label: l.name,
+    description: `${l.className} → [${l.outputShape.map((d) => d ?? 'N').join(', ')}]`,
+    detail: l.name === defaultLayer ? 'Default: last convolutional block before pooling / flatten' : undefined,
+  }));
+  const qp = vscode.window.createQuickPick<(typeof items)[number]>();
+  qp.title = 'Target layer f(x)';
+  qp.items = items;
+  qp.activeItems = items.filter((i) => i.label === defaultLayer);
+  qp.ignoreFocusOut = true;
+  const choice = await new Promise<string | undefined>((resolve) => {
+    qp.onDidAccept(() => resolve(qp.selectedItems[0]?.label ?? qp.activeItems[0]?.label));
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+  qp.dispose();
+  return choice;
+}
+
+async function pickBudget(current: Budget): Promise<Budget | undefined> {
+  const budgets: { label: Budget; detail: string }[] = [
+    { label: 'quick', detail: 'Stops as soon as the ρ estimates settle roughly. Minutes on a CPU.' },
+    { label: 'standard', detail: 'Stops when ρ moves less than a tight tolerance.' },
+    { label: 'thorough', detail: 'Longer training with a stricter stopping rule.' },
+    { label: 'reference', detail: "The paper's recipe: 500 epochs × 2000 samples. Hours on a CPU." },
+  ];
+  const items = budgets.map((b) => ({ ...b, picked: b.label === current }));
+  const qp = vscode.window.createQuickPick<(typeof items)[number]>();
+  qp.title = 'Training budget of the disentanglers';
+  qp.items = items;
+  qp.activeItems = items.filter((i) => i.label === current);
+  const choice = await new Promise<Budget | undefined>((resolve) => {
+    qp.onDidAccept(() => resolve(qp.activeItems[0]?.label));
+    qp.onDidHide(() => resolve(undefined));
+    qp.show();
+  });
+  qp.dispose();
+  return choice;
+}
+
+function resultPath(checkpoint: string, folder: string): string {
+  const ws = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(checkpoint))?.uri.fsPath ?? path.dirname(checkpoint);
+  const base = path.basename(checkpoint) === 'model.json' ? path.basename(path.dirname(checkpoint)) : path.basename(checkpoint).replace(/\.[^.]+$/, '');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return path.join(ws, folder, `${base}-${stamp}.json`);
+}
+
+export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage('Feature Complexity: analyses run code on your data and checkpoints, so they need a trusted workspace.');
+    return;
+  }
+  if (ctx.running) {
+    void vscode.window.showWarningMessage('Feature Complexity: an analysis is already running. Cancel it first.');
+    return;
+  }
+  const target = uri ?? (await pickCheckpoint());
+  if (!target) return;
+  const checkpoint = target.fsPath;
+  const cfg = settings(target);
+  const saved = ctx.extension.workspaceState.get<Answers>(answersKey(checkpoint)) ?? {};
+  try {
+    const data = saved.data ?? (cfg.dataset || (await pickDataset()));
+    if (!data) return;
+    const layer = saved.layer ?? (await pickLayer(ctx, checkpoint));
+    if (!layer) return;
+    const budget = saved.budget ?? (await pickBudget(cfg.budget));
+    if (!budget) return;
+    const exemplars = saved.exemplars ?? cfg.exemplars;
+    await ctx.extension.workspaceState.update(answersKey(checkpoint), { data, layer, budget, exemplars } satisfies Answers);
+    const params: AnalyzeParams = {
+      checkpoint,
+      data,
+      layer,
+      budget,
+      exemplars,
+      orders: cfg.orders,
+      backend: cfg.backend,
+      seed: cfg.seed,
+      width: cfg.width,
+      shapley: cfg.shapley,
+      substitution: cfg.substitution,
+      out: resultPath(checkpoint, cfg.resultsFolder),
+      progressToken: `analyze-${Date.now()}`,
+    };
+    await runAnalysis(ctx, params);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
+  }
+}
+
+async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
+  const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Feature complexity of ${name}`, cancellable: true },
+    async (progress, token) => {
+      const cts = new vscode.CancellationTokenSource();
+      token.onCancellationRequested(() => cts.cancel());
+      ctx.setRunning(cts);
+      let last = 0;
+      const sub = ctx.engine.onProgress(params.progressToken, (p) => {
+        const pct = Math.round(p.fraction * 100);
+        const detail = [p.stage, p.epoch !== undefined ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toExponential(2)}` : ''].filter(Boolean).join(' · ');
+        progress.report({ message: `${detail} (${pct}%)`, increment: Math.max(0, pct - last) });
+        ctx.status.text = `$(beaker~spin) Feature complexity: ${p.stage} ${pct}%`;
+        last = Math.max(last, pct);
+      });
+      try {
+        const res = await ctx.engine.request(analyzeRequest, params, cts.token);
+        const doc = await vscode.workspace.openTextDocument(res.resultFile);
+        if (res.complete) {
+          void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
+        } else {
+          void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled; the finished orders are kept in ${path.basename(res.resultFile)}.`);
+        }
+        await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
+      } catch (e) {
+        if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
+        else throw e;
+      } finally {
+        sub.dispose();
+        ctx.setRunning(undefined);
+        cts.dispose();
+      }
+    },
+  );
+}

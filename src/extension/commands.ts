@@ -1,0 +1,56 @@
+/** Every command of the extension, in one table: id → factory taking the shared context. */
+import * as vscode from 'vscode';
+import { capabilitiesRequest } from '../analysis/protocol';
+import { analyzeCommand } from './analyzeFlow';
+import type { Ctx } from './ctx';
+import { describeEngineError } from './engine';
+
+type Command = (ctx: Ctx) => (...args: never[]) => unknown;
+
+const showCapabilities: Command = (ctx) => async () => {
+  try {
+    const caps = await ctx.engine.request(capabilitiesRequest);
+    ctx.log.appendLine(`[host] engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform}), pid ${ctx.engine.pid}`);
+    for (const b of caps.backends) ctx.log.appendLine(`[host]   ${b.available ? 'available  ' : 'unavailable'} ${b.name}: ${b.detail}`);
+    const available = caps.backends.filter((b) => b.available).map((b) => b.name);
+    void vscode.window
+      .showInformationMessage(`Feature Complexity engine ${caps.engineVersion}: backends available: ${available.join(', ') || 'none'} (auto uses ${caps.autoBackend}).`, 'Show Details')
+      .then((a) => a && ctx.log.show());
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
+  }
+};
+
+const openResults: Command = () => async (uri?: vscode.Uri) => {
+  const target =
+    uri ??
+    (
+      await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        filters: { 'Analysis results': ['json'] },
+        defaultUri: vscode.workspace.workspaceFolders?.[0] && vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, '.feature-complexity'),
+      })
+    )?.[0];
+  if (!target) return;
+  await vscode.window.showTextDocument(target, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+};
+
+const notYet = (what: string, issue: string): Command => () => () =>
+  vscode.window.showInformationMessage(`Feature Complexity: ${what} is not available in this version yet (${issue}).`);
+
+export const COMMANDS: Record<string, Command> = {
+  'featureComplexity.analyze': (ctx) => (uri?: vscode.Uri) => analyzeCommand(ctx, uri),
+  'featureComplexity.openResults': openResults,
+  'featureComplexity.compare': notYet('comparing analyses', 'planned with the results panel'),
+  'featureComplexity.taskComplexity': notYet('the task-complexity calibration view', 'use `feature-complexity task-complexity` on the command line'),
+  'featureComplexity.predict': notYet('the performance prediction view', 'use `feature-complexity predict` on the command line'),
+  'featureComplexity.showCapabilities': showCapabilities,
+  'featureComplexity.showLog': (ctx) => () => ctx.log.show(),
+  'featureComplexity.cancel': (ctx) => () => {
+    if (!ctx.cancelRunning()) void vscode.window.showInformationMessage('Feature Complexity: no analysis is running.');
+  },
+  'featureComplexity.restartEngine': (ctx) => async () => {
+    await ctx.engine.stop();
+    void vscode.window.showInformationMessage('Feature Complexity: the engine was stopped; it starts again with the next command.');
+  },
+};

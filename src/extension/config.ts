@@ -1,0 +1,34 @@
+/** Typed view of the extension's settings (package.json `contributes.configuration`). */
+import * as vscode from 'vscode';
+import type { BackendChoice, Budget } from '../analysis/protocol';
+
+export interface Settings {
+  orders: number[];
+  budget: Budget;
+  backend: BackendChoice;
+  width: number;
+  seed: number;
+  dataset: string;
+  exemplars: string[];
+  shapley: boolean;
+  substitution: boolean;
+  resultsFolder: string;
+  nodePath: string;
+}
+
+export function settings(scope?: vscode.Uri): Settings {
+  const c = vscode.workspace.getConfiguration('featureComplexity', scope);
+  return {
+    orders: c.get<number[]>('orders', [0, 2, 4, 8, 14, 20, 26, 32]),
+    budget: c.get<Budget>('budget', 'standard'),
+    backend: c.get<BackendChoice>('backend', 'auto'),
+    width: c.get<number>('width', 64),
+    seed: c.get<number>('seed', 0),
+    dataset: c.get<string>('dataset', ''),
+    exemplars: c.get<string[]>('exemplars', []),
+    shapley: c.get<boolean>('shapley', true),
+    substitution: c.get<boolean>('substitution', true),
+    resultsFolder: c.get<string>('resultsFolder', '.feature-complexity'),
+    nodePath: c.get<string>('nodePath', ''),
+  };
+}

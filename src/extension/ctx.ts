@@ -1,0 +1,41 @@
+/** What every command needs: the engine, the log, the status bar item, the running analysis. */
+import * as vscode from 'vscode';
+import type { EngineClient } from './engine';
+
+export class Ctx implements vscode.Disposable {
+  private current: vscode.CancellationTokenSource | undefined;
+
+  constructor(
+    readonly extension: vscode.ExtensionContext,
+    readonly engine: EngineClient,
+    readonly log: vscode.OutputChannel,
+    readonly status: vscode.StatusBarItem,
+  ) {}
+
+  get running(): boolean {
+    return this.current !== undefined;
+  }
+
+  setRunning(cts: vscode.CancellationTokenSource | undefined): void {
+    this.current = cts;
+    void vscode.commands.executeCommand('setContext', 'featureComplexity.running', cts !== undefined);
+    if (cts) {
+      this.status.text = '$(beaker~spin) Feature complexity: starting';
+      this.status.tooltip = 'An analysis is running. Click to cancel.';
+      this.status.command = 'featureComplexity.cancel';
+      this.status.show();
+    } else {
+      this.status.hide();
+    }
+  }
+
+  cancelRunning(): boolean {
+    if (!this.current) return false;
+    this.current.cancel();
+    return true;
+  }
+
+  dispose(): void {
+    this.current?.cancel();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The engine child process seen from the extension host: fork, typed requests, progress,
+ * cancellation, and a restart when it dies. The host does no maths; it only asks.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as vscode from 'vscode';
+import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { EngineErrorCode, logNotification, progressNotification, shutdownRequest, type ProgressParams } from '../analysis/protocol';
+
+export class EngineStoppedError extends Error {}
+
+type ProgressListener = (p: ProgressParams) => void;
+
+export class EngineClient implements vscode.Disposable {
+  private child: ChildProcess | undefined;
+  private connection: MessageConnection | undefined;
+  private starting: Promise<MessageConnection> | undefined;
+  private readonly progressListeners = new Map<string, ProgressListener>();
+  private readonly crashes: number[] = [];
+  private disposed = false;
+  private readonly onDidCrashEmitter = new vscode.EventEmitter<string>();
+  /** Fires with the reason when the engine dies without being asked to. */
+  readonly onDidCrash = this.onDidCrashEmitter.event;
+
+  constructor(
+    private readonly enginePath: string,
+    private readonly log: vscode.OutputChannel,
+    private readonly nodePath: () => string | undefined,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private start(): Promise<MessageConnection> {
+    if (this.connection) return Promise.resolve(this.connection);
+    if (this.starting) return this.starting;
+    this.starting = new Promise<MessageConnection>((resolve, reject) => {
+      const execPath = this.nodePath() || undefined;
+      const child = fork(this.enginePath, ['--rpc'], {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        execPath,
+        // The extension host's own flags (inspector, ELECTRON_RUN_AS_NODE quirks) must not leak in.
+        execArgv: [],
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      });
+      child.stdout?.on('data', (d: Buffer) => this.log.append(d.toString()));
+      child.stderr?.on('data', (d: Buffer) => this.log.append(d.toString()));
+      child.once('error', (e) => {
+        this.log.appendLine(`[host] engine failed to start: ${e.message}`);
+        this.starting = undefined;
+        reject(new EngineStoppedError(`the engine could not start: ${e.message}`));
+      });
+      child.once('exit', (code, signal) => this.handleExit(child, code, signal));
+      const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+      connection.onNotification(logNotification, (p) => this.log.appendLine(`[engine ${p.level}] ${p.message}`));
+      connection.onNotification(progressNotification, (p) => this.progressListeners.get(p.progressToken)?.(p));
+      connection.listen();
+      this.child = child;
+      this.connection = connection;
+      this.starting = undefined;
+      this.log.appendLine(`[host] engine started (pid ${child.pid})`);
+      resolve(connection);
+    });
+    return this.starting;
+  }
+
+  private handleExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    const expected = this.disposed || (child as { fcExpectedExit?: boolean }).fcExpectedExit === true;
+    this.connection?.dispose();
+    this.connection = undefined;
+    this.child = undefined;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.log.appendLine(`[host] engine ${child.pid} ended (${how})`);
+    if (expected) return;
+    this.onDidCrashEmitter.fire(how);
+    // Restart at once so the next command finds it ready, unless it keeps dying.
+    const now = Date.now();
+    this.crashes.push(now);
+    while (this.crashes.length && now - this.crashes[0] > 60_000) this.crashes.shift();
+    if (this.crashes.length <= 3) {
+      this.start().catch((e) => this.log.appendLine(`[host] restart failed: ${String(e)}`));
+    } else {
+      this.log.appendLine('[host] the engine died more than 3 times in a minute; it will start again on the next command');
+    }
+  }
+
+  async request<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R>;
+  async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R>;
+  async request(type: RequestType0<unknown, void> | RequestType<unknown, unknown, void>, a?: unknown, b?: vscode.CancellationToken): Promise<unknown> {
+    const connection = await this.start();
+    const child = this.child;
+    // A request in flight when the engine dies must fail, not hang.
+    const died = new Promise<never>((_, reject) => {
+      child?.once('exit', (code, signal) => reject(new EngineStoppedError(`the engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`)));
+    });
+    const pending = type.numberOfParams === 0 ? connection.sendRequest(type as RequestType0<unknown, void>, a as vscode.CancellationToken | undefined) : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b);
+    return Promise.race([pending, died]);
+  }
+
+  onProgress(token: string, listener: ProgressListener): vscode.Disposable {
+    this.progressListeners.set(token, listener);
+    return new vscode.Disposable(() => this.progressListeners.delete(token));
+  }
+
+  /** Stops the engine on purpose (restart command, deactivate). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    (child as { fcExpectedExit?: boolean }).fcExpectedExit = true;
+    try {
+      await Promise.race([this.connection?.sendRequest(shutdownRequest), new Promise((r) => setTimeout(r, 1000))]);
+    } catch {
+      // It may already be gone.
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    void this.stop();
+    this.onDidCrashEmitter.dispose();
+  }
+}
+
+/** One sentence for the user from whatever a request threw. */
+export function describeEngineError(e: unknown): string {
+  if (e instanceof ResponseError) {
+    if (e.code === EngineErrorCode.Cancelled) return 'cancelled';
+    return e.message;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function isCancellation(e: unknown): boolean {
+  return e instanceof ResponseError && e.code === EngineErrorCode.Cancelled;
+}
