@@ -1,0 +1,37 @@
+/** The command-line tool as a user types it: exit codes, one-line errors, machine-readable output. */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const MAIN = join(__dirname, '../../src/analysis/main.ts');
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+}
+
+test('an unknown command exits 2 with one line on stderr', () => {
+  const r = cli('frobnicate');
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /unknown command 'frobnicate'/);
+});
+
+test('an unknown flag exits 2 with one line naming it', () => {
+  const r = cli('capabilities', '--bogus');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bogus/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('--help lists every command of the contract', () => {
+  const r = cli('--help');
+  assert.equal(r.status, 0);
+  for (const c of ['analyze', 'task-complexity', 'predict', 'demo', 'capabilities']) assert.match(r.stdout, new RegExp(`feature-complexity ${c}`));
+});
+
+test('capabilities --json is valid JSON with the wasm backend available', () => {
+  const r = cli('capabilities', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const caps = JSON.parse(r.stdout);
+  assert.equal(caps.backends.find((b: { name: string }) => b.name === 'wasm').available, true);
+});
