@@ -48,6 +48,18 @@ const builds = [
   },
 ];
 
+if (process.argv.includes('--electron-tests')) {
+  builds.push({
+    ...common,
+    entryPoints: ['test/electron/extension.test.ts'],
+    outfile: 'dist/test/electron/extension.test.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha'],
+  });
+}
+
 copyWasm();
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
