@@ -1,0 +1,320 @@
+/**
+ * The teacher: a trained TF.js LayersModel read from disk (model.json + weight shards, no
+ * network, no tfjs-node), cut at the target layer into a trunk (input → target layer) and a
+ * head (target layer → output). The head takes any tensor shaped like the target feature,
+ * so later metrics can feed it Φ⁽ˡ⁾(x) or coalitions of components.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from './backend';
+import { BadInputError } from './errors';
+import type { LayerInfo } from './protocol';
+import type { Split } from './data/dataset';
+
+type SymbolicTensor = tfl.SymbolicTensor;
+
+/** `model.json` for a checkpoint given as the file itself or as the folder that holds it. */
+export function modelJsonPath(checkpoint: string): string {
+  const p = resolve(checkpoint);
+  if (!existsSync(p)) throw new BadInputError(`checkpoint ${checkpoint} does not exist`);
+  if (statSync(p).isDirectory()) {
+    const m = join(p, 'model.json');
+    if (!existsSync(m)) throw new BadInputError(`checkpoint folder ${checkpoint} has no model.json`);
+    return m;
+  }
+  return p;
+}
+
+interface ModelJsonFile {
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  trainingConfig?: unknown;
+}
+
+function readModelJson(path: string): ModelJsonFile {
+  let json: ModelJsonFile;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8')) as ModelJsonFile;
+  } catch (e) {
+    throw new BadInputError(`${path}: not a readable JSON file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof json !== 'object' || json === null || !json.modelTopology) {
+    throw new BadInputError(`${path}: not a TF.js LayersModel (no modelTopology)`);
+  }
+  const topo = json.modelTopology as { class_name?: string; model_config?: unknown };
+  if (!topo.class_name && !topo.model_config) {
+    throw new BadInputError(`${path}: modelTopology is not a Keras/TF.js layers topology (a graph model is not supported here)`);
+  }
+  return json;
+}
+
+/** sha256 over model.json and its weight shards, in manifest order: the checkpoint's content hash. */
+export function checkpointHash(checkpoint: string): string {
+  const path = modelJsonPath(checkpoint);
+  const h = createHash('sha256');
+  h.update(readFileSync(path));
+  const json = readModelJson(path);
+  for (const group of json.weightsManifest ?? []) {
+    for (const shard of group.paths) {
+      const sp = join(dirname(path), shard);
+      if (existsSync(sp)) h.update(readFileSync(sp));
+    }
+  }
+  return h.digest('hex');
+}
+
+/** An IOHandler that reads model.json and its shards from the file system. */
+export function fileLoadHandler(path: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = readModelJson(path);
+      return tf.io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: ArrayBuffer[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const shard of group.paths) {
+            const sp = join(dirname(path), shard);
+            if (!existsSync(sp)) throw new BadInputError(`${path}: missing weight shard ${shard}`);
+            const b = readFileSync(sp);
+            buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+          }
+        }
+        const joined = tf.io.CompositeArrayBuffer.join(buffers);
+        const need = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype), 0);
+        if (joined.byteLength < need) {
+          throw new BadInputError(`${path}: weight shards hold ${joined.byteLength} bytes, the manifest needs ${need} (truncated or wrong shard)`);
+        }
+        return [specs, joined];
+      });
+    },
+  };
+}
+
+function bytesPer(dtype: string): number {
+  return dtype === 'float16' ? 2 : dtype === 'bool' || dtype === 'uint8' ? 1 : 4;
+}
+
+/** An IOHandler that writes model.json + weights.bin into `dir` (each atomically). */
+export function fileSaveHandler(dir: string): tf.io.IOHandler {
+  return {
+    save: async (artifacts) => {
+      mkdirSync(dir, { recursive: true });
+      const weightData = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer | ArrayBuffer[]) : new ArrayBuffer(0);
+      const modelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+      };
+      writeAtomic(join(dir, 'weights.bin'), Buffer.from(weightData));
+      writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weightData.byteLength } };
+    },
+  };
+}
+
+function writeAtomic(path: string, data: string | Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export async function loadLayersModel(checkpoint: string): Promise<tfl.LayersModel> {
+  const path = modelJsonPath(checkpoint);
+  try {
+    return await tfl.loadLayersModel(fileLoadHandler(path));
+  } catch (e) {
+    if (e instanceof BadInputError) throw e;
+    throw new BadInputError(`${path}: cannot build the model (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+}
+
+export async function saveLayersModel(model: tfl.LayersModel, dir: string): Promise<void> {
+  await model.save(fileSaveHandler(dir));
+}
+
+function shapeOf(layer: tfl.layers.Layer): (number | null)[] {
+  try {
+    const s = layer.outputShape;
+    return (Array.isArray(s[0]) || s[0] === undefined ? (s[0] as (number | null)[]) ?? [] : (s as (number | null)[])).slice();
+  } catch {
+    return [];
+  }
+}
+
+export function listLayers(model: tfl.LayersModel): LayerInfo[] {
+  return model.layers.map((l) => ({ name: l.name, className: l.getClassName(), outputShape: shapeOf(l) }));
+}
+
+const POOL_OR_FLATTEN = new Set(['Flatten', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'Reshape']);
+
+/**
+ * The output of the last convolutional block: the 4-d layer that feeds the first global
+ * pooling / flatten; without one, the last layer with a 4-d (N×H×W×C) output.
+ */
+export function defaultTargetLayer(model: tfl.LayersModel): string {
+  for (const layer of model.layers) {
+    if (!POOL_OR_FLATTEN.has(layer.getClassName())) continue;
+    const node = layer.inboundNodes[0];
+    const src = node?.inboundLayers[0];
+    if (src && shapeOf(src).length === 4 && src.getClassName() !== 'InputLayer') return src.name;
+  }
+  const fourD = model.layers.filter((l) => l.getClassName() !== 'InputLayer' && shapeOf(l).length === 4);
+  if (fourD.length === 0) throw new BadInputError('the model has no layer with a 4-d (N×H×W×C) output to analyse; pass --layer');
+  return fourD[fourD.length - 1].name;
+}
+
+export interface CutModel {
+  trunk: tfl.LayersModel;
+  head: tfl.LayersModel;
+  /** Target feature shape without the batch: [H, W, C]. */
+  featureShape: number[];
+}
+
+/**
+ * Cuts `model` at `layerName`. The head is rebuilt by re-applying, on a new input, every
+ * layer between the target layer and the outputs (weights shared with the model). A layer
+ * that does not separate the network (a skip connection jumps over it) is refused.
+ */
+export function cutModel(model: tfl.LayersModel, layerName: string): CutModel {
+  const names = model.layers.map((l) => l.name);
+  const layer = model.layers.find((l) => l.name === layerName);
+  if (!layer) throw new BadInputError(`no layer named '${layerName}'; valid names: ${names.join(', ')}`);
+  if (layer.getClassName() === 'InputLayer') throw new BadInputError(`'${layerName}' is the input layer; pick a layer inside the network (${names.join(', ')})`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new BadInputError('only models with one input and one output can be cut');
+  // Node 0 is the call made when the model was built; later heads add nodes of their own.
+  const target = layer.inboundNodes[0].outputTensors[0];
+  const featureShape = target.shape.slice(1) as number[];
+  const trunk = tfl.model({ inputs: model.inputs, outputs: target, name: `trunk_${layerName}` });
+
+  const headInput = tfl.input({ shape: featureShape, name: `feature_${layerName}` });
+  const memo = new Map<number, SymbolicTensor>([[target.id, headInput]]);
+  const rebuild = (t: SymbolicTensor): SymbolicTensor => {
+    const hit = memo.get(t.id);
+    if (hit) return hit;
+    const src = t.sourceLayer as tfl.layers.Layer;
+    if (src.getClassName() === 'InputLayer') {
+      throw new BadInputError(`layer '${layerName}' does not separate the network (a path from the input reaches the output around it); pick another layer`);
+    }
+    const node = src.inboundNodes[t.nodeIndex];
+    const ins = node.inputTensors.map(rebuild);
+    const out = src.apply(ins.length === 1 ? ins[0] : ins) as SymbolicTensor | SymbolicTensor[];
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputTensors.forEach((o, i) => memo.set(o.id, outs[i]));
+    return outs[t.tensorIndex];
+  };
+  const headOut = rebuild(model.outputs[0]);
+  const head = tfl.model({ inputs: headInput, outputs: headOut, name: `head_${layerName}` });
+  return { trunk, head, featureShape };
+}
+
+/** True when the model ends in a softmax (outputs are probabilities), false for logits. */
+export function outputsProbabilities(model: tfl.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1];
+  const cfg = last.getConfig() as { activation?: string };
+  return cfg.activation === 'softmax' || last.getClassName() === 'Softmax';
+}
+
+/** Mean cross-entropy and accuracy of `output` (probabilities or logits) against `labels`. */
+export function taskLoss(output: tf.Tensor2D, labels: tf.Tensor1D, probabilities: boolean): { loss: tf.Scalar; accuracy: tf.Scalar } {
+  return tf.tidy(() => {
+    const logp = probabilities ? tf.log(tf.clipByValue(output, 1e-7, 1)) : tf.logSoftmax(output);
+    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), output.shape[1]);
+    const loss = tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logp), 1)));
+    const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(output, 1), tf.cast(labels, 'int32')), 'float32'));
+    return { loss: loss as tf.Scalar, accuracy: accuracy as tf.Scalar };
+  });
+}
+
+export interface Teacher extends CutModel {
+  model: tfl.LayersModel;
+  checkpoint: string;
+  hash: string;
+  targetLayer: string;
+  layers: LayerInfo[];
+  /** Input shape without the batch: [H, W, C]. */
+  inputShape: number[];
+  probabilities: boolean;
+}
+
+export async function loadTeacher(checkpoint: string, layer?: string): Promise<Teacher> {
+  const model = await loadLayersModel(checkpoint);
+  const inputShape = (model.inputs[0].shape.slice(1) as (number | null)[]).map((d) => d ?? -1);
+  if (inputShape.length !== 3 || inputShape.some((d) => d < 1)) {
+    throw new BadInputError(`the model's input shape is [${model.inputs[0].shape.join(', ')}]; an image model with a fixed N×H×W×C input is needed`);
+  }
+  const targetLayer = layer ?? defaultTargetLayer(model);
+  const cut = cutModel(model, targetLayer);
+  if (cut.featureShape.length !== 3) throw new BadInputError(`layer '${targetLayer}' outputs shape [${cut.featureShape.join(', ')}]; the disentangler needs an H×W×C feature map`);
+  return {
+    ...cut,
+    model,
+    checkpoint: resolve(checkpoint),
+    hash: checkpointHash(checkpoint),
+    targetLayer,
+    layers: listLayers(model),
+    inputShape,
+    probabilities: outputsProbabilities(model),
+  };
+}
+
+/** Refuses a dataset whose images are not what the teacher expects. */
+export function checkInputShape(teacher: Teacher, split: Split): void {
+  const [h, w, c] = teacher.inputShape;
+  if (split.height !== h || split.width !== w || split.channels !== c) {
+    throw new BadInputError(`the model expects ${h}×${w}×${c} images, the dataset has ${split.height}×${split.width}×${split.channels}`);
+  }
+}
+
+/** Runs `fn` over `split` (or the given `indices`) in batches and concatenates the flat outputs. */
+export async function mapBatches(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => tf.Tensor): Promise<{ data: Float32Array; size: number }> {
+  const inSize = split.height * split.width * split.channels;
+  let out: Float32Array | undefined;
+  let size = 0;
+  for (let s = 0; s < indices.length; s += batch) {
+    const n = Math.min(batch, indices.length - s);
+    const buf = new Float32Array(n * inSize);
+    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * inSize, (indices[s + i] + 1) * inSize), i * inSize);
+    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
+    const y = tf.tidy(() => fn(x));
+    const data = (await y.data()) as Float32Array;
+    if (!out) {
+      size = data.length / n;
+      out = new Float32Array(indices.length * size);
+    }
+    out.set(data, s * size);
+    x.dispose();
+    y.dispose();
+  }
+  return { data: out ?? new Float32Array(0), size };
+}
+
+export interface TeacherStats {
+  accuracy: number;
+  loss: number;
+}
+
+/** The teacher's accuracy and cross-entropy on `split` restricted to `indices`. */
+export async function teacherStats(teacher: Teacher, split: Split, indices: Int32Array, batch = 256): Promise<TeacherStats> {
+  const { data, size } = await mapBatches(split, indices, batch, (x) => teacher.model.predict(x) as tf.Tensor);
+  const labels = Int32Array.from(indices, (i) => split.labels[i]);
+  return scoreOutputs(data, size, labels, teacher.probabilities);
+}
+
+/** Accuracy and mean cross-entropy of flat outputs (N × classes). */
+export function scoreOutputs(outputs: Float32Array, classes: number, labels: Int32Array, probabilities: boolean): TeacherStats {
+  const t = tf.tensor2d(outputs, [labels.length, classes]);
+  const l = tf.tensor1d(labels, 'int32');
+  const { loss, accuracy } = taskLoss(t, l, probabilities);
+  const out = { loss: loss.dataSync()[0], accuracy: accuracy.dataSync()[0] };
+  tf.dispose([t, l, loss, accuracy]);
+  return out;
+}
