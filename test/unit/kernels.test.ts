@@ -1,0 +1,120 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, useBackend } from '../../src/analysis/backend';
+import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
+
+before(async () => {
+  await useBackend('wasm');
+  registerWasmConvKernels();
+});
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  x: [number, number, number, number];
+  k: [number, number];
+  cout: number;
+  strides: [number, number];
+  pad: Pad;
+}
+
+const CASES: Case[] = [
+  { x: [2, 8, 8, 5], k: [3, 3], cout: 7, strides: [1, 1], pad: 'same' },
+  { x: [2, 8, 8, 5], k: [3, 3], cout: 7, strides: [1, 1], pad: 'valid' },
+  { x: [3, 9, 7, 4], k: [3, 3], cout: 6, strides: [2, 2], pad: 'same' },
+  { x: [3, 9, 7, 4], k: [3, 3], cout: 6, strides: [2, 2], pad: 'valid' },
+  { x: [2, 8, 8, 3], k: [3, 3], cout: 4, strides: [2, 2], pad: 'same' },
+  { x: [2, 8, 8, 3], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
+  { x: [1, 11, 10, 2], k: [4, 4], cout: 3, strides: [4, 4], pad: 'same' },
+  { x: [2, 6, 10, 3], k: [1, 1], cout: 5, strides: [1, 1], pad: 'same' },
+  { x: [2, 10, 6, 3], k: [5, 3], cout: 4, strides: [1, 2], pad: 'same' },
+  { x: [2, 7, 7, 2], k: [2, 2], cout: 3, strides: [1, 1], pad: 'same' },
+  { x: [2, 7, 7, 2], k: [3, 3], cout: 3, strides: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { x: [2, 9, 9, 2], k: [3, 3], cout: 3, strides: [2, 2], pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+  { x: [4, 16, 16, 32], k: [3, 3], cout: 32, strides: [2, 2], pad: 'same' },
+];
+
+function outShape(c: Case): [number, number, number, number] {
+  const info = tf.backend_util.computeConv2DInfo(c.x, [...c.k, c.x[3], c.cout], c.strides, 1, c.pad as 'same', undefined, false, 'channelsLast');
+  return info.outShape as [number, number, number, number];
+}
+
+async function onBackend(name: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Float32Array> {
+  const prev = tf.getBackend();
+  await tf.setBackend(name);
+  try {
+    const t = f();
+    const v = (await t.data()) as Float32Array;
+    t.dispose();
+    return v;
+  } finally {
+    await tf.setBackend(prev);
+  }
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  assert.ok(scale > 0, `${what}: reference is all zero`);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  assert.ok(worst <= 1e-4 * scale, `${what}: max error ${worst} vs scale ${scale}`);
+}
+
+const name = (c: Case): string => `x ${c.x} k ${c.k} cout ${c.cout} strides ${c.strides} pad ${JSON.stringify(c.pad)}`;
+
+for (const [idx, c] of CASES.entries()) {
+  test(`Conv2DBackpropFilter matches cpu: ${name(c)}`, async () => {
+    const xs = random(c.x.reduce((a, b) => a * b), 10 + idx);
+    const ys = outShape(c);
+    const dys = random(ys.reduce((a, b) => a * b), 50 + idx);
+    const filterShape: [number, number, number, number] = [...c.k, c.x[3], c.cout];
+    const run = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(xs, c.x), dy: tf.tensor4d(dys, ys) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const want = await onBackend('cpu', () => tf.tidy(run));
+    const got = await onBackend('wasm', () => tf.tidy(run));
+    assertClose(got, want, 'dW');
+  });
+
+  test(`Conv2DBackpropInput matches cpu: ${name(c)}`, async () => {
+    const ws = random(c.k[0] * c.k[1] * c.x[3] * c.cout, 20 + idx);
+    const ys = outShape(c);
+    const dys = random(ys.reduce((a, b) => a * b), 70 + idx);
+    const run = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor4d(dys, ys), filter: tf.tensor4d(ws, [...c.k, c.x[3], c.cout]) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const want = await onBackend('cpu', () => tf.tidy(run));
+    const got = await onBackend('wasm', () => tf.tidy(run));
+    assertClose(got, want, 'dx');
+  });
+}
+
+test('gradients of a strided conv net through tf.grads agree with cpu, and no tensor leaks', async () => {
+  const xs = random(2 * 12 * 12 * 3, 1);
+  const w1s = random(3 * 3 * 3 * 8, 2);
+  const w2s = random(3 * 3 * 8 * 4, 3);
+  const f = (x: tf.Tensor4D, w1: tf.Tensor4D, w2: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(tf.relu(tf.conv2d(x, w1, 1, 'same')), w2, 2, 'same')));
+  const grads = () => {
+    const [gx, g1, g2] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.tensor4d(xs, [2, 12, 12, 3]), tf.tensor4d(w1s, [3, 3, 3, 8]), tf.tensor4d(w2s, [3, 3, 8, 4])]);
+    return tf.concat([gx, g1, g2].map((g) => tf.reshape(g, [-1])));
+  };
+  const want = await onBackend('cpu', () => tf.tidy(grads));
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const got = await onBackend('wasm', () => tf.tidy(grads));
+  assert.equal(tf.memory().numTensors, before);
+  assertClose(got, want, 'grads');
+});
+
+test('registering twice is harmless', () => {
+  registerWasmConvKernels();
+  assert.ok(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'));
+});
