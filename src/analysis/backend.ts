@@ -81,7 +81,7 @@ async function tryBackend(name: BackendName): Promise<string> {
       return loadWebgpu();
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
-      (await import('./kernels/wasm-conv')).registerWasmConvKernels();
+      (await import('./kernels/wasm-conv.js')).registerWasmConvKernels();
       prepareWasm();
       return '@tensorflow/tfjs-backend-wasm (SIMD)';
     case 'cpu':
