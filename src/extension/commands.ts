@@ -2,7 +2,9 @@
 import * as vscode from 'vscode';
 import { capabilitiesRequest } from '../analysis/protocol';
 import { analyzeCommand } from './analyzeFlow';
+import type { AnalysesNode } from './analysesView';
 import type { Ctx } from './ctx';
+import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
@@ -35,6 +37,43 @@ const openResults: Command = () => async (uri?: vscode.Uri) => {
   await vscode.window.showTextDocument(target, { viewColumn: vscode.ViewColumn.Beside, preview: false });
 };
 
+/** Links the model definition under the cursor (or the one given by a CodeLens) to a checkpoint. */
+const linkCheckpoint: Command = (ctx) => async (doc?: vscode.Uri, name?: string, analyzeAfter?: boolean) => {
+  const editor = vscode.window.activeTextEditor;
+  const uri = doc ?? editor?.document.uri;
+  if (!uri) return;
+  let defName = name;
+  if (!defName && editor) {
+    const defs = findModelDefinitions(editor.document.getText(), editor.document.languageId).filter((d) => d.line <= editor.selection.active.line);
+    defName = defs[defs.length - 1]?.name;
+  }
+  if (!defName) {
+    void vscode.window.showWarningMessage('Feature Complexity: put the cursor on a model definition (an nn.Module or Keras Model class, Sequential(...), tf.sequential(...)).');
+    return;
+  }
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    title: `Checkpoint of ${defName}`,
+    filters: { Checkpoints: ['json', 'h5', 'keras', 'onnx', 'pt', 'pth'] },
+    openLabel: 'Link',
+  });
+  if (!picked?.[0]) return;
+  await ctx.links.link(uri, defName, picked[0].fsPath);
+  if (analyzeAfter) await vscode.commands.executeCommand('featureComplexity.analyze', picked[0]);
+};
+
+const deleteAnalysis: Command = () => async (node?: AnalysesNode) => {
+  if (node?.kind !== 'analysis') return;
+  const name = vscode.workspace.asRelativePath(node.analysis.uri);
+  const ok = await vscode.window.showWarningMessage(`Delete the analysis ${name}?`, { modal: true }, 'Delete');
+  if (ok === 'Delete') await vscode.workspace.fs.delete(node.analysis.uri, { useTrash: true });
+};
+
+const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
+  const checkpoint = node?.kind === 'analysis' ? node.analysis.checkpoint : node?.kind === 'checkpoint' ? node.checkpoint : undefined;
+  if (checkpoint) await vscode.commands.executeCommand('featureComplexity.analyze', vscode.Uri.file(checkpoint));
+};
+
 const notYet = (what: string, issue: string): Command => () => () =>
   vscode.window.showInformationMessage(`Feature Complexity: ${what} is not available in this version yet (${issue}).`);
 
@@ -49,6 +88,9 @@ export const COMMANDS: Record<string, Command> = {
   'featureComplexity.cancel': (ctx) => () => {
     if (!ctx.cancelRunning()) void vscode.window.showInformationMessage('Feature Complexity: no analysis is running.');
   },
+  'featureComplexity.linkCheckpoint': linkCheckpoint,
+  'featureComplexity.deleteAnalysis': deleteAnalysis,
+  'featureComplexity.rerunAnalysis': rerunAnalysis,
   'featureComplexity.restartEngine': (ctx) => async () => {
     await ctx.engine.stop();
     void vscode.window.showInformationMessage('Feature Complexity: the engine was stopped; it starts again with the next command.');

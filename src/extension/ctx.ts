@@ -1,6 +1,8 @@
 /** What every command needs: the engine, the log, the status bar item, the running analysis. */
 import * as vscode from 'vscode';
 import type { EngineClient } from './engine';
+import type { Links } from './links';
+import type { ResultsStore } from './resultsStore';
 
 export class Ctx implements vscode.Disposable {
   private current: vscode.CancellationTokenSource | undefined;
@@ -10,6 +12,8 @@ export class Ctx implements vscode.Disposable {
     readonly engine: EngineClient,
     readonly log: vscode.OutputChannel,
     readonly status: vscode.StatusBarItem,
+    readonly store: ResultsStore,
+    readonly links: Links,
   ) {}
 
   get running(): boolean {

@@ -2,14 +2,26 @@ import * as vscode from 'vscode';
 import { COMMANDS } from './commands';
 import { settings } from './config';
 import { Ctx } from './ctx';
+import { AnalysesTree } from './analysesView';
+import { CODELENS_LANGUAGES, ModelCodeLensProvider } from './codeLens';
 import { EngineClient } from './engine';
+import { Links } from './links';
+import { ResultsStore } from './resultsStore';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Feature Complexity Engine');
   const engine = new EngineClient(context.asAbsolutePath('dist/engine.js'), log, () => settings().nodePath);
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
-  const ctx = new Ctx(context, engine, log, status);
-  context.subscriptions.push(log, engine, status, ctx);
+  const store = new ResultsStore();
+  const links = new Links();
+  const ctx = new Ctx(context, engine, log, status, store, links);
+  const lenses = new ModelCodeLensProvider(store, links);
+  const tree = new AnalysesTree(store);
+  context.subscriptions.push(log, engine, status, ctx, store, links, lenses, tree);
+  context.subscriptions.push(
+    vscode.languages.registerCodeLensProvider(CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })), lenses),
+    vscode.window.createTreeView('featureComplexity.analyses', { treeDataProvider: tree, showCollapseAll: true }),
+  );
   for (const [id, factory] of Object.entries(COMMANDS)) {
     context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
   }
