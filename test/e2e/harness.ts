@@ -1,0 +1,447 @@
+/**
+ * End-to-end harness: the real VS Code workbench and extension host (code-server, see PLATFORM.md),
+ * driven in Debian's Chromium through playwright-core. Each session gets a throw-away user-data
+ * dir, extensions dir and copy of the fixture workspace, so tests never touch the repository or
+ * the user's own VS Code state.
+ *
+ * Env:
+ *   FC_CHROMIUM         browser binary (default /usr/bin/chromium)
+ *   FC_CODE_SERVER_DIR  where scripts/install-code-server.sh put code-server (default .vscode-test/code-server)
+ *   FC_E2E_KEEP=1       keep the temp folder (logs, user data) after the run
+ *   FC_E2E_HEADED=1     show the browser window (needs a display)
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+
+export const repoRoot = resolve(__dirname, '..', '..');
+export const resultsDir = join(repoRoot, 'test-results');
+const fixtureWorkspace = join(__dirname, 'fixtures', 'workspace');
+const installDir = process.env.FC_CODE_SERVER_DIR ?? join(repoRoot, '.vscode-test', 'code-server');
+
+/** The first start compiles nothing but still loads the whole workbench: give it room. */
+export const STARTUP_TIMEOUT_MS = 120_000;
+export const UI_TIMEOUT_MS = 30_000;
+
+interface Installed {
+  node: string;
+  entry: string;
+  version: string;
+}
+
+/** Runs the installer (a no-op once installed) and returns where Node 24 and code-server are. */
+function ensureCodeServer(): Installed {
+  const paths = join(installDir, 'paths.json');
+  if (!existsSync(paths) || !readdirSync(installDir).some((f) => f.startsWith('installed-'))) {
+    execFileSync('bash', [join(repoRoot, 'scripts', 'install-code-server.sh')], { stdio: 'inherit', env: process.env });
+  }
+  return JSON.parse(readFileSync(paths, 'utf8')) as Installed;
+}
+
+function ensureBuilt(): { id: string; manifest: { publisher: string; name: string; version: string } } {
+  for (const f of ['extension.js', 'engine.js']) {
+    if (!existsSync(join(repoRoot, 'dist', f))) throw new Error(`dist/${f} is missing: run \`npm run build\` before the e2e tests`);
+  }
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  return { id: `${manifest.publisher}.${manifest.name}-${manifest.version}`, manifest };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Settings that keep the workbench quiet: nothing should pop up over what the tests look at. */
+const userSettings = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'workbench.enableExperiments': false,
+  'workbench.reduceMotion': 'on',
+  'telemetry.telemetryLevel': 'off',
+  'extensions.ignoreRecommendations': true,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'update.mode': 'none',
+  'update.showReleaseNotes': false,
+  'security.workspace.trust.enabled': false,
+  'git.enabled': false,
+  'git.openRepositoryInParentFolders': 'never',
+  'chat.disableAIFeatures': true,
+  'chat.commandCenter.enabled': false,
+  'github.copilot.enable': { '*': false },
+  'window.commandCenter': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'editor.codeLens': true,
+};
+
+const chromiumFlags = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+/** Live sessions, so that a Ctrl-C or a crash still takes code-server's process group down. */
+const live = new Set<VsCode>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const s of live) s.killServerGroup('SIGKILL');
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const s of live) s.killServerGroup('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
+export interface StartOptions {
+  /** Prefix of the screenshot names: test-results/<name>-<step>.png */
+  name: string;
+}
+
+export class VsCode {
+  private shotCount = 0;
+  private stopped = false;
+
+  private constructor(
+    readonly name: string,
+    readonly tmp: string,
+    readonly workspace: string,
+    readonly extensionDir: string,
+    readonly port: number,
+    private readonly server: ChildProcess,
+    readonly logFile: string,
+    readonly browser: Browser,
+    readonly page: Page,
+  ) {}
+
+  static async start(opts: StartOptions): Promise<VsCode> {
+    const { id } = ensureBuilt();
+    const cs = ensureCodeServer();
+    hookExit();
+
+    const tmp = mkdtempSync(join(tmpdir(), 'fc-e2e-'));
+    const userData = join(tmp, 'user-data');
+    const extensions = join(tmp, 'extensions');
+    const workspace = join(tmp, 'workspace');
+    const extensionDir = join(extensions, id);
+    mkdirSync(join(userData, 'User'), { recursive: true });
+    writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+    cpSync(fixtureWorkspace, workspace, { recursive: true });
+    // An unpacked extension folder named publisher.name-version is picked up as installed.
+    // dist/engine.js bundles its dependencies; the optional native/GPU packages it loads lazily
+    // are absent here on purpose, as on a user's machine without them.
+    mkdirSync(extensionDir, { recursive: true });
+    for (const p of ['package.json', 'dist', 'media', 'README.md', 'LICENSE']) {
+      const from = join(repoRoot, p);
+      if (existsSync(from)) cpSync(from, join(extensionDir, p), { recursive: true });
+    }
+    // code-server writes a default config into ~/.config unless given one.
+    const config = join(tmp, 'config.yaml');
+    writeFileSync(config, 'auth: none\ncert: false\n');
+
+    const port = await freePort();
+    const logFile = join(tmp, 'code-server.log');
+    const log = createWriteStream(logFile);
+    const server = spawn(
+      cs.node,
+      [
+        cs.entry,
+        '--config', config,
+        '--auth', 'none',
+        '--bind-addr', `127.0.0.1:${port}`,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--user-data-dir', userData,
+        '--extensions-dir', extensions,
+        workspace,
+      ],
+      // Its own process group: code-server, its extension host and the engine the extension
+      // forks all go down together with one kill(-pid).
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VSCODE_CLI: undefined, ELECTRON_RUN_AS_NODE: undefined } },
+    );
+    server.stdout?.pipe(log);
+    server.stderr?.pipe(log);
+
+    let browser: Browser | undefined;
+    const partial = { kill: () => killGroup(server.pid, 'SIGKILL') };
+    try {
+      await waitForHttp(port, server, logFile);
+      browser = await chromium.launch({
+        executablePath: process.env.FC_CHROMIUM ?? '/usr/bin/chromium',
+        headless: process.env.FC_E2E_HEADED !== '1',
+        args: chromiumFlags,
+        timeout: STARTUP_TIMEOUT_MS,
+      });
+      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const page = await context.newPage();
+      const vs = new VsCode(opts.name, tmp, workspace, extensionDir, port, server, logFile, browser, page);
+      live.add(vs);
+      await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, { timeout: STARTUP_TIMEOUT_MS });
+      await vs.waitForWorkbench();
+      return vs;
+    } catch (e) {
+      await browser?.close().catch(() => undefined);
+      partial.kill();
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server log (${logFile}) ---\n${tail(logFile)}`);
+    }
+  }
+
+  private async waitForWorkbench(): Promise<void> {
+    const page = this.page;
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+    // The Explorer lists the fixture once the workspace is open and the file service answered.
+    await this.explorerRow('model.json').waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+  }
+
+  /** One row of the Explorer tree, matched by its exact file name. */
+  explorerRow(name: string): Locator {
+    return this.page
+      .locator('.explorer-folders-view .monaco-list-row')
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
+  }
+
+  /** Right-clicks an Explorer row and returns the labels of the context menu, then closes it. */
+  async explorerContextMenu(name: string, step?: string): Promise<string[]> {
+    // A right-click alone selects the row without opening the file in an editor.
+    await this.explorerRow(name).click({ button: 'right' });
+    const menu = this.page.locator('.context-view .monaco-menu');
+    await menu.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const items = menu.locator('.action-item:not(.disabled) .action-label');
+    await items.first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const labels = (await items.allInnerTexts()).map((s) => s.trim()).filter((s) => s.length > 0);
+    if (step) await this.screenshot(step);
+    await this.page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+    return labels;
+  }
+
+  /**
+   * The context menu of a row once `accept` holds for it. Menu contributions of extensions are
+   * registered a little after the Explorer shows, so the first right-click may come too early.
+   */
+  async explorerContextMenuWhen(name: string, accept: (labels: string[]) => boolean, step?: string, timeout = UI_TIMEOUT_MS): Promise<string[]> {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const labels = await this.explorerContextMenu(name);
+      if (accept(labels) || Date.now() > end) {
+        if (step) await this.explorerContextMenu(name, step);
+        return labels;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Clicks one entry of an Explorer row's context menu. */
+  async explorerContextMenuClick(name: string, label: string): Promise<void> {
+    await this.explorerRow(name).click({ button: 'right' });
+    const item = this.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRegExp(label)}$`) });
+    await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await item.click();
+  }
+
+  private async openPalette(text: string): Promise<Locator> {
+    const page = this.page;
+    // F1 goes to whatever has focus; the editor area always forwards it to the workbench.
+    await page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await input.fill(`>${text}`);
+    return page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  }
+
+  /** Labels the command palette shows for a filter text (empty when nothing matches). */
+  async paletteEntries(filter: string, step?: string): Promise<string[]> {
+    const rows = await this.openPalette(filter);
+    const widget = this.page.locator('.quick-input-widget');
+    // Either rows show, or the "No matching commands" message does.
+    await Promise.race([
+      rows.first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS }),
+      widget.locator('.quick-input-message', { hasText: /no matching/i }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS }),
+    ]);
+    const labels = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? e.textContent ?? ''));
+    if (step) await this.screenshot(step);
+    await this.page.keyboard.press('Escape');
+    await widget.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+    return labels;
+  }
+
+  /** Runs a command by its full palette title, e.g. "Feature Complexity: Show Engine Capabilities". */
+  async runCommand(title: string): Promise<void> {
+    const rows = await this.openPalette(title);
+    const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
+    await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await row.click();
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  }
+
+  /** The toast whose message contains `text`, once it shows. */
+  async waitForNotification(text: string | RegExp, timeout = UI_TIMEOUT_MS): Promise<Notification> {
+    const toast = this.page.locator('.notifications-toasts .notification-toast', { hasText: text }).last();
+    try {
+      await toast.waitFor({ state: 'visible', timeout });
+    } catch (e) {
+      // What the user saw instead is the first thing one wants when this fails.
+      const shot = await this.screenshot('notification-timeout').catch(() => '(no screenshot)');
+      const shown = await this.page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
+      throw new Error(`no notification containing ${String(text)} within ${timeout} ms; toasts shown: ${JSON.stringify(shown)}; screenshot ${shot}`, { cause: e });
+    }
+    const message = (await toast.locator('.notification-list-item-message').innerText()).trim();
+    const icon = (await toast.locator('.notification-list-item-icon').getAttribute('class')) ?? '';
+    const severity = /codicon-error/.test(icon) ? 'error' : /codicon-warning/.test(icon) ? 'warning' : 'info';
+    return { message, severity, locator: toast };
+  }
+
+  /** Clears every notification, so that the next wait cannot match an old one. */
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+    await this.page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  }
+
+  /** test-results/<name>-<NN>-<step>.png; returns the path. */
+  async screenshot(step: string): Promise<string> {
+    mkdirSync(resultsDir, { recursive: true });
+    this.shotCount += 1;
+    const file = join(resultsDir, `${safeName(this.name)}-${String(this.shotCount).padStart(2, '0')}-${safeName(step)}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /**
+   * Engine child processes of this session only: same process group as our code-server, command
+   * line `<extension>/dist/engine.js --rpc`. Other people's engines on the machine are never listed.
+   */
+  enginePids(): number[] {
+    const pgid = this.server.pid;
+    const enginePath = join(this.extensionDir, 'dist', 'engine.js');
+    const pids: number[] = [];
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        if (!args.includes('--rpc') || !args.some((a) => a === enginePath || a.endsWith(`${this.extensionDir}/dist/engine.js`))) continue;
+        // Field 5 of /proc/PID/stat is the process group; the name (field 2) may hold spaces.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[2]) === pgid) pids.push(Number(d));
+      } catch {
+        // The process exited while we looked.
+      }
+    }
+    return pids;
+  }
+
+  /** Polls a condition that has no DOM to wait on (process table, files). */
+  async until<T>(what: string, probe: () => T | undefined | false, timeout = UI_TIMEOUT_MS): Promise<T> {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const v = probe();
+      if (v) return v;
+      if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  serverLog(): string {
+    return tail(this.logFile);
+  }
+
+  killServerGroup(signal: NodeJS.Signals): void {
+    killGroup(this.server.pid, signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    live.delete(this);
+    await this.browser.close().catch(() => undefined);
+    this.killServerGroup('SIGTERM');
+    const exited = await waitForExit(this.server, 5_000);
+    if (!exited) this.killServerGroup('SIGKILL');
+    // Helpers that outlived the leader would keep the group alive.
+    this.killServerGroup('SIGKILL');
+    if (process.env.FC_E2E_KEEP !== '1') rmSync(this.tmp, { recursive: true, force: true });
+    else console.log(`e2e: kept ${this.tmp}`);
+  }
+}
+
+export interface Notification {
+  message: string;
+  severity: 'error' | 'warning' | 'info';
+  locator: Locator;
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((res) => {
+    const t = setTimeout(() => res(false), ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      res(true);
+    });
+  });
+}
+
+async function waitForHttp(port: number, server: ChildProcess, logFile: string): Promise<void> {
+  const end = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < end) {
+    if (server.exitCode !== null || server.signalCode !== null) {
+      throw new Error(`code-server exited (${server.exitCode ?? server.signalCode}) before listening`);
+    }
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`code-server did not listen on ${port} within ${STARTUP_TIMEOUT_MS} ms (log: ${logFile})`);
+}
+
+function tail(file: string, n = 60): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
