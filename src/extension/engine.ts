@@ -71,6 +71,9 @@ export class EngineClient implements vscode.Disposable {
     const expected = this.disposed || (child as { fcExpectedExit?: boolean }).fcExpectedExit === true;
     this.connection?.dispose();
     this.connection = undefined;
+    // start() runs its executor synchronously, so `starting` still holds the settled promise of
+    // the dead connection; a restart must not hand that one out again.
+    this.starting = undefined;
     this.child = undefined;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     this.log.appendLine(`[host] engine ${child.pid} ended (${how})`);
