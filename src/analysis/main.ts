@@ -3,6 +3,7 @@
  * anything else is the command-line tool.
  */
 import { runCli } from './cli';
+import './predictCommand';
 import { serve } from './server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {

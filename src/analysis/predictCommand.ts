@@ -1,0 +1,66 @@
+/**
+ * `feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000]
+ *  [--seed N] [--orders 0,2,4,8] [--for result.json] [--json] [--out FILE.json]`
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { registerCommand } from './cli';
+import { BadInputError } from './errors';
+import { formatPredictReport, predictFromResults, type PredictTarget } from './predict';
+import { readResult } from './result';
+
+function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new BadInputError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+function parseOrders(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const orders = value.split(',').map((s) => Number(s.trim()));
+  if (orders.length === 0 || orders.some((o) => !Number.isInteger(o) || o < 0)) throw new BadInputError(`--orders must be a comma-separated list of orders, got '${value}'`);
+  if (new Set(orders).size !== orders.length) throw new BadInputError(`--orders lists an order twice: '${value}'`);
+  return orders;
+}
+
+registerCommand('predict', async (argv) => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      target: { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+      orders: { type: 'string' },
+      for: { type: 'string' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+    },
+  });
+  const target = (values.target ?? 'accuracy') as PredictTarget;
+  if (target !== 'accuracy' && target !== 'loss') throw new BadInputError(`--target must be accuracy or loss, got '${values.target}'`);
+  if (positionals.length === 0) throw new BadInputError('give the result files of the analysed models (feature-complexity predict a.json b.json ...)');
+  const inputs = positionals.map((path) => ({ path, result: readResult(path) }));
+  const forInput = values.for ? { path: values.for, result: readResult(values.for) } : undefined;
+  const report = predictFromResults(
+    inputs,
+    {
+      target,
+      repeats: parseInteger('repeats', values.repeats, 1000, 1),
+      seed: parseInteger('seed', values.seed, 0, 0),
+      orders: parseOrders(values.orders),
+    },
+    forInput,
+  );
+  const json = JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  if (values.out) {
+    mkdirSync(dirname(values.out), { recursive: true });
+    const tmp = join(dirname(values.out), `.${basename(values.out)}.${process.pid}.tmp`);
+    writeFileSync(tmp, json);
+    renameSync(tmp, values.out);
+  }
+  process.stdout.write(values.json ? json : formatPredictReport(report));
+});
