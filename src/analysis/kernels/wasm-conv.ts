@@ -52,67 +52,70 @@ function convInfo(xShape: number[], filterShape: number[], strides: number | [nu
   );
 }
 
-/** patchesᵀ[(i·kw + j)·Cin + ci, m], m = (n·Ho + oh)·Wo + ow; zero where the tap falls in the padding. */
-function im2colTransposed(x: Float32Array, out: Float32Array, c: tf.backend_util.Conv2DInfo): void {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+/**
+ * Rows [m0, m0 + mc) of the im2col matrix, written transposed: out[(i·kw + j)·Cin + ci, m − m0] for
+ * m = (n·Ho + oh)·Wo + ow, zero where the tap falls in the padding. Writing a cache-sized chunk at a
+ * time keeps the scattered (stride mc) writes inside the cache; the whole matrix would not fit.
+ */
+function im2colTransposedChunk(x: Float32Array, out: Float32Array, c: tf.backend_util.Conv2DInfo, m0: number, mc: number): void {
+  const { inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
-  const m = nb * ho * wo;
-  for (let n = 0; n < nb; n++) {
-    for (let oh = 0; oh < ho; oh++) {
-      const mRow = (n * ho + oh) * wo;
-      for (let i = 0; i < kh; i++) {
-        const ih = oh * sh + i - pt;
-        const rowInside = ih >= 0 && ih < h;
-        const xRow = (n * h + ih) * w * cin;
-        for (let j = 0; j < kw; j++) {
-          const r0 = (i * kw + j) * cin;
-          // Output columns whose tap (i, j) lands inside the image: [owLo, owHi).
-          const owLo = Math.min(wo, Math.max(0, Math.ceil((pl - j) / sw)));
-          const owHi = Math.max(owLo, Math.min(wo, Math.floor((w - 1 + pl - j) / sw) + 1));
-          for (let ci = 0; ci < cin; ci++) {
-            const o = (r0 + ci) * m + mRow;
-            if (!rowInside) {
-              out.fill(0, o, o + wo);
-              continue;
-            }
-            for (let ow = 0; ow < owLo; ow++) out[o + ow] = 0;
-            let xi = xRow + (owLo * sw + j - pl) * cin + ci;
-            const step = sw * cin;
-            for (let ow = owLo; ow < owHi; ow++, xi += step) out[o + ow] = x[xi];
-            for (let ow = owHi; ow < wo; ow++) out[o + ow] = 0;
-          }
+  for (let mm = 0; mm < mc; mm++) {
+    const m = m0 + mm;
+    const ow = m % wo;
+    const t = (m - ow) / wo;
+    const oh = t % ho;
+    const n = (t - oh) / ho;
+    for (let i = 0; i < kh; i++) {
+      const ih = oh * sh + i - pt;
+      const rowInside = ih >= 0 && ih < h;
+      for (let j = 0; j < kw; j++) {
+        const iw = ow * sw + j - pl;
+        let o = (i * kw + j) * cin * mc + mm;
+        if (rowInside && iw >= 0 && iw < w) {
+          const xi = ((n * h + ih) * w + iw) * cin;
+          for (let ci = 0; ci < cin; ci++, o += mc) out[o] = x[xi + ci];
+        } else {
+          for (let ci = 0; ci < cin; ci++, o += mc) out[o] = 0;
         }
       }
     }
   }
 }
 
-/** dx[n, ih, iw, ci] = Σ over the (oh, ow, i, j) that reach it of cols[m, (i·kw + j)·Cin + ci]. */
-function col2im(cols: Float32Array, dx: Float32Array, c: tf.backend_util.Conv2DInfo): void {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+/** dx[n, ih, iw, ci] += cols[m − m0, (i·kw + j)·Cin + ci] over the (m, i, j) of rows [m0, m0 + mc) that reach it. */
+function col2imChunk(cols: Float32Array, dx: Float32Array, c: tf.backend_util.Conv2DInfo, m0: number, mc: number): void {
+  const { inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
   const k = kh * kw * cin;
-  dx.fill(0);
-  for (let n = 0; n < nb; n++) {
-    for (let oh = 0; oh < ho; oh++) {
-      for (let ow = 0; ow < wo; ow++) {
-        const colBase = ((n * ho + oh) * wo + ow) * k;
-        for (let i = 0; i < kh; i++) {
-          const ih = oh * sh + i - pt;
-          if (ih < 0 || ih >= h) continue;
-          for (let j = 0; j < kw; j++) {
-            const iw = ow * sw + j - pl;
-            if (iw < 0 || iw >= w) continue;
-            const d = ((n * h + ih) * w + iw) * cin;
-            const s = colBase + (i * kw + j) * cin;
-            for (let ci = 0; ci < cin; ci++) dx[d + ci] += cols[s + ci];
-          }
-        }
+  for (let mm = 0; mm < mc; mm++) {
+    const m = m0 + mm;
+    const ow = m % wo;
+    const t = (m - ow) / wo;
+    const oh = t % ho;
+    const n = (t - oh) / ho;
+    const colBase = mm * k;
+    for (let i = 0; i < kh; i++) {
+      const ih = oh * sh + i - pt;
+      if (ih < 0 || ih >= h) continue;
+      for (let j = 0; j < kw; j++) {
+        const iw = ow * sw + j - pl;
+        if (iw < 0 || iw >= w) continue;
+        const d = ((n * h + ih) * w + iw) * cin;
+        const s = colBase + (i * kw + j) * cin;
+        for (let ci = 0; ci < cin; ci++) dx[d + ci] += cols[s + ci];
       }
     }
   }
+}
+
+const CHUNK_FLOATS = Number(process.env.FC_WASM_CHUNK_FLOATS ?? 1 << 19);
+
+/** Rows per chunk: a [k, rows] float32 block of ~2 MB, so that the scattered writes stay in cache. */
+function chunkRows(k: number, m: number): number {
+  return Math.max(64, Math.min(m, Math.floor(CHUNK_FLOATS / k)));
 }
 
 interface BackpropFilterAttrs {
@@ -128,14 +131,25 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
   const k = c.filterHeight * c.filterWidth * c.inChannels;
+  const cout = c.outChannels;
   const m = c.batchSize * c.outHeight * c.outWidth;
-  const patchesT = backend.makeOutput([1, k, m], 'float32');
-  // Views are taken after the allocation: growing the wasm memory detaches older views.
-  im2colTransposed(heap(backend, x), heap(backend, patchesT), c);
-  const dy3 = runKernel('Reshape', backend, { x: dy }, { shape: [1, m, c.outChannels] });
-  const prod = runKernel('BatchMatMul', backend, { a: patchesT, b: dy3 }, { transposeA: false, transposeB: false });
-  const out = runKernel('Reshape', backend, { x: prod }, { shape: attrs.filterShape });
-  free(backend, patchesT, dy3, prod);
+  const mc = chunkRows(k, m);
+  const acc = new Float32Array(k * cout);
+  for (let m0 = 0; m0 < m; m0 += mc) {
+    const rows = Math.min(mc, m - m0);
+    const patchesT = backend.makeOutput([1, k, rows], 'float32');
+    // A fresh tensor per chunk: the matmul caches XNNPACK's packed right operand by tensor id.
+    const dyChunk = backend.makeOutput([1, rows, cout], 'float32');
+    // Views are taken after the allocations: growing the wasm memory detaches older views.
+    heap(backend, dyChunk).set(heap(backend, dy).subarray(m0 * cout, (m0 + rows) * cout));
+    im2colTransposedChunk(heap(backend, x), heap(backend, patchesT), c, m0, rows);
+    const prod = runKernel('BatchMatMul', backend, { a: patchesT, b: dyChunk }, { transposeA: false, transposeB: false });
+    const p = heap(backend, prod);
+    for (let i = 0; i < acc.length; i++) acc[i] += p[i];
+    free(backend, patchesT, dyChunk, prod);
+  }
+  const out = backend.makeOutput(attrs.filterShape, 'float32');
+  heap(backend, out).set(acc);
   return out;
 }
 
@@ -186,11 +200,18 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
     const t = heap(backend, wT);
     for (let r = 0; r < k; r++) for (let co = 0; co < cout; co++) t[co * k + r] = w[r * cout + co];
   }
-  const dy3 = runKernel('Reshape', backend, { x: dy }, { shape: [1, m, cout] });
-  const cols = runKernel('BatchMatMul', backend, { a: dy3, b: wT }, { transposeA: false, transposeB: false });
   const dx = backend.makeOutput(attrs.inputShape, 'float32');
-  col2im(heap(backend, cols), heap(backend, dx), c);
-  free(backend, wT, dy3, cols);
+  heap(backend, dx).fill(0);
+  const mc = chunkRows(k, m);
+  for (let m0 = 0; m0 < m; m0 += mc) {
+    const rows = Math.min(mc, m - m0);
+    const dyChunk = backend.makeOutput([1, rows, cout], 'float32');
+    heap(backend, dyChunk).set(heap(backend, dy).subarray(m0 * cout, (m0 + rows) * cout));
+    const cols = runKernel('BatchMatMul', backend, { a: dyChunk, b: wT }, { transposeA: false, transposeB: false });
+    col2imChunk(heap(backend, cols), heap(backend, dx), c, m0, rows);
+    free(backend, dyChunk, cols);
+  }
+  free(backend, wT);
   return dx;
 }
 

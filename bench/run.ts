@@ -1,0 +1,146 @@
+/**
+ * Training-step benchmark: one Adam step of a disentangler on the wasm backend against the same
+ * network and step in PyTorch (bench/torch_step.py, CPU), measured in the same invocation.
+ * Prints one JSON object per line: {bench, backend, ours_ms, reference, reference_ms, ratio}.
+ *
+ *   npm run bench                       all sizes
+ *   node --import tsx bench/run.ts --only platform --profile   per-kernel times of one size
+ */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { tf, useBackend } from '../src/analysis/backend';
+import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/disentangler';
+
+interface Size {
+  bench: string;
+  batch: number;
+  spec: Omit<DisentanglerSpec, 'order'> & { order: number };
+  warmup: number;
+  steps: number;
+}
+
+const SIZES: Size[] = [
+  { bench: 'step B32 32x32x3->8x8x64 C64 l4', batch: 32, spec: { order: 4, width: 64, inputShape: [32, 32, 3], targetShape: [8, 8, 64] }, warmup: 3, steps: 10 },
+  { bench: 'step B32 28x28x1->7x7x32 C32 l8', batch: 32, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 3, steps: 10 },
+  { bench: 'step B128 28x28x1->7x7x32 C32 l8', batch: 128, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 2, steps: 6 },
+  { bench: 'step B32 32x32x3->8x8x128 C128 l14', batch: 32, spec: { order: 14, width: 128, inputShape: [32, 32, 3], targetShape: [8, 8, 128] }, warmup: 2, steps: 5 },
+];
+
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function randomTensor(shape: [number, number, number, number], seed: number): tf.Tensor4D {
+  return tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+}
+
+async function ours(size: Size, profile: boolean): Promise<{ ms: number; cpuMs: number }> {
+  const net = Disentangler.create(size.spec, 1);
+  const opt = tf.train.adam(1e-3);
+  const x = randomTensor([size.batch, ...size.spec.inputShape], 2);
+  const y = randomTensor([size.batch, ...size.spec.targetShape], 3);
+  for (let i = 0; i < size.warmup; i++) await trainStep(net, opt, x, y);
+  const times: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < size.steps; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await trainStep(net, opt, x, y);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    times.push(performance.now() - t0);
+  }
+  if (profile) await printProfile(net, opt, x, y);
+  tf.dispose([x, y]);
+  opt.dispose();
+  net.dispose();
+  return { ms: median(times), cpuMs: median(cpu) };
+}
+
+/** Per-kernel wall time of one step, summed by kernel name, to stderr. */
+async function printProfile(net: Disentangler, opt: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D): Promise<void> {
+  let total = 0;
+  const info = await tf.profile(async () => {
+    const t0 = performance.now();
+    await trainStep(net, opt, x, y);
+    total = performance.now() - t0;
+  });
+  const byName = new Map<string, { ms: number; n: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += Number(k.kernelTimeMs);
+    e.n++;
+    byName.set(k.name, e);
+  }
+  const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const kernelSum = rows.reduce((s, [, e]) => s + e.ms, 0);
+  process.stderr.write(`profile: step ${total.toFixed(1)} ms (profiled), kernels ${kernelSum.toFixed(1)} ms in ${info.kernels.length} calls\n`);
+  for (const [name, e] of rows) process.stderr.write(`  ${name.padEnd(24)} ${e.ms.toFixed(2).padStart(9)} ms  ${String(e.n).padStart(4)} calls\n`);
+}
+
+function reference(size: Size, threads: number): { ms: number; cpuMs: number; threads: number; torch: string } {
+  const plan = {
+    width: size.spec.width,
+    inputShape: size.spec.inputShape,
+    targetShape: size.spec.targetShape,
+    stages: blocksPerStage(size.spec.order).map((blocks, i) => ({
+      blocks,
+      strides: [stageStrides(size.spec.inputShape[0], size.spec.targetShape[0])[i], stageStrides(size.spec.inputShape[1], size.spec.targetShape[1])[i]],
+    })),
+    batch: size.batch,
+    warmup: size.warmup,
+    steps: size.steps,
+    threads,
+  };
+  const out = execFileSync(PYTHON, [join(__dirname, 'torch_step.py'), JSON.stringify(plan)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as { median_ms: number; median_cpu_ms: number; threads: number; torch: string };
+  return { ms: r.median_ms, cpuMs: r.median_cpu_ms, threads: r.threads, torch: r.torch };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  const profile = args.includes('--profile');
+  const noRef = args.includes('--no-reference');
+  const backend = await useBackend('wasm');
+  const sizes = SIZES.filter((s) => !only || s.bench.includes(only));
+  if (sizes.length === 0) throw new Error(`no benchmark matches ${only}`);
+  for (const size of sizes) {
+    const { ms, cpuMs } = await ours(size, profile);
+    if (noRef) {
+      console.log(JSON.stringify({ bench: size.bench, backend, ours_ms: round(ms), reference: null, reference_ms: null, ratio: null, ours_cpu_ms: round(cpuMs) }));
+      continue;
+    }
+    // PyTorch's own default here is 1 thread (OpenMP sees one core), so the second reference
+    // line asks for every core explicitly.
+    for (const threads of [1, availableParallelism()]) {
+      const ref = reference(size, threads);
+      console.log(JSON.stringify({
+        bench: size.bench,
+        backend,
+        ours_ms: round(ms),
+        reference: `pytorch ${ref.torch} cpu ${ref.threads} thread${ref.threads === 1 ? '' : 's'}`,
+        reference_ms: round(ref.ms),
+        ratio: round(ms / ref.ms, 2),
+        // CPU time (all threads) beside the wall clock: on a shared machine it shows contention.
+        ours_cpu_ms: round(cpuMs),
+        reference_cpu_ms: round(ref.cpuMs),
+      }));
+    }
+  }
+}
+
+function round(v: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});
