@@ -107,11 +107,11 @@ function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
   process.on('exit', () => {
-    for (const s of live) s.killServerGroup('SIGKILL');
+    for (const s of live) s.abort();
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      for (const s of live) s.killServerGroup('SIGKILL');
+      for (const s of live) s.abort();
       process.exit(130);
     });
   }
@@ -374,6 +374,12 @@ export class VsCode {
 
   killServerGroup(signal: NodeJS.Signals): void {
     killGroup(this.server.pid, signal);
+  }
+
+  /** Synchronous teardown for exit and signal handlers, where nothing can be awaited. */
+  abort(): void {
+    this.killServerGroup('SIGKILL');
+    if (process.env.FC_E2E_KEEP !== '1') rmSync(this.tmp, { recursive: true, force: true });
   }
 
   async stop(): Promise<void> {
