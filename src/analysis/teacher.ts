@@ -11,7 +11,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { BadInputError } from './errors';
 import type { LayerInfo } from './protocol';
-import type { Split } from './data/dataset';
+import type { Dataset, Split } from './data/dataset';
+import { detectCheckpointFormat, type CheckpointFormat, type TeacherRuntime } from './formats/teacherSource';
+import { loadKerasModel } from './formats/keras';
+import { loadGraphTeacher } from './formats/tfjsGraph';
+import { loadOnnxTeacher } from './formats/onnx';
+import { exportTorchToOnnx, type TorchExportOptions } from './formats/pytorch';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -36,7 +41,7 @@ interface ModelJsonFile {
   trainingConfig?: unknown;
 }
 
-function readModelJson(path: string): ModelJsonFile {
+function readModelJson(path: string, kind: 'layers' | 'graph' = 'layers'): ModelJsonFile {
   let json: ModelJsonFile;
   try {
     json = JSON.parse(readFileSync(path, 'utf8')) as ModelJsonFile;
@@ -46,19 +51,30 @@ function readModelJson(path: string): ModelJsonFile {
   if (typeof json !== 'object' || json === null || !json.modelTopology) {
     throw new BadInputError(`${path}: not a TF.js LayersModel (no modelTopology)`);
   }
-  const topo = json.modelTopology as { class_name?: string; model_config?: unknown };
-  if (!topo.class_name && !topo.model_config) {
+  const topo = json.modelTopology as { class_name?: string; model_config?: unknown; node?: unknown };
+  if (kind === 'graph') {
+    if (json.format !== 'graph-model' || !Array.isArray(topo.node)) throw new BadInputError(`${path}: not a TF.js graph model (no format: graph-model with a node list)`);
+  } else if (!topo.class_name && !topo.model_config) {
     throw new BadInputError(`${path}: modelTopology is not a Keras/TF.js layers topology (a graph model is not supported here)`);
   }
   return json;
 }
 
-/** sha256 over model.json and its weight shards, in manifest order: the checkpoint's content hash. */
+/**
+ * The checkpoint's content hash: sha256 over model.json and its weight shards in manifest
+ * order for TF.js, over the file itself for every other format.
+ */
 export function checkpointHash(checkpoint: string): string {
   const path = modelJsonPath(checkpoint);
   const h = createHash('sha256');
   h.update(readFileSync(path));
-  const json = readModelJson(path);
+  if (!path.toLowerCase().endsWith('.json')) return h.digest('hex');
+  let json: ModelJsonFile;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8')) as ModelJsonFile;
+  } catch (e) {
+    throw new BadInputError(`${path}: not a readable JSON file (${e instanceof Error ? e.message : String(e)})`);
+  }
   for (const group of json.weightsManifest ?? []) {
     for (const shard of group.paths) {
       const sp = join(dirname(path), shard);
@@ -68,11 +84,11 @@ export function checkpointHash(checkpoint: string): string {
   return h.digest('hex');
 }
 
-/** An IOHandler that reads model.json and its shards from the file system. */
-export function fileLoadHandler(path: string): tf.io.IOHandler {
+/** An IOHandler that reads model.json (a layers or a graph model) and its shards from the file system. */
+export function fileLoadHandler(path: string, kind: 'layers' | 'graph' = 'layers'): tf.io.IOHandler {
   return {
     load: async () => {
-      const json = readModelJson(path);
+      const json = readModelJson(path, kind);
       return tf.io.getModelArtifactsForJSON(json as tf.io.ModelJSON, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const buffers: ArrayBuffer[] = [];
@@ -234,19 +250,26 @@ export function taskLoss(output: tf.Tensor2D, labels: tf.Tensor1D, probabilities
   });
 }
 
-export interface Teacher extends CutModel {
-  model: tfl.LayersModel;
+/**
+ * A loaded teacher of any format: run it with `runTrunk`, `runHead`, `runModel` (NHWC in, tfjs
+ * tensors out). `model`, `trunk` and `head` are there only when the teacher is a TF.js
+ * LayersModel (TF.js layers, Keras); ONNX, PyTorch and TF.js graph teachers run elsewhere.
+ */
+export interface Teacher extends TeacherRuntime {
   checkpoint: string;
   hash: string;
-  targetLayer: string;
-  layers: LayerInfo[];
-  /** Input shape without the batch: [H, W, C]. */
-  inputShape: number[];
-  probabilities: boolean;
+  model?: tfl.LayersModel;
+  trunk?: tfl.LayersModel;
+  head?: tfl.LayersModel;
 }
 
-export async function loadTeacher(checkpoint: string, layer?: string): Promise<Teacher> {
-  const model = await loadLayersModel(checkpoint);
+export interface TeacherOptions extends TorchExportOptions {
+  /** NHWC [H, W, C] of the data: fills input dims that an ONNX model leaves symbolic. */
+  inputShape?: number[];
+}
+
+/** A TF.js LayersModel cut at `layer`, as a teacher runtime. */
+export function layersTeacher(model: tfl.LayersModel, format: CheckpointFormat, layer?: string): TeacherRuntime & CutModel & { model: tfl.LayersModel } {
   const inputShape = (model.inputs[0].shape.slice(1) as (number | null)[]).map((d) => d ?? -1);
   if (inputShape.length !== 3 || inputShape.some((d) => d < 1)) {
     throw new BadInputError(`the model's input shape is [${model.inputs[0].shape.join(', ')}]; an image model with a fixed N×H×W×C input is needed`);
@@ -257,13 +280,68 @@ export async function loadTeacher(checkpoint: string, layer?: string): Promise<T
   return {
     ...cut,
     model,
-    checkpoint: resolve(checkpoint),
-    hash: checkpointHash(checkpoint),
+    format,
+    layout: 'NHWC',
     targetLayer,
     layers: listLayers(model),
     inputShape,
     probabilities: outputsProbabilities(model),
+    runTrunk: async (x) => tf.tidy(() => cut.trunk.predict(x) as tf.Tensor4D),
+    runHead: async (f) => tf.tidy(() => cut.head.predict(f) as tf.Tensor2D),
+    runModel: async (x) => tf.tidy(() => model.predict(x) as tf.Tensor2D),
+    dispose: async () => {
+      model.dispose();
+    },
   };
+}
+
+/**
+ * Loads a checkpoint of any supported format (told by detectCheckpointFormat) and cuts it at
+ * `layer` (default: the output of the last convolutional block).
+ */
+export async function loadTeacher(checkpoint: string, layer?: string, opts: TeacherOptions = {}): Promise<Teacher> {
+  const format = detectCheckpointFormat(checkpoint);
+  let runtime: TeacherRuntime;
+  switch (format) {
+    case 'tfjs-layers':
+      runtime = layersTeacher(await loadLayersModel(checkpoint), format, layer);
+      break;
+    case 'keras-h5':
+    case 'keras':
+      runtime = layersTeacher(await loadKerasModel(checkpoint), format, layer);
+      break;
+    case 'tfjs-graph':
+      runtime = await loadGraphTeacher(modelJsonPath(checkpoint), layer);
+      break;
+    case 'onnx':
+      runtime = await loadOnnxTeacher(checkpoint, layer, opts);
+      break;
+    case 'pytorch': {
+      const onnxPath = await exportTorchToOnnx(checkpoint, { ...opts, inputShape: opts.inputShape });
+      runtime = { ...(await loadOnnxTeacher(onnxPath, layer, opts)), format };
+      break;
+    }
+  }
+  return { ...runtime, checkpoint: resolve(checkpoint), hash: checkpointHash(checkpoint) };
+}
+
+/**
+ * Refuses a dataset that does not fit the teacher: image size and channels, and labels beyond
+ * the model's number of outputs (found by running it on one sample); NaN or Inf outputs mean
+ * broken weights.
+ */
+export async function checkTeacherFits(teacher: Teacher, data: Dataset): Promise<void> {
+  checkInputShape(teacher, data.train);
+  checkInputShape(teacher, data.test);
+  const { height, width, channels } = data.train;
+  const x = tf.tensor4d(data.train.images.subarray(0, height * width * channels), [1, height, width, channels]);
+  const y = await teacher.runModel(x);
+  const out = (await y.data()) as Float32Array;
+  tf.dispose([x, y]);
+  if (out.some((v) => !Number.isFinite(v))) throw new BadInputError(`${teacher.checkpoint}: the model outputs NaN or Inf on the first training image (weights or data not finite)`);
+  if (data.numClasses > out.length) {
+    throw new BadInputError(`${data.path}: labels go up to ${data.numClasses - 1}, but ${teacher.checkpoint} has ${out.length} outputs; the dataset does not fit the model`);
+  }
 }
 
 /** Refuses a dataset whose images are not what the teacher expects. */
@@ -297,6 +375,28 @@ export async function mapBatches(split: Split, indices: Int32Array, batch: numbe
   return { data: out ?? new Float32Array(0), size };
 }
 
+/** mapBatches for teachers that run asynchronously (every Teacher's runTrunk/runHead/runModel). */
+export async function mapBatchesAsync(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => Promise<tf.Tensor>): Promise<{ data: Float32Array; size: number }> {
+  const inSize = split.height * split.width * split.channels;
+  let out: Float32Array | undefined;
+  let size = 0;
+  for (let s = 0; s < indices.length; s += batch) {
+    const n = Math.min(batch, indices.length - s);
+    const buf = new Float32Array(n * inSize);
+    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * inSize, (indices[s + i] + 1) * inSize), i * inSize);
+    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
+    const y = await fn(x);
+    const data = (await y.data()) as Float32Array;
+    if (!out) {
+      size = data.length / n;
+      out = new Float32Array(indices.length * size);
+    }
+    out.set(data, s * size);
+    tf.dispose([x, y]);
+  }
+  return { data: out ?? new Float32Array(0), size };
+}
+
 export interface TeacherStats {
   accuracy: number;
   loss: number;
@@ -304,7 +404,7 @@ export interface TeacherStats {
 
 /** The teacher's accuracy and cross-entropy on `split` restricted to `indices`. */
 export async function teacherStats(teacher: Teacher, split: Split, indices: Int32Array, batch = 256): Promise<TeacherStats> {
-  const { data, size } = await mapBatches(split, indices, batch, (x) => teacher.model.predict(x) as tf.Tensor);
+  const { data, size } = await mapBatchesAsync(split, indices, batch, (x) => teacher.runModel(x));
   const labels = Int32Array.from(indices, (i) => split.labels[i]);
   return scoreOutputs(data, size, labels, teacher.probabilities);
 }

@@ -1,8 +1,12 @@
 /** An in-memory dataset of images (NHWC, float32) and integer labels, split into train and test. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { BadInputError } from '../errors';
 import { tf } from '../backend';
+import { cifarFolder, loadCifar } from './cifar';
 import { loadIdxFolder } from './idx';
+import { isImageFolder, loadImageFolder, type ImageFolderOptions } from './imageFolder';
+import { loadNpyFolder, loadNpz } from './npy';
 
 export interface Split {
   /** count × height × width × channels, row-major (NHWC). */
@@ -16,19 +20,43 @@ export interface Split {
 
 export interface Dataset {
   path: string;
-  format: 'idx';
+  /** 'idx', 'npz', 'npy', 'cifar10', 'images', ... */
+  format: string;
   train: Split;
   test: Split;
   numClasses: number;
   /** How raw pixels became the floats in `images`; recorded in the result file. */
   normalization: string;
+  /** What the loader changed on the way in (layout, caps), recorded in the result file. */
+  notes?: string[];
 }
 
-/** Opens `--data PATH`; the format is told from what the path holds. */
-export function loadDataset(path: string): Dataset {
+const IDX_FILE = /^(train|t10k)-(images|labels)-idx[13]-ubyte(\.gz)?$/;
+
+/**
+ * Opens `--data PATH`; the format is told from what the path holds: an `.npz`, or a folder of
+ * IDX files, CIFAR binary batches, `x_train.npy`…, or `train/<class>/` + `test/<class>/` images.
+ */
+export function loadDataset(path: string, opts: ImageFolderOptions = {}): Dataset {
   if (!existsSync(path)) throw new BadInputError(`dataset ${path} does not exist`);
-  if (!statSync(path).isDirectory()) throw new BadInputError(`dataset ${path}: expected a folder of MNIST-style IDX files`);
-  return loadIdxFolder(path);
+  if (!statSync(path).isDirectory()) {
+    const ext = extname(path).toLowerCase();
+    if (ext === '.npz') return loadNpz(path);
+    if (ext === '.npy') throw new BadInputError(`dataset ${path}: give the folder that holds x_train.npy, y_train.npy, x_test.npy, y_test.npy (or one .npz with those arrays)`);
+    throw new BadInputError(`dataset ${path}: expected a folder (IDX, CIFAR binary, image folder, .npy arrays) or an .npz`);
+  }
+  const names = readdirSync(path);
+  if (names.some((n) => IDX_FILE.test(n))) return loadIdxFolder(path);
+  if (cifarFolder(path)) return loadCifar(path);
+  if (names.includes('x_train.npy')) return loadNpyFolder(path);
+  if (isImageFolder(path)) return loadImageFolder(path, opts);
+  const npz = names.filter((n) => n.endsWith('.npz'));
+  if (npz.length === 1) return loadNpz(join(path, npz[0]));
+  throw new BadInputError(
+    `dataset ${path}: not a dataset folder this engine reads: expected MNIST-style IDX files (train-images-idx3-ubyte…), ` +
+      `CIFAR-10 binary batches (data_batch_1.bin…, test_batch.bin), x_train.npy/y_train.npy/x_test.npy/y_test.npy, ` +
+      `or an image folder (train/<class>/*.png|jpg, test/<class>/…)`,
+  );
 }
 
 /** The samples at `indices` as an NHWC tensor (caller disposes). */
