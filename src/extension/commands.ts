@@ -6,6 +6,7 @@ import type { AnalysesNode } from './analysesView';
 import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
+import { ResultsPanel } from './resultsPanel';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -23,7 +24,7 @@ const showCapabilities: Command = (ctx) => async () => {
   }
 };
 
-const openResults: Command = () => async (uri?: vscode.Uri) => {
+const openResults: Command = (ctx) => async (uri?: vscode.Uri) => {
   const target =
     uri ??
     (
@@ -34,7 +35,7 @@ const openResults: Command = () => async (uri?: vscode.Uri) => {
       })
     )?.[0];
   if (!target) return;
-  await vscode.window.showTextDocument(target, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+  ResultsPanel.createOrShow(ctx.extension, target);
 };
 
 /** Links the model definition under the cursor (or the one given by a CodeLens) to a checkpoint. */

@@ -1,0 +1,293 @@
+/**
+ * Reads one result file (ARCHITECTURE.md "Result file", schemaVersion 1) into the shape the
+ * results panel shows. Required parts missing → ResultFormatError with one clear sentence;
+ * optional sections missing or malformed → left out with a warning, so a partial file written
+ * by a running or cancelled analysis still shows what it has.
+ *
+ * The shape is declared here from ARCHITECTURE.md until the engine's `src/analysis/result.ts`
+ * lands; then these interfaces give way to its type.
+ */
+import { readFile } from 'node:fs/promises';
+
+export interface ComponentResult {
+  order: number;
+  /** ρ⁽ˡ⁾ = Var[c⁽ˡ⁾] / Var[f] on the training split. */
+  rho: number;
+  variance: number;
+  rhoTest?: number;
+  varianceTest?: number;
+  /** MSE of the disentangler Φ⁽ˡ⁾ against f(x), one value per epoch. */
+  lossCurve?: number[];
+}
+
+export interface ResidueResult {
+  rho: number;
+  variance: number;
+  rhoTest?: number;
+  varianceTest?: number;
+}
+
+export interface TeacherResult {
+  trainAccuracy: number;
+  testAccuracy: number;
+  trainLoss: number;
+  testLoss: number;
+}
+
+export interface ReliabilityResult {
+  order: number;
+  /** Var[c_reliable] / Var[c]. */
+  reliableRho: number;
+  reliableVariance: number;
+  unreliableVariance: number;
+}
+
+export interface EffectivenessResult {
+  order: number;
+  phiTrain: number;
+  alpha: number;
+}
+
+export interface OverfittingResult {
+  order: number;
+  phiGap: number;
+  alpha: number;
+}
+
+export interface ShapleyResult {
+  baseline?: string;
+  players: { name: string; phiTrain: number; phiGap: number }[];
+  train: { lossEmpty: number; lossFull: number };
+  test: { lossEmpty: number; lossFull: number };
+}
+
+export interface SubstitutionResult {
+  order: number;
+  testAccuracy: number;
+  testLoss: number;
+}
+
+export interface AnalysisResult {
+  schemaVersion: 1;
+  checkpoint: { path: string; hash: string };
+  targetLayer: string;
+  dataset: string;
+  backend: string;
+  seed: number;
+  budget: string;
+  /** Disentangler width (channels) when the file records it: models are comparable only at equal width. */
+  width?: number;
+  orders: number[];
+  components: ComponentResult[];
+  residue: ResidueResult;
+  featureVariance: number;
+  teacher: TeacherResult;
+  reliability?: ReliabilityResult[];
+  effectiveness?: EffectivenessResult[];
+  overfitting?: OverfittingResult[];
+  shapley?: ShapleyResult;
+  substitution?: SubstitutionResult[];
+  /** Milliseconds per stage. */
+  timing: Record<string, number>;
+  complete: boolean;
+}
+
+export interface LoadedResult {
+  result: AnalysisResult;
+  /** Optional parts that were present but unreadable, in words. */
+  warnings: string[];
+}
+
+export class ResultFormatError extends Error {
+  override name = 'ResultFormatError';
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function need<T>(ok: boolean, value: T, what: string): T {
+  if (!ok) throw new ResultFormatError(`Not a readable feature-complexity result: ${what}.`);
+  return value;
+}
+
+function num(o: Obj, key: string, where: string): number {
+  const v = o[key];
+  return need(isNum(v), v as number, `${where}.${key} is missing or not a finite number`);
+}
+
+function optNum(o: Obj, key: string): number | undefined {
+  return isNum(o[key]) ? (o[key] as number) : undefined;
+}
+
+function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (isNum(v)) return String(v);
+  return undefined;
+}
+
+/** The dataset may be recorded as a path or as an object describing it; show its path or name. */
+function datasetLabel(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (isObj(v)) return str(v.path) ?? str(v.name) ?? str(v.kind) ?? JSON.stringify(v);
+  return 'unknown';
+}
+
+/** Reads an optional per-order array; entries that lack a required number are dropped with a warning. */
+function optRows<T>(raw: Obj, key: string, fields: readonly string[], warnings: string[], build: (o: Obj) => T): T[] | undefined {
+  const v = raw[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) {
+    warnings.push(`"${key}" is not a list and is ignored.`);
+    return undefined;
+  }
+  const rows: T[] = [];
+  let dropped = 0;
+  for (const e of v) {
+    if (isObj(e) && fields.every((f) => isNum(e[f]))) rows.push(build(e));
+    else dropped++;
+  }
+  if (dropped) warnings.push(`${dropped} entr${dropped === 1 ? 'y' : 'ies'} of "${key}" lack ${fields.join(', ')} and are ignored.`);
+  return rows;
+}
+
+function timingOf(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!isObj(v)) return out;
+  for (const [k, t] of Object.entries(v)) {
+    if (isNum(t)) out[k] = t;
+    else if (isObj(t) && isNum(t.ms)) out[k] = t.ms;
+  }
+  return out;
+}
+
+function shapleyOf(v: unknown, warnings: string[]): ShapleyResult | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ok =
+    isObj(v) &&
+    Array.isArray(v.players) &&
+    v.players.every((p) => isObj(p) && typeof p.name === 'string' && isNum(p.phiTrain) && isNum(p.phiGap)) &&
+    isObj(v.train) && isNum(v.train.lossEmpty) && isNum(v.train.lossFull) &&
+    isObj(v.test) && isNum(v.test.lossEmpty) && isNum(v.test.lossFull);
+  if (!ok) {
+    warnings.push('"shapley" does not have players, train and test losses and is ignored.');
+    return undefined;
+  }
+  const s = v as unknown as ShapleyResult;
+  return {
+    baseline: str((v as Obj).baseline),
+    players: s.players.map((p) => ({ name: p.name, phiTrain: p.phiTrain, phiGap: p.phiGap })),
+    train: { lossEmpty: s.train.lossEmpty, lossFull: s.train.lossFull },
+    test: { lossEmpty: s.test.lossEmpty, lossFull: s.test.lossFull },
+  };
+}
+
+/** Validates a parsed result file; see the module comment for what is required. */
+export function parseResult(raw: unknown): LoadedResult {
+  need(isObj(raw), raw, 'the file is not a JSON object');
+  const r = raw as Obj;
+  if (r.schemaVersion !== 1) {
+    throw new ResultFormatError(
+      isNum(r.schemaVersion)
+        ? `This result has schemaVersion ${r.schemaVersion}; this version of the extension reads schemaVersion 1.`
+        : 'Not a readable feature-complexity result: schemaVersion is missing.',
+    );
+  }
+  const warnings: string[] = [];
+
+  const cp = r.checkpoint;
+  const checkpoint = isObj(cp) ? { path: str(cp.path) ?? 'unknown', hash: str(cp.hash) ?? '' } : { path: str(cp) ?? 'unknown', hash: '' };
+
+  need(Array.isArray(r.components), null, '"components" is missing');
+  const components: ComponentResult[] = (r.components as unknown[]).map((c, i) => {
+    need(isObj(c), null, `components[${i}] is not an object`);
+    const o = c as Obj;
+    const where = `components[${i}]`;
+    const lossCurve = Array.isArray(o.lossCurve) ? (o.lossCurve as unknown[]).filter(isNum) : undefined;
+    return {
+      order: num(o, 'order', where),
+      rho: num(o, 'rho', where),
+      variance: num(o, 'variance', where),
+      rhoTest: optNum(o, 'rhoTest'),
+      varianceTest: optNum(o, 'varianceTest'),
+      lossCurve,
+    };
+  });
+  components.sort((a, b) => a.order - b.order);
+
+  need(isObj(r.residue), null, '"residue" is missing');
+  const res = r.residue as Obj;
+  const residue: ResidueResult = {
+    rho: num(res, 'rho', 'residue'),
+    variance: num(res, 'variance', 'residue'),
+    rhoTest: optNum(res, 'rhoTest'),
+    varianceTest: optNum(res, 'varianceTest'),
+  };
+
+  need(isObj(r.teacher), null, '"teacher" is missing');
+  const t = r.teacher as Obj;
+  const teacher: TeacherResult = {
+    trainAccuracy: num(t, 'trainAccuracy', 'teacher'),
+    testAccuracy: num(t, 'testAccuracy', 'teacher'),
+    trainLoss: num(t, 'trainLoss', 'teacher'),
+    testLoss: num(t, 'testLoss', 'teacher'),
+  };
+
+  // A file without an orders list still names the orders it finished.
+  const orders = Array.isArray(r.orders) && r.orders.every(isNum) ? [...(r.orders as number[])] : components.map((c) => c.order);
+
+  const result: AnalysisResult = {
+    schemaVersion: 1,
+    checkpoint,
+    targetLayer: str(r.targetLayer) ?? 'unknown',
+    dataset: datasetLabel(r.dataset),
+    backend: str(r.backend) ?? 'unknown',
+    seed: isNum(r.seed) ? r.seed : 0,
+    budget: str(r.budget) ?? 'unknown',
+    width: optNum(r, 'width'),
+    orders,
+    components,
+    residue,
+    featureVariance: isNum(r.featureVariance) ? r.featureVariance : NaN,
+    teacher,
+    reliability: optRows(r, 'reliability', ['order', 'reliableRho', 'reliableVariance', 'unreliableVariance'], warnings, (o) => ({
+      order: o.order as number,
+      reliableRho: o.reliableRho as number,
+      reliableVariance: o.reliableVariance as number,
+      unreliableVariance: o.unreliableVariance as number,
+    })),
+    effectiveness: optRows(r, 'effectiveness', ['order', 'phiTrain', 'alpha'], warnings, (o) => ({
+      order: o.order as number,
+      phiTrain: o.phiTrain as number,
+      alpha: o.alpha as number,
+    })),
+    overfitting: optRows(r, 'overfitting', ['order', 'phiGap', 'alpha'], warnings, (o) => ({
+      order: o.order as number,
+      phiGap: o.phiGap as number,
+      alpha: o.alpha as number,
+    })),
+    shapley: shapleyOf(r.shapley, warnings),
+    substitution: optRows(r, 'substitution', ['order', 'testAccuracy', 'testLoss'], warnings, (o) => ({
+      order: o.order as number,
+      testAccuracy: o.testAccuracy as number,
+      testLoss: o.testLoss as number,
+    })),
+    timing: timingOf(r.timing),
+    // Files that do not say are judged by whether every order finished.
+    complete: typeof r.complete === 'boolean' ? r.complete : components.length >= orders.length,
+  };
+  if (!isNum(r.featureVariance)) warnings.push('"featureVariance" is missing.');
+  return { result, warnings };
+}
+
+export async function readResultFile(path: string): Promise<LoadedResult> {
+  const text = await readFile(path, 'utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ResultFormatError(`The file is not valid JSON (${(e as Error).message}).`);
+  }
+  return parseResult(raw);
+}

@@ -1,0 +1,315 @@
+/**
+ * The results panel app. Gets one result at a time from the host (`showResultNotification`),
+ * again whenever the file changes, and redraws in place so a running analysis can be watched.
+ */
+import { type AnyChartConfig, ChartRegistry, lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
+import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from './protocol.js';
+import {
+  BAND_LABELS,
+  CAVEAT,
+  efficiencyCheck,
+  exportBaseName,
+  fixed,
+  hasTestRho,
+  headline,
+  lossSeries,
+  orderLabel,
+  pct,
+  reliabilityRows,
+  settingsRows,
+  shapleyRows,
+  significanceRows,
+  substitutionRows,
+  toCsv,
+} from './render.js';
+import { onThemeChange, readTheme, type Theme } from './theme.js';
+import { createButton, createDataGrid, createTabs, type GridColumn, registerToolkit, setDataGrid } from './toolkit.mjs';
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+  getState(): ResultsWebviewState | undefined;
+  setState(state: ResultsWebviewState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const charts = new ChartRegistry();
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+function post<P>(n: { message(p: P): unknown }, params: P): void {
+  vscode.postMessage(n.message(params));
+}
+
+/** One chart with its table and a PNG button; or, when the file lacks its data, a note saying how to get it. */
+class ChartBlock {
+  readonly el: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly body: HTMLElement;
+  private readonly missing: HTMLElement;
+  private readonly note: HTMLElement;
+  private grid: HTMLElement | undefined;
+  private readonly tableBox: HTMLElement;
+
+  constructor(
+    readonly id: string,
+    title: string,
+    description: string,
+    private readonly onPng: (block: ChartBlock) => void,
+  ) {
+    this.canvas = h('canvas', { id: `chart-${id}`, role: 'img', 'aria-label': title });
+    this.tableBox = h('div', { class: 'table-box' });
+    this.note = h('p', { class: 'note' });
+    this.missing = h('p', { class: 'missing' });
+    this.body = h(
+      'div',
+      { class: 'block-body' },
+      h('div', { class: 'chart-row' }, h('div', { class: 'chart-box' }, this.canvas), this.tableBox),
+      this.note,
+      h('div', { class: 'toolbar' }, createButton('Save chart as PNG', () => this.onPng(this), { id: `png-${id}`, title: `Save the "${title}" chart as a PNG image` })),
+    );
+    this.el = h('section', { class: 'block', id: `block-${id}` }, h('h2', {}, title), h('p', { class: 'description' }, description), this.body, this.missing);
+  }
+
+  get title(): string {
+    return this.el.querySelector('h2')?.textContent ?? this.id;
+  }
+
+  show(config: AnyChartConfig, columns: GridColumn[], rows: Record<string, string>[], note = ''): void {
+    this.missing.hidden = true;
+    this.body.hidden = false;
+    charts.show(this.canvas, config);
+    if (this.grid) setDataGrid(this.grid, columns, rows);
+    else this.tableBox.append((this.grid = createDataGrid(`${this.title}: numbers`, columns, rows)));
+    this.note.textContent = note;
+    this.note.hidden = !note;
+  }
+
+  showMissing(text: string): void {
+    charts.remove(this.canvas);
+    this.body.hidden = true;
+    this.missing.hidden = false;
+    this.missing.textContent = text;
+  }
+
+  png(): string | undefined {
+    return charts.png(this.canvas);
+  }
+}
+
+/** What an absent optional section means: not computed yet, or not requested. */
+function missingText(r: AnalysisResult, what: string, how: string): string {
+  if (!r.complete) return `${what}: not in the file yet. It is computed after the last order finishes; if this analysis was started without it, ${how}`;
+  return `${what}: not in this result. ${how}`;
+}
+
+class App {
+  private params: ShowResultParams | undefined;
+  private result: AnalysisResult | undefined;
+  private theme: Theme = readTheme();
+  private readonly root = document.getElementById('app') as HTMLElement;
+  private built = false;
+  private readonly header = h('header', { class: 'headline' });
+  private readonly status = h('div', { class: 'status', role: 'status' });
+  private readonly blocks: Record<string, ChartBlock>;
+  private readonly settingsBox = h('div', { class: 'settings' });
+  private readonly efficiency = h('p', { class: 'note', id: 'shapley-efficiency' });
+
+  constructor() {
+    const png = (b: ChartBlock) => this.exportPng(b);
+    this.blocks = {
+      significance: new ChartBlock('significance', 'Significance ρ of each component', 'Share of the target feature’s variance Var[f] carried by each component c⁽ˡ⁾ = Φ⁽ˡ⁾(x) − Φ⁽ˡ′⁾(x) and by the residue Δf = f(x) − Φ⁽ᴸ⁾(x), on the train and the test split.', png),
+      loss: new ChartBlock('loss', 'Training loss of the disentanglers', 'How well each disentangler Φ⁽ˡ⁾ mimics f(x) during training. Updates while the analysis runs.', png),
+      reliability: new ChartBlock('reliability', 'Reliable and unreliable parts', 'The part of each component that the exemplar networks can also reconstruct (reliable) and the rest (unreliable), both as shares of Var[f].', png),
+      effectiveness: new ChartBlock('effectiveness', 'Effectiveness of each component', 'Shapley value φ_train of the component in decreasing the training loss, per unit of its standard deviation.', png),
+      overfitting: new ChartBlock('overfitting', 'Over-fitting of each component', 'Increase of the test−train loss gap (Shapley value φ_gap) per unit of training-loss decrease φ_train the component brings.', png),
+      substitution: new ChartBlock('substitution', 'Substitution: test accuracy of Φ⁽ˡ⁾', 'Test accuracy when the head is fed the disentangler’s output Φ⁽ˡ⁾(x) instead of the target feature f(x), beside the teacher’s own.', png),
+    };
+  }
+
+  receive(p: ShowResultParams): void {
+    const state = vscode.getState();
+    vscode.setState({ ...state, resultPath: p.path });
+    this.params = p;
+    if (p.result) this.result = p.result;
+    if (!this.result) {
+      this.root.replaceChildren(h('div', { class: 'error', role: 'alert' }, `Could not read ${p.fileName}: ${p.error ?? 'unknown error'}`));
+      return;
+    }
+    if (!this.built) this.build();
+    this.render();
+  }
+
+  private build(): void {
+    registerToolkit();
+    const b = this.blocks;
+    const tab = (id: string, label: string, ...content: HTMLElement[]) => ({ id, label, content: h('div', { class: 'tab-content' }, ...content) });
+    const settingsSection = h('section', { class: 'block', id: 'block-settings' }, h('h2', {}, 'Settings and backend'), h('p', { class: 'caveat' }, CAVEAT), this.settingsBox);
+    const tabs = createTabs(
+      [
+        tab('significance', 'Significance', b.significance.el, h('p', { class: 'caveat' }, CAVEAT)),
+        tab('training', 'Training', b.loss.el),
+        tab('reliability', 'Reliability', b.reliability.el),
+        tab('shapley', 'Effectiveness & over-fitting', b.effectiveness.el, b.overfitting.el, this.efficiency),
+        tab('substitution', 'Substitution', b.substitution.el),
+        tab('settings', 'Settings', settingsSection),
+      ],
+      vscode.getState()?.tab,
+      (id) => vscode.setState({ ...(vscode.getState() as ResultsWebviewState), tab: id }),
+    );
+    this.root.replaceChildren(this.header, this.status, tabs);
+    this.built = true;
+    onThemeChange(() => {
+      this.theme = readTheme();
+      this.render();
+    });
+  }
+
+  private render(): void {
+    const r = this.result!;
+    const p = this.params!;
+    this.renderHeader(r, p);
+    this.renderStatus(p);
+    this.renderSignificance(r);
+    this.renderLoss(r);
+    this.renderReliability(r);
+    this.renderShapley(r);
+    this.renderSubstitution(r);
+    this.renderSettings(r);
+  }
+
+  private renderHeader(r: AnalysisResult, p: ShowResultParams): void {
+    const hl = headline(r);
+    const stat = (id: string, value: string, label: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('span', { class: 'value' }, value), h('span', { class: 'label' }, label));
+    const band = (k: 'low' | 'mid' | 'high') => stat(k, hl.bandsPresent[k] ? pct(hl.shares[k]) : '–', `ρ ${BAND_LABELS[k]}`, hl.bandsPresent[k] ? 'Sum of ρ (train) of the components in this band' : 'No order in this band has finished');
+    const name = r.checkpoint.path.split(/[\\/]/).filter(Boolean);
+    const model = name[name.length - 1] === 'model.json' && name.length > 1 ? name[name.length - 2] : name[name.length - 1] ?? r.checkpoint.path;
+    const badges = h('div', { class: 'badges' });
+    if (!hl.complete) badges.append(h('span', { class: 'badge incomplete', id: 'incomplete' }, `incomplete: ${hl.finishedOrders} of ${hl.totalOrders} orders finished`));
+    const title = h('div', { class: 'title-row' }, h('h1', {}, `${model} · ${r.targetLayer}`), badges, h('div', { class: 'actions' }, createButton('Export CSV', () => this.exportData('csv'), { id: 'export-csv' }), createButton('Export JSON', () => this.exportData('json'), { id: 'export-json' })));
+    const stats = h(
+      'div',
+      { class: 'stats' },
+      stat('teacher', pct(hl.teacherTestAccuracy), 'teacher test accuracy'),
+      band('low'),
+      band('mid'),
+      band('high'),
+      stat('residue', pct(hl.shares.residue), `ρ ${BAND_LABELS.residue}`, 'ρ (train) of the high-order residue that the deepest disentangler did not learn'),
+    );
+    this.header.replaceChildren(title, stats, h('p', { class: 'file' }, `${p.fileName} · ${r.dataset} · budget ${r.budget} · ${r.backend}`));
+  }
+
+  private renderStatus(p: ShowResultParams): void {
+    const parts: (Node | string)[] = [];
+    if (p.error) parts.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
+    if (this.result && !this.result.complete) parts.push(h('div', { class: 'live' }, `Following ${p.fileName}: last read ${new Date(p.readAt).toLocaleTimeString()}. The panel updates after each finished order.`));
+    for (const w of p.warnings) parts.push(h('div', { class: 'warning' }, w));
+    this.status.replaceChildren(...parts);
+    this.status.hidden = parts.length === 0;
+  }
+
+  private renderSignificance(r: AnalysisResult): void {
+    const rows = significanceRows(r);
+    const test = hasTestRho(rows);
+    const cols: GridColumn[] = [{ key: 'c', title: 'component' }, { key: 'train', title: 'ρ train' }, ...(test ? [{ key: 'test', title: 'ρ test' }] : [])];
+    this.blocks.significance.show(
+      significanceChart(rows, this.theme),
+      cols,
+      rows.map((x) => ({ c: x.label, train: fixed(x.rhoTrain), test: fixed(x.rhoTest) })),
+      test ? '' : 'This file has ρ on the training split only.',
+    );
+  }
+
+  private renderLoss(r: AnalysisResult): void {
+    const series = lossSeries(r);
+    if (series.length === 0) {
+      this.blocks.loss.showMissing(r.components.length === 0 ? 'No order has finished yet; the first loss curve appears when order ' + (r.orders[0] ?? 0) + ' finishes.' : 'This result has no training-loss curves (components[].lossCurve).');
+      return;
+    }
+    this.blocks.loss.show(
+      lossChart(series, this.theme),
+      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }],
+      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.points.length), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5) })),
+    );
+  }
+
+  private renderReliability(r: AnalysisResult): void {
+    const rows = reliabilityRows(r);
+    if (!rows) {
+      this.blocks.reliability.showMissing(missingText(r, 'Reliability', 'run with exemplar networks (setting featureComplexity.exemplars, or --exemplars A,B on the command line) to see reliable and unreliable components.'));
+      return;
+    }
+    this.blocks.reliability.show(
+      reliabilityChart(rows, this.theme),
+      [{ key: 'c', title: 'order' }, { key: 'rel', title: 'reliable / Var[c]' }, { key: 'relf', title: 'reliable / Var[f]' }, { key: 'unrelf', title: 'unreliable / Var[f]' }],
+      rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
+    );
+  }
+
+  private renderShapley(r: AnalysisResult): void {
+    const rows = shapleyRows(r);
+    if (!rows) {
+      const text = missingText(r, 'Effectiveness and over-fitting', 'run with Shapley enabled (setting featureComplexity.shapley, or --shapley on the command line) to see effectiveness and over-fitting.');
+      this.blocks.effectiveness.showMissing(text);
+      this.blocks.overfitting.showMissing(text);
+      this.efficiency.hidden = true;
+      return;
+    }
+    const table = rows.map((x) => ({ c: orderLabel(x.order), phi: fixed(x.phiTrain), eff: fixed(x.effectiveness), gap: fixed(x.phiGap), over: fixed(x.overfitting) }));
+    this.blocks.effectiveness.show(shapleyChart(rows, 'effectiveness', this.theme), [{ key: 'c', title: 'order' }, { key: 'phi', title: 'φ_train' }, { key: 'eff', title: 'α_effective' }], table);
+    this.blocks.overfitting.show(shapleyChart(rows, 'overfitting', this.theme), [{ key: 'c', title: 'order' }, { key: 'gap', title: 'φ_gap' }, { key: 'over', title: 'α_overfit' }], table);
+    const e = efficiencyCheck(r);
+    this.efficiency.hidden = !e;
+    if (e) {
+      this.efficiency.textContent =
+        `Efficiency check (all players incl. the residue): Σφ_train = ${fixed(e.sumPhiTrain)} vs L_train(∅) − L_train(all) = ${fixed(e.lossDecrease)}; ` +
+        `Σφ_gap = ${fixed(e.sumPhiGap)} vs gap change = ${fixed(e.gapIncrease)}. Removed components are replaced by their ${r.shapley?.baseline ?? 'mean'}.`;
+    }
+  }
+
+  private renderSubstitution(r: AnalysisResult): void {
+    const rows = substitutionRows(r);
+    if (!rows) {
+      this.blocks.substitution.showMissing(missingText(r, 'Substitution', 'run with substitution enabled (setting featureComplexity.substitution, or --substitution on the command line) to see the test accuracy of each Φ⁽ˡ⁾.'));
+      return;
+    }
+    const t = r.teacher;
+    this.blocks.substitution.show(
+      substitutionChart(rows, t.testAccuracy, this.theme),
+      [{ key: 'c', title: 'fed to the head' }, { key: 'acc', title: 'test accuracy' }, { key: 'loss', title: 'test loss' }],
+      [...rows.map((x) => ({ c: `Φ⁽ˡ⁾, ${orderLabel(x.order)}`, acc: pct(x.testAccuracy, 2), loss: fixed(x.testLoss) })), { c: 'teacher f(x)', acc: pct(t.testAccuracy, 2), loss: fixed(t.testLoss) }],
+    );
+  }
+
+  private renderSettings(r: AnalysisResult): void {
+    const dl = h('dl', { id: 'settings-list' });
+    for (const [k, v] of settingsRows(r)) dl.append(h('dt', {}, k), h('dd', {}, v));
+    this.settingsBox.replaceChildren(dl);
+  }
+
+  private baseName(): string {
+    return exportBaseName(this.params?.fileName ?? 'feature-complexity');
+  }
+
+  private exportData(format: 'csv' | 'json'): void {
+    if (!this.result) return;
+    const content = format === 'csv' ? toCsv(this.result) : JSON.stringify(this.result, null, 2) + '\n';
+    post<ExportParams>(exportNotification, { format, suggestedName: `${this.baseName()}.${format}`, content });
+  }
+
+  private exportPng(block: ChartBlock): void {
+    const data = block.png();
+    if (data) post<ExportParams>(exportNotification, { format: 'png', suggestedName: `${this.baseName()}-${block.id}.png`, content: data });
+  }
+}
+
+const app = new App();
+window.addEventListener('message', (e: MessageEvent) => {
+  if (showResultNotification.is(e.data)) app.receive(e.data.params);
+});
+post(readyNotification, {});

@@ -1,0 +1,76 @@
+/**
+ * Every message between the extension host and the results webview, named once with its
+ * payload type. Both sides send and test messages only through these objects, so neither
+ * guesses a payload shape. (The host↔engine messages live in src/analysis/protocol.ts.)
+ */
+import type { AnalysisResult } from '../extension/resultsModel';
+
+export type { AnalysisResult };
+
+/** A message kind: `method` on the wire, `Params` at compile time only. */
+export class IpcNotification<Params> {
+  readonly method: string;
+  /** Never set; carries the payload type so `is` and `message` can infer it. */
+  declare readonly _params: Params;
+
+  constructor(scope: string, name: string) {
+    this.method = `${scope}/${name}`;
+  }
+
+  message(params: Params): IpcMessage<Params> {
+    return { method: this.method, params };
+  }
+
+  is(msg: unknown): msg is IpcMessage<Params> {
+    return typeof msg === 'object' && msg !== null && (msg as IpcMessage<unknown>).method === this.method;
+  }
+}
+
+export interface IpcMessage<Params> {
+  method: string;
+  params: Params;
+}
+
+// ── host → webview ─────────────────────────────────────────────────────────────
+
+export interface ShowResultParams {
+  /** Absolute path of the result file; the webview keeps it in its state for revival. */
+  path: string;
+  fileName: string;
+  /** Absent when the file could not be read; then `error` says why. */
+  result?: AnalysisResult;
+  error?: string;
+  /** Optional sections that were present but unreadable. */
+  warnings: string[];
+  /** ISO time the host read the file; shows that a running analysis is being followed. */
+  readAt: string;
+}
+
+/** The result file's current content; sent after `ready` and after each change of the file. */
+export const showResultNotification = new IpcNotification<ShowResultParams>('results', 'show');
+
+// ── webview → host ─────────────────────────────────────────────────────────────
+
+/** The app is listening; the host answers with `showResultNotification`. */
+export const readyNotification = new IpcNotification<Record<string, never>>('results', 'ready');
+
+export interface ExportParams {
+  format: 'csv' | 'json' | 'png';
+  /** File name proposed in the save dialog, next to the result file. */
+  suggestedName: string;
+  /** Text for csv / json; a `data:image/png;base64,…` URL for png. */
+  content: string;
+}
+
+/** Asks the host for a path (save dialog) and writes the content there. */
+export const exportNotification = new IpcNotification<ExportParams>('results', 'export');
+
+// ── webview state ──────────────────────────────────────────────────────────────
+
+/** What `vscode.setState` keeps across a window reload; the panel serializer reads it. */
+export interface ResultsWebviewState {
+  resultPath: string;
+  tab?: string;
+}
+
+export const RESULTS_VIEW_TYPE = 'featureComplexity.results';

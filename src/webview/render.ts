@@ -1,0 +1,237 @@
+/**
+ * Turns a result into the numbers the panel shows: headline, table rows, chart series, CSV.
+ * Pure functions with no DOM, so they are tested in plain Node; every chart and its table are
+ * built from the same rows here, so they cannot disagree.
+ */
+import type { AnalysisResult } from './protocol';
+
+/** Order bands of the headline. The paper names no boundaries; these split its default orders 0,2,4 | 8,14 | 20,26,32. */
+export const LOW_MAX_ORDER = 4;
+export const MID_MAX_ORDER = 14;
+
+export const CAVEAT =
+  'ρ is a relative distribution for comparing models analysed with the same settings; a finite disentangler cannot learn everything, so it is not an exact decomposition.';
+
+export type Band = 'low' | 'mid' | 'high';
+
+export function bandOf(order: number): Band {
+  if (order <= LOW_MAX_ORDER) return 'low';
+  if (order <= MID_MAX_ORDER) return 'mid';
+  return 'high';
+}
+
+export const BAND_LABELS: Record<Band | 'residue', string> = {
+  low: `low order (l ≤ ${LOW_MAX_ORDER})`,
+  mid: `mid order (${LOW_MAX_ORDER} < l ≤ ${MID_MAX_ORDER})`,
+  high: `high order (l > ${MID_MAX_ORDER})`,
+  residue: 'residue Δf',
+};
+
+export interface Headline {
+  teacherTestAccuracy: number;
+  /** Σρ of the components in each band and ρ of the residue, on the training split. */
+  shares: Record<Band | 'residue', number>;
+  /** Bands without any finished order are absent from the file, not zero. */
+  bandsPresent: Record<Band, boolean>;
+  finishedOrders: number;
+  totalOrders: number;
+  complete: boolean;
+}
+
+export function headline(r: AnalysisResult): Headline {
+  const shares = { low: 0, mid: 0, high: 0, residue: r.residue.rho };
+  const bandsPresent = { low: false, mid: false, high: false };
+  for (const c of r.components) {
+    const b = bandOf(c.order);
+    shares[b] += c.rho;
+    bandsPresent[b] = true;
+  }
+  return {
+    teacherTestAccuracy: r.teacher.testAccuracy,
+    shares,
+    bandsPresent,
+    finishedOrders: r.components.length,
+    totalOrders: Math.max(r.orders.length, r.components.length),
+    complete: r.complete,
+  };
+}
+
+export const orderLabel = (order: number): string => `l = ${order}`;
+
+export interface SignificanceRow {
+  label: string;
+  /** null for the residue. */
+  order: number | null;
+  rhoTrain: number;
+  rhoTest?: number;
+}
+
+/** ρ of each component, then the residue Δf, as one row each. */
+export function significanceRows(r: AnalysisResult): SignificanceRow[] {
+  return [
+    ...r.components.map((c) => ({ label: orderLabel(c.order), order: c.order, rhoTrain: c.rho, rhoTest: c.rhoTest })),
+    { label: 'residue Δf', order: null, rhoTrain: r.residue.rho, rhoTest: r.residue.rhoTest },
+  ];
+}
+
+export const hasTestRho = (rows: SignificanceRow[]): boolean => rows.some((x) => x.rhoTest !== undefined);
+
+export interface LossSeries {
+  order: number;
+  /** Epoch (1-based) and loss; non-positive losses are left out because the axis is logarithmic. */
+  points: { x: number; y: number }[];
+  final: number | undefined;
+}
+
+export function lossSeries(r: AnalysisResult): LossSeries[] {
+  return r.components
+    .filter((c) => c.lossCurve && c.lossCurve.length > 0)
+    .map((c) => {
+      const curve = c.lossCurve as number[];
+      return { order: c.order, points: curve.map((y, i) => ({ x: i + 1, y })).filter((p) => p.y > 0), final: curve[curve.length - 1] };
+    });
+}
+
+export interface ReliabilityRow {
+  order: number;
+  /** Var[c_reliable] / Var[c]. */
+  reliableRho: number;
+  /** Both variances over Var[f], so the stacked bar's height is the component's share of f. */
+  reliableOfFeature: number;
+  unreliableOfFeature: number;
+}
+
+export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined {
+  if (!r.reliability || r.reliability.length === 0) return undefined;
+  const v = r.featureVariance;
+  return [...r.reliability]
+    .sort((a, b) => a.order - b.order)
+    .map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance / v, unreliableOfFeature: x.unreliableVariance / v }));
+}
+
+export interface ShapleyRow {
+  order: number;
+  phiTrain?: number;
+  effectiveness?: number;
+  phiGap?: number;
+  overfitting?: number;
+}
+
+/** Effectiveness and over-fitting joined by order; either may be absent. */
+export function shapleyRows(r: AnalysisResult): ShapleyRow[] | undefined {
+  if (!r.effectiveness?.length && !r.overfitting?.length) return undefined;
+  const byOrder = new Map<number, ShapleyRow>();
+  const row = (order: number) => byOrder.get(order) ?? byOrder.set(order, { order }).get(order)!;
+  for (const e of r.effectiveness ?? []) Object.assign(row(e.order), { phiTrain: e.phiTrain, effectiveness: e.alpha });
+  for (const o of r.overfitting ?? []) Object.assign(row(o.order), { phiGap: o.phiGap, overfitting: o.alpha });
+  return [...byOrder.values()].sort((a, b) => a.order - b.order);
+}
+
+export interface EfficiencyCheck {
+  /** Σφ_train over all players against L_train(∅) − L_train(all); they agree for exact Shapley values. */
+  sumPhiTrain: number;
+  lossDecrease: number;
+  sumPhiGap: number;
+  gapIncrease: number;
+}
+
+export function efficiencyCheck(r: AnalysisResult): EfficiencyCheck | undefined {
+  const s = r.shapley;
+  if (!s) return undefined;
+  return {
+    sumPhiTrain: s.players.reduce((a, p) => a + p.phiTrain, 0),
+    lossDecrease: s.train.lossEmpty - s.train.lossFull,
+    sumPhiGap: s.players.reduce((a, p) => a + p.phiGap, 0),
+    gapIncrease: s.test.lossFull - s.train.lossFull - (s.test.lossEmpty - s.train.lossEmpty),
+  };
+}
+
+export interface SubstitutionRow {
+  order: number;
+  testAccuracy: number;
+  testLoss: number;
+}
+
+export function substitutionRows(r: AnalysisResult): SubstitutionRow[] | undefined {
+  if (!r.substitution?.length) return undefined;
+  return [...r.substitution].sort((a, b) => a.order - b.order).map((s) => ({ order: s.order, testAccuracy: s.testAccuracy, testLoss: s.testLoss }));
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export const pct = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)} %`);
+export const fixed = (x: number | undefined, digits = 4): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+
+/** Label and value of every setting the numbers depend on, in the order the panel lists them. */
+export function settingsRows(r: AnalysisResult): [string, string][] {
+  const rows: [string, string][] = [
+    ['Checkpoint', r.checkpoint.path],
+    ['Checkpoint hash', r.checkpoint.hash || '–'],
+    ['Target layer', r.targetLayer],
+    ['Dataset', r.dataset],
+    ['Orders', r.orders.join(', ')],
+    ['Budget', r.budget],
+  ];
+  if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
+  rows.push(['Seed', String(r.seed)], ['Backend', r.backend], ['Var[f] (train)', fixed(r.featureVariance)]);
+  rows.push(['Teacher accuracy (train / test)', `${pct(r.teacher.trainAccuracy, 2)} / ${pct(r.teacher.testAccuracy, 2)}`]);
+  rows.push(['Teacher loss (train / test)', `${fixed(r.teacher.trainLoss)} / ${fixed(r.teacher.testLoss)}`]);
+  if (r.shapley?.baseline) rows.push(['Removed components replaced by', r.shapley.baseline]);
+  for (const [stage, ms] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatMs(ms)]);
+  return rows;
+}
+
+function csvCell(v: string | number | undefined): string {
+  if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '';
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * One row per order plus one for the residue, one column per number the panel shows.
+ * Empty cells where the file has no such number.
+ */
+export function toCsv(r: AnalysisResult): string {
+  const rel = new Map((reliabilityRows(r) ?? []).map((x) => [x.order, x]));
+  const sh = new Map((shapleyRows(r) ?? []).map((x) => [x.order, x]));
+  const sub = new Map((substitutionRows(r) ?? []).map((x) => [x.order, x]));
+  const header = [
+    'component', 'order', 'rho_train', 'rho_test', 'variance_train', 'variance_test', 'final_loss',
+    'reliable_rho', 'reliable_var_over_f', 'unreliable_var_over_f',
+    'phi_train', 'effectiveness', 'phi_gap', 'overfitting',
+    'substitution_test_accuracy', 'substitution_test_loss',
+  ];
+  const lines = [header.join(',')];
+  for (const c of r.components) {
+    const a = rel.get(c.order);
+    const s = sh.get(c.order);
+    const u = sub.get(c.order);
+    const last = c.lossCurve?.length ? c.lossCurve[c.lossCurve.length - 1] : undefined;
+    lines.push(
+      [
+        `c${c.order}`, c.order, c.rho, c.rhoTest, c.variance, c.varianceTest, last,
+        a?.reliableRho, a?.reliableOfFeature, a?.unreliableOfFeature,
+        s?.phiTrain, s?.effectiveness, s?.phiGap, s?.overfitting,
+        u?.testAccuracy, u?.testLoss,
+      ].map(csvCell).join(','),
+    );
+  }
+  const residuePlayer = r.shapley?.players.find((p) => /resid/i.test(p.name));
+  lines.push(
+    ['residue', '', r.residue.rho, r.residue.rhoTest, r.residue.variance, r.residue.varianceTest, '', '', '', '', residuePlayer?.phiTrain, '', residuePlayer?.phiGap, '', '', '']
+      .map((v) => csvCell(v as string | number | undefined))
+      .join(','),
+  );
+  lines.push(['teacher', '', '', '', r.featureVariance, '', '', '', '', '', '', '', '', '', r.teacher.testAccuracy, r.teacher.testLoss].map((v) => csvCell(v as string | number)).join(','));
+  return lines.join('\n') + '\n';
+}
+
+/** Base name for exported files: the result file's name without `.json`. */
+export const exportBaseName = (fileName: string): string => fileName.replace(/\.json$/i, '');

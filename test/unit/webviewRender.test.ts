@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseResult } from '../../src/extension/resultsModel';
+import { makeNonce, resultsPageHtml } from '../../src/webview/html';
+import { exportNotification, readyNotification, showResultNotification } from '../../src/webview/protocol';
+import {
+  bandOf,
+  efficiencyCheck,
+  headline,
+  lossSeries,
+  reliabilityRows,
+  settingsRows,
+  shapleyRows,
+  significanceRows,
+  substitutionRows,
+  toCsv,
+  formatMs,
+  CAVEAT,
+} from '../../src/webview/render';
+import { parseColor, withAlpha } from '../../src/webview/theme';
+
+const load = (name: string) => parseResult(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', name), 'utf8'))).result;
+const complete = load('fixture-complete.json');
+const running = load('fixture-running.json');
+const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} ≠ ${b}`);
+
+test('orders fall into low (≤ 4), mid (≤ 14) and high bands', () => {
+  assert.deepEqual([0, 2, 4, 8, 14, 20, 26, 32].map(bandOf), ['low', 'low', 'low', 'mid', 'mid', 'high', 'high', 'high']);
+});
+
+test('headline sums ρ per band and counts finished orders', () => {
+  const h = headline(complete);
+  close(h.shares.low, 0.412 + 0.197 + 0.118);
+  close(h.shares.mid, 0.071 + 0.043);
+  close(h.shares.high, 0.027 + 0.016 + 0.011);
+  close(h.shares.residue, 0.058);
+  assert.equal(h.teacherTestAccuracy, 0.9047);
+  assert.deepEqual([h.finishedOrders, h.totalOrders, h.complete], [8, 8, true]);
+
+  const r = headline(running);
+  assert.deepEqual([r.finishedOrders, r.totalOrders, r.complete], [3, 8, false]);
+  assert.deepEqual(r.bandsPresent, { low: true, mid: false, high: false });
+});
+
+test('significance rows: one per component then the residue, test ρ only where the file has it', () => {
+  const rows = significanceRows(complete);
+  assert.equal(rows.length, 9);
+  assert.deepEqual(rows[8], { label: 'residue Δf', order: null, rhoTrain: 0.058, rhoTest: 0.071 });
+  assert.deepEqual(rows[3], { label: 'l = 8', order: 8, rhoTrain: 0.071, rhoTest: 0.078 });
+  assert.ok(significanceRows(running).every((r) => r.rhoTest === undefined));
+});
+
+test('loss series keep every epoch, 1-based, and drop non-positive values for the log axis', () => {
+  const s = lossSeries(complete);
+  assert.deepEqual(s.map((x) => x.order), [0, 2, 4, 8, 14, 20, 26, 32]);
+  assert.equal(s[0].points.length, 40);
+  assert.deepEqual(s[0].points[0], { x: 1, y: complete.components[0].lossCurve![0] });
+  const r = structuredClone(running);
+  r.components[0].lossCurve = [0.5, 0, -1, 0.2];
+  r.components[1].lossCurve = [];
+  const t = lossSeries(r);
+  assert.deepEqual(t[0].points, [{ x: 1, y: 0.5 }, { x: 4, y: 0.2 }]);
+  assert.deepEqual(t.map((x) => x.order), [0, 4]);
+});
+
+test('reliable and unreliable parts are shares of Var[f] and add up to the component variance', () => {
+  const rows = reliabilityRows(complete)!;
+  const fv = complete.featureVariance;
+  for (const [i, row] of rows.entries()) {
+    const c = complete.reliability![i];
+    close(row.reliableOfFeature + row.unreliableOfFeature, (c.reliableVariance + c.unreliableVariance) / fv);
+    close(row.reliableOfFeature, c.reliableVariance / fv);
+  }
+  assert.equal(reliabilityRows(running), undefined);
+});
+
+test('Shapley rows join effectiveness and over-fitting by order, with either missing', () => {
+  const rows = shapleyRows(complete)!;
+  assert.deepEqual(rows[0], { order: 0, phiTrain: 1.214, effectiveness: 0.4946, phiGap: 0.052, overfitting: 0.0428 });
+  const only = structuredClone(complete);
+  delete only.overfitting;
+  only.effectiveness = only.effectiveness!.slice(0, 2);
+  assert.deepEqual(shapleyRows(only), [
+    { order: 0, phiTrain: 1.214, effectiveness: 0.4946 },
+    { order: 2, phiTrain: 0.402, effectiveness: 0.2369 },
+  ]);
+  assert.equal(shapleyRows(running), undefined);
+});
+
+test('efficiency check compares Σφ with the loss difference recorded in the file', () => {
+  const e = efficiencyCheck(complete)!;
+  close(e.sumPhiTrain, e.lossDecrease, 1e-3);
+  close(e.sumPhiGap, -e.gapIncrease, 1e-3);
+  assert.equal(efficiencyCheck(running), undefined);
+});
+
+test('substitution rows sorted by order', () => {
+  const r = structuredClone(complete);
+  r.substitution!.reverse();
+  assert.deepEqual(substitutionRows(r)!.map((x) => x.order), [0, 2, 4, 8, 14, 20, 26, 32]);
+  assert.equal(substitutionRows(running), undefined);
+});
+
+test('settings list every setting the numbers depend on', () => {
+  const rows = new Map(settingsRows(complete));
+  assert.equal(rows.get('Target layer'), 'conv3');
+  assert.equal(rows.get('Seed'), '0');
+  assert.equal(rows.get('Backend'), 'wasm');
+  assert.equal(rows.get('Budget'), 'standard');
+  assert.equal(rows.get('Disentangler width'), '32');
+  assert.equal(rows.get('Time: total'), '47 min 21 s');
+  assert.match(CAVEAT, /not an exact decomposition/);
+});
+
+test('durations read as a person would say them', () => {
+  assert.deepEqual([formatMs(412), formatMs(2380), formatMs(64300), formatMs(2841012), formatMs(7_200_000)], ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min']);
+});
+
+test('CSV has one row per order, the residue and the teacher, with empty cells for absent numbers', () => {
+  const lines = toCsv(complete).trimEnd().split('\n');
+  assert.equal(lines.length, 1 + 8 + 2);
+  const header = lines[0].split(',');
+  const c0 = lines[1].split(',');
+  const at = (row: string[], col: string) => row[header.indexOf(col)];
+  assert.equal(at(c0, 'rho_train'), '0.412');
+  assert.equal(at(c0, 'substitution_test_accuracy'), '0.7431');
+  assert.equal(at(lines[9].split(','), 'component'), 'residue');
+  assert.equal(at(lines[9].split(','), 'phi_train'), '0.021');
+  const partial = toCsv(running).trimEnd().split('\n');
+  assert.equal(partial.length, 1 + 3 + 2);
+  assert.equal(at(partial[1].split(','), 'rho_test'), '');
+  assert.equal(at(partial[1].split(','), 'phi_train'), '');
+});
+
+test('CSV of a result with no finished order keeps the residue and teacher rows, non-finite numbers empty', () => {
+  const r = structuredClone(running);
+  r.components = [];
+  r.featureVariance = NaN;
+  const lines = toCsv(r).trimEnd().split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[2], /^teacher,,,,,/);
+});
+
+test('theme colours parse from the notations VS Code uses', () => {
+  assert.deepEqual(parseColor('#3794ff'), [0x37, 0x94, 0xff]);
+  assert.deepEqual(parseColor('#fff'), [255, 255, 255]);
+  assert.deepEqual(parseColor('#cccccc0a'), [204, 204, 204]);
+  assert.deepEqual(parseColor('rgb(10, 20, 30)'), [10, 20, 30]);
+  assert.equal(parseColor('var(--x)'), undefined);
+  assert.equal(withAlpha('#3794ff', 0.5), 'rgba(55, 148, 255, 0.5)');
+  assert.equal(withAlpha('red', 0.5), 'red');
+});
+
+test('the page has a strict CSP with a fresh nonce on its script and style', () => {
+  const nonce = makeNonce((n) => new Uint8Array(n).map((_, i) => i * 7));
+  assert.match(nonce, /^[A-Za-z0-9]{32}$/);
+  const html = resultsPageHtml({ cspSource: 'https://x.vscode-cdn.net', nonce, scriptUri: 'https://x/dist/webview.js', styleUri: 'https://x/media/webview.css', title: 'a <b>' });
+  const csp = /Content-Security-Policy" content="([^"]+)"/.exec(html)![1];
+  assert.equal(
+    csp,
+    `default-src 'none'; img-src https://x.vscode-cdn.net data:; style-src https://x.vscode-cdn.net 'nonce-${nonce}'; script-src 'nonce-${nonce}'; font-src https://x.vscode-cdn.net`,
+  );
+  assert.match(html, new RegExp(`<script nonce="${nonce}" src="https://x/dist/webview.js">`));
+  assert.match(html, /<title>a &#60;b&#62;<\/title>/);
+  assert.doesNotMatch(html, /unsafe-inline|style="/);
+});
+
+test('protocol messages are recognised by method only', () => {
+  const m = showResultNotification.message({ path: '/a.json', fileName: 'a.json', warnings: [], readAt: '' });
+  assert.equal(m.method, 'results/show');
+  assert.ok(showResultNotification.is(m));
+  assert.ok(!readyNotification.is(m));
+  assert.ok(exportNotification.is({ method: 'results/export', params: { format: 'csv', suggestedName: 'a.csv', content: '' } }));
+  assert.ok(!exportNotification.is(null));
+  assert.ok(!exportNotification.is('results/export'));
+});
