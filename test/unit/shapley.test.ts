@@ -8,6 +8,7 @@ import {
   headLossEvaluator,
   sampledShapley,
   seededRandom,
+  shapleyOfComponents,
   shapleyWeight,
   type Coalition,
   type CoalitionEvaluator,
@@ -209,4 +210,30 @@ test('componentShapley: efficiency of both games from the reported losses', asyn
     tf.dispose(x.players);
   }
   W.dispose();
+});
+
+test('shapleyOfComponents replaces missing components by their training mean on both splits', async () => {
+  const rand = seededRandom(12);
+  const F = 3;
+  const W = tf.tensor2d(Array.from({ length: F }, () => Array.from({ length: 2 }, () => rand() * 2 - 1)));
+  const head = (f: tf.Tensor) => tf.matMul(f as tf.Tensor2D, W);
+  const make = (n: number, shift: number) => ({
+    players: [0, 1, 2].map(() => tf.tensor2d(Array.from({ length: n }, () => Array.from({ length: F }, () => rand() + shift)))),
+    labels: Array.from({ length: n }, () => Math.floor(rand() * 2)),
+  });
+  const train = make(16, 0);
+  const testSplit = make(11, 3);
+  const names = ['c(0)', 'c(1)', 'Δf'];
+  const before = tf.memory().numTensors;
+  const r = await shapleyOfComponents({ names, train, test: testSplit, head });
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+  // ∅ on the test split is the train means alone: the same feature for every test sample.
+  const means = train.players.map((p) => tf.mean(p, 0));
+  const fEmpty = tf.addN(means);
+  const logits = await tf.matMul(tf.reshape(fEmpty, [1, F]), W).data();
+  const lse = Math.log(Math.exp(logits[0]) + Math.exp(logits[1]));
+  const want = testSplit.labels.reduce((s, y) => s + lse - logits[y], 0) / testSplit.labels.length;
+  assert.ok(Math.abs(r.test.lossEmpty - want) < 1e-5, `${r.test.lossEmpty} vs ${want}`);
+  assert.ok(Math.abs(sum(r.players.map((p) => p.phiTrain)) - (r.train.lossEmpty - r.train.lossFull)) < 1e-6);
+  tf.dispose([...train.players, ...testSplit.players, ...means, fEmpty, W]);
 });

@@ -414,3 +414,43 @@ export async function componentShapley(opts: ComponentShapleyOptions): Promise<S
     test: { lossEmpty: empty[1], lossFull: full[1] },
   };
 }
+
+export interface SplitPlayers {
+  /** One tensor per player, [N, ...featureShape]. */
+  players: tf.Tensor[];
+  labels: ArrayLike<number>;
+}
+
+export interface ShapleyOfComponentsOptions extends ShapleyOptions {
+  names: string[];
+  train: SplitPlayers;
+  test: SplitPlayers;
+  head: HeadLossEvaluatorOptions['head'];
+  /** Default 'mean'. */
+  baseline?: ShapleyBaseline;
+  maxBatchElements?: number;
+}
+
+/**
+ * φ_train and φ_gap from the components of both splits. With the 'mean' baseline a missing
+ * component is replaced by its mean over the *training* samples on both splits: the head is
+ * given one fixed stand-in per component, and the test split's own statistics never enter
+ * the test loss.
+ */
+export async function shapleyOfComponents(opts: ShapleyOfComponentsOptions): Promise<ShapleyResult> {
+  const baseline = opts.baseline ?? 'mean';
+  if (opts.train.players.length !== opts.names.length || opts.test.players.length !== opts.names.length) {
+    throw new RangeError(`${opts.names.length} names, ${opts.train.players.length} train and ${opts.test.players.length} test players`);
+  }
+  const stand = baseline === 'mean' ? playerMeans(opts.train.players) : undefined;
+  const common = { head: opts.head, maxBatchElements: opts.maxBatchElements, baseline: stand ?? baseline };
+  const train = headLossEvaluator({ ...common, players: opts.train.players, labels: opts.train.labels });
+  const test = headLossEvaluator({ ...common, players: opts.test.players, labels: opts.test.labels });
+  try {
+    return await componentShapley({ ...opts, names: opts.names, train, test, baseline });
+  } finally {
+    train.dispose();
+    test.dispose();
+    if (stand) tf.dispose(stand);
+  }
+}
