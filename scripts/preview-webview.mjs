@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, extname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { parseResult } from '../src/extension/resultsModel.ts';
 import { resultsPageHtml } from '../src/webview/html.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -150,9 +151,8 @@ const server = createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
-const showParams = (file) => ({ path: file, fileName: basename(file), result: JSON.parse(readFileSync(file, 'utf8')), warnings: [], readAt: new Date().toISOString() });
-// The page gets the file as the host would send it, after the host's parser; here the raw JSON is
-// close enough for the fixtures, which the unit tests check against the parser.
+// What the host sends: the file through the same parser.
+const showParams = (file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))), readAt: new Date().toISOString() });
 const report = { origin, consoleErrors: [], pageErrors: [], checks: {} };
 
 const browser = await chromium.launch({

@@ -4,8 +4,9 @@
  * optional sections missing or malformed → left out with a warning, so a partial file written
  * by a running or cancelled analysis still shows what it has.
  *
- * The shape is declared here from ARCHITECTURE.md until the engine's `src/analysis/result.ts`
- * lands; then these interfaces give way to its type.
+ * The engine writes `ResultFile` (src/analysis/result.ts); this is the panel's view of it:
+ * everything optional in the file stays optional here, and older spellings (`checkpoint.hash`,
+ * a dataset given as a plain path) are read too.
  */
 import { readFile } from 'node:fs/promises';
 
@@ -16,8 +17,12 @@ export interface ComponentResult {
   variance: number;
   rhoTest?: number;
   varianceTest?: number;
-  /** MSE of the disentangler Φ⁽ˡ⁾ against f(x), one value per epoch. */
+  /** Mean training MSE of the disentangler Φ⁽ˡ⁾ against f(x), one value per epoch. */
   lossCurve?: number[];
+  epochs?: number;
+  /** True when the stopping rule ended training before the budget's last epoch. */
+  converged?: boolean;
+  seconds?: number;
 }
 
 export interface ResidueResult {
@@ -67,11 +72,23 @@ export interface SubstitutionResult {
   testLoss: number;
 }
 
+export interface DatasetInfo {
+  format?: string;
+  normalization?: string;
+  trainSamples?: number;
+  testSamples?: number;
+  numClasses?: number;
+}
+
 export interface AnalysisResult {
   schemaVersion: 1;
-  checkpoint: { path: string; hash: string };
+  engineVersion?: string;
+  createdAt?: string;
+  checkpoint: { path: string; sha256: string; format?: string };
   targetLayer: string;
+  /** The dataset's path (or name), for display. */
   dataset: string;
+  datasetInfo?: DatasetInfo;
   backend: string;
   seed: number;
   budget: string;
@@ -81,13 +98,14 @@ export interface AnalysisResult {
   components: ComponentResult[];
   residue: ResidueResult;
   featureVariance: number;
+  featureVarianceTest?: number;
   teacher: TeacherResult;
   reliability?: ReliabilityResult[];
   effectiveness?: EffectivenessResult[];
   overfitting?: OverfittingResult[];
   shapley?: ShapleyResult;
   substitution?: SubstitutionResult[];
-  /** Milliseconds per stage. */
+  /** Seconds per stage. */
   timing: Record<string, number>;
   complete: boolean;
 }
@@ -155,11 +173,13 @@ function optRows<T>(raw: Obj, key: string, fields: readonly string[], warnings: 
 function timingOf(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (!isObj(v)) return out;
-  for (const [k, t] of Object.entries(v)) {
-    if (isNum(t)) out[k] = t;
-    else if (isObj(t) && isNum(t.ms)) out[k] = t.ms;
-  }
+  for (const [k, t] of Object.entries(v)) if (isNum(t)) out[k] = t;
   return out;
+}
+
+function datasetInfoOf(v: unknown): DatasetInfo | undefined {
+  if (!isObj(v)) return undefined;
+  return { format: str(v.format), normalization: str(v.normalization), trainSamples: optNum(v, 'trainSamples'), testSamples: optNum(v, 'testSamples'), numClasses: optNum(v, 'numClasses') };
 }
 
 function shapleyOf(v: unknown, warnings: string[]): ShapleyResult | undefined {
@@ -197,7 +217,9 @@ export function parseResult(raw: unknown): LoadedResult {
   const warnings: string[] = [];
 
   const cp = r.checkpoint;
-  const checkpoint = isObj(cp) ? { path: str(cp.path) ?? 'unknown', hash: str(cp.hash) ?? '' } : { path: str(cp) ?? 'unknown', hash: '' };
+  const checkpoint = isObj(cp)
+    ? { path: str(cp.path) ?? 'unknown', sha256: str(cp.sha256) ?? str(cp.hash) ?? '', format: str(cp.format) }
+    : { path: str(cp) ?? 'unknown', sha256: '' };
 
   need(Array.isArray(r.components), null, '"components" is missing');
   const components: ComponentResult[] = (r.components as unknown[]).map((c, i) => {
@@ -212,6 +234,9 @@ export function parseResult(raw: unknown): LoadedResult {
       rhoTest: optNum(o, 'rhoTest'),
       varianceTest: optNum(o, 'varianceTest'),
       lossCurve,
+      epochs: optNum(o, 'epochs'),
+      converged: typeof o.converged === 'boolean' ? o.converged : undefined,
+      seconds: optNum(o, 'seconds'),
     };
   });
   components.sort((a, b) => a.order - b.order);
@@ -239,9 +264,12 @@ export function parseResult(raw: unknown): LoadedResult {
 
   const result: AnalysisResult = {
     schemaVersion: 1,
+    engineVersion: str(r.engineVersion),
+    createdAt: str(r.createdAt),
     checkpoint,
     targetLayer: str(r.targetLayer) ?? 'unknown',
     dataset: datasetLabel(r.dataset),
+    datasetInfo: datasetInfoOf(r.dataset),
     backend: str(r.backend) ?? 'unknown',
     seed: isNum(r.seed) ? r.seed : 0,
     budget: str(r.budget) ?? 'unknown',
@@ -250,6 +278,7 @@ export function parseResult(raw: unknown): LoadedResult {
     components,
     residue,
     featureVariance: isNum(r.featureVariance) ? r.featureVariance : NaN,
+    featureVarianceTest: optNum(r, 'featureVarianceTest'),
     teacher,
     reliability: optRows(r, 'reliability', ['order', 'reliableRho', 'reliableVariance', 'unreliableVariance'], warnings, (o) => ({
       order: o.order as number,

@@ -15,6 +15,7 @@ import {
   lossSeries,
   orderLabel,
   pct,
+  progressText,
   reliabilityRows,
   settingsRows,
   shapleyRows,
@@ -190,7 +191,7 @@ class App {
     const name = r.checkpoint.path.split(/[\\/]/).filter(Boolean);
     const model = name[name.length - 1] === 'model.json' && name.length > 1 ? name[name.length - 2] : name[name.length - 1] ?? r.checkpoint.path;
     const badges = h('div', { class: 'badges' });
-    if (!hl.complete) badges.append(h('span', { class: 'badge incomplete', id: 'incomplete' }, `incomplete: ${hl.finishedOrders} of ${hl.totalOrders} orders finished`));
+    if (!hl.complete) badges.append(h('span', { class: 'badge incomplete', id: 'incomplete' }, progressText(hl)));
     const title = h('div', { class: 'title-row' }, h('h1', {}, `${model} · ${r.targetLayer}`), badges, h('div', { class: 'actions' }, createButton('Export CSV', () => this.exportData('csv'), { id: 'export-csv' }), createButton('Export JSON', () => this.exportData('json'), { id: 'export-json' })));
     const stats = h(
       'div',
@@ -233,8 +234,8 @@ class App {
     }
     this.blocks.loss.show(
       lossChart(series, this.theme),
-      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }],
-      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.points.length), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5) })),
+      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }, { key: 'stop', title: 'stopped' }],
+      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.epochs), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5), stop: s.converged === undefined ? '–' : s.converged ? 'converged' : 'budget' })),
     );
   }
 

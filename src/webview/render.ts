@@ -34,7 +34,8 @@ export interface Headline {
   /** Bands without any finished order are absent from the file, not zero. */
   bandsPresent: Record<Band, boolean>;
   finishedOrders: number;
-  totalOrders: number;
+  /** Undefined when the file lists only the orders that finished, so the plan is not known. */
+  totalOrders: number | undefined;
   complete: boolean;
 }
 
@@ -51,7 +52,7 @@ export function headline(r: AnalysisResult): Headline {
     shares,
     bandsPresent,
     finishedOrders: r.components.length,
-    totalOrders: Math.max(r.orders.length, r.components.length),
+    totalOrders: r.orders.length > r.components.length ? r.orders.length : r.complete ? r.components.length : undefined,
     complete: r.complete,
   };
 }
@@ -81,6 +82,8 @@ export interface LossSeries {
   /** Epoch (1-based) and loss; non-positive losses are left out because the axis is logarithmic. */
   points: { x: number; y: number }[];
   final: number | undefined;
+  epochs: number;
+  converged?: boolean;
 }
 
 export function lossSeries(r: AnalysisResult): LossSeries[] {
@@ -88,7 +91,13 @@ export function lossSeries(r: AnalysisResult): LossSeries[] {
     .filter((c) => c.lossCurve && c.lossCurve.length > 0)
     .map((c) => {
       const curve = c.lossCurve as number[];
-      return { order: c.order, points: curve.map((y, i) => ({ x: i + 1, y })).filter((p) => p.y > 0), final: curve[curve.length - 1] };
+      return {
+        order: c.order,
+        points: curve.map((y, i) => ({ x: i + 1, y })).filter((p) => p.y > 0),
+        final: curve[curve.length - 1],
+        epochs: c.epochs ?? curve.length,
+        converged: c.converged,
+      };
     });
 }
 
@@ -157,9 +166,13 @@ export function substitutionRows(r: AnalysisResult): SubstitutionRow[] | undefin
   return [...r.substitution].sort((a, b) => a.order - b.order).map((s) => ({ order: s.order, testAccuracy: s.testAccuracy, testLoss: s.testLoss }));
 }
 
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
+/** "N of M orders finished", or "N orders finished" when the file does not say how many were planned. */
+export function progressText(h: Headline): string {
+  return h.totalOrders === undefined ? `incomplete: ${h.finishedOrders} order${h.finishedOrders === 1 ? '' : 's'} finished` : `incomplete: ${h.finishedOrders} of ${h.totalOrders} orders finished`;
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
@@ -172,19 +185,24 @@ export const fixed = (x: number | undefined, digits = 4): string => (x === undef
 /** Label and value of every setting the numbers depend on, in the order the panel lists them. */
 export function settingsRows(r: AnalysisResult): [string, string][] {
   const rows: [string, string][] = [
-    ['Checkpoint', r.checkpoint.path],
-    ['Checkpoint hash', r.checkpoint.hash || '–'],
+    ['Checkpoint', r.checkpoint.format ? `${r.checkpoint.path} (${r.checkpoint.format})` : r.checkpoint.path],
+    ['Checkpoint SHA-256', r.checkpoint.sha256 || '–'],
     ['Target layer', r.targetLayer],
     ['Dataset', r.dataset],
-    ['Orders', r.orders.join(', ')],
-    ['Budget', r.budget],
   ];
+  const d = r.datasetInfo;
+  if (d?.format || d?.normalization) rows.push(['Dataset format', [d.format, d.normalization && `normalization ${d.normalization}`].filter(Boolean).join(', ')]);
+  if (d?.trainSamples !== undefined || d?.testSamples !== undefined) rows.push(['Samples evaluated (train / test)', `${d.trainSamples ?? '–'} / ${d.testSamples ?? '–'}`]);
+  rows.push(['Orders', r.orders.join(', ')], ['Budget', r.budget]);
   if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
-  rows.push(['Seed', String(r.seed)], ['Backend', r.backend], ['Var[f] (train)', fixed(r.featureVariance)]);
+  rows.push(['Seed', String(r.seed)], ['Backend', r.backend]);
+  rows.push(['Var[f] (train / test)', `${fixed(r.featureVariance)} / ${fixed(r.featureVarianceTest)}`]);
   rows.push(['Teacher accuracy (train / test)', `${pct(r.teacher.trainAccuracy, 2)} / ${pct(r.teacher.testAccuracy, 2)}`]);
   rows.push(['Teacher loss (train / test)', `${fixed(r.teacher.trainLoss)} / ${fixed(r.teacher.testLoss)}`]);
   if (r.shapley?.baseline) rows.push(['Removed components replaced by', r.shapley.baseline]);
-  for (const [stage, ms] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatMs(ms)]);
+  for (const [stage, s] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatSeconds(s)]);
+  if (r.engineVersion) rows.push(['Engine version', r.engineVersion]);
+  if (r.createdAt) rows.push(['Written at', r.createdAt]);
   return rows;
 }
 

@@ -22,9 +22,14 @@ test('reads a complete result with every optional section', async () => {
   assert.equal(result.overfitting?.[7].alpha, 1);
   assert.equal(result.shapley?.players.length, 9);
   assert.equal(result.substitution?.[0].testAccuracy, 0.7431);
-  assert.equal(result.timing.total, 2841012);
+  assert.equal(result.timing.total, 2841.012);
   assert.equal(result.width, 32);
-  assert.equal(result.checkpoint.path, 'models/fashion-cnn/model.json');
+  assert.equal(result.checkpoint.path, '/home/user/models/fashion-cnn/model.json');
+  assert.equal(result.checkpoint.sha256.length, 64);
+  assert.equal(result.dataset, '/usr/share/datasets/fashion-mnist');
+  assert.deepEqual(result.datasetInfo, { format: 'idx', normalization: '0-1', trainSamples: 2000, testSamples: 2000, numClasses: 10 });
+  assert.deepEqual([result.components[0].epochs, result.components[0].converged], [40, true]);
+  assert.equal(result.featureVarianceTest, 14.95);
 });
 
 test('a running analysis without optional sections is readable and incomplete', () => {
@@ -32,7 +37,8 @@ test('a running analysis without optional sections is readable and incomplete', 
   assert.deepEqual(warnings, []);
   assert.equal(result.complete, false);
   assert.equal(result.components.length, 3);
-  assert.equal(result.orders.length, 8);
+  // The engine lists only the finished orders while it runs.
+  assert.deepEqual(result.orders, [0, 2, 4]);
   for (const k of ['reliability', 'effectiveness', 'overfitting', 'shapley', 'substitution'] as const) assert.equal(result[k], undefined, k);
   assert.equal(result.components[0].rhoTest, undefined);
 });
@@ -78,15 +84,18 @@ test('malformed optional sections are dropped with a warning, the rest still sho
   assert.match(warnings.join(' '), /"shapley"/);
 });
 
-test('tolerates a dataset object, a bare checkpoint path and missing orders / complete', () => {
+test('tolerates a plain dataset path, older checkpoint spellings and missing orders / complete', () => {
   const r = raw('fixture-running.json');
-  r.dataset = { kind: 'idx', path: '/data/fmnist' };
+  r.dataset = '/data/fmnist';
+  r.checkpoint = { path: 'models/b.onnx', hash: 'abc' };
+  assert.deepEqual(parseResult(r).result.checkpoint, { path: 'models/b.onnx', sha256: 'abc', format: undefined });
   r.checkpoint = 'models/a.h5';
   delete r.orders;
   delete r.complete;
   const { result } = parseResult(r);
   assert.equal(result.dataset, '/data/fmnist');
-  assert.deepEqual(result.checkpoint, { path: 'models/a.h5', hash: '' });
+  assert.deepEqual(result.checkpoint, { path: 'models/a.h5', sha256: '' });
+  assert.equal(result.datasetInfo, undefined);
   assert.deepEqual(result.orders, [0, 2, 4]);
   // Every listed order finished, so without a flag the file counts as complete.
   assert.equal(result.complete, true);

@@ -16,7 +16,8 @@ import {
   significanceRows,
   substitutionRows,
   toCsv,
-  formatMs,
+  formatSeconds,
+  progressText,
   CAVEAT,
 } from '../../src/webview/render';
 import { parseColor, withAlpha } from '../../src/webview/theme';
@@ -40,8 +41,13 @@ test('headline sums ρ per band and counts finished orders', () => {
   assert.deepEqual([h.finishedOrders, h.totalOrders, h.complete], [8, 8, true]);
 
   const r = headline(running);
-  assert.deepEqual([r.finishedOrders, r.totalOrders, r.complete], [3, 8, false]);
+  // While it runs the engine lists only the finished orders: the plan is unknown.
+  assert.deepEqual([r.finishedOrders, r.totalOrders, r.complete], [3, undefined, false]);
+  assert.equal(progressText(r), 'incomplete: 3 orders finished');
   assert.deepEqual(r.bandsPresent, { low: true, mid: false, high: false });
+  const planned = structuredClone(running);
+  planned.orders = [0, 2, 4, 8, 14, 20, 26, 32];
+  assert.equal(progressText(headline(planned)), 'incomplete: 3 of 8 orders finished');
 });
 
 test('significance rows: one per component then the residue, test ρ only where the file has it', () => {
@@ -115,7 +121,7 @@ test('settings list every setting the numbers depend on', () => {
 });
 
 test('durations read as a person would say them', () => {
-  assert.deepEqual([formatMs(412), formatMs(2380), formatMs(64300), formatMs(2841012), formatMs(7_200_000)], ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min']);
+  assert.deepEqual([formatSeconds(0.412), formatSeconds(2.38), formatSeconds(64.3), formatSeconds(2841.012), formatSeconds(7200)], ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min']);
 });
 
 test('CSV has one row per order, the residue and the teacher, with empty cells for absent numbers', () => {
