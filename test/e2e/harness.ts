@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type FrameLocator, type Locator, type Page } from 'playwright-core';
 
 export const repoRoot = resolve(__dirname, '..', '..');
 export const resultsDir = join(repoRoot, 'test-results');
@@ -120,6 +120,8 @@ function hookExit(): void {
 export interface StartOptions {
   /** Prefix of the screenshot names: test-results/<name>-<step>.png */
   name: string;
+  /** Adds files to the workspace copy before VS Code opens it (activation events see them). */
+  prepare?: (workspace: string) => void;
 }
 
 export class VsCode {
@@ -151,6 +153,7 @@ export class VsCode {
     mkdirSync(join(userData, 'User'), { recursive: true });
     writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
     cpSync(fixtureWorkspace, workspace, { recursive: true });
+    opts.prepare?.(workspace);
     // An unpacked extension folder named publisher.name-version is picked up as installed.
     // dist/engine.js bundles its dependencies; the optional native/GPU packages it loads lazily
     // are absent here on purpose, as on a user's machine without them.
@@ -255,6 +258,24 @@ export class VsCode {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** A section of the side bar (e.g. a view an extension contributes to the Explorer), expanded. */
+  async viewPane(title: string): Promise<Locator> {
+    const header = this.page.locator('.pane-header', { has: this.page.locator('h3.title', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) });
+    await header.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    const pane = this.page.locator('.pane', { has: header });
+    await pane.locator('.pane-body').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    return pane;
+  }
+
+  /**
+   * The content of the visible webview: VS Code hosts each webview in an iframe whose inner
+   * `#active-frame` holds the extension's page.
+   */
+  webview(): FrameLocator {
+    return this.page.locator('iframe.webview.ready:visible').last().contentFrame().frameLocator('#active-frame');
   }
 
   /** Clicks one entry of an Explorer row's context menu. */
