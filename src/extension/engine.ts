@@ -15,7 +15,6 @@ type ProgressListener = (p: ProgressParams) => void;
 export class EngineClient implements vscode.Disposable {
   private child: ChildProcess | undefined;
   private connection: MessageConnection | undefined;
-  private starting: Promise<MessageConnection> | undefined;
   private readonly progressListeners = new Map<string, ProgressListener>();
   private readonly crashes: number[] = [];
   private disposed = false;
@@ -33,37 +32,29 @@ export class EngineClient implements vscode.Disposable {
     return this.child?.pid;
   }
 
-  private start(): Promise<MessageConnection> {
-    if (this.connection) return Promise.resolve(this.connection);
-    if (this.starting) return this.starting;
-    this.starting = new Promise<MessageConnection>((resolve, reject) => {
-      const execPath = this.nodePath() || undefined;
-      const child = fork(this.enginePath, ['--rpc'], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        execPath,
-        // The extension host's own flags (inspector, ELECTRON_RUN_AS_NODE quirks) must not leak in.
-        execArgv: [],
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-      });
-      child.stdout?.on('data', (d: Buffer) => this.log.append(d.toString()));
-      child.stderr?.on('data', (d: Buffer) => this.log.append(d.toString()));
-      child.once('error', (e) => {
-        this.log.appendLine(`[host] engine failed to start: ${e.message}`);
-        this.starting = undefined;
-        reject(new EngineStoppedError(`the engine could not start: ${e.message}`));
-      });
-      child.once('exit', (code, signal) => this.handleExit(child, code, signal));
-      const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
-      connection.onNotification(logNotification, (p) => this.log.appendLine(`[engine ${p.level}] ${p.message}`));
-      connection.onNotification(progressNotification, (p) => this.progressListeners.get(p.progressToken)?.(p));
-      connection.listen();
-      this.child = child;
-      this.connection = connection;
-      this.starting = undefined;
-      this.log.appendLine(`[host] engine started (pid ${child.pid})`);
-      resolve(connection);
+  /** Forks the engine if it is not running; fork is synchronous, so no start-up promise to keep. */
+  private start(): MessageConnection {
+    if (this.connection) return this.connection;
+    const execPath = this.nodePath() || undefined;
+    const child = fork(this.enginePath, ['--rpc'], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execPath,
+      // The extension host's own flags (inspector, ELECTRON_RUN_AS_NODE quirks) must not leak in.
+      execArgv: [],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
-    return this.starting;
+    child.stdout?.on('data', (d: Buffer) => this.log.append(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => this.log.append(d.toString()));
+    child.on('error', (e) => this.log.appendLine(`[host] engine process error: ${e.message}`));
+    child.once('exit', (code, signal) => this.handleExit(child, code, signal));
+    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    connection.onNotification(logNotification, (p) => this.log.appendLine(`[engine ${p.level}] ${p.message}`));
+    connection.onNotification(progressNotification, (p) => this.progressListeners.get(p.progressToken)?.(p));
+    connection.listen();
+    this.child = child;
+    this.connection = connection;
+    this.log.appendLine(`[host] engine started (pid ${child.pid})`);
+    return connection;
   }
 
   private handleExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -71,9 +62,6 @@ export class EngineClient implements vscode.Disposable {
     const expected = this.disposed || (child as { fcExpectedExit?: boolean }).fcExpectedExit === true;
     this.connection?.dispose();
     this.connection = undefined;
-    // start() runs its executor synchronously, so `starting` still holds the settled promise of
-    // the dead connection; a restart must not hand that one out again.
-    this.starting = undefined;
     this.child = undefined;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     this.log.appendLine(`[host] engine ${child.pid} ended (${how})`);
@@ -84,7 +72,11 @@ export class EngineClient implements vscode.Disposable {
     this.crashes.push(now);
     while (this.crashes.length && now - this.crashes[0] > 60_000) this.crashes.shift();
     if (this.crashes.length <= 3) {
-      this.start().catch((e) => this.log.appendLine(`[host] restart failed: ${String(e)}`));
+      try {
+        this.start();
+      } catch (e) {
+        this.log.appendLine(`[host] restart failed: ${String(e)}`);
+      }
     } else {
       this.log.appendLine('[host] the engine died more than 3 times in a minute; it will start again on the next command');
     }
@@ -93,11 +85,12 @@ export class EngineClient implements vscode.Disposable {
   async request<R>(type: RequestType0<R, void>, token?: vscode.CancellationToken): Promise<R>;
   async request<P, R>(type: RequestType<P, R, void>, params: P, token?: vscode.CancellationToken): Promise<R>;
   async request(type: RequestType0<unknown, void> | RequestType<unknown, unknown, void>, a?: unknown, b?: vscode.CancellationToken): Promise<unknown> {
-    const connection = await this.start();
+    const connection = this.start();
     const child = this.child;
-    // A request in flight when the engine dies must fail, not hang.
+    // A request in flight when the engine dies (or never starts) must fail, not hang.
     const died = new Promise<never>((_, reject) => {
       child?.once('exit', (code, signal) => reject(new EngineStoppedError(`the engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`)));
+      child?.once('error', (e) => reject(new EngineStoppedError(`the engine could not start: ${e.message}`)));
     });
     const pending = type.numberOfParams === 0 ? connection.sendRequest(type as RequestType0<unknown, void>, a as vscode.CancellationToken | undefined) : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b);
     return Promise.race([pending, died]);
