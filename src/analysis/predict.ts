@@ -8,16 +8,21 @@
  * for — with the paper's orders 0,2,4,8,… that is 0,2,4,8, in the spirit of the release's block
  * counts 1,2,4,8 (the low orders carry most of the variance and are the best estimated).
  */
+import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BadInputError } from './errors';
 import { pca, projectPca, regressionPlaneInPca, type PcaPlane } from './metrics/pca';
 import { crossValidate, fitLinear, predictLinear, rSquared, type LinearModel } from './metrics/regression';
-import type { ResultFile } from './result';
 
 export type PredictTarget = 'accuracy' | 'loss';
 
-/** The fields of a result file that the predictor reads. */
-export type PredictSource = Pick<ResultFile, 'reliability' | 'teacher'> & Partial<Pick<ResultFile, 'checkpoint' | 'orders'>>;
+/** The fields of a result file (ARCHITECTURE.md, schemaVersion 1) that the predictor reads. */
+export interface PredictSource {
+  checkpoint?: { path: string };
+  orders?: number[];
+  teacher: { testAccuracy: number; testLoss: number };
+  reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+}
 
 export interface PredictInput {
   path: string;
@@ -63,6 +68,30 @@ export interface PredictReport {
   pca: { mean: number[]; components: number[][]; explainedVarianceRatio: number[]; plane: PcaPlane };
   /** The model named by --for, which was kept out of every fit. */
   prediction?: { path: string; label: string; features: number[]; predicted: number; actual: number; pca: number[] };
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Reads the fields `predict` needs from a result file, with one clear line when they are not
+ * there. Only these fields are checked, so the command keeps working on files from newer
+ * engines that add fields.
+ */
+export function readPredictSource(path: string): PredictSource {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(`${path}: not a readable result file (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+  }
+  const r = value as Partial<PredictSource> & { schemaVersion?: unknown };
+  if (typeof r !== 'object' || r === null || r.schemaVersion !== 1) throw new BadInputError(`${path}: not a result file of schema version 1`);
+  if (!r.teacher || !isNum(r.teacher.testAccuracy) || !isNum(r.teacher.testLoss)) throw new BadInputError(`${path}: has no teacher test accuracy and loss`);
+  if (r.reliability !== undefined) {
+    const ok = Array.isArray(r.reliability) && r.reliability.every((e) => e && Number.isInteger(e.order) && isNum(e.reliableVariance) && isNum(e.unreliableVariance));
+    if (!ok) throw new BadInputError(`${path}: its reliability entries need order, reliableVariance and unreliableVariance`);
+  }
+  return r as PredictSource;
 }
 
 function label(input: PredictInput): string {

@@ -7,8 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerCommand } from './cli';
 import { BadInputError } from './errors';
-import { formatPredictReport, predictFromResults, type PredictTarget } from './predict';
-import { readResult } from './result';
+import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from './predict';
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -43,8 +42,8 @@ registerCommand('predict', async (argv) => {
   const target = (values.target ?? 'accuracy') as PredictTarget;
   if (target !== 'accuracy' && target !== 'loss') throw new BadInputError(`--target must be accuracy or loss, got '${values.target}'`);
   if (positionals.length === 0) throw new BadInputError('give the result files of the analysed models (feature-complexity predict a.json b.json ...)');
-  const inputs = positionals.map((path) => ({ path, result: readResult(path) }));
-  const forInput = values.for ? { path: values.for, result: readResult(values.for) } : undefined;
+  const inputs = positionals.map((path) => ({ path, result: readPredictSource(path) }));
+  const forInput = values.for ? { path: values.for, result: readPredictSource(values.for) } : undefined;
   const report = predictFromResults(
     inputs,
     {
