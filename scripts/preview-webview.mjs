@@ -115,7 +115,7 @@ function page(origin, theme) {
     for (const [k, v] of Object.entries(${JSON.stringify(THEMES[theme].vars)})) document.documentElement.style.setProperty(k, v);
     document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' sample: ' + e.sample));
     window.__posted = [];
-    window.__state = undefined;
+    // __state may be preset by the test, as VS Code hands a revived page its saved state.
     window.acquireVsCodeApi = () => ({
       postMessage(m) {
         window.__posted.push(m);
@@ -201,6 +201,14 @@ try {
     report.checks[`${theme}-export-png`] = png && { suggestedName: png.params.suggestedName, bytes: Math.round((png.params.content.length * 3) / 4), prefix: png.params.content.slice(0, 22) };
     if (png) writeFileSync(join(out, `${theme}-exported-significance.png`), Buffer.from(png.params.content.split(',')[1], 'base64'));
     report.checks[`${theme}-state`] = await p.evaluate(() => window.__state);
+
+    // A revived panel: VS Code hands back the state the page kept; the same tab must open.
+    await p.evaluate(() => (window.__state = { ...window.__state, tab: 'substitution' }));
+    await p.addInitScript(() => (window.__state = { resultPath: 'x', tab: 'substitution' }));
+    await p.reload();
+    await p.waitForSelector('#stat-teacher');
+    await p.waitForTimeout(500);
+    report.checks[`${theme}-revived-tab`] = { activeid: await p.getAttribute('vscode-panels', 'activeid'), state: await p.evaluate(() => window.__state) };
 
     if (theme === 'dark') {
       // VS Code switches theme by swapping the body class and the variables on <html>.
