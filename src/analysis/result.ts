@@ -1,0 +1,93 @@
+/**
+ * The result file of one analysis (ARCHITECTURE.md, `schemaVersion: 1`): its type, its JSON
+ * schema (result.schema.json beside this file, checked with ajv), and an atomic writer.
+ */
+import Ajv from 'ajv';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { BadInputError } from './errors';
+import type { BackendName, Budget } from './protocol';
+import schema from './result.schema.json';
+
+export interface ResultComponent {
+  order: number;
+  /** ρ⁽ˡ⁾ = Var[c⁽ˡ⁾] / Var[f] on training samples. */
+  rho: number;
+  variance: number;
+  rhoTest?: number;
+  varianceTest?: number;
+  /** Mean training MSE per epoch of Φ⁽ˡ⁾. */
+  lossCurve?: number[];
+  epochs?: number;
+  /** True when the stopping rule ended training before the budget's last epoch. */
+  converged?: boolean;
+  seconds?: number;
+}
+
+export interface ResultFile {
+  schemaVersion: 1;
+  kind?: 'analysis';
+  engineVersion?: string;
+  createdAt?: string;
+  checkpoint: { path: string; sha256: string; format?: string };
+  targetLayer: string;
+  featureShape?: number[];
+  dataset: { path: string; format: string; normalization: string; inputShape?: number[]; trainSamples: number; testSamples: number; monitorSamples?: number; numClasses?: number };
+  backend: BackendName;
+  seed: number;
+  budget: Budget;
+  width?: number;
+  orders: number[];
+  components: ResultComponent[];
+  residue: { rho: number; variance: number; rhoTest?: number; varianceTest?: number };
+  featureVariance: number;
+  featureVarianceTest?: number;
+  teacher: { trainAccuracy: number; testAccuracy: number; trainLoss: number; testLoss: number };
+  /** Seconds per stage. */
+  timing: Record<string, number>;
+  /** False when cancelled or still running: the file holds the orders that finished. */
+  complete: boolean;
+  reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+  effectiveness?: { order: number; phiTrain: number; alpha: number }[];
+  overfitting?: { order: number; phiGap: number; alpha: number }[];
+  shapley?: {
+    baseline: string;
+    players: { name: string; phiTrain: number; phiGap: number }[];
+    train: { lossEmpty: number; lossFull: number };
+    test: { lossEmpty: number; lossFull: number };
+  };
+  substitution?: { order: number; testAccuracy: number; testLoss: number }[];
+}
+
+export const resultSchema = schema;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateFn = ajv.compile(schema);
+
+/** Null when `value` is a valid result file, else the schema errors as one line each. */
+export function validateResult(value: unknown): string[] | null {
+  if (validateFn(value)) return null;
+  return (validateFn.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+}
+
+/** Writes `result` to `path` through a temp file and a rename, after validating it. */
+export function writeResult(path: string, result: ResultFile): void {
+  const errors = validateResult(result);
+  if (errors) throw new Error(`internal: the result does not match its schema: ${errors.join('; ')}`);
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
+  renameSync(tmp, path);
+}
+
+export function readResult(path: string): ResultFile {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(`${path}: not a readable result file (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const errors = validateResult(value);
+  if (errors) throw new BadInputError(`${path}: not a valid result file (${errors[0]})`);
+  return value as ResultFile;
+}

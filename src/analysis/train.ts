@@ -1,0 +1,341 @@
+/**
+ * Trains one disentangler Φ⁽ˡ⁾ per order, each warm-started from the previous order, to mimic the
+ * cached teacher feature f(x) with MSE under Adam and a log-spaced decaying learning rate.
+ * Batches are resampled from the training pool with a seeded RNG, so a seed and a backend fix
+ * the numbers. Cancellation is checked at every step; finished orders are kept.
+ */
+import { tf } from './backend';
+import { converged, learningRate, type BudgetSpec } from './budget';
+import { Rng } from './data/rng';
+import type { Split } from './data/dataset';
+import { Disentangler, trainStep } from './disentangler';
+
+/** Teacher features cached for samples of a split: `features` is n × dim, row i ↔ `indices[i]`. */
+export interface FeatureSet {
+  split: Split;
+  indices: Int32Array;
+  features: Float32Array;
+  /** [H, W, C] of f(x). */
+  featureShape: [number, number, number];
+}
+
+export function featureDim(s: FeatureSet): number {
+  return s.featureShape[0] * s.featureShape[1] * s.featureShape[2];
+}
+
+/**
+ * The disentanglers see standardised data: x per input channel to zero mean and unit variance,
+ * f shifted by its per-dimension mean and divided by one global scale. Both are affine, so they
+ * change no ρ (variances of differences, ratios to Var[f]); they only make Adam's job well
+ * conditioned (raw pixels in [0, 1] have a mean larger than their spread, which slows the linear
+ * order l = 0 by orders of magnitude). Φ is reported in f's own units through `toFeature`.
+ */
+export interface Standardizer {
+  inMean: Float32Array;
+  inStd: Float32Array;
+  outMean: Float32Array;
+  outScale: number;
+}
+
+export function fitStandardizer(set: FeatureSet): Standardizer {
+  const { split, indices, features } = set;
+  const c = split.channels;
+  const px = split.height * split.width;
+  const sum = new Float64Array(c);
+  const sq = new Float64Array(c);
+  for (const i of indices) {
+    const base = i * px * c;
+    for (let p = 0; p < px * c; p++) {
+      const v = split.images[base + p];
+      sum[p % c] += v;
+      sq[p % c] += v * v;
+    }
+  }
+  const count = indices.length * px;
+  const inMean = Float32Array.from(sum, (s) => s / count);
+  const inStd = Float32Array.from(sq, (q, k) => Math.sqrt(Math.max(q / count - inMean[k] * inMean[k], 0)) || 1);
+  const dim = featureDim(set);
+  const n = indices.length;
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += features[i * dim + d];
+  for (let d = 0; d < dim; d++) mean[d] /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) {
+      const e = features[i * dim + d] - mean[d];
+      v += e * e;
+    }
+  }
+  const outScale = Math.sqrt(v / n / dim) || 1;
+  return { inMean, inStd, outMean: Float32Array.from(mean), outScale };
+}
+
+/** A trained disentangler with the standardisation it was trained under. */
+export class ScaledDisentangler {
+  constructor(
+    readonly net: Disentangler,
+    readonly std: Standardizer,
+  ) {}
+  /** Φ(x) in the units of f, for raw images x. */
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const y = this.net.apply(standardInput(x, this.std));
+      const [, h, w, c] = y.shape;
+      return tf.add(tf.mul(y, this.std.outScale), tf.tensor4d(this.std.outMean, [1, h, w, c]));
+    });
+  }
+}
+
+function standardInput(x: tf.Tensor4D, s: Standardizer): tf.Tensor4D {
+  return tf.tidy(() => tf.div(tf.sub(x, tf.tensor1d(s.inMean)), tf.tensor1d(s.inStd)));
+}
+
+function standardTarget(y: tf.Tensor4D, s: Standardizer): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w, c] = y.shape;
+    return tf.div(tf.sub(y, tf.tensor4d(s.outMean, [1, h, w, c])), s.outScale);
+  });
+}
+
+/** The output conv's kernel and bias: the net's last, 1×1, linear layer. */
+function outputConv(net: Disentangler): { kernel: tf.Variable; bias: tf.Variable } | undefined {
+  const kernel = net.variables.find((v) => v.name.endsWith('_out_w'));
+  const bias = net.variables.find((v) => v.name.endsWith('_out_b'));
+  return kernel && bias ? { kernel, bias } : undefined;
+}
+
+/**
+ * Exact least-squares refit of a per-channel scale and shift of Φ's output, folded into the
+ * output conv (Φ_c ← a_c Φ_c + b_c is again a 1×1 conv). Gradient training leaves Φ shrunk
+ * towards its initial scale for a long time, and ρ, a ratio of variances, is quadratic in that
+ * scale; this minimises the same MSE over those 2·C parameters in closed form.
+ */
+async function calibrateOutput(net: Disentangler, std: Standardizer, train: FeatureSet, rows: Int32Array): Promise<void> {
+  const out = outputConv(net);
+  if (!out) return;
+  const c = train.featureShape[2];
+  const dim = featureDim(train);
+  const inSize = train.split.height * train.split.width * train.split.channels;
+  const sp = new Float64Array(c);
+  const st = new Float64Array(c);
+  const spp = new Float64Array(c);
+  const spt = new Float64Array(c);
+  let count = 0;
+  for (let s = 0; s < rows.length; s += 128) {
+    const batch = rows.subarray(s, s + 128);
+    const xRaw = gatherRows(train.split.images, inSize, Array.from(batch, (r) => train.indices[r]), [train.split.height, train.split.width, train.split.channels]);
+    const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
+    const x = standardInput(xRaw, std);
+    const pT = net.apply(x);
+    const tT = standardTarget(yRaw, std);
+    const p = (await pT.data()) as Float32Array;
+    const t = (await tT.data()) as Float32Array;
+    tf.dispose([xRaw, yRaw, x, pT, tT]);
+    for (let i = 0; i < p.length; i++) {
+      const k = i % c;
+      sp[k] += p[i];
+      st[k] += t[i];
+      spp[k] += p[i] * p[i];
+      spt[k] += p[i] * t[i];
+    }
+    count += p.length / c;
+  }
+  const a = new Float32Array(c);
+  const b = new Float32Array(c);
+  for (let k = 0; k < c; k++) {
+    const mp = sp[k] / count;
+    const mt = st[k] / count;
+    const vp = spp[k] / count - mp * mp;
+    const cov = spt[k] / count - mp * mt;
+    a[k] = vp > 1e-12 ? cov / vp : 1;
+    b[k] = mt - a[k] * mp;
+  }
+  tf.tidy(() => {
+    const scale = tf.tensor1d(a);
+    out.kernel.assign(tf.mul(out.kernel, scale));
+    out.bias.assign(tf.add(tf.mul(out.bias, scale), tf.tensor1d(b)));
+  });
+}
+
+export interface Progress {
+  stage: string;
+  fraction: number;
+  order?: number;
+  epoch?: number;
+  loss?: number;
+}
+
+export interface Hooks {
+  progress?: (p: Progress) => void;
+  isCancelled?: () => boolean;
+}
+
+export interface MonitorPoint {
+  epoch: number;
+  /** ρ of this order's component on the monitor set. */
+  rho: number;
+  /** 1 − E‖f − Φ‖² / Var[f] on the monitor set. */
+  fit: number;
+}
+
+export interface TrainedOrder {
+  order: number;
+  /** Φ⁽ˡ⁾ in f's units (`phi.apply`); `phi.net` is the bare disentangler. */
+  phi: ScaledDisentangler;
+  /** Mean training MSE of each epoch. */
+  lossCurve: number[];
+  epochs: number;
+  /** True when the stopping test ended training before maxEpochs. */
+  converged: boolean;
+  monitor: MonitorPoint[];
+  seconds: number;
+}
+
+export interface TrainOptions {
+  train: FeatureSet;
+  monitor: FeatureSet;
+  inputShape: [number, number, number];
+  orders: number[];
+  width: number;
+  budget: BudgetSpec;
+  seed: number;
+  /** Called after each finished order (e.g. to save a partial result). */
+  onOrderDone?: (done: TrainedOrder[]) => Promise<void> | void;
+  /** Defaults to one fitted on `train`. */
+  standardizer?: Standardizer;
+  /** Fraction of the overall progress bar this stage spans, [start, end]. */
+  span?: [number, number];
+}
+
+export interface TrainResult {
+  orders: TrainedOrder[];
+  complete: boolean;
+}
+
+/** Rows `rows` of a flat n × dim array as a tensor of `shape` (batch first). */
+function gatherRows(data: Float32Array, dim: number, rows: ArrayLike<number>, shape: number[]): tf.Tensor4D {
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) out.set(data.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
+  return tf.tensor4d(out, [rows.length, shape[0], shape[1], shape[2]]);
+}
+
+/** Φ(x) for every sample of `set`, flat n × dim. */
+export async function predictSet(net: { apply(x: tf.Tensor4D): tf.Tensor4D }, set: FeatureSet, batch = 128): Promise<Float32Array> {
+  const dim = featureDim(set);
+  const out = new Float32Array(set.indices.length * dim);
+  const size = set.split.height * set.split.width * set.split.channels;
+  for (let s = 0; s < set.indices.length; s += batch) {
+    const n = Math.min(batch, set.indices.length - s);
+    const rows = Array.from({ length: n }, (_, i) => set.indices[s + i]);
+    const x = gatherRows(set.split.images, size, rows, [set.split.height, set.split.width, set.split.channels]);
+    const y = net.apply(x);
+    out.set((await y.data()) as Float32Array, s * dim);
+    tf.dispose([x, y]);
+  }
+  return out;
+}
+
+function varianceOf(z: Float32Array, n: number, dim: number): number {
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += z[i * dim + d];
+  let total = 0;
+  for (let d = 0; d < dim; d++) mean[d] /= n;
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) {
+      const e = z[i * dim + d] - mean[d];
+      total += e * e;
+    }
+  }
+  return total / n;
+}
+
+/** ρ of Φ − Φprev and the explained fraction on the monitor set. */
+function monitorPoint(epoch: number, f: Float32Array, phi: Float32Array, prev: Float32Array | undefined, n: number, dim: number, varF: number): MonitorPoint {
+  const c = new Float32Array(phi.length);
+  let sq = 0;
+  for (let i = 0; i < phi.length; i++) {
+    c[i] = prev ? phi[i] - prev[i] : phi[i];
+    const e = f[i] - phi[i];
+    sq += e * e;
+  }
+  return { epoch, rho: varianceOf(c, n, dim) / varF, fit: 1 - sq / n / varF };
+}
+
+export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promise<TrainResult> {
+  const { train, monitor, budget, orders } = opts;
+  const [spanStart, spanEnd] = opts.span ?? [0, 1];
+  const dim = featureDim(train);
+  const inSize = train.split.height * train.split.width * train.split.channels;
+  const mDim = featureDim(monitor);
+  const nMon = monitor.indices.length;
+  const varF = Math.max(varianceOf(monitor.features, nMon, mDim), 1e-12);
+  const rng = new Rng(opts.seed);
+  const std = opts.standardizer ?? fitStandardizer(train);
+  const done: TrainedOrder[] = [];
+  let prevNet: Disentangler | undefined;
+  let prevMonitor: Float32Array | undefined;
+  const stepsPerEpoch = Math.max(1, Math.round(budget.samplesPerEpoch / budget.batchSize));
+  // Rows of the feature cache, not sample indices: the cache is aligned with train.indices.
+  const poolSize = train.indices.length;
+
+  for (let k = 0; k < orders.length; k++) {
+    const order = orders[k];
+    const started = performance.now();
+    // tidy frees the initial-value tensors the variables were made from (variables survive it).
+    let net!: Disentangler;
+    tf.tidy(() => {
+      net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape }, opts.seed * 1000 + order);
+    });
+    if (prevNet) net.warmStartFrom(prevNet);
+    const optimizer = tf.train.adam(budget.lrStart);
+    const lossCurve: number[] = [];
+    const history: MonitorPoint[] = [];
+    let stopped = false;
+    let epoch = 0;
+    const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
+    try {
+      for (epoch = 0; epoch < budget.maxEpochs; epoch++) {
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRate(budget, epoch);
+        let sum = 0;
+        for (let s = 0; s < stepsPerEpoch; s++) {
+          if (hooks.isCancelled?.()) {
+            net.dispose();
+            optimizer.dispose();
+            return { orders: done, complete: false };
+          }
+          const rows = rng.sample(poolSize, budget.batchSize);
+          const samples = Array.from(rows, (r) => train.indices[r]);
+          const xRaw = gatherRows(train.split.images, inSize, samples, opts.inputShape);
+          const yRaw = gatherRows(train.features, dim, rows, train.featureShape);
+          const x = standardInput(xRaw, std);
+          const y = standardTarget(yRaw, std);
+          // The loss is reported in f's units (squared), so curves of different teachers compare.
+          sum += (await trainStep(net, optimizer, x, y)) * std.outScale * std.outScale;
+          tf.dispose([xRaw, yRaw, x, y]);
+        }
+        const loss = sum / stepsPerEpoch;
+        lossCurve.push(loss);
+        hooks.progress?.({ stage: `order ${order}`, fraction: frac(epoch + 1), order, epoch: epoch + 1, loss });
+        if ((epoch + 1) % budget.evalEvery === 0 || epoch + 1 === budget.maxEpochs) {
+          const phi = await predictSet(new ScaledDisentangler(net, std), monitor);
+          history.push(monitorPoint(epoch, monitor.features, phi, prevMonitor, nMon, mDim, varF));
+          if (converged(budget, history)) {
+            stopped = true;
+            epoch++;
+            break;
+          }
+        }
+      }
+    } finally {
+      optimizer.dispose();
+    }
+    await calibrateOutput(net, std, train, rng.choose(poolSize, Math.min(poolSize, 1024)));
+    const scaled = new ScaledDisentangler(net, std);
+    prevMonitor = await predictSet(scaled, monitor);
+    const trained: TrainedOrder = { order, phi: scaled, lossCurve, epochs: Math.min(epoch, budget.maxEpochs), converged: stopped, monitor: history, seconds: (performance.now() - started) / 1000 };
+    done.push(trained);
+    prevNet = net;
+    await opts.onOrderDone?.(done);
+  }
+  return { orders: done, complete: true };
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BadInputError } from '../../src/analysis/errors';
+import { readResult, validateResult, writeResult, type ResultFile } from '../../src/analysis/result';
+
+function sample(): ResultFile {
+  return {
+    schemaVersion: 1,
+    kind: 'analysis',
+    checkpoint: { path: '/m/model.json', sha256: 'a'.repeat(64) },
+    targetLayer: 'conv2',
+    dataset: { path: '/d', format: 'idx', normalization: 'pixel / 255', trainSamples: 100, testSamples: 50 },
+    backend: 'wasm',
+    seed: 0,
+    budget: 'quick',
+    orders: [0, 2],
+    components: [
+      { order: 0, rho: 0.7, variance: 7, rhoTest: 0.68, varianceTest: 6.5, lossCurve: [1, 0.5] },
+      { order: 2, rho: 0.2, variance: 2 },
+    ],
+    residue: { rho: 0.1, variance: 1 },
+    featureVariance: 10,
+    teacher: { trainAccuracy: 0.9, testAccuracy: 0.85, trainLoss: 0.3, testLoss: 0.4 },
+    timing: { load: 0.1, disentanglers: 12 },
+    complete: true,
+    substitution: [{ order: 0, testAccuracy: 0.5, testLoss: 1.2 }],
+  };
+}
+
+test('result: a written file validates and reads back; the write is atomic', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-result-'));
+  try {
+    const p = join(dir, 'sub', 'r.json');
+    writeResult(p, sample());
+    assert.deepEqual(readResult(p), sample());
+    assert.deepEqual(readdirSync(join(dir, 'sub')), ['r.json'], 'no temp file left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('result: broken files do not validate', () => {
+  assert.equal(validateResult(sample()), null);
+  const broken: [string, (r: Record<string, unknown>) => void][] = [
+    ['missing components', (r) => delete r.components],
+    ['wrong schemaVersion', (r) => (r.schemaVersion = 2)],
+    ['negative ρ', (r) => ((r.components as { rho: number }[])[0].rho = -0.1)],
+    ['bad hash', (r) => ((r.checkpoint as { sha256: string }).sha256 = 'xyz')],
+    ['accuracy above 1', (r) => ((r.teacher as { testAccuracy: number }).testAccuracy = 85)],
+    ['unknown backend', (r) => (r.backend = 'tpu')],
+    ['complete not boolean', (r) => (r.complete = 'yes')],
+    ['malformed shapley', (r) => (r.shapley = { baseline: 'mean', players: [{ name: 'c0' }], train: {}, test: {} })],
+  ];
+  for (const [what, breakIt] of broken) {
+    const r = JSON.parse(JSON.stringify(sample()));
+    breakIt(r);
+    assert.notEqual(validateResult(r), null, what);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'fc-result-'));
+  try {
+    const r = JSON.parse(JSON.stringify(sample()));
+    delete r.residue;
+    assert.throws(() => writeResult(join(dir, 'bad.json'), r), /schema/);
+    assert.equal(existsSync(join(dir, 'bad.json')), false);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(r));
+    assert.throws(() => readResult(join(dir, 'bad.json')), BadInputError);
+    assert.ok(readFileSync(join(dir, 'bad.json'), 'utf8').length > 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
