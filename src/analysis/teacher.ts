@@ -290,7 +290,10 @@ export function layersTeacher(model: tfl.LayersModel, format: CheckpointFormat, 
     runHead: async (f) => tf.tidy(() => cut.head.predict(f) as tf.Tensor2D),
     runModel: async (x) => tf.tidy(() => model.predict(x) as tf.Tensor2D),
     dispose: async () => {
+      // Building the head re-applied the layers after the cut, which counted one more reference
+      // to each of them; the trunk only reuses the model's own graph and holds none.
       model.dispose();
+      cut.head.dispose();
     },
   };
 }
