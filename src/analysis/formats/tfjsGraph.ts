@@ -20,6 +20,7 @@ interface GraphNodeJson {
 
 /** Ops after which a 4-d feature map has been reduced to vectors. */
 const POOL_OR_FLATTEN = new Set(['Mean', 'Max', 'Reshape', 'Squeeze', 'MatMul', '_FusedMatMul']);
+const DYNAMIC_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'While', 'StatelessWhile', 'If', 'StatelessIf', 'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'Where', 'ListDiff']);
 const NOT_FEATURES = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape', 'StridedSlice', 'Pack']);
 
 export async function loadGraphTeacher(path: string, layer?: string): Promise<TeacherRuntime> {
@@ -53,8 +54,10 @@ export async function loadGraphTeacher(path: string, layer?: string): Promise<Te
   // Shapes of every node, from one run on zeros.
   const probe = tf.zeros([1, ih, iw, ic]);
   let outs: tf.Tensor[];
+  // Graphs with control flow or dynamic shapes only run asynchronously.
+  const dynamic = json.modelTopology.node.some((n) => DYNAMIC_OPS.has(n.op));
   try {
-    outs = (await model.executeAsync(probe, nodes.map((n) => n.name))) as tf.Tensor[];
+    outs = (dynamic ? await model.executeAsync(probe, nodes.map((n) => n.name)) : model.execute(probe, nodes.map((n) => n.name))) as tf.Tensor[];
   } catch (e) {
     probe.dispose();
     return fail(`running the graph on a [1, ${ih}, ${iw}, ${ic}] input failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
@@ -90,7 +93,7 @@ export async function loadGraphTeacher(path: string, layer?: string): Promise<Te
   };
   const run = async (feed: tf.NamedTensorMap, outputs: string, what: string): Promise<tf.Tensor> => {
     try {
-      return (await model.executeAsync(feed, outputs)) as tf.Tensor;
+      return dynamic ? ((await model.executeAsync(feed, outputs)) as tf.Tensor) : (model.execute(feed, outputs) as tf.Tensor);
     } catch (e) {
       throw new BadInputError(`${path}: running the ${what} failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
     }
