@@ -5,6 +5,7 @@
 import { type AnyChartConfig, ChartRegistry, lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
 import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from './protocol.js';
 import {
+  axisCut,
   BAND_LABELS,
   CAVEAT,
   efficiencyCheck,
@@ -262,14 +263,22 @@ class App {
       return;
     }
     const table = rows.map((x) => ({ c: orderLabel(x.order), phi: fixed(x.phiTrain), eff: fixed(x.effectiveness), gap: fixed(x.phiGap), over: fixed(x.overfitting) }));
-    this.blocks.effectiveness.show(shapleyChart(rows, 'effectiveness', this.theme), [{ key: 'c', title: 'order' }, { key: 'phi', title: 'φ_train' }, { key: 'eff', title: 'α_effective' }], table);
-    this.blocks.overfitting.show(shapleyChart(rows, 'overfitting', this.theme), [{ key: 'c', title: 'order' }, { key: 'gap', title: 'φ_gap' }, { key: 'over', title: 'α_overfit' }], table);
+    const cutNote = (values: (number | undefined)[], symbol: string) => {
+      const cut = axisCut(values);
+      return cut ? `Cut at the axis edge (hollow bars): ${cut.cut.map((i) => `${orderLabel(rows[i].order)}: ${symbol} = ${fixed(values[i])}`).join('; ')}.` : '';
+    };
+    const eff = rows.map((x) => x.effectiveness);
+    const over = rows.map((x) => x.overfitting);
+    this.blocks.effectiveness.show(shapleyChart(rows, 'effectiveness', this.theme), [{ key: 'c', title: 'order' }, { key: 'phi', title: 'φ_train' }, { key: 'eff', title: 'α_effective' }], table, cutNote(eff, 'α_effective'));
+    this.blocks.overfitting.show(shapleyChart(rows, 'overfitting', this.theme), [{ key: 'c', title: 'order' }, { key: 'gap', title: 'φ_gap' }, { key: 'over', title: 'α_overfit' }], table, cutNote(over, 'α_overfit'));
     const e = efficiencyCheck(r);
     this.efficiency.hidden = !e;
     if (e) {
+      // Exact Shapley values satisfy efficiency; sampled ones only up to their standard error.
+      const verdict = (a: number, b: number) => (Math.abs(a - b) <= 1e-3 * Math.max(1, Math.abs(b)) ? 'holds' : `off by ${fixed(a - b)}`);
       this.efficiency.textContent =
-        `Efficiency check (all players incl. the residue): Σφ_train = ${fixed(e.sumPhiTrain)} vs L_train(∅) − L_train(all) = ${fixed(e.lossDecrease)}; ` +
-        `Σφ_gap = ${fixed(e.sumPhiGap)} vs gap change = ${fixed(e.gapIncrease)}. Removed components are replaced by their ${r.shapley?.baseline ?? 'mean'}.`;
+        `Efficiency check (all players incl. the residue): Σφ_train = ${fixed(e.sumPhiTrain)} vs L_train(∅) − L_train(all) = ${fixed(e.lossDecrease)} (${verdict(e.sumPhiTrain, e.lossDecrease)}); ` +
+        `Σφ_gap = ${fixed(e.sumPhiGap)} vs change of the test−train gap = ${fixed(e.gapIncrease)} (${verdict(e.sumPhiGap, e.gapIncrease)}). Removed components are replaced by their ${r.shapley?.baseline ?? 'mean'}.`;
     }
   }
 

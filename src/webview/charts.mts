@@ -25,6 +25,7 @@ import {
   type ShapleyRow,
   type SignificanceRow,
   type SubstitutionRow,
+  axisCut,
   hasTestRho,
   orderLabel,
 } from './render.js';
@@ -165,13 +166,31 @@ export function shapleyChart(rows: ShapleyRow[], metric: 'effectiveness' | 'over
   const isEff = metric === 'effectiveness';
   const b = base(theme, isEff ? 'α_effective = φ_train / √Var[c]' : 'α_overfit = φ_gap / φ_train', 'component (order l)');
   const color = isEff ? theme.blue : theme.red;
+  const values = rows.map((r) => (isEff ? r.effectiveness : r.overfitting));
+  const cut = axisCut(values);
+  const isCut = (i: number) => cut?.cut.includes(i) ?? false;
+  const hasNegative = values.some((v) => v !== undefined && v < 0);
   return {
     type: 'bar',
     data: {
       labels: rows.map((r) => orderLabel(r.order)),
-      datasets: [{ label: isEff ? 'effectiveness' : 'over-fitting', data: rows.map((r) => (isEff ? r.effectiveness : r.overfitting) ?? NaN), backgroundColor: withAlpha(color, 0.85) }],
+      datasets: [
+        {
+          label: isEff ? 'effectiveness' : 'over-fitting',
+          // A cut bar ends at the axis edge, drawn hollow; the note under the chart and the table give its value.
+          data: values.map((v, i) => (v === undefined ? NaN : isCut(i) ? Math.sign(v) * cut!.limit : v)),
+          backgroundColor: values.map((_, i) => withAlpha(color, isCut(i) ? 0.25 : 0.85)),
+          borderColor: color,
+          borderWidth: values.map((_, i) => (isCut(i) ? 2 : 0)),
+          borderDash: [4, 3],
+        },
+      ],
     },
-    options: { ...b.options, plugins: { ...b.options.plugins, legend: { display: false } } },
+    options: {
+      ...b.options,
+      plugins: { ...b.options.plugins, legend: { display: false } },
+      scales: { ...b.options.scales, y: { ...b.options.scales.y, ...(cut ? { max: cut.limit, min: hasNegative ? -cut.limit : 0 } : {}) } },
+    },
     plugins: [backgroundPlugin],
   } as AnyChartConfig;
 }

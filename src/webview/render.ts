@@ -253,3 +253,26 @@ export function toCsv(r: AnalysisResult): string {
 
 /** Base name for exported files: the result file's name without `.json`. */
 export const exportBaseName = (fileName: string): string => fileName.replace(/\.json$/i, '');
+
+export interface AxisCut {
+  /** Bars are drawn within ±limit. */
+  limit: number;
+  /** Index of each value beyond the limit. */
+  cut: number[];
+}
+
+/**
+ * A ratio such as α_overfit = φ_gap / φ_train explodes where φ_train is near zero, and one such
+ * bar would flatten all the others. When the largest |value| is more than `ratio` times the next
+ * one (repeatedly, for at most a quarter of the bars), those bars are cut at the axis edge.
+ * Undefined when nothing needs cutting.
+ */
+export function axisCut(values: (number | undefined)[], ratio = 5): AxisCut | undefined {
+  const finite = values.map((v, i) => ({ i, a: v === undefined || !Number.isFinite(v) ? -1 : Math.abs(v) })).filter((x) => x.a >= 0);
+  if (finite.length < 3) return undefined;
+  finite.sort((x, y) => y.a - x.a);
+  const cut: number[] = [];
+  while (cut.length < Math.floor(finite.length / 4) && finite[cut.length].a > ratio * finite[cut.length + 1].a) cut.push(finite[cut.length].i);
+  if (cut.length === 0) return undefined;
+  return { limit: finite[cut.length].a * 1.25, cut: cut.sort((x, y) => x - y) };
+}

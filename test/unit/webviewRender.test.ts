@@ -6,6 +6,7 @@ import { parseResult } from '../../src/extension/resultsModel';
 import { makeNonce, resultsPageHtml } from '../../src/webview/html';
 import { exportNotification, readyNotification, showResultNotification } from '../../src/webview/protocol';
 import {
+  axisCut,
   bandOf,
   efficiencyCheck,
   headline,
@@ -98,7 +99,7 @@ test('Shapley rows join effectiveness and over-fitting by order, with either mis
 test('efficiency check compares Σφ with the loss difference recorded in the file', () => {
   const e = efficiencyCheck(complete)!;
   close(e.sumPhiTrain, e.lossDecrease, 1e-3);
-  close(e.sumPhiGap, -e.gapIncrease, 1e-3);
+  close(e.sumPhiGap, e.gapIncrease, 1e-3);
   assert.equal(efficiencyCheck(running), undefined);
 });
 
@@ -181,4 +182,14 @@ test('protocol messages are recognised by method only', () => {
   assert.ok(exportNotification.is({ method: 'results/export', params: { format: 'csv', suggestedName: 'a.csv', content: '' } }));
   assert.ok(!exportNotification.is(null));
   assert.ok(!exportNotification.is('results/export'));
+});
+
+test('one exploding ratio is cut at the axis edge, a steady trend is not', () => {
+  // α_overfit of the complete fixture rises steadily 0.04 → 1: nothing to cut.
+  assert.equal(axisCut(complete.overfitting!.map((o) => o.alpha)), undefined);
+  assert.deepEqual(axisCut([0.1, 0.2, 0.3, 0.25, 0.4, 0.35, -57, 0.3]), { limit: 0.4 * 1.25, cut: [6] });
+  // At most a quarter of the bars are cut.
+  assert.deepEqual(axisCut([1, 100, 10000, 2, 3, 2, 1, 2])?.cut, [1, 2]);
+  assert.equal(axisCut([1, 1000]), undefined);
+  assert.deepEqual(axisCut([undefined, 1, 2, 1, 1.5, 90, NaN, 1])?.cut, [5]);
 });
