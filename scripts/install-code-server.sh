@@ -64,9 +64,9 @@ fi
 printf 'auth: none\ncert: false\n' > "$dest/config.yaml"
 "$node_bin/node" "$pkg/out/node/entry.js" --config "$dest/config.yaml" --version
 
-# The harness reads these two paths from here.
+# The harness reads these two paths from here, relative to $dest so the folder can move.
 cat > "$dest/paths.json" <<EOF
-{ "node": "$node_bin/node", "entry": "$pkg/out/node/entry.js", "version": "$CODE_SERVER_VERSION" }
+{ "node": "node/node_modules/$node_pkg/bin/node", "entry": "cs/node_modules/code-server/out/node/entry.js", "version": "$CODE_SERVER_VERSION" }
 EOF
 touch "$stamp"
 echo "install-code-server: done in $(( $(date +%s) - started )) s ($dest)"

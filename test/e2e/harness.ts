@@ -32,13 +32,14 @@ interface Installed {
   version: string;
 }
 
-/** Runs the installer (a no-op once installed) and returns where Node 24 and code-server are. */
+/**
+ * Runs the installer and returns where Node 24 and code-server are. The installer itself decides
+ * whether its pinned version is already there (then it returns at once).
+ */
 function ensureCodeServer(): Installed {
-  const paths = join(installDir, 'paths.json');
-  if (!existsSync(paths) || !readdirSync(installDir).some((f) => f.startsWith('installed-'))) {
-    execFileSync('bash', [join(repoRoot, 'scripts', 'install-code-server.sh')], { stdio: 'inherit', env: process.env });
-  }
-  return JSON.parse(readFileSync(paths, 'utf8')) as Installed;
+  execFileSync('bash', [join(repoRoot, 'scripts', 'install-code-server.sh')], { stdio: ['ignore', 2, 2], env: { ...process.env, FC_CODE_SERVER_DIR: installDir } });
+  const p = JSON.parse(readFileSync(join(installDir, 'paths.json'), 'utf8')) as Installed;
+  return { ...p, node: resolve(installDir, p.node), entry: resolve(installDir, p.entry) };
 }
 
 function ensureBuilt(): { id: string; manifest: { publisher: string; name: string; version: string } } {
