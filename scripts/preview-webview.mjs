@@ -101,6 +101,36 @@ const THEMES = {
       '--vscode-textBlockQuote-background': '#f8f8f8',
     },
   },
+  'high-contrast': {
+    bodyClass: 'vscode-high-contrast',
+    vars: {
+      ...common,
+      '--vscode-editor-background': '#000000',
+      '--vscode-editor-foreground': '#ffffff',
+      '--vscode-foreground': '#ffffff',
+      '--vscode-descriptionForeground': '#ffffffb3',
+      '--vscode-panel-border': '#6fc3df',
+      '--vscode-charts-blue': '#3794ff',
+      '--vscode-charts-green': '#89d185',
+      '--vscode-charts-orange': '#d18616',
+      '--vscode-charts-red': '#f14c4c',
+      '--vscode-charts-purple': '#b180d7',
+      '--vscode-charts-yellow': '#cca700',
+      '--vscode-button-background': '#000000',
+      '--vscode-button-foreground': '#ffffff',
+      '--vscode-button-border': '#6fc3df',
+      '--vscode-button-secondaryBackground': '#000000',
+      '--vscode-button-secondaryForeground': '#ffffff',
+      '--vscode-contrastBorder': '#6fc3df',
+      '--vscode-contrastActiveBorder': '#f38518',
+      '--vscode-focusBorder': '#f38518',
+      '--vscode-panelTitle-activeForeground': '#ffffff',
+      '--vscode-panelTitle-activeBorder': '#6fc3df',
+      '--vscode-panelTitle-inactiveForeground': '#ffffff',
+      '--vscode-editorWarning-foreground': '#ff0000',
+      '--vscode-errorForeground': '#f48771',
+    },
+  },
 };
 
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.map': 'application/json' };
@@ -132,7 +162,7 @@ function page(origin, theme) {
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
-  const m = /^\/page\/(dark|light)$/.exec(url.pathname);
+  const m = /^\/page\/(dark|light|high-contrast)$/.exec(url.pathname);
   if (m) {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(page(`http://${req.headers.host}`, m[1]));
@@ -160,7 +190,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  for (const theme of ['dark', 'light']) {
+  for (const theme of ['dark', 'light', 'high-contrast']) {
     const context = await browser.newContext({ viewport: { width: 1180, height: 900 }, deviceScaleFactor: 1 });
     const p = await context.newPage();
     // The favicon request is the browser's, not the page's; VS Code never makes it.

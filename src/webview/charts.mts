@@ -125,6 +125,7 @@ export function lossChart(series: LossSeries[], theme: Theme): AnyChartConfig {
         y: {
           ...b.options.scales.y,
           type: 'logarithmic',
+          grid: { color: (c: { tick?: { label?: unknown } }) => (c.tick?.label ? theme.grid : theme.gridMinor) },
           ticks: {
             ...b.options.scales.y.ticks,
             autoSkip: false,

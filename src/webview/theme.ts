@@ -12,6 +12,8 @@ export interface Theme {
   background: string;
   border: string;
   grid: string;
+  /** Unlabelled grid lines (the log axis's minor ticks). */
+  gridMinor: string;
   fontFamily: string;
   fontSize: number;
   blue: string;
@@ -62,7 +64,8 @@ export function readTheme(body: HTMLElement = document.body): Theme {
     muted: v('--vscode-descriptionForeground', withAlpha(foreground, 0.75)),
     background: v('--vscode-editor-background', light ? '#ffffff' : '#1e1e1e'),
     border: v('--vscode-panel-border', withAlpha(foreground, 0.3)),
-    grid: withAlpha(v('--vscode-panel-border', foreground), kind.startsWith('high-contrast') ? 0.6 : 0.35),
+    grid: withAlpha(v('--vscode-panel-border', foreground), kind.startsWith('high-contrast') ? 0.5 : 0.35),
+    gridMinor: withAlpha(v('--vscode-panel-border', foreground), kind.startsWith('high-contrast') ? 0.2 : 0.15),
     fontFamily: v('--vscode-font-family', 'system-ui, sans-serif'),
     fontSize: parseFloat(v('--vscode-font-size', '13px')) || 13,
     blue: v('--vscode-charts-blue', '#3794ff'),
@@ -73,8 +76,9 @@ export function readTheme(body: HTMLElement = document.body): Theme {
     yellow: v('--vscode-charts-yellow', '#cca700'),
     series: [] as string[],
   };
-  // Eight orders by default: the six chart colours, then the text colour and a dimmed blue.
-  t.series = [t.blue, t.orange, t.green, t.purple, t.red, t.yellow, foreground, withAlpha(t.blue, 0.55)];
+  // Eight orders by default: the six chart colours, then the text colour and blue again; the
+  // loss chart dashes the last two, so l = 32 is told from l = 0 by its dash, not a faint tint.
+  t.series = [t.blue, t.orange, t.green, t.purple, t.red, t.yellow, foreground, t.blue];
   return t;
 }
 
