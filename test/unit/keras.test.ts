@@ -74,7 +74,7 @@ test('keras: unsupported layers, weights-only files, NaN and misshapen weights a
 
     const h5 = await h5wasm();
     // save_weights() output: layer_names at the root, no model_config.
-    let f = new h5.File(join(dir, 'weights_only.h5'), 'w');
+    const f = new h5.File(join(dir, 'weights_only.h5'), 'w');
     f.create_attribute('layer_names', ['conv1']);
     f.close();
     await assert.rejects(loadKerasModel(join(dir, 'weights_only.h5')), isBad(/weights only/));
