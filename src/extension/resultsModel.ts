@@ -9,105 +9,36 @@
  * a dataset given as a plain path) are read too.
  */
 import { readFile } from 'node:fs/promises';
+import type { ResultComponent, ResultFile } from '../analysis/result';
 
-export interface ComponentResult {
-  order: number;
-  /** ρ⁽ˡ⁾ = Var[c⁽ˡ⁾] / Var[f] on the training split. */
-  rho: number;
-  variance: number;
-  rhoTest?: number;
-  varianceTest?: number;
-  /** Mean training MSE of the disentangler Φ⁽ˡ⁾ against f(x), one value per epoch. */
-  lossCurve?: number[];
-  epochs?: number;
-  /** True when the stopping rule ended training before the budget's last epoch. */
-  converged?: boolean;
-  seconds?: number;
-}
+type Row<K extends keyof ResultFile> = NonNullable<ResultFile[K]> extends (infer T)[] ? T : never;
 
-export interface ResidueResult {
-  rho: number;
-  variance: number;
-  rhoTest?: number;
-  varianceTest?: number;
-}
+export type ComponentResult = ResultComponent;
+export type ResidueResult = ResultFile['residue'];
+export type TeacherResult = ResultFile['teacher'];
+export type ReliabilityResult = Row<'reliability'>;
+export type EffectivenessResult = Row<'effectiveness'>;
+export type OverfittingResult = Row<'overfitting'>;
+export type SubstitutionResult = Row<'substitution'>;
+/** The baseline may be missing in files written before it was recorded. */
+export type ShapleyResult = Omit<NonNullable<ResultFile['shapley']>, 'baseline'> & { baseline?: string };
 
-export interface TeacherResult {
-  trainAccuracy: number;
-  testAccuracy: number;
-  trainLoss: number;
-  testLoss: number;
-}
+export type DatasetInfo = Partial<Pick<ResultFile['dataset'], 'format' | 'normalization' | 'trainSamples' | 'testSamples' | 'numClasses'>>;
 
-export interface ReliabilityResult {
-  order: number;
-  /** Var[c_reliable] / Var[c]. */
-  reliableRho: number;
-  reliableVariance: number;
-  unreliableVariance: number;
-}
-
-export interface EffectivenessResult {
-  order: number;
-  phiTrain: number;
-  alpha: number;
-}
-
-export interface OverfittingResult {
-  order: number;
-  phiGap: number;
-  alpha: number;
-}
-
-export interface ShapleyResult {
-  baseline?: string;
-  players: { name: string; phiTrain: number; phiGap: number }[];
-  train: { lossEmpty: number; lossFull: number };
-  test: { lossEmpty: number; lossFull: number };
-}
-
-export interface SubstitutionResult {
-  order: number;
-  testAccuracy: number;
-  testLoss: number;
-}
-
-export interface DatasetInfo {
-  format?: string;
-  normalization?: string;
-  trainSamples?: number;
-  testSamples?: number;
-  numClasses?: number;
-}
-
-export interface AnalysisResult {
-  schemaVersion: 1;
-  engineVersion?: string;
-  createdAt?: string;
+/**
+ * The panel's view of a ResultFile: the same fields, with the dataset split into a label and its
+ * details, names kept as strings so a newer engine's backend or budget still shows, and
+ * `shapley.baseline` optional.
+ */
+export interface AnalysisResult
+  extends Omit<ResultFile, 'kind' | 'featureShape' | 'checkpoint' | 'dataset' | 'backend' | 'budget' | 'shapley'> {
   checkpoint: { path: string; sha256: string; format?: string };
-  targetLayer: string;
   /** The dataset's path (or name), for display. */
   dataset: string;
   datasetInfo?: DatasetInfo;
   backend: string;
-  seed: number;
   budget: string;
-  /** Disentangler width (channels) when the file records it: models are comparable only at equal width. */
-  width?: number;
-  orders: number[];
-  components: ComponentResult[];
-  residue: ResidueResult;
-  featureVariance: number;
-  featureVarianceTest?: number;
-  teacher: TeacherResult;
-  reliability?: ReliabilityResult[];
-  effectiveness?: EffectivenessResult[];
-  overfitting?: OverfittingResult[];
   shapley?: ShapleyResult;
-  substitution?: SubstitutionResult[];
-  /** Seconds per stage. */
-  timing: Record<string, number>;
-  complete: boolean;
 }
 
 export interface LoadedResult {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { validateResult } from '../../src/analysis/result';
 import { parseResult, readResultFile, ResultFormatError } from '../../src/extension/resultsModel';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'results');
@@ -107,4 +108,8 @@ test('a file that is not JSON says so', async () => {
   writeFileSync(file, '{"schemaVersion": 1, "components": [');
   await assert.rejects(readResultFile(file), (e: unknown) => e instanceof ResultFormatError && /not valid JSON/.test(e.message));
   await assert.rejects(readResultFile(join(dir, 'absent.json')), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT');
+});
+
+test('the fixtures are valid result files by the engine\'s own schema', () => {
+  for (const name of ['fixture-complete.json', 'fixture-running.json']) assert.equal(validateResult(raw(name)), null, name);
 });
