@@ -24,6 +24,11 @@ const installDir = process.env.FC_CODE_SERVER_DIR ?? join(repoRoot, '.vscode-tes
 
 /** The first start compiles nothing but still loads the whole workbench: give it room. */
 export const STARTUP_TIMEOUT_MS = 120_000;
+/**
+ * Budget of a `before` hook that starts a session: a first run installs code-server too
+ * (145 s on an idle 2-core machine, 390 s on a loaded one; CI should run the installer first).
+ */
+export const SESSION_START_TIMEOUT_MS = 12 * 60_000;
 export const UI_TIMEOUT_MS = 30_000;
 
 interface Installed {
@@ -187,7 +192,12 @@ export class VsCode {
       ],
       // Its own process group: code-server, its extension host and the engine the extension
       // forks all go down together with one kill(-pid).
-      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VSCODE_CLI: undefined, ELECTRON_RUN_AS_NODE: undefined } },
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // code-server keeps a heartbeat and logs under XDG_DATA_HOME; keep them in the temp folder.
+        env: { ...process.env, VSCODE_CLI: undefined, ELECTRON_RUN_AS_NODE: undefined, XDG_DATA_HOME: join(tmp, 'xdg-data'), XDG_CONFIG_HOME: join(tmp, 'xdg-config') },
+      },
     );
     server.stdout?.pipe(log);
     server.stderr?.pipe(log);

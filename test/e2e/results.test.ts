@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot, STARTUP_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
+import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const RESULT_FILE = join(repoRoot, 'test', 'fixtures', 'results', 'fixture-complete.json');
 
@@ -41,7 +41,7 @@ function rowNumbers(lines: string[], label: string): number[] {
   return out;
 }
 
-describe('stored analyses in VS Code', { timeout: 5 * 60_000 }, () => {
+describe('stored analyses in VS Code', { timeout: 20 * 60_000 }, () => {
   let vs: VsCode;
   const result = JSON.parse(readFileSync(RESULT_FILE, 'utf8')) as Result;
   const cp = result.checkpoint.path;
@@ -61,7 +61,7 @@ describe('stored analyses in VS Code', { timeout: 5 * 60_000 }, () => {
         );
       },
     });
-  }, { timeout: STARTUP_TIMEOUT_MS * 2 + 60_000 });
+  }, { timeout: SESSION_START_TIMEOUT_MS });
 
   after(async () => {
     await vs?.stop();
