@@ -42,6 +42,9 @@ const CASES: Case[] = [
   { x: [2, 7, 7, 2], k: [3, 3], cout: 3, strides: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
   { x: [2, 9, 9, 2], k: [3, 3], cout: 3, strides: [2, 2], pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
   { x: [4, 16, 16, 32], k: [3, 3], cout: 32, strides: [2, 2], pad: 'same' },
+  // Kernel smaller than the stride: some phases of dx get no tap at all.
+  { x: [2, 8, 8, 3], k: [1, 1], cout: 4, strides: [2, 2], pad: 'same' },
+  { x: [2, 9, 9, 3], k: [2, 2], cout: 4, strides: [3, 3], pad: 'valid' },
 ];
 
 function outShape(c: Case): [number, number, number, number] {
@@ -112,6 +115,22 @@ test('gradients of a strided conv net through tf.grads agree with cpu, and no te
   const got = await onBackend('wasm', () => tf.tidy(grads));
   assert.equal(tf.memory().numTensors, before);
   assertClose(got, want, 'grads');
+});
+
+test('Sum over the leading axes (bias gradients) and the reductions it leaves to the stock kernel match cpu', async () => {
+  const xs = random(3 * 5 * 4 * 6, 99);
+  const cases: Array<[number[] | number, boolean]> = [[[0, 1, 2], false], [[2, 0, 1], true], [[0, 1], false], [[3], false], [-1, true], [[1, 2], false]];
+  for (const [axis, keepDims] of cases) {
+    const run = () => tf.sum(tf.tensor4d(xs, [3, 5, 4, 6]), axis, keepDims);
+    const want = await onBackend('cpu', () => tf.tidy(run));
+    const got = await onBackend('wasm', () => tf.tidy(run));
+    assertClose(got, want, `sum axis ${axis} keepDims ${keepDims}`);
+    const shape = await onBackend('wasm', () => tf.tidy(() => tf.tensor1d(run().shape)));
+    const cpuShape = await onBackend('cpu', () => tf.tidy(() => tf.tensor1d(run().shape)));
+    assert.deepEqual(Array.from(shape), Array.from(cpuShape));
+  }
+  const ints = await onBackend('wasm', () => tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)));
+  assert.deepEqual(Array.from(ints), [4, 6]);
 });
 
 test('registering twice is harmless', () => {

@@ -13,8 +13,9 @@
  *     XNNPACK's packed right operand.
  *   input gradient, stride 1: a forward conv of dy with the spatially flipped, in/out-transposed
  *     filter and the complementary padding.
- *   input gradient, stride > 1: cols = dy · Wᵀ (one matrix product), then col2im scatter-adds the
- *     columns into dx; unlike a conv over a zero-dilated dy this does no work on zeros.
+ *   input gradient, stride s > 1: s² stride-1 convs of dy, one per phase of dx, with the sub-filters
+ *     of the taps that reach that phase, interleaved into dx; unlike a conv over a zero-dilated dy
+ *     (or the stock kernel) this does exactly the direct multiply count, all inside XNNPACK.
  *
  * Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
  */
@@ -56,66 +57,74 @@ function convInfo(xShape: number[], filterShape: number[], strides: number | [nu
  * Rows [m0, m0 + mc) of the im2col matrix, written transposed: out[(i·kw + j)·Cin + ci, m − m0] for
  * m = (n·Ho + oh)·Wo + ow, zero where the tap falls in the padding. Writing a cache-sized chunk at a
  * time keeps the scattered (stride mc) writes inside the cache; the whole matrix would not fit.
+ * Within a chunk, blocks of BLOCK rows are gathered tap by tap and channel by channel, so the
+ * writes run along m and the x pixels of a block stay in L1 across the Cin channels.
  */
 function im2colTransposedChunk(x: Float32Array, out: Float32Array, c: tf.backend_util.Conv2DInfo, m0: number, mc: number): void {
   const { inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
-  for (let mm = 0; mm < mc; mm++) {
-    const m = m0 + mm;
-    const ow = m % wo;
-    const t = (m - ow) / wo;
-    const oh = t % ho;
-    const n = (t - oh) / ho;
+  const ih0 = scratch.ih0;
+  const iw0 = scratch.iw0;
+  const pix0 = scratch.pix0;
+  const validM = scratch.validM;
+  const validSrc = scratch.validSrc;
+  const zeroM = scratch.zeroM;
+  for (let b0 = 0; b0 < mc; b0 += BLOCK) {
+    const bn = Math.min(BLOCK, mc - b0);
+    for (let t = 0; t < bn; t++) {
+      const m = m0 + b0 + t;
+      const ow = m % wo;
+      const q = (m - ow) / wo;
+      const oh = q % ho;
+      const n = (q - oh) / ho;
+      ih0[t] = oh * sh - pt;
+      iw0[t] = ow * sw - pl;
+      pix0[t] = n * h;
+    }
     for (let i = 0; i < kh; i++) {
-      const ih = oh * sh + i - pt;
-      const rowInside = ih >= 0 && ih < h;
       for (let j = 0; j < kw; j++) {
-        const iw = ow * sw + j - pl;
-        let o = (i * kw + j) * cin * mc + mm;
-        if (rowInside && iw >= 0 && iw < w) {
-          const xi = ((n * h + ih) * w + iw) * cin;
-          for (let ci = 0; ci < cin; ci++, o += mc) out[o] = x[xi + ci];
-        } else {
-          for (let ci = 0; ci < cin; ci++, o += mc) out[o] = 0;
+        let nv = 0;
+        let nz = 0;
+        for (let t = 0; t < bn; t++) {
+          const ih = ih0[t] + i;
+          const iw = iw0[t] + j;
+          if (ih >= 0 && ih < h && iw >= 0 && iw < w) {
+            validM[nv] = b0 + t;
+            validSrc[nv++] = ((pix0[t] + ih) * w + iw) * cin;
+          } else {
+            zeroM[nz++] = b0 + t;
+          }
+        }
+        const r0 = (i * kw + j) * cin;
+        for (let ci = 0; ci < cin; ci++) {
+          const o = (r0 + ci) * mc;
+          for (let t = 0; t < nv; t++) out[o + validM[t]] = x[validSrc[t] + ci];
+          for (let t = 0; t < nz; t++) out[o + zeroM[t]] = 0;
         }
       }
     }
   }
 }
 
-/** dx[n, ih, iw, ci] += cols[m − m0, (i·kw + j)·Cin + ci] over the (m, i, j) of rows [m0, m0 + mc) that reach it. */
-function col2imChunk(cols: Float32Array, dx: Float32Array, c: tf.backend_util.Conv2DInfo, m0: number, mc: number): void {
-  const { inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
-  const pt = c.padInfo.top;
-  const pl = c.padInfo.left;
-  const k = kh * kw * cin;
-  for (let mm = 0; mm < mc; mm++) {
-    const m = m0 + mm;
-    const ow = m % wo;
-    const t = (m - ow) / wo;
-    const oh = t % ho;
-    const n = (t - oh) / ho;
-    const colBase = mm * k;
-    for (let i = 0; i < kh; i++) {
-      const ih = oh * sh + i - pt;
-      if (ih < 0 || ih >= h) continue;
-      for (let j = 0; j < kw; j++) {
-        const iw = ow * sw + j - pl;
-        if (iw < 0 || iw >= w) continue;
-        const d = ((n * h + ih) * w + iw) * cin;
-        const s = colBase + (i * kw + j) * cin;
-        for (let ci = 0; ci < cin; ci++) dx[d + ci] += cols[s + ci];
-      }
-    }
-  }
-}
+const BLOCK = 128;
+const scratch = {
+  ih0: new Int32Array(BLOCK),
+  iw0: new Int32Array(BLOCK),
+  pix0: new Int32Array(BLOCK),
+  validM: new Int32Array(BLOCK),
+  validSrc: new Int32Array(BLOCK),
+  zeroM: new Int32Array(BLOCK),
+};
 
 const CHUNK_FLOATS = Number(process.env.FC_WASM_CHUNK_FLOATS ?? 1 << 19);
 
-/** Rows per chunk: a [k, rows] float32 block of ~2 MB, so that the scattered writes stay in cache. */
-function chunkRows(k: number, m: number): number {
-  return Math.max(64, Math.min(m, Math.floor(CHUNK_FLOATS / k)));
+/**
+ * Rows per chunk: the [k, rows] im2col block (~2 MB) keeps its scattered writes in cache, and the
+ * [rows, cout] slice of dy, which XNNPACK packs as its right operand, stays ~0.5 MB.
+ */
+function chunkRows(k: number, cout: number, m: number): number {
+  return Math.max(64, Math.min(m, Math.floor(CHUNK_FLOATS / k), Math.floor(CHUNK_FLOATS / 4 / cout)));
 }
 
 interface BackpropFilterAttrs {
@@ -133,7 +142,7 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const k = c.filterHeight * c.filterWidth * c.inChannels;
   const cout = c.outChannels;
   const m = c.batchSize * c.outHeight * c.outWidth;
-  const mc = chunkRows(k, m);
+  const mc = chunkRows(k, cout, m);
   const acc = new Float32Array(k * cout);
   for (let m0 = 0; m0 < m; m0 += mc) {
     const rows = Math.min(mc, m - m0);
@@ -191,33 +200,112 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
     free(backend, wT);
     return out;
   }
-  const k = kh * kw * cin;
-  const m = c.batchSize * c.outHeight * c.outWidth;
-  // wT[co, (i, j, ci)] = w[(i, j, ci), co]
-  const wT = backend.makeOutput([1, cout, k], 'float32');
-  {
-    const w = heap(backend, filter);
-    const t = heap(backend, wT);
-    for (let r = 0; r < k; r++) for (let co = 0; co < cout; co++) t[co * k + r] = w[r * cout + co];
+  return backpropInputByPhases(dy, filter, c, backend);
+}
+
+/**
+ * Input gradient of a strided conv as sh·sw stride-1 convs of dy, one per output phase
+ * (rh, rw) = ((y + padTop) mod sh, (x + padLeft) mod sw), each with the sub-filter of the taps
+ * that reach that phase. Per dimension: dx[q·s + r − p] = Σ_t dy[q − t] · w[r + s·t], which is a
+ * correlation of dy with the flipped sub-filter and padding (taps − 1). The phases are then
+ * interleaved into dx. Together they do exactly the direct multiply count, all in XNNPACK convs.
+ */
+function backpropInputByPhases(dy: TensorInfo, filter: TensorInfo, c: tf.backend_util.Conv2DInfo, backend: BackendWasm): TensorInfo {
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, outChannels: cout, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+  const ph = c.padInfo.top;
+  const pw = c.padInfo.left;
+  const dx = backend.makeOutput([nb, h, w, cin], 'float32');
+  for (let rh = 0; rh < sh; rh++) {
+    for (let rw = 0; rw < sw; rw++) {
+      const th = Math.max(0, Math.ceil((kh - rh) / sh));
+      const tw = Math.max(0, Math.ceil((kw - rw) / sw));
+      // Phase rows q = 0 .. qh−1 map to y = q·sh + rh − ph (those with y < 0 are skipped).
+      const qh = Math.floor((h - 1 + ph - rh) / sh) + 1;
+      const qw = Math.floor((w - 1 + pw - rw) / sw) + 1;
+      if (qh <= 0 || qw <= 0) continue;
+      let out: TensorInfo | undefined;
+      let oh = 0;
+      let owidth = 0;
+      if (th > 0 && tw > 0) {
+        const f = backend.makeOutput([th, tw, cout, cin], 'float32');
+        {
+          const wv = heap(backend, filter);
+          const fv = heap(backend, f);
+          for (let uh = 0; uh < th; uh++) {
+            for (let uw = 0; uw < tw; uw++) {
+              const src = ((rh + sh * (th - 1 - uh)) * kw + (rw + sw * (tw - 1 - uw))) * cin * cout;
+              const dst = (uh * tw + uw) * cout * cin;
+              for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) fv[dst + co * cin + ci] = wv[src + ci * cout + co];
+            }
+          }
+        }
+        const padB = Math.max(0, qh - ho);
+        const padR = Math.max(0, qw - wo);
+        out = runKernel('Conv2D', backend, { x: dy, filter: f }, {
+          strides: [1, 1],
+          pad: [[0, 0], [th - 1, padB], [tw - 1, padR], [0, 0]],
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+        });
+        free(backend, f);
+        oh = out.shape[1];
+        owidth = out.shape[2];
+      }
+      const dxv = heap(backend, dx);
+      const all = new Float32Array(dxv.buffer);
+      const dxBase = dxv.byteOffset >> 2;
+      const outBase = out ? heap(backend, out).byteOffset >> 2 : 0;
+      for (let n = 0; n < nb; n++) {
+        for (let q = 0; q < qh; q++) {
+          const y = q * sh + rh - ph;
+          if (y < 0) continue;
+          for (let qx = 0; qx < qw; qx++) {
+            const x = qx * sw + rw - pw;
+            if (x < 0) continue;
+            const d = dxBase + ((n * h + y) * w + x) * cin;
+            if (!out) {
+              all.fill(0, d, d + cin);
+            } else {
+              const s = outBase + ((n * oh + q) * owidth + qx) * cin;
+              all.copyWithin(d, s, s + cin);
+            }
+          }
+        }
+      }
+      if (out) free(backend, out);
+    }
   }
-  const dx = backend.makeOutput(attrs.inputShape, 'float32');
-  heap(backend, dx).fill(0);
-  const mc = chunkRows(k, m);
-  for (let m0 = 0; m0 < m; m0 += mc) {
-    const rows = Math.min(mc, m - m0);
-    const dyChunk = backend.makeOutput([1, rows, cout], 'float32');
-    heap(backend, dyChunk).set(heap(backend, dy).subarray(m0 * cout, (m0 + rows) * cout));
-    const cols = runKernel('BatchMatMul', backend, { a: dyChunk, b: wT }, { transposeA: false, transposeB: false });
-    col2imChunk(heap(backend, cols), heap(backend, dx), c, m0, rows);
-    free(backend, dyChunk, cols);
-  }
-  free(backend, wT);
   return dx;
+}
+
+/**
+ * Sum over all axes but the last (bias gradients: dy summed over batch and pixels). The stock wasm
+ * Sum first transposes the reduced axes innermost (~10 ns per element); a JS pass over the
+ * rows is several times faster. Other reductions go to the stock kernel.
+ */
+function makeSum(stock: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { axis: number | number[]; keepDims: boolean } }): TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(attrs.axis, x.shape).sort((p, q) => p - q);
+    const leading = rank >= 2 && axes.length === rank - 1 && axes.every((ax, i) => ax === i);
+    if (x.dtype !== 'float32' || !leading) return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    const cols = x.shape[rank - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / cols;
+    const out = backend.makeOutput(attrs.keepDims ? [...x.shape.slice(0, -1).map(() => 1), cols] : [cols], 'float32');
+    const xv = heap(backend, x);
+    const acc = heap(backend, out);
+    acc.fill(0);
+    for (let r = 0, o = 0; r < rows; r++, o += cols) for (let ch = 0; ch < cols; ch++) acc[ch] += xv[o + ch];
+    return out;
+  };
+  return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
 
 let registered = false;
 
-/** Registers the two kernels for 'wasm', replacing the stock Conv2DBackpropInput. Idempotent. */
+/** Registers the conv gradient kernels (and the bias-gradient Sum) for 'wasm', replacing the stock ones. Idempotent. */
 export function registerWasmConvKernels(): void {
   if (registered) return;
   for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
@@ -225,5 +313,10 @@ export function registerWasmConvKernels(): void {
   }
   tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc });
+  const stockSum = tf.getKernel(tf.Sum, 'wasm');
+  if (stockSum) {
+    tf.unregisterKernel(tf.Sum, 'wasm');
+    tf.registerKernel(makeSum(stockSum));
+  }
   registered = true;
 }
