@@ -24,9 +24,11 @@ const showCapabilities: Command = (ctx) => async () => {
   }
 };
 
-const openResults: Command = (ctx) => async (uri?: vscode.Uri) => {
+const openResults: Command = (ctx) => async (arg?: vscode.Uri | AnalysesNode) => {
+  // A tree row's click passes its Uri; the row's context menu passes the row itself.
+  const given = arg instanceof vscode.Uri ? arg : arg?.kind === 'analysis' ? arg.analysis.uri : undefined;
   const target =
-    uri ??
+    given ??
     (
       await vscode.window.showOpenDialog({
         canSelectMany: false,
