@@ -39,14 +39,18 @@ export const DEFAULT_HEAD_THRESHOLD = 1e-9;
  * would shrink weak shared directions every round, which compounds over T rounds.
  */
 export const DEFAULT_NOISE_FLOOR = 3;
-const ROWS_PER_CHUNK = 16384;
+/**
+ * Moments are accumulated over chunks of rows only above this many elements per chunk: wasm's
+ * Slice copies its whole input on every call, so chunking a tensor that fits is much slower.
+ */
+const CHUNK_ELEMENTS = 1 << 26;
 
 export interface LinearFitOptions {
   /** Relative variance below which a direction of h is dropped when fitting the heads A_k. Default 1e-9. */
   headThreshold?: number;
   /** Directions of A_k h with less than this × the head's residual variance are dropped from B_k. Default 3. */
   noiseFloor?: number;
-  /** Positions (samples × spatial) per matrix product when accumulating moments. */
+  /** Positions (samples × spatial) per matrix product when accumulating moments. Default: as many as 2²⁶ elements allow. */
   rowsPerChunk?: number;
 }
 
@@ -86,13 +90,16 @@ function rows(t: tf.Tensor): tf.Tensor2D {
 }
 
 /** Σ over positions of xᵀy, accumulated in doubles over chunks of rows. */
-async function crossMoment(x: tf.Tensor2D, y: tf.Tensor2D, rowsPerChunk: number): Promise<Matrix> {
+async function crossMoment(x: tf.Tensor2D, y: tf.Tensor2D, rowsPerChunk?: number): Promise<Matrix> {
   const [m, cx] = x.shape;
   const cy = y.shape[1];
+  const chunk = rowsPerChunk ?? Math.max(1, Math.floor(CHUNK_ELEMENTS / (cx + cy)));
   const acc = new Float64Array(cx * cy);
-  for (let start = 0; start < m; start += rowsPerChunk) {
-    const len = Math.min(rowsPerChunk, m - start);
-    const part = tf.tidy(() => tf.matMul(tf.slice(x, [start, 0], [len, cx]), tf.slice(y, [start, 0], [len, cy]), true, false));
+  for (let start = 0; start < m; start += chunk) {
+    const len = Math.min(chunk, m - start);
+    const whole = len === m;
+    // An explicit transpose: wasm's matMul with transposeA is ~8× slower (measured, 16384×64 by 16384×256).
+    const part = tf.tidy(() => tf.matMul(tf.transpose(whole ? x : tf.slice(x, [start, 0], [len, cx])), whole ? y : tf.slice(y, [start, 0], [len, cy])));
     const data = await part.data();
     part.dispose();
     for (let i = 0; i < acc.length; i++) acc[i] += data[i];
@@ -122,19 +129,19 @@ function truncatedSolve(xtx: Matrix, xty: Matrix, threshold: number, floor = 0):
 export async function gram(h: tf.Tensor, opts: LinearFitOptions = {}): Promise<Matrix> {
   const r = rows(h);
   try {
-    return await crossMoment(r, r, opts.rowsPerChunk ?? ROWS_PER_CHUNK);
+    return await crossMoment(r, r, opts.rowsPerChunk);
   } finally {
     r.dispose();
   }
 }
 
 /** Closed-form heads A_k (C_h × C_k): the least-squares 1×1 convolutions from h to each f_k. */
-export async function fitLinearHeads(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions = {}): Promise<LinearMap[]> {
+export async function fitLinearHeads(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions & { gram?: Matrix } = {}): Promise<LinearMap[]> {
   checkCompatible(h, fks);
-  const chunk = opts.rowsPerChunk ?? ROWS_PER_CHUNK;
+  const chunk = opts.rowsPerChunk;
   const hr = rows(h);
   try {
-    const g = await crossMoment(hr, hr, chunk);
+    const g = opts.gram ?? (await crossMoment(hr, hr, chunk));
     const heads: LinearMap[] = [];
     for (const f of fks) {
       const fr = rows(f);
@@ -156,7 +163,6 @@ export async function fitLinearHeads(h: tf.Tensor, fks: tf.Tensor[], opts: Linea
  */
 export async function headResidualVariance(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[], opts: LinearFitOptions = {}): Promise<number[]> {
   checkCompatible(h, fks);
-  const chunk = opts.rowsPerChunk ?? ROWS_PER_CHUNK;
   const hr = rows(h);
   const [m, ch] = hr.shape;
   try {
@@ -166,9 +172,15 @@ export async function headResidualVariance(h: tf.Tensor, heads: LinearMap[], fks
       const a = tf.tensor2d(heads[k].to2DArray());
       let rss = 0;
       try {
+        const chunk = opts.rowsPerChunk ?? Math.max(1, Math.floor(CHUNK_ELEMENTS / (ch + 2 * fr.shape[1])));
         for (let start = 0; start < m; start += chunk) {
           const len = Math.min(chunk, m - start);
-          const part = tf.tidy(() => tf.sum(tf.squaredDifference(tf.matMul(tf.slice(hr, [start, 0], [len, ch]), a), tf.slice(fr, [start, 0], [len, fr.shape[1]]))));
+          const part = tf.tidy(() => {
+            const whole = len === m;
+            const hp = whole ? hr : tf.slice(hr, [start, 0], [len, ch]);
+            const fp = whole ? fr : tf.slice(fr, [start, 0], [len, fr.shape[1]]);
+            return tf.sum(tf.squaredDifference(tf.matMul(hp, a), fp));
+          });
           rss += (await part.data())[0];
           part.dispose();
         }
@@ -188,8 +200,8 @@ export async function headResidualVariance(h: tf.Tensor, heads: LinearMap[], fks
  * and the heads fixed. Besides the residuals, only the Gram matrix of h is needed:
  * (hA)ᵀ(hA) = Aᵀ G A and (hA)ᵀh = Aᵀ G.
  */
-export async function fitCycleMaps(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[], opts: LinearFitOptions = {}): Promise<LinearMap[]> {
-  const g = await gram(h, opts);
+export async function fitCycleMaps(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[], opts: LinearFitOptions & { gram?: Matrix } = {}): Promise<LinearMap[]> {
+  const g = opts.gram ?? (await gram(h, opts));
   const residual = await headResidualVariance(h, heads, fks, opts);
   return cycleMapsFromGram(g, heads, residual, opts);
 }
@@ -262,8 +274,9 @@ export interface OrderReliability {
 /** Heads, back maps and the target's reliable feature for one order, all in closed form. */
 export async function reliabilityForOrder(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions & ReliableFeatureOptions & { names?: string[] } = {}): Promise<OrderReliability> {
   checkCompatible(h, fks, opts.names);
-  const heads = await fitLinearHeads(h, fks, opts);
-  const maps = await fitCycleMaps(h, heads, fks, opts);
+  const g = await gram(h, opts);
+  const heads = await fitLinearHeads(h, fks, { ...opts, gram: g });
+  const maps = await fitCycleMaps(h, heads, fks, { ...opts, gram: g });
   return { heads, maps, reliable: reliableFeature(h, heads, maps, opts) };
 }
 
