@@ -237,3 +237,21 @@ test('shapleyOfComponents replaces missing components by their training mean on 
   assert.ok(Math.abs(sum(r.players.map((p) => p.phiTrain)) - (r.train.lossEmpty - r.train.lossFull)) < 1e-6);
   tf.dispose([...train.players, ...testSplit.players, ...means, fEmpty, W]);
 });
+
+test('a head that returns its input (the target layer is the logits) works and leaks nothing', async () => {
+  const rand = seededRandom(21);
+  const N = 7;
+  const K = 3;
+  const playersJs = [0, 1].map(() => Array.from({ length: N }, () => Array.from({ length: K }, () => rand() * 2 - 1)));
+  const labels = Array.from({ length: N }, () => Math.floor(rand() * K));
+  const identity = Array.from({ length: K }, (_, i) => Array.from({ length: K }, (_, j) => (i === j ? 1 : 0)));
+  const players = playersJs.map((p) => tf.tensor2d(p));
+  const evaluate = headLossEvaluator({ players, labels, head: (f) => f });
+  const before = tf.memory().numTensors;
+  const coalitions = [0, 1, 2, 3].map((m) => Uint8Array.from([m & 1, (m >> 1) & 1]));
+  const got = await evaluate(coalitions);
+  assert.equal(tf.memory().numTensors, before);
+  coalitions.forEach((c, i) => assert.ok(Math.abs(got[i] - bruteForceLoss(playersJs, labels, identity, c, 'mean')) < 1e-5));
+  evaluate.dispose();
+  tf.dispose(players);
+});

@@ -304,21 +304,24 @@ export function headLossEvaluator(opts: HeadLossEvaluatorOptions): CoalitionEval
           const membership = new Float32Array(G * P);
           for (let g = 0; g < G; g++) membership.set(coalitions[g0 + g], g * P);
           const features = tf.tidy(() => tf.reshape(tf.add(tf.reshape(tf.matMul(tf.tensor2d(membership, [G, P]), centred), [G * bn, F]), baseTotal), [G * bn, ...featureShape]));
-          let logits: tf.Tensor;
-          try {
-            logits = await head(features);
-          } finally {
-            features.dispose();
-          }
           const tiled = new Int32Array(G * bn);
           for (let g = 0; g < G; g++) tiled.set(chunkLabels, g * bn);
-          const perCoalition = tf.tidy(() => {
-            const classes = logits.shape[logits.shape.length - 1];
-            const logp = tf.logSoftmax(tf.reshape(logits, [G * bn, classes]));
-            const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(tiled, 'int32'), classes)), 1);
-            return tf.sum(tf.reshape(tf.neg(picked), [G, bn]), 1);
-          });
-          logits.dispose();
+          let perCoalition: tf.Tensor;
+          let logits: tf.Tensor | undefined;
+          try {
+            logits = await head(features);
+            const l = logits;
+            perCoalition = tf.tidy(() => {
+              const classes = l.shape[l.shape.length - 1];
+              const logp = tf.logSoftmax(tf.reshape(l, [G * bn, classes]));
+              const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(tiled, 'int32'), classes)), 1);
+              return tf.sum(tf.reshape(tf.neg(picked), [G, bn]), 1);
+            });
+          } finally {
+            // Disposed after use and not before: a head may return its input (the target layer is the logits).
+            features.dispose();
+            logits?.dispose();
+          }
           const part = await perCoalition.data();
           perCoalition.dispose();
           for (let g = 0; g < G; g++) sums[g0 + g] += part[g];
