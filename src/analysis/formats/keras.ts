@@ -4,13 +4,16 @@
  *   attribute `weight_names` naming the layer's datasets, in the layer's weight order;
  * - Keras 3 `.keras`: a zip of `config.json` and `model.weights.h5` with
  *   `layers/<layer>/vars/<i>`. Keras 3 configs are rewritten to the Keras 2 form TF.js reads.
- * HDF5 is read with h5wasm (the HDF5 C library compiled to WebAssembly); weights are matched to
- * each layer in order, as Keras itself loads them, with shapes checked.
+ * HDF5 is read with h5wasm (the HDF5 C library compiled to WebAssembly) in a worker thread with
+ * a deadline: a corrupt file can send the C library into a loop or an abort, and neither may
+ * take the engine with it. Weights are matched to each layer in order, as Keras itself loads
+ * them, with shapes checked.
  * Layer types that TF.js does not implement are named in the error.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { unzipSync } from 'fflate';
 import { tf } from '../backend';
@@ -20,8 +23,6 @@ import { checkSize, firstNonFinite } from './teacherSource';
 import type * as H5Types from 'h5wasm/node' with { 'resolution-mode': 'import' };
 
 type H5 = typeof H5Types;
-type H5Group = H5Types.Group;
-type H5Dataset = H5Types.Dataset;
 
 let h5Module: Promise<H5> | undefined;
 /** h5wasm is an ES module: imported on first use. */
@@ -36,32 +37,101 @@ export function h5wasm(): Promise<H5> {
   return h5Module;
 }
 
-/** Opens an HDF5 file read-only; HDF5 errors become a BadInputError naming the file. */
-async function openH5(path: string, shown: string): Promise<H5Types.File> {
-  const h5 = await h5wasm();
-  try {
-    return new h5.File(path, 'r');
-  } catch (e) {
-    throw new BadInputError(`${shown}: not a readable HDF5 file (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+/** An HDF5 file as plain data: attributes, sub-groups, and dataset values. */
+export interface H5Node {
+  attrs: Record<string, unknown>;
+  children?: Record<string, H5Node>;
+  shape?: number[];
+  dtype?: unknown;
+  value?: unknown;
+}
+
+/** h5wasm's Node build, found on disk so a worker can import it by URL. */
+function h5wasmEntry(): string {
+  for (let d = __dirname; ; d = dirname(d)) {
+    const p = join(d, 'node_modules', 'h5wasm', 'dist', 'node', 'hdf5_hl.js');
+    if (existsSync(p)) return p;
+    if (dirname(d) === d) throw new Error('h5wasm is not installed (node_modules/h5wasm not found)');
   }
 }
 
-function attrText(g: H5Group, name: string): string | undefined {
-  const a = g.attrs[name];
-  if (!a) return undefined;
-  const v = a.value;
+// Runs in the worker: the whole tree in one pass, so nothing of h5wasm crosses back.
+const READER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { pathToFileURL } = require('node:url');
+(async () => {
+  const h5 = await import(pathToFileURL(workerData.module).href);
+  await h5.ready;
+  const f = new h5.File(workerData.path, 'r');
+  let count = 0;
+  const attrs = (o) => {
+    const out = {};
+    for (const [k, a] of Object.entries(o.attrs)) out[k] = a.value;
+    return out;
+  };
+  const walk = (o, depth) => {
+    if (++count > 100000) throw new Error('more than 100000 HDF5 objects');
+    if (depth > 32) throw new Error('HDF5 groups nested deeper than 32');
+    if (o instanceof h5.Dataset) return { attrs: attrs(o), shape: o.shape, dtype: o.dtype, value: o.value };
+    if (o instanceof h5.Group) {
+      const children = {};
+      for (const k of o.keys()) {
+        const c = o.get(k);
+        if (c) children[k] = walk(c, depth + 1);
+      }
+      return { attrs: attrs(o), children };
+    }
+    return { attrs: {} };
+  };
+  try {
+    parentPort.postMessage({ ok: true, tree: walk(f, 0) });
+  } finally {
+    f.close();
+  }
+})().catch((e) => parentPort.postMessage({ ok: false, message: String((e && e.message) || e).split('\\n')[0] }));
+`;
+
+/** Reads a whole HDF5 file in a worker thread, giving up after a deadline that grows with its size. */
+export async function readH5Tree(path: string, shown: string): Promise<H5Node> {
+  const deadline = 15000 + statSync(path).size / 5e6 * 1000;
+  return new Promise<H5Node>((resolve, reject) => {
+    const w = new Worker(READER, { eval: true, workerData: { path, module: h5wasmEntry() } });
+    let settled = false;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void w.terminate();
+      f();
+    };
+    const timer = setTimeout(() => finish(() => reject(new BadInputError(`${shown}: reading the HDF5 file did not finish in ${(deadline / 1000).toFixed(0)} s (corrupt file?)`))), deadline);
+    w.on('message', (m: { ok: boolean; tree?: H5Node; message?: string }) =>
+      finish(() => (m.ok ? resolve(m.tree as H5Node) : reject(new BadInputError(`${shown}: not a readable HDF5 file (${m.message})`)))),
+    );
+    w.on('error', (e) => finish(() => reject(new BadInputError(`${shown}: not a readable HDF5 file (${e.message.split('\n')[0]})`))));
+    w.on('exit', (code) => finish(() => reject(new BadInputError(`${shown}: the HDF5 reader stopped (exit code ${code})`))));
+  });
+}
+
+function child(node: H5Node | undefined, path: string): H5Node | undefined {
+  let n = node;
+  for (const part of path.split('/').filter((p) => p.length > 0)) n = n?.children?.[part];
+  return n;
+}
+
+function attrText(n: H5Node, name: string): string | undefined {
+  const v = n.attrs[name];
   if (typeof v === 'string') return v;
   if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
   if (Array.isArray(v) && typeof v[0] === 'string') return v.join('');
   return undefined;
 }
 
-function attrStrings(g: H5Group, name: string): string[] {
-  const a = g.attrs[name];
-  if (!a) return [];
-  const v = a.value;
+function attrStrings(n: H5Node, name: string): string[] {
+  const v = n.attrs[name];
+  if (v === undefined || v === null) return [];
   const list = Array.isArray(v) ? v : [v];
-  return list.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString('utf8') : String(x)));
+  return list.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString('utf8') : String(x))).filter((x) => x.length > 0);
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -132,7 +202,7 @@ async function buildModel(config: Json, shown: string): Promise<tfl.LayersModel>
   }
 }
 
-function toFloat32(d: H5Dataset, where: string): { data: Float32Array; shape: number[] } {
+function toFloat32(d: H5Node, where: string): { data: Float32Array; shape: number[] } {
   const v = d.value;
   const shape = d.shape ?? [];
   let data: Float32Array;
@@ -175,34 +245,30 @@ function parseConfig(text: string, shown: string): Json {
 /** A Keras 2 `.h5` (full model: config + weights). */
 export async function loadKerasH5(path: string): Promise<tfl.LayersModel> {
   checkSize(path, 'a Keras .h5 model');
-  const f = await openH5(path, path);
-  try {
-    const text = attrText(f, 'model_config');
-    if (text === undefined) {
-      const weightsOnly = f.attrs['layer_names'] !== undefined;
-      throw new BadInputError(`${path}: no 'model_config' attribute: ${weightsOnly ? 'this file holds weights only (model.save_weights); save the whole model with model.save(...)' : 'not a Keras model file'}`);
-    }
-    const config = parseConfig(text, path);
-    const model = await buildModel(config, path);
-    const root = f.get('model_weights') as H5Group | null;
-    if (!root || !('keys' in root)) throw new BadInputError(`${path}: no 'model_weights' group (not a full Keras model file)`);
-    assignWeights(
-      model,
-      (name) => {
-        const g = root.get(name) as H5Group | null;
-        if (!g || !('attrs' in g)) return undefined;
-        return attrStrings(g, 'weight_names').map((wn) => {
-          const d = g.get(wn) as H5Dataset | null;
-          if (!d || !('value' in d)) throw new BadInputError(`${path}: missing weight dataset model_weights/${name}/${wn}`);
-          return { ...toFloat32(d, `${path}: model_weights/${name}/${wn}`), name: wn };
-        });
-      },
-      path,
-    );
-    return model;
-  } finally {
-    f.close();
+  const f = await readH5Tree(path, path);
+  const text = attrText(f, 'model_config');
+  if (text === undefined) {
+    const weightsOnly = f.attrs['layer_names'] !== undefined;
+    throw new BadInputError(`${path}: no 'model_config' attribute: ${weightsOnly ? 'this file holds weights only (model.save_weights); save the whole model with model.save(...)' : 'not a Keras model file'}`);
   }
+  const config = parseConfig(text, path);
+  const model = await buildModel(config, path);
+  const root = f.children?.model_weights;
+  if (!root?.children) throw new BadInputError(`${path}: no 'model_weights' group (not a full Keras model file)`);
+  assignWeights(
+    model,
+    (name) => {
+      const g = root.children?.[name];
+      if (!g) return undefined;
+      return attrStrings(g, 'weight_names').map((wn) => {
+        const d = child(g, wn);
+        if (!d || d.shape === undefined) throw new BadInputError(`${path}: missing weight dataset model_weights/${name}/${wn}`);
+        return { ...toFloat32(d, `${path}: model_weights/${name}/${wn}`), name: wn };
+      });
+    },
+    path,
+  );
+  return model;
 }
 
 /** A Keras 3 `.keras` zip. */
@@ -220,29 +286,29 @@ export async function loadKerasV3(path: string): Promise<tfl.LayersModel> {
   const model = await buildModel(config, `${path}: config.json`);
   const dir = mkdtempSync(join(tmpdir(), 'fc-keras-'));
   const h5path = join(dir, 'model.weights.h5');
-  writeFileSync(h5path, files['model.weights.h5']);
   const shown = `${path}: model.weights.h5`;
-  const f = await openH5(h5path, shown);
+  let f: H5Node;
   try {
-    assignWeights(
-      model,
-      (name) => {
-        const vars = f.get(`layers/${name}/vars`) as H5Group | null;
-        if (!vars || !('keys' in vars)) return undefined;
-        const keys = vars.keys().sort((a, b) => Number(a) - Number(b));
-        return keys.map((k) => {
-          const d = vars.get(k) as H5Dataset | null;
-          if (!d || !('value' in d)) throw new BadInputError(`${shown}: layers/${name}/vars/${k} is not a dataset`);
-          return { ...toFloat32(d, `${shown}: layers/${name}/vars/${k}`), name: `layers/${name}/vars/${k}` };
-        });
-      },
-      shown,
-    );
-    return model;
+    writeFileSync(h5path, files['model.weights.h5']);
+    f = await readH5Tree(h5path, shown);
   } finally {
-    f.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  assignWeights(
+    model,
+    (name) => {
+      const vars = child(f, `layers/${name}/vars`);
+      if (!vars?.children) return undefined;
+      const keys = Object.keys(vars.children).sort((a, b) => Number(a) - Number(b));
+      return keys.map((k) => {
+        const d = vars.children?.[k];
+        if (!d || d.shape === undefined) throw new BadInputError(`${shown}: layers/${name}/vars/${k} is not a dataset`);
+        return { ...toFloat32(d, `${shown}: layers/${name}/vars/${k}`), name: `layers/${name}/vars/${k}` };
+      });
+    },
+    shown,
+  );
+  return model;
 }
 
 export async function loadKerasModel(path: string): Promise<tfl.LayersModel> {
