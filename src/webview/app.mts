@@ -107,7 +107,7 @@ class ChartBlock {
 /** What an absent optional section means: not computed yet, or not requested. */
 function missingText(r: AnalysisResult, what: string, how: string): string {
   if (!r.complete) return `${what}: not in the file yet. It is computed after the last order finishes; if this analysis was started without it, ${how}`;
-  return `${what}: not in this result. ${how}`;
+  return `${what}: not in this result. ${how[0].toUpperCase()}${how.slice(1)}`;
 }
 
 class App {
@@ -257,11 +257,13 @@ class App {
     const rows = shapleyRows(r);
     if (!rows) {
       const text = missingText(r, 'Effectiveness and over-fitting', 'run with Shapley enabled (setting featureComplexity.shapley, or --shapley on the command line) to see effectiveness and over-fitting.');
+      // One note for the tab: both charts come from the same Shapley run.
       this.blocks.effectiveness.showMissing(text);
-      this.blocks.overfitting.showMissing(text);
+      this.blocks.overfitting.el.hidden = true;
       this.efficiency.hidden = true;
       return;
     }
+    this.blocks.overfitting.el.hidden = false;
     const table = rows.map((x) => ({ c: orderLabel(x.order), phi: fixed(x.phiTrain), eff: fixed(x.effectiveness), gap: fixed(x.phiGap), over: fixed(x.overfitting) }));
     const cutNote = (values: (number | undefined)[], symbol: string) => {
       const cut = axisCut(values);

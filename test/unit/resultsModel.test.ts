@@ -113,3 +113,13 @@ test('a file that is not JSON says so', async () => {
 test('the fixtures are valid result files by the engine\'s own schema', () => {
   for (const name of ['fixture-complete.json', 'fixture-running.json']) assert.equal(validateResult(raw(name)), null, name);
 });
+
+test('a file written by `feature-complexity demo --orders 0,2,4` reads without warnings', async () => {
+  const { result, warnings } = await readResultFile(join(fixtures, 'demo-quick.json'));
+  assert.deepEqual(warnings, []);
+  assert.equal(result.complete, true);
+  assert.deepEqual(result.components.map((c) => c.order), [0, 2, 4]);
+  assert.ok(result.components.every((c) => c.lossCurve && c.lossCurve.length === c.epochs));
+  assert.equal(result.datasetInfo?.numClasses, 10);
+  assert.equal(validateResult(raw('demo-quick.json')), null);
+});
