@@ -163,7 +163,13 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
   let since = performance.now();
   const backend: BackendName = await useBackend(params.backend ?? 'auto');
   const dataset = loadDataset(params.data);
-  const teacher = await loadTeacher(params.checkpoint, params.layer);
+  // The data's image size fills what an ONNX model leaves symbolic and sizes a PyTorch export.
+  const teacher = await loadTeacher(params.checkpoint, params.layer, {
+    inputShape: [dataset.train.height, dataset.train.width, dataset.train.channels],
+    python: params.python,
+    modelClass: params.modelClass,
+    cacheDir: join(dirname(out), 'onnx'),
+  });
   await checkTeacherFits(teacher, dataset);
   const fns = teacher;
   lap('load', since);

@@ -38,6 +38,10 @@ export interface AnalyzeParams {
   exemplars?: string[];
   shapley?: boolean;
   substitution?: boolean;
+  /** Python with torch, to export a PyTorch checkpoint to ONNX (default: $FC_PYTHON or python3). */
+  python?: string;
+  /** `module:Class` of a PyTorch state dict or pickled model (imported from the checkpoint's folder). */
+  modelClass?: string;
   /** Where the result file goes; the engine writes it atomically. */
   out: string;
   /** Echoed in every progress notification of this request. */
