@@ -7,9 +7,11 @@
  *   node --import tsx bench/run.ts --only platform --profile   per-kernel times of one size
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, useBackend } from '../src/analysis/backend';
+import { runDemo, trainDemoTeacher } from '../src/analysis/demo';
 import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/disentangler';
 
 interface Size {
@@ -137,7 +139,8 @@ async function main(): Promise<void> {
   const noRef = args.includes('--no-reference');
   const backend = await useBackend('wasm');
   const sizes = SIZES.filter((s) => !only || s.bench.includes(only));
-  if (sizes.length === 0) throw new Error(`no benchmark matches ${only}`);
+  const withAnalysis = !only || 'whole quick analysis'.includes(only);
+  if (sizes.length === 0 && !withAnalysis) throw new Error(`no benchmark matches ${only}`);
   for (const size of sizes) {
     const { ms, cpuMs } = await ours(size, profile);
     if (noRef) {
@@ -160,6 +163,36 @@ async function main(): Promise<void> {
         reference_cpu_ms: round(ref.cpuMs),
       }));
     }
+  }
+  if (withAnalysis) await quickAnalysis(backend);
+}
+
+/**
+ * The whole `demo` analysis with the quick budget on wasm (teacher trained beforehand, untimed):
+ * teacher features, eight orders of disentanglers, significance, result file. PyTorch has no
+ * counterpart of this pipeline here, so the line has no reference.
+ */
+async function quickAnalysis(backend: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
+  try {
+    await trainDemoTeacher(join(dir, 'teacher-seed0'), 0);
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const res = await runDemo({ budget: 'quick', backend: 'wasm', seed: 0, cacheDir: dir });
+    const c = process.cpuUsage(c0);
+    const ms = performance.now() - t0;
+    console.log(JSON.stringify({
+      bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
+      backend,
+      ours_ms: round(ms),
+      reference: null,
+      reference_ms: null,
+      ratio: null,
+      ours_cpu_ms: round((c.user + c.system) / 1000),
+      stages_s: res.result.timing,
+    }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
