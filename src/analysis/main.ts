@@ -3,6 +3,7 @@
  * anything else is the command-line tool.
  */
 import { runCli } from './cli';
+import './commands';
 import './predictCommand';
 import { serve } from './server';
 

@@ -295,9 +295,14 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
     try {
       for (epoch = 0; epoch < budget.maxEpochs; epoch++) {
-        (optimizer as unknown as { learningRate: number }).learningRate = learningRate(budget, epoch);
+        const lr = learningRate(budget, epoch) * (prevNet ? budget.warmFactor : 1);
         let sum = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
+          const step = epoch * stepsPerEpoch + s;
+          const ramp = prevNet && step < budget.warmupSteps ? (step + 1) / budget.warmupSteps : 1;
+          (optimizer as unknown as { learningRate: number }).learningRate = lr * ramp;
+          // A macrotask turn lets the IPC channel deliver a cancel request and flush progress.
+          await new Promise<void>((r) => setImmediate(r));
           if (hooks.isCancelled?.()) {
             net.dispose();
             optimizer.dispose();

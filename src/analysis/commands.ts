@@ -1,0 +1,238 @@
+/**
+ * The analysis commands of the CLI (`analyze`, `layers`, `task-complexity`, `demo`) and the
+ * child-process handlers for `analyzeRequest` and `listLayersRequest`.
+ */
+import { parseArgs } from 'node:util';
+import { analyze, defaultResultPath, parseOrders } from './analyze';
+import { useBackend } from './backend';
+import { registerCommand } from './cli';
+import { runDemo } from './demo';
+import { BadInputError } from './errors';
+import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget } from './protocol';
+import type { ResultFile } from './result';
+import { registerHandlers, toResponseError } from './server';
+import { loadTeacher } from './teacher';
+import { formatTaskComplexity, parseTasks, runTaskComplexity } from './taskComplexity';
+import type { Progress } from './train';
+
+const BUDGETS = ['quick', 'standard', 'thorough', 'reference'];
+const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export function parseBudget(v: string | undefined, fallback: Budget): Budget {
+  if (v === undefined) return fallback;
+  if (!BUDGETS.includes(v)) throw new BadInputError(`--budget must be one of ${BUDGETS.join(', ')}, got '${v}'`);
+  return v as Budget;
+}
+
+export function parseBackend(v: string | undefined): BackendChoice {
+  if (v === undefined) return 'auto';
+  if (!BACKENDS.includes(v)) throw new BadInputError(`--backend must be one of ${BACKENDS.join(', ')}, got '${v}'`);
+  return v as BackendChoice;
+}
+
+export function parseInteger(name: string, v: string | undefined, fallback: number | undefined, min = -Infinity): number | undefined {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new BadInputError(`--${name} must be an integer${min > -Infinity ? ` ≥ ${min}` : ''}, got '${v}'`);
+  return n;
+}
+
+/** Progress lines on stderr: every stage change, and within a stage at most one line every 2 s. */
+export function stderrProgress(): (p: Progress) => void {
+  let lastStage = '';
+  let lastTime = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.stage === lastStage && now - lastTime < 2000 && p.fraction < 1) return;
+    lastStage = p.stage;
+    lastTime = now;
+    const parts = [`[${(100 * p.fraction).toFixed(0).padStart(3)}%]`, p.stage];
+    if (p.epoch !== undefined) parts.push(`epoch ${p.epoch}`);
+    if (p.loss !== undefined) parts.push(`loss ${p.loss.toPrecision(3)}`);
+    process.stderr.write(parts.join('  ') + '\n');
+  };
+}
+
+function fmt(x: number | undefined, digits = 3): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+/** The ρ table of a result, one row per order plus the residue. */
+export function formatResult(r: ResultFile): string {
+  const lines: string[] = [];
+  lines.push(`checkpoint  ${r.checkpoint.path}`);
+  lines.push(`target      ${r.targetLayer}${r.featureShape ? ` [${r.featureShape.join('×')}]` : ''}   budget ${r.budget}   backend ${r.backend}   seed ${r.seed}${r.width ? `   width ${r.width}` : ''}`);
+  lines.push(`teacher     train acc ${fmt(r.teacher.trainAccuracy)}  loss ${fmt(r.teacher.trainLoss)}   test acc ${fmt(r.teacher.testAccuracy)}  loss ${fmt(r.teacher.testLoss)}`);
+  lines.push(`Var[f]      train ${r.featureVariance.toPrecision(4)}   test ${r.featureVarianceTest === undefined ? '-' : r.featureVarianceTest.toPrecision(4)}`);
+  lines.push('');
+  lines.push('order   ρ train   ρ test   epochs   final loss');
+  for (const c of r.components) {
+    const last = c.lossCurve && c.lossCurve.length ? c.lossCurve[c.lossCurve.length - 1].toPrecision(3) : '-';
+    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)}${c.converged ? '*' : ' '}  ${last}`);
+  }
+  lines.push(`residue   ${fmt(r.residue.rho).padStart(7)}   ${fmt(r.residue.rhoTest).padStart(6)}`);
+  lines.push('');
+  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
+  if (!r.complete) lines.push('INCOMPLETE: the run stopped early; the orders above are the ones that finished.');
+  const total = Object.entries(r.timing).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
+  lines.push(`timing: ${total}`);
+  return lines.join('\n') + '\n';
+}
+
+registerCommand('analyze', async (argv) => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      data: { type: 'string' },
+      layer: { type: 'string' },
+      orders: { type: 'string' },
+      budget: { type: 'string' },
+      backend: { type: 'string' },
+      seed: { type: 'string' },
+      width: { type: 'string' },
+      out: { type: 'string' },
+      exemplars: { type: 'string' },
+      shapley: { type: 'boolean' },
+      substitution: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new BadInputError('analyze needs exactly one checkpoint: feature-complexity analyze <checkpoint> --data <dataset>');
+  if (!values.data) throw new BadInputError('analyze needs --data <dataset folder>');
+  const checkpoint = positionals[0];
+  const out = values.out ?? defaultResultPath(checkpoint);
+  const res = await analyze(
+    {
+      checkpoint,
+      data: values.data,
+      layer: values.layer,
+      orders: parseOrders(values.orders),
+      budget: parseBudget(values.budget, 'standard'),
+      backend: parseBackend(values.backend),
+      seed: parseInteger('seed', values.seed, 0),
+      width: parseInteger('width', values.width, undefined, 1),
+      exemplars: values.exemplars ? values.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+      shapley: values.shapley,
+      substitution: values.substitution,
+      out,
+      progressToken: 'cli',
+    },
+    { progress: stderrProgress() },
+  );
+  process.stdout.write(values.json ? JSON.stringify(res.result, null, 2) + '\n' : formatResult(res.result));
+  process.stderr.write(`result: ${res.resultFile}\n`);
+});
+
+registerCommand('layers', async (argv) => {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, backend: { type: 'string' } } });
+  if (positionals.length !== 1) throw new BadInputError('layers needs exactly one checkpoint: feature-complexity layers <checkpoint>');
+  await useBackend(parseBackend(values.backend));
+  const teacher = await loadTeacher(positionals[0]);
+  try {
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ layers: teacher.layers, defaultLayer: teacher.targetLayer }, null, 2) + '\n');
+      return;
+    }
+    const w = Math.max(5, ...teacher.layers.map((l) => l.name.length));
+    const cw = Math.max(5, ...teacher.layers.map((l) => l.className.length));
+    process.stdout.write(`${'layer'.padEnd(w)}  ${'class'.padEnd(cw)}  output shape\n`);
+    for (const l of teacher.layers) {
+      const mark = l.name === teacher.targetLayer ? '   <- default target layer' : '';
+      process.stdout.write(`${l.name.padEnd(w)}  ${l.className.padEnd(cw)}  [${l.outputShape.map((d) => (d === null ? 'N' : d)).join(', ')}]${mark}\n`);
+    }
+  } finally {
+    await teacher.dispose();
+  }
+});
+
+registerCommand('task-complexity', async (argv) => {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      tasks: { type: 'string' },
+      orders: { type: 'string' },
+      budget: { type: 'string' },
+      backend: { type: 'string' },
+      seed: { type: 'string' },
+      width: { type: 'string' },
+      'check-width': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const res = await runTaskComplexity(
+    {
+      tasks: parseTasks(values.tasks),
+      orders: values.orders ? parseOrders(values.orders) : undefined,
+      budget: parseBudget(values.budget, 'quick'),
+      backend: parseBackend(values.backend),
+      seed: parseInteger('seed', values.seed, 0),
+      width: parseInteger('width', values.width, undefined, 1),
+      checkWidth: parseInteger('check-width', values['check-width'], undefined, 0),
+      out: values.out,
+    },
+    { progress: stderrProgress() },
+  );
+  process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatTaskComplexity(res));
+  if (values.out) process.stderr.write(`result: ${values.out}\n`);
+});
+
+registerCommand('demo', async (argv) => {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      budget: { type: 'string' },
+      backend: { type: 'string' },
+      seed: { type: 'string' },
+      width: { type: 'string' },
+      orders: { type: 'string' },
+      out: { type: 'string' },
+      retrain: { type: 'boolean' },
+    },
+  });
+  const res = await runDemo(
+    {
+      budget: parseBudget(values.budget, 'quick'),
+      backend: parseBackend(values.backend),
+      seed: parseInteger('seed', values.seed, 0),
+      width: parseInteger('width', values.width, undefined, 1),
+      orders: values.orders ? parseOrders(values.orders) : undefined,
+      out: values.out,
+      retrain: values.retrain,
+    },
+    { progress: stderrProgress() },
+  );
+  process.stdout.write(formatResult(res.result));
+  process.stderr.write(`teacher: ${res.checkpoint}\nresult: ${res.resultFile}\ndemo took ${res.seconds.toFixed(0)} s\n`);
+});
+
+registerHandlers((connection) => {
+  connection.onRequest(analyzeRequest, async (params, token) => {
+    try {
+      const res = await analyze(params, {
+        progress: (p) => void connection.sendNotification(progressNotification, { progressToken: params.progressToken, ...p }),
+        isCancelled: () => token.isCancellationRequested,
+      });
+      return { resultFile: res.resultFile, complete: res.complete };
+    } catch (e) {
+      throw toResponseError(e);
+    }
+  });
+  connection.onRequest(listLayersRequest, async (params) => {
+    try {
+      await useBackend('auto');
+      const teacher = await loadTeacher(params.checkpoint);
+      try {
+        return { layers: teacher.layers, defaultLayer: teacher.targetLayer };
+      } finally {
+        await teacher.dispose();
+      }
+    } catch (e) {
+      throw toResponseError(e);
+    }
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Calibration by task complexity (METHOD.md §6, the paper's Exp. 1): a random "task net" with
+ * k ReLU layers maps random inputs to a target tensor; a target DNN is trained to reproduce it;
+ * the target DNN's output is disentangled. The significance should move to higher orders as k
+ * grows; the centre of mass Σ ρ·index / Σ ρ (index = position in the order list, the residue
+ * counted as one past the last order) summarises where it sits. A width check disentangles one
+ * target DNN with two disentangler widths: their ρ distributions should be close.
+ */
+import { dirname, join, basename } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tf, useBackend } from './backend';
+import { budgetSpec } from './budget';
+import type { Split } from './data/dataset';
+import { Rng } from './data/rng';
+import { BadInputError } from './errors';
+import { SignificanceAccumulator } from './metrics/significance';
+import type { BackendChoice, BackendName, Budget } from './protocol';
+import { predictSet, trainOrders, type FeatureSet, type Hooks, type ScaledDisentangler } from './train';
+import { ENGINE_VERSION } from './version';
+
+export const DEFAULT_TASKS = [0, 2, 8, 26, 80];
+/** Smaller than the analysis default: the calibration runs on tiny inputs in minutes. */
+export const TASK_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
+const INPUT: [number, number, number] = [8, 8, 2];
+const TARGET: [number, number, number] = [4, 4, 4];
+const TASK_WIDTH = 16;
+const TARGET_DNN_ORDER = 32;
+const DEFAULT_WIDTH = 16;
+const N_TRAIN = 2000;
+const N_TEST = 500;
+
+export interface TaskComplexityOptions {
+  tasks?: number[];
+  orders?: number[];
+  budget?: Budget;
+  backend?: BackendChoice;
+  seed?: number;
+  width?: number;
+  /** Second disentangler width for the robustness check on the middle task; 0 = skip. Default: 2 × width. */
+  checkWidth?: number;
+  out?: string;
+  /** Random inputs per split (default 2000 train, 500 test). */
+  samples?: { train: number; test: number };
+  /** ReLU blocks of the target DNN (default 32). */
+  targetOrder?: number;
+}
+
+export interface TaskEntry {
+  k: number;
+  components: { order: number; rho: number }[];
+  residue: { rho: number };
+  centreOfMass: number;
+  /** How well the target DNN reproduces the task net: 1 − MSE / Var on test inputs. */
+  targetFit: number;
+}
+
+export interface TaskComplexityResult {
+  schemaVersion: 1;
+  kind: 'task-complexity';
+  engineVersion: string;
+  backend: BackendName;
+  seed: number;
+  budget: Budget;
+  width: number;
+  targetOrder: number;
+  orders: number[];
+  tasks: TaskEntry[];
+  widthCheck?: { k: number; widths: [number, number]; rho: [number[], number[]]; centreOfMass: [number, number]; l1Distance: number };
+  seconds: number;
+}
+
+export function parseTasks(text: string | undefined): number[] {
+  if (text === undefined || text === '') return DEFAULT_TASKS;
+  const ks = text.split(',').map((s) => Number(s.trim()));
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0)) throw new BadInputError(`--tasks must be non-negative integers separated by commas, got '${text}'`);
+  return ks;
+}
+
+/** Σ ρ_i · i / Σ ρ_i over the components (i = position) and the residue (i = number of orders). */
+export function centreOfMass(componentRhos: number[], residueRho: number): number {
+  const all = [...componentRhos, residueRho];
+  const total = all.reduce((a, b) => a + b, 0);
+  return total > 0 ? all.reduce((a, r, i) => a + r * i, 0) / total : 0;
+}
+
+/** Gaussian inputs as a dataset split (labels unused). */
+function randomSplit(rng: Rng, n: number): Split {
+  const [h, w, c] = INPUT;
+  const images = Float32Array.from({ length: n * h * w * c }, () => rng.normal());
+  return { images, labels: new Int32Array(n), count: n, height: h, width: w, channels: c };
+}
+
+/**
+ * The task net with k ReLU layers: a 3×3 conv to TASK_WIDTH channels, k × (ReLU, 3×3 conv) with
+ * He-scaled weights (each layer keeps the signal's scale, so depth is not washed out by
+ * shrinking), then a linear map to the target shape by 2×2 average pooling and a 1×1 conv.
+ */
+function taskNet(k: number, seed: number): (x: tf.Tensor4D) => tf.Tensor4D {
+  const rng = new Rng(seed);
+  const kernel = (cin: number, cout: number, size: number, gain: number) =>
+    tf.tensor4d(Float32Array.from({ length: size * size * cin * cout }, () => rng.normal() * Math.sqrt(gain / (size * size * cin))), [size, size, cin, cout]);
+  const first = kernel(INPUT[2], TASK_WIDTH, 3, 1);
+  const hidden = Array.from({ length: k }, () => kernel(TASK_WIDTH, TASK_WIDTH, 3, 2));
+  const last = kernel(TASK_WIDTH, TARGET[2], 1, 1);
+  const weights = [first, ...hidden, last];
+  const fn = (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      let h = tf.conv2d(x, first, 1, 'same');
+      for (const w of hidden) h = tf.conv2d(tf.relu(h), w, 1, 'same');
+      const pooled = tf.avgPool(h, [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]], [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]], 'valid');
+      return tf.conv2d(pooled, last, 1, 'same');
+    });
+  (fn as unknown as { weights: tf.Tensor[] }).weights = weights;
+  return fn;
+}
+
+async function mapSet(split: Split, fn: (x: tf.Tensor4D) => tf.Tensor4D, shape: [number, number, number]): Promise<FeatureSet> {
+  const indices = Int32Array.from({ length: split.count }, (_, i) => i);
+  const features = await predictSet({ apply: fn }, { split, indices, features: new Float32Array(0), featureShape: shape });
+  return { split, indices, features, featureShape: shape };
+}
+
+function fitOf(target: FeatureSet, pred: Float32Array): number {
+  const n = target.indices.length;
+  const dim = target.features.length / n;
+  const acc = new SignificanceAccumulator([0], dim);
+  acc.add(target.features, [pred]);
+  const s = acc.result();
+  return 1 - s.residue.variance / s.featureVariance;
+}
+
+async function disentangle(train: FeatureSet, test: FeatureSet, orders: number[], width: number, budget: Budget, seed: number, hooks: Hooks, span: [number, number]): Promise<{ rho: number[]; residue: number } | undefined> {
+  const spec = budgetSpec(budget);
+  const monitor = { ...train, indices: train.indices.slice(0, spec.monitorSamples), features: train.features.slice(0, spec.monitorSamples * (train.features.length / train.indices.length)) };
+  const res = await trainOrders({ train, monitor, inputShape: INPUT, orders, width, budget: spec, seed, span }, hooks);
+  try {
+    if (!res.complete) return undefined;
+    const phis = [];
+    for (const o of res.orders) phis.push(await predictSet(o.phi, test));
+    const acc = new SignificanceAccumulator(orders, test.features.length / test.indices.length);
+    acc.add(test.features, phis);
+    const s = acc.result();
+    return { rho: s.components.map((c) => c.rho), residue: s.residue.rho };
+  } finally {
+    for (const o of res.orders) o.phi.net.dispose();
+  }
+}
+
+export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hooks = {}): Promise<TaskComplexityResult> {
+  const t0 = performance.now();
+  const tasks = opts.tasks ?? DEFAULT_TASKS;
+  const orders = opts.orders ?? TASK_ORDERS;
+  const budget = opts.budget ?? 'quick';
+  const seed = opts.seed ?? 0;
+  const width = opts.width ?? DEFAULT_WIDTH;
+  const checkWidth = opts.checkWidth ?? 2 * width;
+  const backend = await useBackend(opts.backend ?? 'auto');
+  const rng = new Rng(seed);
+  const trainX = randomSplit(rng, opts.samples?.train ?? N_TRAIN);
+  const testX = randomSplit(rng, opts.samples?.test ?? N_TEST);
+  const targetOrder = opts.targetOrder ?? TARGET_DNN_ORDER;
+  const checkK = checkWidth > 0 ? tasks[Math.floor(tasks.length / 2)] : undefined;
+  const jobs = tasks.length + (checkK !== undefined ? 1 : 0);
+  const entries: TaskEntry[] = [];
+  let widthCheck: TaskComplexityResult['widthCheck'];
+
+  for (let t = 0; t < tasks.length; t++) {
+    const k = tasks[t];
+    const span = (part: number, of: number): [number, number] => [(t + part / of) / jobs, (t + (part + 1) / of) / jobs];
+    hooks.progress?.({ stage: `task k=${k}: target DNN`, fraction: t / jobs });
+    const task = taskNet(k, seed * 7919 + k);
+    const taskTrain = await mapSet(trainX, task, TARGET);
+    const taskTest = await mapSet(testX, task, TARGET);
+    tf.dispose((task as unknown as { weights: tf.Tensor[] }).weights);
+
+    // The target DNN: a deep residual ReLU net trained to reproduce the task net.
+    const spec = budgetSpec(budget);
+    const monitor = { ...taskTrain, indices: taskTrain.indices.slice(0, spec.monitorSamples), features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]) };
+    const fitted = await trainOrders({ train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) }, { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) });
+    if (!fitted.complete) throw new Error('cancelled');
+    const targetNet: ScaledDisentangler = fitted.orders[0].phi;
+    const targetTrain = await mapSet(trainX, (x) => targetNet.apply(x), TARGET);
+    const targetTest = await mapSet(testX, (x) => targetNet.apply(x), TARGET);
+    const targetFit = fitOf(taskTest, targetTest.features);
+    targetNet.net.dispose();
+
+    const stageHooks = (label: string): Hooks => ({ ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: ${label}${p.order !== undefined ? ` order ${p.order}` : ''}` }) });
+    const d = await disentangle(targetTrain, targetTest, orders, width, budget, seed, stageHooks('disentangle'), [span(1, 3)[0], span(2, 3)[1]]);
+    if (!d) throw new Error('cancelled');
+    entries.push({ k, components: orders.map((order, i) => ({ order, rho: d.rho[i] })), residue: { rho: d.residue }, centreOfMass: centreOfMass(d.rho, d.residue), targetFit });
+
+    if (k === checkK) {
+      const t2 = tasks.length;
+      const span2: [number, number] = [t2 / jobs, (t2 + 1) / jobs];
+      const d2 = await disentangle(targetTrain, targetTest, orders, checkWidth, budget, seed, stageHooks(`width ${checkWidth}`), span2);
+      if (!d2) throw new Error('cancelled');
+      const l1 = [...d.rho, d.residue].reduce((a, r, i) => a + Math.abs(r - [...d2.rho, d2.residue][i]), 0);
+      widthCheck = { k, widths: [width, checkWidth], rho: [d.rho, d2.rho], centreOfMass: [centreOfMass(d.rho, d.residue), centreOfMass(d2.rho, d2.residue)], l1Distance: l1 };
+    }
+  }
+  const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
+  if (opts.out) {
+    mkdirSync(dirname(opts.out), { recursive: true });
+    const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
+    renameSync(tmp, opts.out);
+  }
+  hooks.progress?.({ stage: 'done', fraction: 1 });
+  return result;
+}
+
+export function formatTaskComplexity(r: TaskComplexityResult): string {
+  const lines: string[] = [];
+  lines.push(`task complexity: ρ of the target DNN's components per task net depth k (budget ${r.budget}, width ${r.width}, backend ${r.backend}, test inputs)`);
+  lines.push(['    k', ...r.orders.map((o) => `l=${o}`.padStart(6)), 'resid'.padStart(6), '  centre', '  fit'].join(' '));
+  for (const t of r.tasks) {
+    lines.push([String(t.k).padStart(5), ...t.components.map((c) => c.rho.toFixed(3).padStart(6)), t.residue.rho.toFixed(3).padStart(6), t.centreOfMass.toFixed(2).padStart(8), t.targetFit.toFixed(3).padStart(5)].join(' '));
+  }
+  lines.push('centre = Σ ρ·index / Σ ρ (index of the order in the list, residue = one past the last); it should rise with k. fit = 1 − MSE/Var of the target DNN against the task net.');
+  if (r.widthCheck) {
+    const w = r.widthCheck;
+    lines.push(`width check (k=${w.k}): width ${w.widths[0]}: ${w.rho[0].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[0].toFixed(2)}`);
+    lines.push(`                     width ${w.widths[1]}: ${w.rho[1].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[1].toFixed(2)}   L1 distance ${w.l1Distance.toFixed(3)}`);
+  }
+  lines.push(`took ${r.seconds.toFixed(0)} s`);
+  return lines.join('\n') + '\n';
+}
