@@ -53,69 +53,63 @@ function convInfo(xShape: number[], filterShape: number[], strides: number | [nu
   );
 }
 
+/** out[ci·pixels + p] = x[p·cin + ci], in blocks of pixels so that each block of x stays in L1. */
+function toChannelsFirst(x: Float32Array, out: Float32Array, pixels: number, cin: number): void {
+  const block = 64;
+  for (let p0 = 0; p0 < pixels; p0 += block) {
+    const pn = Math.min(block, pixels - p0);
+    for (let ci = 0; ci < cin; ci++) {
+      const o = ci * pixels + p0;
+      let src = p0 * cin + ci;
+      for (let t = 0; t < pn; t++, src += cin) out[o + t] = x[src];
+    }
+  }
+}
+
 /**
- * Rows [m0, m0 + mc) of the im2col matrix, written transposed: out[(i·kw + j)·Cin + ci, m − m0] for
- * m = (n·Ho + oh)·Wo + ow, zero where the tap falls in the padding. Writing a cache-sized chunk at a
- * time keeps the scattered (stride mc) writes inside the cache; the whole matrix would not fit.
- * Within a chunk, blocks of BLOCK rows are gathered tap by tap and channel by channel, so the
- * writes run along m and the x pixels of a block stay in L1 across the Cin channels.
+ * Output rows [q0, q0 + nq) (a row = one (n, oh)) of the im2col matrix, written transposed:
+ * out[(i·kw + j)·Cin + ci, (q − q0)·Wo + ow] = x[n, oh·sh + i − pt, ow·sw + j − pl, ci], zero in
+ * the padding. Read from x in channels-first layout, every piece is a run along ow, so both the
+ * reads and the writes are sequential; with stride 1 a run is one native copyWithin. `mem` is the
+ * whole wasm heap and `xcf`, `out` are float offsets into it.
  */
-function im2colTransposedChunk(x: Float32Array, out: Float32Array, c: tf.backend_util.Conv2DInfo, m0: number, mc: number): void {
-  const { inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf.backend_util.Conv2DInfo, q0: number, nq: number): void {
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
-  const ih0 = scratch.ih0;
-  const iw0 = scratch.iw0;
-  const pix0 = scratch.pix0;
-  const validM = scratch.validM;
-  const validSrc = scratch.validSrc;
-  const zeroM = scratch.zeroM;
-  for (let b0 = 0; b0 < mc; b0 += BLOCK) {
-    const bn = Math.min(BLOCK, mc - b0);
-    for (let t = 0; t < bn; t++) {
-      const m = m0 + b0 + t;
-      const ow = m % wo;
-      const q = (m - ow) / wo;
-      const oh = q % ho;
-      const n = (q - oh) / ho;
-      ih0[t] = oh * sh - pt;
-      iw0[t] = ow * sw - pl;
-      pix0[t] = n * h;
-    }
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        let nv = 0;
-        let nz = 0;
-        for (let t = 0; t < bn; t++) {
-          const ih = ih0[t] + i;
-          const iw = iw0[t] + j;
-          if (ih >= 0 && ih < h && iw >= 0 && iw < w) {
-            validM[nv] = b0 + t;
-            validSrc[nv++] = ((pix0[t] + ih) * w + iw) * cin;
-          } else {
-            zeroM[nz++] = b0 + t;
+  const pixels = nb * h * w;
+  const mc = nq * wo;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      // Columns whose tap (i, j) lands inside the image: [owLo, owHi).
+      const owLo = Math.min(wo, Math.max(0, Math.ceil((pl - j) / sw)));
+      const owHi = Math.max(owLo, Math.min(wo, Math.floor((w - 1 + pl - j) / sw) + 1));
+      const r0 = (i * kw + j) * cin;
+      for (let ci = 0; ci < cin; ci++) {
+        const src = ci * pixels;
+        let d = (r0 + ci) * mc;
+        for (let q = q0; q < q0 + nq; q++, d += wo) {
+          const oh = q % ho;
+          const n = (q - oh) / ho;
+          const ih = oh * sh + i - pt;
+          const o = out + d;
+          if (ih < 0 || ih >= h) {
+            mem.fill(0, o, o + wo);
+            continue;
           }
-        }
-        const r0 = (i * kw + j) * cin;
-        for (let ci = 0; ci < cin; ci++) {
-          const o = (r0 + ci) * mc;
-          for (let t = 0; t < nv; t++) out[o + validM[t]] = x[validSrc[t] + ci];
-          for (let t = 0; t < nz; t++) out[o + zeroM[t]] = 0;
+          for (let ow = 0; ow < owLo; ow++) mem[o + ow] = 0;
+          let s = xcf + src + (n * h + ih) * w + owLo * sw + j - pl;
+          if (sw === 1) {
+            mem.copyWithin(o + owLo, s, s + owHi - owLo);
+          } else {
+            for (let ow = owLo; ow < owHi; ow++, s += sw) mem[o + ow] = mem[s];
+          }
+          for (let ow = owHi; ow < wo; ow++) mem[o + ow] = 0;
         }
       }
     }
   }
 }
-
-const BLOCK = 128;
-const scratch = {
-  ih0: new Int32Array(BLOCK),
-  iw0: new Int32Array(BLOCK),
-  pix0: new Int32Array(BLOCK),
-  validM: new Int32Array(BLOCK),
-  validSrc: new Int32Array(BLOCK),
-  zeroM: new Int32Array(BLOCK),
-};
 
 const CHUNK_FLOATS = Number(process.env.FC_WASM_CHUNK_FLOATS ?? 1 << 19);
 
@@ -141,22 +135,30 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
   const k = c.filterHeight * c.filterWidth * c.inChannels;
   const cout = c.outChannels;
-  const m = c.batchSize * c.outHeight * c.outWidth;
-  const mc = chunkRows(k, cout, m);
+  const wo = c.outWidth;
+  const rowsTotal = c.batchSize * c.outHeight;
+  const rowsPerChunk = Math.max(1, Math.floor(chunkRows(k, cout, rowsTotal * wo) / wo));
+  const pixels = c.batchSize * c.inHeight * c.inWidth;
+  const xcf = backend.makeOutput([c.inChannels, pixels], 'float32');
+  toChannelsFirst(heap(backend, x), heap(backend, xcf), pixels, c.inChannels);
   const acc = new Float32Array(k * cout);
-  for (let m0 = 0; m0 < m; m0 += mc) {
-    const rows = Math.min(mc, m - m0);
+  for (let q0 = 0; q0 < rowsTotal; q0 += rowsPerChunk) {
+    const nq = Math.min(rowsPerChunk, rowsTotal - q0);
+    const rows = nq * wo;
+    const m0 = q0 * wo;
     const patchesT = backend.makeOutput([1, k, rows], 'float32');
     // A fresh tensor per chunk: the matmul caches XNNPACK's packed right operand by tensor id.
     const dyChunk = backend.makeOutput([1, rows, cout], 'float32');
     // Views are taken after the allocations: growing the wasm memory detaches older views.
     heap(backend, dyChunk).set(heap(backend, dy).subarray(m0 * cout, (m0 + rows) * cout));
-    im2colTransposedChunk(heap(backend, x), heap(backend, patchesT), c, m0, rows);
+    const pv = heap(backend, patchesT);
+    im2colTransposedRows(new Float32Array(pv.buffer), heap(backend, xcf).byteOffset >> 2, pv.byteOffset >> 2, c, q0, nq);
     const prod = runKernel('BatchMatMul', backend, { a: patchesT, b: dyChunk }, { transposeA: false, transposeB: false });
     const p = heap(backend, prod);
     for (let i = 0; i < acc.length; i++) acc[i] += p[i];
     free(backend, patchesT, dyChunk, prod);
   }
+  free(backend, xcf);
   const out = backend.makeOutput(attrs.filterShape, 'float32');
   heap(backend, out).set(acc);
   return out;
