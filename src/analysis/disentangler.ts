@@ -163,7 +163,7 @@ export class Disentangler {
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = conv(x, this.inputConv);
+      let h = inputConv(x, this.inputConv);
       for (const stage of this.stages) {
         let start = 0;
         if (stage.projection) {
@@ -220,7 +220,15 @@ export class Disentangler {
 }
 
 function conv(h: tf.Tensor4D, c: Conv): tf.Tensor4D {
-  return tf.add(tf.conv2d(h, c.kernel, c.strides, 'same'), c.bias);
+  return tf.fused.conv2d({ x: h, filter: c.kernel, bias: c.bias, strides: c.strides, pad: 'same' });
+}
+
+/**
+ * The input conv stays unfused: the fused op's gradient also computes the gradient for its input,
+ * which for the image is never needed (a full backprop-input conv per step for nothing).
+ */
+function inputConv(x: tf.Tensor4D, c: Conv): tf.Tensor4D {
+  return tf.add(tf.conv2d(x, c.kernel, c.strides, 'same'), c.bias);
 }
 
 function copyConv(dst: Conv, src: Conv): void {

@@ -2,6 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
+import { Disentangler, trainStep } from '../../src/analysis/disentangler';
 
 before(async () => {
   await useBackend('wasm');
@@ -131,6 +132,34 @@ test('Sum over the leading axes (bias gradients) and the reductions it leaves to
   }
   const ints = await onBackend('wasm', () => tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)));
   assert.deepEqual(Array.from(ints), [4, 6]);
+});
+
+test('Adam steps of a strided disentangler give the same losses and weights on wasm as on cpu', async () => {
+  const run = async (backend: 'cpu' | 'wasm') => {
+    await tf.setBackend(backend);
+    const net = Disentangler.create({ order: 4, width: 8, inputShape: [16, 16, 3], targetShape: [4, 4, 6] }, 5);
+    const opt = tf.train.adam(1e-2);
+    const x = tf.tensor4d(random(4 * 16 * 16 * 3, 7), [4, 16, 16, 3]);
+    const y = tf.tensor4d(random(4 * 4 * 4 * 6, 8), [4, 4, 4, 6]);
+    const before = tf.memory().numTensors;
+    const losses: number[] = [];
+    for (let i = 0; i < 4; i++) losses.push(await trainStep(net, opt, x, y));
+    // Adam's moments are created on the first step; after that a step must not leak tensors.
+    const after = tf.memory().numTensors;
+    await trainStep(net, opt, x, y);
+    assert.equal(tf.memory().numTensors, after, `${backend} leaks tensors per step`);
+    assert.ok(after > before);
+    const weights = Float32Array.from(net.variables.flatMap((v) => Array.from(v.dataSync())));
+    tf.dispose([x, y]);
+    opt.dispose();
+    net.dispose();
+    return { losses, weights };
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  for (let i = 0; i < cpu.losses.length; i++) assert.ok(Math.abs(cpu.losses[i] - wasm.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `loss ${i}: ${cpu.losses[i]} vs ${wasm.losses[i]}`);
+  assert.ok(cpu.losses[3] < cpu.losses[0]);
+  assertClose(wasm.weights, cpu.weights, 'weights after 5 steps');
 });
 
 test('registering twice is harmless', () => {

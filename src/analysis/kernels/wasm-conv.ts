@@ -305,9 +305,20 @@ function makeSum(stock: tf.KernelConfig): tf.KernelConfig {
   return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
 
+/**
+ * Identity without the copy. The engine clones every tensor it saves for backprop through this
+ * kernel (three or more per conv and per Adam update); tensors are immutable, so sharing the
+ * buffer under a reference count, as the stock Reshape does, is enough.
+ */
+function identity(args: { inputs: { x: TensorInfo }; backend: BackendWasm }): TensorInfo {
+  const { x } = args.inputs;
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
 let registered = false;
 
-/** Registers the conv gradient kernels (and the bias-gradient Sum) for 'wasm', replacing the stock ones. Idempotent. */
+/** Registers the conv gradient kernels, the bias-gradient Sum and a copy-free Identity for 'wasm'. Idempotent. */
 export function registerWasmConvKernels(): void {
   if (registered) return;
   for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
@@ -315,6 +326,9 @@ export function registerWasmConvKernels(): void {
   }
   tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc });
+  const stockIdentity = tf.getKernel(tf.Identity, 'wasm');
+  if (stockIdentity) tf.unregisterKernel(tf.Identity, 'wasm');
+  tf.registerKernel({ kernelName: tf.Identity, backendName: 'wasm', kernelFunc: identity as unknown as tf.KernelFunc });
   const stockSum = tf.getKernel(tf.Sum, 'wasm');
   if (stockSum) {
     tf.unregisterKernel(tf.Sum, 'wasm');
