@@ -3,7 +3,7 @@
  * layers model the graph was written from; the cut at a node; the dataset-fit checks.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -85,6 +85,25 @@ test('tfjs graph model: missing shards, NaN weights', async () => {
     await assert.rejects(loadTeacher(join(dir, 'g')), isBad(/conv1\/kernel.*Infinity/));
     writeFileSync(join(dir, 'g', 'group1-shard1of1.bin'), bin.subarray(0, 100));
     await assert.rejects(loadTeacher(join(dir, 'g')), isBad(/truncated or wrong shard/));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('formats: huge files are refused before they are read', async () => {
+  await useBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'fc-huge-'));
+  try {
+    // Sparse files: 3 GiB on paper, nothing on disk.
+    for (const name of ['huge.onnx', 'huge.keras', 'huge.npz', 'huge.pt']) {
+      const fd = openSync(join(dir, name), 'w');
+      ftruncateSync(fd, 3 * 2 ** 30);
+      closeSync(fd);
+    }
+    for (const name of ['huge.onnx', 'huge.pt']) await assert.rejects(loadTeacher(join(dir, name), undefined, { inputShape: [8, 8, 3], python: '/nonexistent' }), isBad(new RegExp(`${name}: 3\\.0 GiB is larger than`)));
+    // The .keras magic check reads only the first bytes: zeros are not a zip.
+    await assert.rejects(loadTeacher(join(dir, 'huge.keras')), isBad(/huge\.keras: not a zip archive/));
+    assert.throws(() => loadDataset(join(dir, 'huge.npz')), isBad(/huge\.npz: 3\.0 GiB is more than an \.npz/));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -25,6 +25,8 @@ function readBatches(paths: string[], variant: 10 | 100): Split {
   const record = labelBytes + PIXELS;
   const bufs = paths.map((p) => {
     const size = statSync(p).size;
+    // The real batches are 30 MB each; a much larger file is not one of them.
+    if (size > 2 ** 30) throw new BadInputError(`${p}: ${(size / 2 ** 30).toFixed(1)} GiB is not a CIFAR batch (each holds 10000 records, about 30 MB)`);
     if (size === 0 || size % record !== 0) {
       throw new BadInputError(`${p}: ${size} bytes is not a whole number of CIFAR-${variant} records (${record} bytes each: ${labelBytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary batch`);
     }

@@ -33,7 +33,12 @@ interface Decoded {
   height: number;
 }
 
+/** An encoded image larger than this is refused before it is read. */
+const MAX_FILE_BYTES = 64 * 2 ** 20;
+
 function decode(path: string): Decoded {
+  const size = statSync(path).size;
+  if (size > MAX_FILE_BYTES) throw new BadInputError(`${path}: ${(size / 2 ** 20).toFixed(0)} MB is larger than the ${MAX_FILE_BYTES / 2 ** 20} MB an image file may have here`);
   const buf = readFileSync(path);
   const ext = extname(path).toLowerCase();
   try {

@@ -143,15 +143,28 @@ function rowCap(shape: number[]): number {
   return Math.max(1, Math.floor(MAX_SPLIT_FLOATS / per));
 }
 
+/** An .npz is read whole and its arrays unpacked in memory: larger ones are refused. */
+export const MAX_NPZ_BYTES = 2 ** 31 - 1;
+
 /** Loads an `.npz` with x_train, y_train, x_test, y_test. */
 export function loadNpz(path: string): Dataset {
+  const size = statSync(path).size;
+  if (size > MAX_NPZ_BYTES) throw new BadInputError(`${path}: ${(size / 2 ** 30).toFixed(1)} GiB is more than an .npz this engine unpacks in memory (2 GiB); save the arrays as a folder of .npy files, which are read in place`);
   const buf = readFileSync(path);
   let files: Record<string, Uint8Array>;
+  const oversize: string[] = [];
   try {
-    files = unzipSync(buf, { filter: (f) => KEYS.some((k) => f.name === `${k}.npy`) });
+    files = unzipSync(buf, {
+      filter: (f) => {
+        if (!KEYS.some((k) => f.name === `${k}.npy`)) return false;
+        if (f.originalSize > MAX_NPZ_BYTES) oversize.push(`${f.name} (${(f.originalSize / 2 ** 30).toFixed(1)} GiB)`);
+        return f.originalSize <= MAX_NPZ_BYTES;
+      },
+    });
   } catch (e) {
     throw new BadInputError(`${path}: not a readable .npz (zip: ${e instanceof Error ? e.message : String(e)})`);
   }
+  if (oversize.length > 0) throw new BadInputError(`${path}: ${oversize.join(', ')} unpack to more than 2 GiB; save the arrays as a folder of .npy files, which are read in place`);
   const arrays = {} as Record<Key, NpyArray>;
   for (const k of KEYS) {
     const member = files[`${k}.npy`];
