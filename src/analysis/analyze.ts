@@ -218,6 +218,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
       testSamples: nTestEval,
       monitorSamples: nMonitor,
       numClasses: dataset.numClasses,
+      ...(dataset.notes && dataset.notes.length ? { notes: dataset.notes } : {}),
     },
     backend,
     seed,

@@ -32,7 +32,7 @@ export interface ResultFile {
   checkpoint: { path: string; sha256: string; format?: string };
   targetLayer: string;
   featureShape?: number[];
-  dataset: { path: string; format: string; normalization: string; inputShape?: number[]; trainSamples: number; testSamples: number; monitorSamples?: number; numClasses?: number };
+  dataset: { path: string; format: string; normalization: string; inputShape?: number[]; trainSamples: number; testSamples: number; monitorSamples?: number; numClasses?: number; notes?: string[] };
   backend: BackendName;
   seed: number;
   budget: Budget;

@@ -4,7 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { fork } from 'node:child_process';
+import { CancellationTokenSource } from 'vscode-jsonrpc';
+import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import { tf, useBackend } from '../../src/analysis/backend';
+import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/analysis/protocol';
 import { analyze, defaultResultPath, parseOrders } from '../../src/analysis/analyze';
 import { Rng } from '../../src/analysis/data/rng';
 import { writeIdx } from '../../src/analysis/data/idx';
@@ -48,7 +52,7 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     const out = join(root, 'out', 'r.json');
     const before = tf.memory().numTensors;
     const res = await analyze(
-      { checkpoint: model, data, orders: [0, 2], width: 4, budget: 'quick', backend: 'wasm', seed: 1, out, progressToken: 't' },
+      { checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out, progressToken: 't' },
       { progress: (p) => progress.push(p.fraction) },
     );
     assert.equal(res.complete, true);
@@ -69,13 +73,13 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     assert.ok(tf.memory().numTensors - before < 5, `${tf.memory().numTensors - before} tensors leaked`);
 
     // Same seed, same backend: same numbers.
-    const again = await analyze({ checkpoint: model, data, orders: [0, 2], width: 4, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'r2.json'), progressToken: 't' });
+    const again = await analyze({ checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'r2.json'), progressToken: 't' });
     assert.equal(again.result.components[0].rho, file.components[0].rho);
 
     // Cancelled after the first order: the file keeps order 0 and says it is incomplete.
     let finished = 0;
     const partial = await analyze(
-      { checkpoint: model, data, orders: [0, 2], width: 4, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'p.json'), progressToken: 't' },
+      { checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'p.json'), progressToken: 't' },
       { progress: (p) => { if (p.order === 2) finished++; }, isCancelled: () => finished > 0 },
     );
     assert.equal(partial.complete, false);
@@ -98,4 +102,70 @@ test('analyze: orders and default result path', () => {
   assert.throws(() => parseOrders('4,2'), BadInputError);
   const p = defaultResultPath('/nowhere/models/cnn/model.json', new Date('2026-01-02T03:04:05.678Z'));
   assert.equal(p, '/nowhere/models/cnn/.feature-complexity/cnn-20260102T030405Z.json');
+});
+
+test('CLI: layers prints the table; bad arguments exit 2 with one line', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const root = mkdtempSync(join(tmpdir(), 'fc-cli-'));
+  const main = join(__dirname, '..', '..', 'src', 'analysis', 'main.ts');
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8', cwd: join(__dirname, '..', '..') });
+  try {
+    await useBackend('wasm');
+    await writeLinearTeacher(join(root, 'model'));
+    const layers = run('layers', join(root, 'model'), '--backend', 'cpu');
+    assert.equal(layers.status, 0, layers.stderr);
+    assert.match(layers.stdout, /feature\s+Conv2D\s+\[N, 8, 8, 3\]\s+<- default target layer/);
+    const cases: [string[], RegExp][] = [
+      [['analyze', join(root, 'model')], /needs --data/],
+      [['analyze', join(root, 'model'), '--data', root, '--budget', 'huge'], /--budget must be one of/],
+      [['analyze', join(root, 'model'), '--data', root, '--orders', '2,1'], /orders must increase/],
+      [['layers', join(root, 'missing')], /does not exist/],
+    ];
+    for (const [args, re] of cases) {
+      const r = run(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('feature-complexity'));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], re);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('engine process: listLayers, analyze with progress, cancel keeps the finished order', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'fc-rpc-'));
+  const child = fork(join(__dirname, '..', '..', 'src', 'analysis', 'main.ts'), ['--rpc'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: join(__dirname, '..', '..') });
+  const conn = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+  conn.listen();
+  try {
+    const data = join(root, 'data');
+    mkdirSync(data);
+    writeData(data, 240, 60);
+    await useBackend('wasm');
+    await writeLinearTeacher(join(root, 'model'));
+    const listed = await conn.sendRequest(listLayersRequest, { checkpoint: join(root, 'model') });
+    assert.equal(listed.defaultLayer, 'feature');
+    assert.deepEqual(listed.layers.map((l) => l.name), ['feature', 'flat', 'out']);
+    await assert.rejects(conn.sendRequest(listLayersRequest, { checkpoint: join(root, 'nothing') }), (e: { code?: number }) => e.code === EngineErrorCode.BadInput);
+
+    const seen: ProgressParams[] = [];
+    const cts = new CancellationTokenSource();
+    conn.onNotification(progressNotification, (p) => {
+      seen.push(p);
+      if (p.order === 2) cts.cancel();
+    });
+    const out = join(root, 'rpc.json');
+    const res = await conn.sendRequest(analyzeRequest, { checkpoint: join(root, 'model'), data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 2, out, progressToken: 'tok' }, cts.token);
+    assert.equal(res.complete, false);
+    assert.equal(res.resultFile, out);
+    assert.ok(seen.length > 0 && seen.every((p) => p.progressToken === 'tok'));
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    assert.deepEqual(file.orders, [0]);
+    assert.equal(file.complete, false);
+  } finally {
+    conn.dispose();
+    child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
 });
