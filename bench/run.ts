@@ -29,6 +29,21 @@ const SIZES: Size[] = [
   { bench: 'step B32 32x32x3->8x8x128 C128 l8', batch: 32, spec: { order: 8, width: 128, inputShape: [32, 32, 3], targetShape: [8, 8, 128] }, warmup: 1, steps: 3 },
 ];
 
+interface Op {
+  bench: string;
+  op: 'matmul' | 'conv';
+  /** matmul: [m, k, n]; conv: [batch, h, w, cin, cout, k] ('same', stride 1). */
+  shape: number[];
+  warmup: number;
+  steps: number;
+}
+
+/** Single primitives: the floor under the training step is how fast each backend multiplies. */
+const OPS: Op[] = [
+  { bench: 'op matmul 2048x576 * 576x64', op: 'matmul', shape: [2048, 576, 64], warmup: 3, steps: 15 },
+  { bench: 'op conv fwd B32 32x32 64->64 3x3', op: 'conv', shape: [32, 32, 32, 64, 64, 3], warmup: 2, steps: 7 },
+];
+
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 
 function median(xs: number[]): number {
@@ -113,6 +128,49 @@ async function printProfile(net: Disentangler, opt: tf.Optimizer, x: tf.Tensor4D
   for (const [name, e] of rows) process.stderr.write(`  ${name.padEnd(24)} ${(e.ms / steps).toFixed(2).padStart(9)}  ${String(e.n / steps).padStart(4)} calls\n`);
 }
 
+async function oursOp(op: Op): Promise<{ ms: number; cpuMs: number }> {
+  const [a, b] = op.op === 'matmul'
+    ? [tf.randomNormal([op.shape[0], op.shape[1]]), tf.randomNormal([op.shape[1], op.shape[2]])]
+    : [tf.randomNormal([op.shape[0], op.shape[1], op.shape[2], op.shape[3]]), tf.randomNormal([op.shape[5], op.shape[5], op.shape[3], op.shape[4]])];
+  const run = () => (op.op === 'matmul' ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+  const times: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < op.warmup + op.steps; i++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const out = run();
+    await out.data();
+    const c = process.cpuUsage(c0);
+    out.dispose();
+    if (i >= op.warmup) {
+      times.push(performance.now() - t0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+  }
+  tf.dispose([a, b]);
+  return { ms: median(times), cpuMs: median(cpu) };
+}
+
+function runPython(plan: object): { ms: number; cpuMs: number; threads: number; torch: string } {
+  const out = execFileSync(PYTHON, [join(__dirname, 'torch_step.py'), JSON.stringify(plan)], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as { median_ms: number; median_cpu_ms: number; threads: number; torch: string };
+  return { ms: r.median_ms, cpuMs: r.median_cpu_ms, threads: r.threads, torch: r.torch };
+}
+
+function line(bench: string, backend: string, ours: { ms: number; cpuMs: number }, ref: { ms: number; cpuMs: number; threads: number; torch: string }): string {
+  return JSON.stringify({
+    bench,
+    backend,
+    ours_ms: round(ours.ms),
+    reference: `pytorch ${ref.torch} cpu ${ref.threads} thread${ref.threads === 1 ? '' : 's'}`,
+    reference_ms: round(ref.ms),
+    ratio: round(ours.ms / ref.ms, 2),
+    // CPU time (all threads) beside the wall clock: on a shared machine it shows contention.
+    ours_cpu_ms: round(ours.cpuMs),
+    reference_cpu_ms: round(ref.cpuMs),
+  });
+}
+
 function reference(size: Size, threads: number): { ms: number; cpuMs: number; threads: number; torch: string } {
   const plan = {
     width: size.spec.width,
@@ -127,9 +185,7 @@ function reference(size: Size, threads: number): { ms: number; cpuMs: number; th
     steps: size.steps,
     threads,
   };
-  const out = execFileSync(PYTHON, [join(__dirname, 'torch_step.py'), JSON.stringify(plan)], { encoding: 'utf8' });
-  const r = JSON.parse(out.trim().split('\n').pop() as string) as { median_ms: number; median_cpu_ms: number; threads: number; torch: string };
-  return { ms: r.median_ms, cpuMs: r.median_cpu_ms, threads: r.threads, torch: r.torch };
+  return runPython(plan);
 }
 
 async function main(): Promise<void> {
@@ -139,30 +195,22 @@ async function main(): Promise<void> {
   const noRef = args.includes('--no-reference');
   const backend = await useBackend('wasm');
   const sizes = SIZES.filter((s) => !only || s.bench.includes(only));
+  const ops = noRef ? [] : OPS.filter((o) => !only || o.bench.includes(only));
   const withAnalysis = !only || 'whole quick analysis'.includes(only);
-  if (sizes.length === 0 && !withAnalysis) throw new Error(`no benchmark matches ${only}`);
+  if (sizes.length === 0 && ops.length === 0 && !withAnalysis) throw new Error(`no benchmark matches ${only}`);
   for (const size of sizes) {
-    const { ms, cpuMs } = await ours(size, profile);
+    const mine = await ours(size, profile);
     if (noRef) {
-      console.log(JSON.stringify({ bench: size.bench, backend, ours_ms: round(ms), reference: null, reference_ms: null, ratio: null, ours_cpu_ms: round(cpuMs) }));
+      console.log(JSON.stringify({ bench: size.bench, backend, ours_ms: round(mine.ms), reference: null, reference_ms: null, ratio: null, ours_cpu_ms: round(mine.cpuMs) }));
       continue;
     }
     // PyTorch's own default here is 1 thread (OpenMP sees one core), so the second reference
     // line asks for every core explicitly.
-    for (const threads of [1, availableParallelism()]) {
-      const ref = reference(size, threads);
-      console.log(JSON.stringify({
-        bench: size.bench,
-        backend,
-        ours_ms: round(ms),
-        reference: `pytorch ${ref.torch} cpu ${ref.threads} thread${ref.threads === 1 ? '' : 's'}`,
-        reference_ms: round(ref.ms),
-        ratio: round(ms / ref.ms, 2),
-        // CPU time (all threads) beside the wall clock: on a shared machine it shows contention.
-        ours_cpu_ms: round(cpuMs),
-        reference_cpu_ms: round(ref.cpuMs),
-      }));
-    }
+    for (const threads of [1, availableParallelism()]) console.log(line(size.bench, backend, mine, reference(size, threads)));
+  }
+  for (const op of ops) {
+    const mine = await oursOp(op);
+    console.log(line(op.bench, backend, mine, runPython({ op: op.op, shape: op.shape, warmup: op.warmup, steps: op.steps, threads: 1 })));
   }
   if (withAnalysis) await quickAnalysis(backend);
 }

@@ -53,10 +53,38 @@ class Disentangler(nn.Module):
         return self.out(h)
 
 
+def time_op(plan):
+    """One primitive (matmul or forward conv) alone, to show the raw throughput gap."""
+    torch.manual_seed(0)
+    if plan["op"] == "matmul":
+        m, k, n = plan["shape"]
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        fn = lambda: torch.mm(a, b)
+    else:
+        nb, h, w, c, co, kk = plan["shape"]
+        x, f = torch.randn(nb, c, h, w), torch.randn(co, c, kk, kk)
+        fn = lambda: F.conv2d(x, f, padding=kk // 2)
+    with torch.no_grad():
+        for _ in range(plan["warmup"]):
+            fn()
+        times = []
+        cpu = []
+        for _ in range(plan["steps"]):
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            fn()
+            cpu.append((time.process_time() - c0) * 1000)
+            times.append((time.perf_counter() - t0) * 1000)
+    print(json.dumps({"median_ms": statistics.median(times), "median_cpu_ms": statistics.median(cpu), "threads": torch.get_num_threads(), "torch": torch.__version__}))
+
+
 def main():
     plan = json.loads(sys.argv[1])
     if plan.get("threads"):
         torch.set_num_threads(plan["threads"])
+    if "op" in plan:
+        time_op(plan)
+        return
     torch.manual_seed(0)
     net = Disentangler(plan)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
