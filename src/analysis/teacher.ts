@@ -264,6 +264,8 @@ export interface Teacher extends TeacherRuntime {
 }
 
 export interface TeacherOptions extends TorchExportOptions {
+  /** Target layer (exemplars: otherwise the default layer, or the last one with the target's H×W). */
+  layer?: string;
   /** NHWC [H, W, C] of the data: fills input dims that an ONNX model leaves symbolic. */
   inputShape?: number[];
 }
@@ -326,6 +328,43 @@ export async function loadTeacher(checkpoint: string, layer?: string, opts: Teac
     }
   }
   return { ...runtime, checkpoint: resolve(checkpoint), hash: checkpointHash(checkpoint) };
+}
+
+/**
+ * Loads an exemplar network (any format) for the reliability analysis: it must take the
+ * target's images, and its feature must have the target feature's spatial size (the
+ * reliability heads are 1×1 convolutions; channels may differ). Its default layer is used when
+ * it fits, else its last layer with the target's H×W; no such layer is a BadInputError naming it.
+ */
+export async function loadExemplar(checkpoint: string, target: Teacher, opts: TeacherOptions = {}): Promise<Teacher> {
+  const [th, tw] = target.featureShape;
+  let ex = await loadTeacher(checkpoint, opts.layer, { ...opts, inputShape: target.inputShape });
+  const refuse = async (msg: string): Promise<never> => {
+    await ex.dispose();
+    throw new BadInputError(`exemplar ${checkpoint}: ${msg}`);
+  };
+  if (ex.inputShape.join(',') !== target.inputShape.join(',')) {
+    await refuse(`takes ${ex.inputShape.join('×')} images, the target model ${target.inputShape.join('×')}; exemplars must be trained on the same data`);
+  }
+  if (ex.featureShape[0] === th && ex.featureShape[1] === tw) return ex;
+  if (opts.layer) await refuse(`its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')}, the target's is ${target.featureShape.join('×')}; the reliability heads need the same H×W`);
+  // Layer shapes are listed in the checkpoint's own layout: [N, C, H, W] for NCHW checkpoints.
+  const hw = (s: (number | null)[]) => (ex.layout === 'NCHW' ? [s[2], s[3]] : [s[1], s[2]]);
+  const fits = ex.layers.filter((l) => l.outputShape.length === 4 && hw(l.outputShape).join(',') === `${th},${tw}` && l.name !== ex.layers[0]?.name);
+  for (const cand of fits.reverse()) {
+    try {
+      const other = await loadTeacher(checkpoint, cand.name, { ...opts, inputShape: target.inputShape });
+      if (other.featureShape[0] === th && other.featureShape[1] === tw) {
+        await ex.dispose();
+        ex = other;
+        return ex;
+      }
+      await other.dispose();
+    } catch (e) {
+      if (!(e instanceof BadInputError)) throw e;
+    }
+  }
+  return refuse(`its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')} and no layer of it has the target feature's ${th}×${tw} positions; the reliability heads are 1×1 convolutions and need the same H×W`);
 }
 
 /**

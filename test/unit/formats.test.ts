@@ -11,7 +11,8 @@ import { tf, useBackend } from '../../src/analysis/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { BadInputError } from '../../src/analysis/errors';
 import { detectCheckpointFormat } from '../../src/analysis/formats/teacherSource';
-import { checkpointHash, checkTeacherFits, loadTeacher, teacherStats } from '../../src/analysis/teacher';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkpointHash, checkTeacherFits, loadExemplar, loadTeacher, saveLayersModel, teacherStats } from '../../src/analysis/teacher';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as { testAccuracy: number; testOutputs: number[][] };
@@ -104,6 +105,37 @@ test('formats: huge files are refused before they are read', async () => {
     // The .keras magic check reads only the first bytes: zeros are not a zip.
     await assert.rejects(loadTeacher(join(dir, 'huge.keras')), isBad(/huge\.keras: not a zip archive/));
     assert.throws(() => loadDataset(join(dir, 'huge.npz')), isBad(/huge\.npz: 3\.0 GiB is more than an \.npz/));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('exemplars: any format, layer chosen by the target feature size, mismatches named', async () => {
+  await useBackend('cpu');
+  const target = await loadTeacher(join(F, 'cnn.onnx'));
+  // Both cut after their second conv: 4×4 positions.
+  const ex = await loadExemplar(join(F, 'keras_cnn.h5'), target);
+  assert.equal(ex.targetLayer, 'conv2');
+  await ex.dispose();
+  await target.dispose();
+  // An 8×8 target feature: the exemplar's last 8×8 layer is used.
+  const early = await loadTeacher(join(F, 'cnn.onnx'), '/Relu_output_0');
+  const ex2 = await loadExemplar(join(F, 'graph'), early);
+  assert.equal(ex2.targetLayer, 'bn1/FusedBatchNormV3');
+  await ex2.dispose();
+  await assert.rejects(loadExemplar(join(F, 'keras_cnn.keras'), early, { layer: 'conv2' }), isBad(/exemplar .*keras_cnn\.keras: its feature at 'conv2' is 4×4×8, the target's is 8×8×8/));
+  await early.dispose();
+  // A target with 2×2 positions: no layer of the exemplar fits.
+  const dir = mkdtempSync(join(tmpdir(), 'fc-ex-'));
+  try {
+    const input = tfl.input({ shape: [8, 8, 3] });
+    const f = tfl.layers.conv2d({ filters: 4, kernelSize: 4, strides: 4, name: 'coarse' }).apply(input) as tfl.SymbolicTensor;
+    const out = tfl.layers.dense({ units: 4, name: 'out' }).apply(tfl.layers.flatten().apply(f)) as tfl.SymbolicTensor;
+    await saveLayersModel(tfl.model({ inputs: input, outputs: out }), dir);
+    const coarse = await loadTeacher(dir);
+    assert.deepEqual(coarse.featureShape, [2, 2, 4]);
+    await assert.rejects(loadExemplar(join(F, 'cnn.onnx'), coarse), isBad(/exemplar .*cnn\.onnx: .*no layer of it has the target feature's 2×2 positions/));
+    await coarse.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
