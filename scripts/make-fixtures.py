@@ -3,6 +3,7 @@
 Writes test/fixtures/formats/:
   data.npz, data-npy/ : a small 8x8 RGB, 4-class dataset (NHWC uint8 images) in NumPy's own formats
   cnn.onnx             : a small NCHW CNN trained on it, exported by torch.onnx.export
+  cnn_nhwc.onnx        : the same weights taking NHWC images, with an NHWC target tensor
   cnn.torchscript.pt   : the same network as TorchScript (torch.jit.trace)
   cnn_state.pth        : its state dict, for the --model-class export path (class in tiny_cnn.py)
   torch_ref.json       : reference inputs' indices, outputs and accuracy computed by PyTorch
@@ -19,6 +20,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'formats')
 sys.path.insert(0, OUT)
 from tiny_cnn import TinyCnn  # noqa: E402
+
+
+class NhwcCnn(torch.nn.Module):
+    def __init__(self, base):
+        super().__init__()
+        self.base = base
+
+    def forward(self, x):
+        f = torch.relu(self.base.features(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
+        return self.base.fc(f.mean(dim=(1, 2)))
 
 
 def make_data(rng, n):
@@ -60,6 +71,11 @@ def main():
     dummy = torch.zeros(1, 3, 8, 8)
     torch.onnx.export(model, dummy, os.path.join(OUT, 'cnn.onnx'), input_names=['image'], output_names=['logits'],
                       dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}}, opset_version=13)
+    # The same network taking NHWC images, as Keras/TF exports to ONNX do: Transposes at the input
+    # and after the convolutions, so the target tensor is NHWC inside the ONNX graph.
+    nhwc = NhwcCnn(model).eval()
+    torch.onnx.export(nhwc, torch.zeros(1, 8, 8, 3), os.path.join(OUT, 'cnn_nhwc.onnx'), input_names=['image'],
+                      output_names=['logits'], dynamic_axes={'image': {0: 'batch'}, 'logits': {0: 'batch'}}, opset_version=13)
     traced = torch.jit.trace(model, dummy)
     traced.save(os.path.join(OUT, 'cnn.torchscript.pt'))
     torch.save(model.state_dict(), os.path.join(OUT, 'cnn_state.pth'))

@@ -157,3 +157,31 @@ test('pytorch: TorchScript and state dict checkpoints export to ONNX and match P
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('onnx: an NHWC-input graph (Transposes inside) gives the same logits and features', async () => {
+  await useBackend('cpu');
+  const t = await loadTeacher(join(F, 'cnn_nhwc.onnx'));
+  const nchw = await loadTeacher(join(F, 'cnn.onnx'));
+  try {
+    assert.equal(t.layout, 'NHWC');
+    // The ReLU after the Transpose back to NHWC, before ReduceMean.
+    assert.equal(t.targetLayer, '/Relu_2_output_0');
+    assert.deepEqual(t.featureShape, [4, 4, 8]);
+    const { x } = testImages(8);
+    const d = maxDiff((await t.runModel(x)).arraySync() as number[][], ref.testLogits);
+    assert.ok(d <= 1e-4, `NHWC export differs from PyTorch by ${d}`);
+    const f = await t.runTrunk(x);
+    const g = await nchw.runTrunk(x);
+    assert.ok(tf.max(tf.abs(tf.sub(f, g))).dataSync()[0] <= 1e-5, 'NHWC and NCHW graphs give different features');
+    assert.ok(tf.max(tf.abs(tf.sub(await t.runHead(f), await t.runModel(x)))).dataSync()[0] <= 1e-5);
+    // An NCHW tensor inside the same graph.
+    const inner = await loadOnnxTeacher(join(F, 'cnn_nhwc.onnx'), '/Relu_1_output_0');
+    const fi = await inner.runTrunk(x);
+    assert.ok(tf.max(tf.abs(tf.sub(fi, g))).dataSync()[0] <= 1e-5);
+    assert.ok(tf.max(tf.abs(tf.sub(await inner.runHead(fi), await t.runModel(x)))).dataSync()[0] <= 1e-5);
+    await inner.dispose();
+  } finally {
+    await t.dispose();
+    await nchw.dispose();
+  }
+});

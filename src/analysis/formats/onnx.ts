@@ -117,6 +117,30 @@ function inputLayout(model: onnx.ModelProto, inputName: string): Layout {
   return 'NCHW';
 }
 
+/** Ops that keep their input's layout: walked through when telling a tensor's layout. */
+const LAYOUT_KEEPING = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Identity', 'Dropout', 'Mul', 'Add', 'Sub', 'Div', 'Cast']);
+
+/**
+ * The layout of a 4-d tensor inside the graph: NCHW (what Conv, pooling and BatchNormalization
+ * produce) unless the nearest producer that fixes a layout is a Transpose to NHWC.
+ */
+export function tensorLayout(model: onnx.ModelProto, name: string): Layout {
+  const producer = new Map<string, onnx.INodeProto>();
+  for (const n of model.graph?.node ?? []) for (const o of n.output ?? []) if (o) producer.set(o, n);
+  let cur = name;
+  for (let steps = 0; steps < 1000; steps++) {
+    const n = producer.get(cur);
+    if (!n) return 'NCHW';
+    if (n.opType === 'Transpose') {
+      const perm = (n.attribute ?? []).find((a) => a.name === 'perm')?.ints?.map(num);
+      return perm && perm.join(',') === '0,2,3,1' ? 'NHWC' : 'NCHW';
+    }
+    if (!LAYOUT_KEEPING.has(n.opType ?? '')) return 'NCHW';
+    cur = (n.input ?? [])[0] ?? '';
+  }
+  return 'NCHW';
+}
+
 /**
  * The subgraph that computes `outputs` from `feeds` (as onnx.utils.extract_model does):
  * nodes in their original topological order, the initializers they read, `feeds` as graph
@@ -283,9 +307,10 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
   }
   if (info.shape.length !== 4 || info.dtype !== 'float32') throw new BadInputError(`${path}: tensor '${target}' is ${info.dtype} [${info.shape.join(', ')}]; the disentangler needs a float N×C×H×W feature map`);
   if (target === outName) throw new BadInputError(`${path}: '${target}' is the model's output; pick an intermediate tensor`);
-  const [, fc, fh, fw] = info.shape;
+  const featureLayout = tensorLayout(model, target);
+  const [fc, fh, fw] = featureLayout === 'NCHW' ? info.shape.slice(1) : [info.shape[3], info.shape[1], info.shape[2]];
   const batchDim = fixedBatch > 0 ? fixedBatch : 'batch';
-  const featureVi = valueInfo(target, [batchDim, fc, fh, fw]);
+  const featureVi = valueInfo(target, [batchDim, ...info.shape.slice(1)]);
   const inputVi = valueInfo(input.name ?? '', [batchDim, ...inner]);
   const outVi = { name: outName };
   const trunkModel = extractSubgraph(model, [inputVi], [featureVi], 'trunk');
@@ -304,7 +329,10 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
     return { data, dims };
   };
   const toNhwc = (r: { data: Float32Array; dims: number[] }): tf.Tensor4D =>
-    tf.tidy(() => tf.transpose(tf.tensor4d(r.data, r.dims as [number, number, number, number]), [0, 2, 3, 1]));
+    tf.tidy(() => {
+      const t = tf.tensor4d(r.data, r.dims as [number, number, number, number]);
+      return featureLayout === 'NCHW' ? tf.transpose(t, [0, 2, 3, 1]) : t;
+    });
   const checkImages = (x: tf.Tensor4D) => {
     const [, h, w, c] = x.shape;
     if (h !== ih || w !== iw || c !== ic) throw new BadInputError(`${path}: the model expects ${ih}×${iw}×${ic} images, got ${h}×${w}×${c}`);
@@ -327,10 +355,11 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
     runHead: async (f) => {
       const [, h, w, c] = f.shape;
       if (h !== fh || w !== fw || c !== fc) throw new BadInputError(`${path}: the head takes ${fh}×${fw}×${fc} features at '${target}', got ${h}×${w}×${c}`);
-      const t = tf.transpose(f, [0, 3, 1, 2]);
+      const t = featureLayout === 'NCHW' ? tf.transpose(f, [0, 3, 1, 2]) : f;
       const data = (await t.data()) as Float32Array;
-      t.dispose();
-      const r = await runChunks(head, data, [f.shape[0], fc, fh, fw], fixedBatch, `${path} (head)`);
+      if (t !== f) t.dispose();
+      const dims = featureLayout === 'NCHW' ? [f.shape[0], fc, fh, fw] : [f.shape[0], fh, fw, fc];
+      const r = await runChunks(head, data, dims, fixedBatch, `${path} (head)`);
       return tf.tensor2d(r.data, [f.shape[0], r.data.length / Math.max(f.shape[0], 1)]);
     },
     runModel: async (x) => {
