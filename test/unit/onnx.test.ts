@@ -185,3 +185,29 @@ test('onnx: an NHWC-input graph (Transposes inside) gives the same logits and fe
     await nchw.dispose();
   }
 });
+
+test('onnx: a model exported with a fixed batch of 1 runs batches one sample at a time', async () => {
+  await useBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'fc-onnx1-'));
+  try {
+    const m = readOnnx(join(F, 'cnn.onnx'));
+    for (const v of [...(m.graph?.input ?? []), ...(m.graph?.output ?? [])]) {
+      const d0 = v.type?.tensorType?.shape?.dim?.[0];
+      if (d0) {
+        d0.dimParam = '';
+        d0.dimValue = 1;
+      }
+    }
+    writeFileSync(join(dir, 'b1.onnx'), onnx.ModelProto.encode(m).finish());
+    const t = await loadTeacher(join(dir, 'b1.onnx'));
+    const { x } = testImages(5);
+    const d = maxDiff((await t.runModel(x)).arraySync() as number[][], ref.testLogits.slice(0, 5));
+    assert.ok(d <= 1e-4, `batch-1 model differs by ${d}`);
+    const f = await t.runTrunk(x);
+    assert.deepEqual(f.shape, [5, 4, 4, 8]);
+    assert.deepEqual((await t.runHead(f)).shape, [5, 4]);
+    await t.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
