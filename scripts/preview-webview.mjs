@@ -1,24 +1,32 @@
-// Renders the results panel outside VS Code and screenshots it, to look at it as a user would.
+// Renders the results panel, and the comparison, prediction and calibration views, outside VS Code
+// and screenshots them, to look at them as a user would.
 // Serves the same page the host builds (same CSP, nonce, dist/webview.js, media/webview.css) from
 // a local HTTP server, with a fake acquireVsCodeApi that posts a result file, and with VS Code's
 // --vscode-* theme variables for a dark and a light theme. Needs `npm run build` first.
 //
-//   node --import tsx scripts/preview-webview.mjs [result.json] [running-result.json]
+//   node --import tsx scripts/preview-webview.mjs [result.json] [running-result.json] [task-complexity.json]
 //
 // Writes test-results/preview/*.png and report.json (console errors, CSP violations, exports).
+// The prediction view gets the engine handler's answer for a synthetic model zoo.
 import { createServer } from 'node:http';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { parseResult } from '../src/extension/resultsModel.ts';
 import { resultsPageHtml } from '../src/webview/html.ts';
+import { handlePredict } from '../src/analysis/viewRequests.ts';
+import { parseTaskComplexity } from '../src/webview/calibrationRender.ts';
+import { syntheticZoo } from '../test/fixtures/views/synthetic.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'test-results', 'preview');
 mkdirSync(out, { recursive: true });
 const completePath = resolve(process.argv[2] ?? join(root, 'test/fixtures/results/fixture-complete.json'));
 const runningPath = resolve(process.argv[3] ?? join(root, 'test/fixtures/results/fixture-running.json'));
+const calibrationPath = resolve(process.argv[4] ?? join(root, 'test/fixtures/views/task-complexity-quick.json'));
+const demoPath = join(root, 'test/fixtures/results/demo-quick.json');
 if (!existsSync(join(root, 'dist/webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first');
 
 // VS Code's Dark Modern and Light Modern values of the variables the panel and the toolkit read.
@@ -135,12 +143,12 @@ const THEMES = {
 
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png', '.map': 'application/json' };
 
-function page(origin, theme) {
+function page(origin, theme, view) {
   const nonce = 'previewNonce0123456789abcdefABCD';
-  const html = resultsPageHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/webview.css`, title: 'preview' });
+  const html = resultsPageHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/webview.css`, title: 'preview', view });
   // VS Code sets the variables on <html> through the CSSOM (an inline style attribute would break
   // the CSP) and the theme class on <body>; the fake API answers
-  // `results/ready` with the result the test sets in window.__result.
+  // `results/ready` with the message the test sets in window.__message, or the result in window.__result.
   const fake = `<script nonce="${nonce}">
     for (const [k, v] of Object.entries(${JSON.stringify(THEMES[theme].vars)})) document.documentElement.style.setProperty(k, v);
     document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' sample: ' + e.sample));
@@ -149,7 +157,7 @@ function page(origin, theme) {
     window.acquireVsCodeApi = () => ({
       postMessage(m) {
         window.__posted.push(m);
-        if (m && m.method === 'results/ready' && window.__result) window.postMessage({ method: 'results/show', params: window.__result }, '*');
+        if (m && m.method === 'results/ready' && (window.__message || window.__result)) window.postMessage(window.__message ?? { method: 'results/show', params: window.__result }, '*');
       },
       getState() { return window.__state; },
       setState(s) { window.__state = s; },
@@ -165,7 +173,7 @@ const server = createServer((req, res) => {
   const m = /^\/page\/(dark|light|high-contrast)$/.exec(url.pathname);
   if (m) {
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(page(`http://${req.headers.host}`, m[1]));
+    res.end(page(`http://${req.headers.host}`, m[1], url.searchParams.get('view') ?? 'results'));
     return;
   }
   if (url.pathname.startsWith('/dist/') || url.pathname.startsWith('/media/')) {
@@ -255,6 +263,41 @@ try {
     await p.waitForTimeout(300);
     await p.screenshot({ path: join(out, `${theme}-narrow.png`), fullPage: true });
     await context.close();
+  }
+
+  // The comparison, prediction and calibration views, each with what its host sends.
+  const zooDir = mkdtempSync(join(tmpdir(), 'fc-preview-zoo-'));
+  const zoo = syntheticZoo(25, 1).map((z, i) => {
+    const file = join(zooDir, `model-${i}.json`);
+    writeFileSync(file, JSON.stringify(z.result));
+    return file;
+  });
+  const predictReport = handlePredict({ results: zoo.filter((_, i) => i !== 12), for: zoo[12], repeats: 200 });
+  const compared = [completePath, demoPath].map((file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))) }));
+  const views = {
+    compare: { message: { method: 'compare/show', params: { analyses: compared } }, ready: '#block-compare-rho vscode-data-grid-cell' },
+    predict: { message: { method: 'predict/show', params: { report: predictReport, madeAt: new Date().toISOString() } }, ready: '#stat-mae' },
+    calibration: {
+      message: { method: 'calibration/show', params: { path: calibrationPath, fileName: basename(calibrationPath), output: parseTaskComplexity(JSON.parse(readFileSync(calibrationPath, 'utf8'))) } },
+      ready: '#verdict',
+    },
+  };
+  for (const theme of ['dark', 'light', 'high-contrast']) {
+    for (const [view, v] of Object.entries(views)) {
+      const context = await browser.newContext({ viewport: { width: 1180, height: 900 }, deviceScaleFactor: 1 });
+      const p = await context.newPage();
+      p.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && report.consoleErrors.push(`${theme} ${view}: ${m.text()}`));
+      p.on('pageerror', (e) => report.pageErrors.push(`${theme} ${view}: ${e.message}`));
+      await p.addInitScript((msg) => (window.__message = msg), v.message);
+      await p.goto(`${origin}/page/${theme}?view=${view}`);
+      await p.waitForSelector(v.ready);
+      await p.waitForTimeout(400);
+      await p.screenshot({ path: join(out, `${theme}-view-${view}.png`), fullPage: true });
+      report.checks[`${theme}-${view}-text`] = (await p.textContent('header')).slice(0, 400);
+      report.checks[`${theme}-${view}-state`] = await p.evaluate(() => JSON.stringify(window.__state).slice(0, 200));
+      if (view === 'compare') report.checks[`${theme}-compare-warning`] = await p.textContent('#settings-differ').catch(() => null);
+      await context.close();
+    }
   }
 } finally {
   await browser.close();

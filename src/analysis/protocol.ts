@@ -4,6 +4,9 @@
  * Transport: vscode-jsonrpc over the Node IPC channel of a forked child process.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { PredictReport, PredictTarget } from './predict';
+
+export type { PredictReport, PredictTarget };
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
@@ -69,6 +72,47 @@ export interface ListLayersResponse {
   defaultLayer: string;
 }
 
+export interface PredictParams {
+  /** Result files of the analysed models the regressor is fitted on. */
+  results: string[];
+  /** A result file to predict with a regressor that never saw it (it is kept out of the fit). */
+  for?: string;
+  target?: PredictTarget;
+  repeats?: number;
+  seed?: number;
+  /** Orders whose reliable/unreliable shares form the vector; default: the 4 lowest common ones. */
+  orders?: number[];
+}
+
+/**
+ * What the calibration view reads of the task-complexity output (ARCHITECTURE.md:
+ * `{tasks: [{k, components: [{order, rho}], residue}]}`); the rest is shown when present.
+ */
+export interface TaskComplexityOutput {
+  kind?: 'task-complexity';
+  engineVersion?: string;
+  backend?: string;
+  budget?: string;
+  seed?: number;
+  width?: number;
+  orders?: number[];
+  tasks: { k: number; components: { order: number; rho: number }[]; residue: { rho: number }; centreOfMass?: number; targetFit?: number }[];
+  widthCheck?: { k: number; widths: [number, number]; rho: [number[], number[]]; centreOfMass: [number, number]; l1Distance: number };
+  seconds?: number;
+}
+
+export interface TaskComplexityParams {
+  tasks?: number[];
+  orders?: number[];
+  budget?: Budget;
+  backend?: BackendChoice;
+  seed?: number;
+  width?: number;
+  /** Where the calibration's output goes; the engine writes it atomically. */
+  out: string;
+  progressToken: string;
+}
+
 export interface ProgressParams {
   progressToken: string;
   /** Human-readable stage name, e.g. "teacher features", "order 8". */
@@ -91,6 +135,10 @@ export const capabilitiesRequest = new RequestType0<Capabilities, void>('engine/
 export const listLayersRequest = new RequestType<ListLayersParams, ListLayersResponse, void>('engine/listLayers');
 /** One analysis; cancellable; progress arrives as `progressNotification`. */
 export const analyzeRequest = new RequestType<AnalyzeParams, AnalyzeResponse, void>('engine/analyze');
+/** Regression of test accuracy (or loss) on reliability shares over stored analyses, with a PCA map (METHOD.md §5). */
+export const predictRequest = new RequestType<PredictParams, PredictReport, void>('engine/predict');
+/** Task-complexity calibration (METHOD.md §6); cancellable; progress as `progressNotification`. */
+export const taskComplexityRequest = new RequestType<TaskComplexityParams, TaskComplexityOutput, void>('engine/taskComplexity');
 /** Ends the engine process at once; used by tests and by the restart path. */
 export const shutdownRequest = new RequestType0<void, void>('engine/shutdown');
 

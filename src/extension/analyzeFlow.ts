@@ -8,6 +8,7 @@ import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget } fr
 import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
+import { withEngineProgress } from './progress';
 
 interface Answers {
   data?: string;
@@ -141,37 +142,19 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
 
 async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
   const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Feature complexity of ${name}`, cancellable: true },
-    async (progress, token) => {
-      const cts = new vscode.CancellationTokenSource();
-      token.onCancellationRequested(() => cts.cancel());
-      ctx.setRunning(cts);
-      let last = 0;
-      const sub = ctx.engine.onProgress(params.progressToken, (p) => {
-        const pct = Math.round(p.fraction * 100);
-        const detail = [p.stage, p.epoch !== undefined ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toExponential(2)}` : ''].filter(Boolean).join(' · ');
-        progress.report({ message: `${detail} (${pct}%)`, increment: Math.max(0, pct - last) });
-        ctx.status.text = `$(beaker~spin) Feature complexity: ${p.stage} ${pct}%`;
-        last = Math.max(last, pct);
-      });
-      try {
-        const res = await ctx.engine.request(analyzeRequest, params, cts.token);
-        const doc = await vscode.workspace.openTextDocument(res.resultFile);
-        if (res.complete) {
-          void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
-        } else {
-          void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled; the finished orders are kept in ${path.basename(res.resultFile)}.`);
-        }
-        await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
-      } catch (e) {
-        if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
-        else throw e;
-      } finally {
-        sub.dispose();
-        ctx.setRunning(undefined);
-        cts.dispose();
+  await withEngineProgress(ctx, `Feature complexity of ${name}`, params.progressToken, async (token) => {
+    try {
+      const res = await ctx.engine.request(analyzeRequest, params, token);
+      const doc = await vscode.workspace.openTextDocument(res.resultFile);
+      if (res.complete) {
+        void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
+      } else {
+        void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled; the finished orders are kept in ${path.basename(res.resultFile)}.`);
       }
-    },
-  );
+      await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
+    } catch (e) {
+      if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
+      else throw e;
+    }
+  });
 }

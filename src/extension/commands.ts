@@ -7,6 +7,7 @@ import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
 import { ResultsPanel } from './resultsPanel';
+import { compareCommand, predictCommand, taskComplexityCommand } from './viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -77,15 +78,12 @@ const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
   if (checkpoint) await vscode.commands.executeCommand('featureComplexity.analyze', vscode.Uri.file(checkpoint));
 };
 
-const notYet = (what: string, issue: string): Command => () => () =>
-  vscode.window.showInformationMessage(`Feature Complexity: ${what} is not available in this version yet (${issue}).`);
-
 export const COMMANDS: Record<string, Command> = {
   'featureComplexity.analyze': (ctx) => (uri?: vscode.Uri) => analyzeCommand(ctx, uri),
   'featureComplexity.openResults': openResults,
-  'featureComplexity.compare': notYet('comparing analyses', 'planned with the results panel'),
-  'featureComplexity.taskComplexity': notYet('the task-complexity calibration view', 'use `feature-complexity task-complexity` on the command line'),
-  'featureComplexity.predict': notYet('the performance prediction view', 'use `feature-complexity predict` on the command line'),
+  'featureComplexity.compare': (ctx) => (arg?: unknown, selection?: unknown) => compareCommand(ctx, arg, selection),
+  'featureComplexity.taskComplexity': (ctx) => (arg?: unknown) => taskComplexityCommand(ctx, arg),
+  'featureComplexity.predict': (ctx) => (arg?: unknown) => predictCommand(ctx, arg),
   'featureComplexity.showCapabilities': showCapabilities,
   'featureComplexity.showLog': (ctx) => () => ctx.log.show(),
   'featureComplexity.cancel': (ctx) => () => {

@@ -8,6 +8,7 @@ import { EngineClient } from './engine';
 import { Links } from './links';
 import { ResultsStore } from './resultsStore';
 import { ResultsPanel } from './resultsPanel';
+import { ViewsPanel } from './viewsPanel';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Feature Complexity Engine');
@@ -23,7 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider(CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })), lenses),
     vscode.window.createTreeView('featureComplexity.analyses', { treeDataProvider: tree, showCollapseAll: true }),
   );
-  context.subscriptions.push(ResultsPanel.registerSerializer(context));
+  context.subscriptions.push(ResultsPanel.registerSerializer(context), ViewsPanel.registerSerializers(context));
   for (const [id, factory] of Object.entries(COMMANDS)) {
     context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
   }

@@ -2,7 +2,7 @@
  * The results panel app. Gets one result at a time from the host (`showResultNotification`),
  * again whenever the file changes, and redraws in place so a running analysis can be watched.
  */
-import { type AnyChartConfig, ChartRegistry, lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
+import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
 import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from './protocol.js';
 import {
   axisCut,
@@ -25,84 +25,8 @@ import {
   toCsv,
 } from './render.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { createButton, createDataGrid, createTabs, type GridColumn, registerToolkit, setDataGrid } from './toolkit.mjs';
-
-interface VsCodeApi {
-  postMessage(message: unknown): void;
-  getState(): ResultsWebviewState | undefined;
-  setState(state: ResultsWebviewState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
-const charts = new ChartRegistry();
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  el.append(...children);
-  return el;
-}
-
-function post<P>(n: { message(p: P): unknown }, params: P): void {
-  vscode.postMessage(n.message(params));
-}
-
-/** One chart with its table and a PNG button; or, when the file lacks its data, a note saying how to get it. */
-class ChartBlock {
-  readonly el: HTMLElement;
-  private readonly canvas: HTMLCanvasElement;
-  private readonly body: HTMLElement;
-  private readonly missing: HTMLElement;
-  private readonly note: HTMLElement;
-  private grid: HTMLElement | undefined;
-  private readonly tableBox: HTMLElement;
-
-  constructor(
-    readonly id: string,
-    title: string,
-    description: string,
-    private readonly onPng: (block: ChartBlock) => void,
-  ) {
-    this.canvas = h('canvas', { id: `chart-${id}`, role: 'img', 'aria-label': title });
-    this.tableBox = h('div', { class: 'table-box' });
-    this.note = h('p', { class: 'note' });
-    this.missing = h('p', { class: 'missing' });
-    this.body = h(
-      'div',
-      { class: 'block-body' },
-      h('div', { class: 'chart-row' }, h('div', { class: 'chart-box' }, this.canvas), this.tableBox),
-      this.note,
-      h('div', { class: 'toolbar' }, createButton('Save chart as PNG', () => this.onPng(this), { id: `png-${id}`, title: `Save the "${title}" chart as a PNG image` })),
-    );
-    this.el = h('section', { class: 'block', id: `block-${id}` }, h('h2', {}, title), h('p', { class: 'description' }, description), this.body, this.missing);
-  }
-
-  get title(): string {
-    return this.el.querySelector('h2')?.textContent ?? this.id;
-  }
-
-  show(config: AnyChartConfig, columns: GridColumn[], rows: Record<string, string>[], note = ''): void {
-    this.missing.hidden = true;
-    this.body.hidden = false;
-    charts.show(this.canvas, config);
-    if (this.grid) setDataGrid(this.grid, columns, rows);
-    else this.tableBox.append((this.grid = createDataGrid(`${this.title}: numbers`, columns, rows)));
-    this.note.textContent = note;
-    this.note.hidden = !note;
-  }
-
-  showMissing(text: string): void {
-    charts.remove(this.canvas);
-    this.body.hidden = true;
-    this.missing.hidden = false;
-    this.missing.textContent = text;
-  }
-
-  png(): string | undefined {
-    return charts.png(this.canvas);
-  }
-}
+import { ChartBlock, h, post, vscode } from './page.mjs';
+import { createButton, createTabs, type GridColumn, registerToolkit } from './toolkit.mjs';
 
 /** What an absent optional section means: not computed yet, or not requested. */
 function missingText(r: AnalysisResult, what: string, how: string): string {
@@ -135,7 +59,7 @@ class App {
   }
 
   receive(p: ShowResultParams): void {
-    const state = vscode.getState();
+    const state = vscode.getState<ResultsWebviewState>();
     vscode.setState({ ...state, resultPath: p.path });
     this.params = p;
     if (p.result) this.result = p.result;
@@ -161,8 +85,8 @@ class App {
         tab('substitution', 'Substitution', b.substitution.el),
         tab('settings', 'Settings', settingsSection),
       ],
-      vscode.getState()?.tab,
-      (id) => vscode.setState({ ...(vscode.getState() as ResultsWebviewState), tab: id }),
+      vscode.getState<ResultsWebviewState>()?.tab,
+      (id) => vscode.setState({ ...(vscode.getState<ResultsWebviewState>() as ResultsWebviewState), tab: id }),
     );
     this.root.replaceChildren(this.header, this.status, tabs);
     this.built = true;

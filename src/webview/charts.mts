@@ -37,7 +37,7 @@ Chart.register(BarController, BarElement, LineController, LineElement, PointElem
  * Paints the editor background under the chart, so an exported PNG keeps its contrast outside
  * VS Code. The colour comes from the chart's options, so a theme change needs no new plugin.
  */
-const backgroundPlugin: Plugin<'bar' | 'line', { color?: string }> = {
+export const backgroundPlugin: Plugin<'bar' | 'line', { color?: string }> = {
   id: 'fcBackground',
   beforeDraw(chart, _args, options) {
     if (!options.color) return;
@@ -50,7 +50,7 @@ const backgroundPlugin: Plugin<'bar' | 'line', { color?: string }> = {
   },
 };
 
-function base(theme: Theme, yTitle: string, xTitle: string) {
+export function base(theme: Theme, yTitle: string, xTitle: string) {
   const font = { family: theme.fontFamily, size: theme.fontSize };
   const axis = (title: string) => ({
     title: { display: true, text: title, color: theme.foreground, font },

@@ -10,6 +10,8 @@ export interface PageOptions {
   scriptUri: string;
   styleUri: string;
   title: string;
+  /** Which app the bundle starts: the results of one analysis (default), or a comparison, prediction or calibration view. */
+  view?: 'results' | 'compare' | 'predict' | 'calibration';
 }
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -37,7 +39,7 @@ export function resultsPageHtml(o: PageOptions): string {
 <title>${escapeHtml(o.title)}</title>
 </head>
 <body>
-<main id="app" aria-live="polite"><p class="loading">Loading analysis results…</p></main>
+<main id="app" data-view="${o.view ?? 'results'}" aria-live="polite"><p class="loading">Loading analysis results…</p></main>
 <script nonce="${o.nonce}" src="${escapeHtml(o.scriptUri)}"></script>
 </body>
 </html>`;

@@ -3,9 +3,10 @@
  * payload type. Both sides send and test messages only through these objects, so neither
  * guesses a payload shape. (The host↔engine messages live in src/analysis/protocol.ts.)
  */
+import type { PredictReport, TaskComplexityOutput } from '../analysis/protocol';
 import type { AnalysisResult } from '../extension/resultsModel';
 
-export type { AnalysisResult };
+export type { AnalysisResult, PredictReport, TaskComplexityOutput };
 
 /** A message kind: `method` on the wire, `Params` at compile time only. */
 export class IpcNotification<Params> {
@@ -49,9 +50,44 @@ export interface ShowResultParams {
 /** The result file's current content; sent after `ready` and after each change of the file. */
 export const showResultNotification = new IpcNotification<ShowResultParams>('results', 'show');
 
+/** One analysis of a comparison: its content, or why it could not be read. */
+export interface ComparedAnalysis {
+  path: string;
+  fileName: string;
+  result?: AnalysisResult;
+  error?: string;
+  warnings: string[];
+}
+
+export interface ShowCompareParams {
+  analyses: ComparedAnalysis[];
+}
+
+/** The analyses of a comparison panel; sent after `ready` and after any of their files changes. */
+export const showCompareNotification = new IpcNotification<ShowCompareParams>('compare', 'show');
+
+export interface ShowPredictParams {
+  report: PredictReport;
+  /** ISO time the engine answered. */
+  madeAt: string;
+}
+
+/** The engine's regression report (METHOD.md §5) for the prediction panel. */
+export const showPredictNotification = new IpcNotification<ShowPredictParams>('predict', 'show');
+
+export interface ShowCalibrationParams {
+  path: string;
+  fileName: string;
+  output?: TaskComplexityOutput;
+  error?: string;
+}
+
+/** A task-complexity calibration output (METHOD.md §6) for the calibration panel. */
+export const showCalibrationNotification = new IpcNotification<ShowCalibrationParams>('calibration', 'show');
+
 // ── webview → host ─────────────────────────────────────────────────────────────
 
-/** The app is listening; the host answers with `showResultNotification`. */
+/** The app is listening; the host answers with its view's `show…` notification. */
 export const readyNotification = new IpcNotification<Record<string, never>>('results', 'ready');
 
 export interface ExportParams {
@@ -74,3 +110,17 @@ export interface ResultsWebviewState {
 }
 
 export const RESULTS_VIEW_TYPE = 'featureComplexity.results';
+
+/** What a comparison, prediction or calibration panel keeps to come back after a reload. */
+export type ViewsWebviewState =
+  | { view: 'compare'; paths: string[] }
+  | { view: 'predict'; shown: ShowPredictParams }
+  | { view: 'calibration'; path: string };
+
+export type ViewKind = ViewsWebviewState['view'];
+
+export const VIEW_TYPES: Record<ViewKind, string> = {
+  compare: 'featureComplexity.compare',
+  predict: 'featureComplexity.predict',
+  calibration: 'featureComplexity.calibration',
+};

@@ -1,0 +1,30 @@
+/**
+ * Long engine work behind a cancellable progress notification: the notification's Cancel, the
+ * status bar item and the Cancel command all cancel the same token, and the engine's progress
+ * notifications for `progressToken` move the bar.
+ */
+import * as vscode from 'vscode';
+import type { Ctx } from './ctx';
+
+export async function withEngineProgress<T>(ctx: Ctx, title: string, progressToken: string, run: (token: vscode.CancellationToken) => Promise<T>): Promise<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
+    const cts = new vscode.CancellationTokenSource();
+    token.onCancellationRequested(() => cts.cancel());
+    ctx.setRunning(cts);
+    let last = 0;
+    const sub = ctx.engine.onProgress(progressToken, (p) => {
+      const pct = Math.round(p.fraction * 100);
+      const detail = [p.stage, p.epoch !== undefined ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toExponential(2)}` : ''].filter(Boolean).join(' · ');
+      progress.report({ message: `${detail} (${pct}%)`, increment: Math.max(0, pct - last) });
+      ctx.status.text = `$(beaker~spin) Feature complexity: ${p.stage} ${pct}%`;
+      last = Math.max(last, pct);
+    });
+    try {
+      return await run(cts.token);
+    } finally {
+      sub.dispose();
+      ctx.setRunning(undefined);
+      cts.dispose();
+    }
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * What every webview panel of the extension shares on the host side: its options (scripts on,
+ * local resources limited to dist/ and media/), its page with a fresh nonce and the strict CSP,
+ * and the save dialog behind the webview's export buttons.
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { makeNonce, type PageOptions, resultsPageHtml } from '../webview/html';
+import type { ExportParams } from '../webview/protocol';
+
+export function webviewOptions(extension: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extension.extensionUri, 'dist'), vscode.Uri.joinPath(extension.extensionUri, 'media')],
+  };
+}
+
+export function webviewPage(webview: vscode.Webview, extension: vscode.ExtensionContext, title: string, view: PageOptions['view'] = 'results'): string {
+  const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extension.extensionUri, ...p)).toString();
+  return resultsPageHtml({
+    cspSource: webview.cspSource,
+    nonce: makeNonce((n) => randomBytes(n)),
+    scriptUri: asUri('dist', 'webview.js'),
+    styleUri: asUri('media', 'webview.css'),
+    title,
+    view,
+  });
+}
+
+/** Asks where to save an export (proposed beside `nearFolder`) and writes it. */
+export async function saveExport(p: ExportParams, nearFolder: string): Promise<void> {
+  const filters: Record<ExportParams['format'], Record<string, string[]>> = {
+    csv: { 'CSV table': ['csv'] },
+    json: { JSON: ['json'] },
+    png: { 'PNG image': ['png'] },
+  };
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: vscode.Uri.file(path.join(nearFolder, path.basename(p.suggestedName))),
+    filters: filters[p.format],
+    saveLabel: 'Export',
+  });
+  if (!target) return;
+  let bytes: Uint8Array;
+  if (p.format === 'png') {
+    const m = /^data:image\/png;base64,(.*)$/s.exec(p.content);
+    if (!m) {
+      void vscode.window.showErrorMessage('Feature Complexity: the chart image could not be read from the panel.');
+      return;
+    }
+    bytes = Buffer.from(m[1], 'base64');
+  } else {
+    bytes = Buffer.from(p.content, 'utf8');
+  }
+  try {
+    await vscode.workspace.fs.writeFile(target, bytes);
+    void vscode.window.showInformationMessage(`Feature Complexity: saved ${path.basename(target.fsPath)}.`, 'Reveal').then((a) => a && vscode.commands.executeCommand('revealFileInOS', target));
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Feature Complexity: could not save ${target.fsPath}: ${(e as Error).message}`);
+  }
+}
+
+/** Watches files and calls `onChange` once after a burst of events (an atomic rewrite fires several). */
+export function watchFiles(paths: string[], onChange: () => void, delayMs = 150): vscode.Disposable {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      onChange();
+    }, delayMs);
+  };
+  const watchers = paths.map((p) => {
+    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(p)), path.basename(p)));
+    w.onDidChange(fire);
+    w.onDidCreate(fire);
+    w.onDidDelete(fire);
+    return w;
+  });
+  return new vscode.Disposable(() => {
+    if (timer) clearTimeout(timer);
+    for (const w of watchers) w.dispose();
+  });
+}

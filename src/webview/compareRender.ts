@@ -1,0 +1,116 @@
+/**
+ * The numbers of the comparison view: several analyses' ρ distributions and reliability shares
+ * side by side, and which disentangler settings differ between them (METHOD.md §1: ρ is
+ * comparable only under the same settings). Pure, so chart and table come from the same rows.
+ */
+import type { AnalysisResult, ComparedAnalysis } from './protocol';
+import { fixed, orderLabel, reliabilityRows } from './render';
+
+export interface Compared {
+  /** Legend name: checkpoint · layer · budget, with the file name when two would read the same. */
+  label: string;
+  fileName: string;
+  result: AnalysisResult;
+}
+
+/** A TF.js model.json is named after its folder; any other checkpoint after its file. */
+export function checkpointName(path: string): string {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  const last = parts[parts.length - 1] ?? path;
+  return last === 'model.json' && parts.length > 1 ? parts[parts.length - 2] : last;
+}
+
+/** The readable analyses with unique legend names; unreadable ones are reported by the caller. */
+export function comparedAnalyses(analyses: ComparedAnalysis[]): Compared[] {
+  const ok = analyses.filter((a): a is ComparedAnalysis & { result: AnalysisResult } => a.result !== undefined);
+  const base = ok.map((a) => `${checkpointName(a.result.checkpoint.path)} · ${a.result.targetLayer} · ${a.result.budget}`);
+  return ok.map((a, i) => ({
+    label: base.filter((b) => b === base[i]).length > 1 ? `${base[i]} (${a.fileName.replace(/\.json$/i, '')})` : base[i],
+    fileName: a.fileName,
+    result: a.result,
+  }));
+}
+
+export interface CompareRow {
+  label: string;
+  /** null for the residue Δf. */
+  order: number | null;
+  /** ρ (train) of each analysis, undefined where that analysis has no such order. */
+  rho: (number | undefined)[];
+}
+
+/** One row per order any analysis has (ascending), then the residue. */
+export function compareRows(items: Compared[]): CompareRow[] {
+  const orders = [...new Set(items.flatMap((c) => c.result.components.map((x) => x.order)))].sort((a, b) => a - b);
+  return [
+    ...orders.map((order) => ({ label: orderLabel(order), order, rho: items.map((c) => c.result.components.find((x) => x.order === order)?.rho) })),
+    { label: 'residue Δf', order: null, rho: items.map((c) => c.result.residue.rho) },
+  ];
+}
+
+export interface CompareReliabilityRow {
+  order: number;
+  /** Var[c_reliable] / Var[f] and Var[c_unreliable] / Var[f] of each analysis. */
+  reliable: (number | undefined)[];
+  unreliable: (number | undefined)[];
+}
+
+/** Undefined when no analysis has reliability. */
+export function compareReliabilityRows(items: Compared[]): CompareReliabilityRow[] | undefined {
+  const per = items.map((c) => new Map((reliabilityRows(c.result) ?? []).map((r) => [r.order, r])));
+  const orders = [...new Set(per.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+  if (orders.length === 0) return undefined;
+  return orders.map((order) => ({
+    order,
+    reliable: per.map((m) => m.get(order)?.reliableOfFeature),
+    unreliable: per.map((m) => m.get(order)?.unreliableOfFeature),
+  }));
+}
+
+export interface SettingDifference {
+  setting: string;
+  /** The value of each analysis, in the order of the legend. */
+  values: string[];
+}
+
+/** The disentangler settings under which ρ distributions are comparable, as shown for each analysis. */
+const COMPARED_SETTINGS: [string, (r: AnalysisResult) => string][] = [
+  ['orders', (r) => r.orders.join(', ')],
+  ['disentangler width', (r) => (r.width === undefined ? 'not recorded' : String(r.width))],
+  ['budget', (r) => r.budget],
+  ['dataset', (r) => r.dataset],
+  ['target layer', (r) => r.targetLayer],
+];
+
+/** The settings whose values are not all the same. */
+export function settingDifferences(items: Compared[]): SettingDifference[] {
+  return COMPARED_SETTINGS.map(([setting, get]) => ({ setting, values: items.map((c) => get(c.result)) })).filter((d) => new Set(d.values).size > 1);
+}
+
+/** One sentence for the warning row; empty when the settings agree. The values follow in a list. */
+export function differenceWarning(diffs: SettingDifference[]): string {
+  if (diffs.length === 0) return '';
+  return `Settings differ: ${diffs.map((d) => d.setting).join(', ')}. ρ is a relative distribution, comparable only between analyses made with the same disentangler settings, so some of the differences below may come from the settings, not the models.`;
+}
+
+/** The comparison table as CSV: one row per component, one ρ column per analysis, then reliability. */
+export function compareCsv(items: Compared[]): string {
+  const cell = (v: string | number | undefined) => {
+    if (v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '';
+    const s = String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const rel = new Map((compareReliabilityRows(items) ?? []).map((r) => [r.order, r]));
+  const header = ['component', 'order', ...items.map((c) => `rho ${c.label}`), ...items.flatMap((c) => [`reliable/Var[f] ${c.label}`, `unreliable/Var[f] ${c.label}`])];
+  const lines = [header.map(cell).join(',')];
+  for (const row of compareRows(items)) {
+    const r = row.order === null ? undefined : rel.get(row.order);
+    lines.push([row.order === null ? 'residue' : `c${row.order}`, row.order ?? '', ...row.rho, ...items.flatMap((_, i) => [r?.reliable[i], r?.unreliable[i]])].map(cell).join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Table cells of the ρ table, keyed a0, a1, … per analysis. */
+export function compareTable(rows: CompareRow[]): Record<string, string>[] {
+  return rows.map((r) => Object.fromEntries([['c', r.label], ...r.rho.map((v, i) => [`a${i}`, fixed(v, 3)])]));
+}
