@@ -12,7 +12,7 @@ import { tf, useBackend } from './backend';
 import { budgetSpec } from './budget';
 import type { Split } from './data/dataset';
 import { Rng } from './data/rng';
-import { BadInputError } from './errors';
+import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator } from './metrics/significance';
 import type { BackendChoice, BackendName, Budget } from './protocol';
 import { predictSet, trainOrders, type FeatureSet, type Hooks, type ScaledDisentangler } from './train';
@@ -163,6 +163,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
   const jobs = tasks.length + (checkK !== undefined ? 1 : 0);
   const entries: TaskEntry[] = [];
   let widthCheck: TaskComplexityResult['widthCheck'];
+  let checkSets: { train: FeatureSet; test: FeatureSet; rho: number[]; residue: number } | undefined;
 
   for (let t = 0; t < tasks.length; t++) {
     const k = tasks[t];
@@ -177,7 +178,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const spec = budgetSpec(budget);
     const monitor = { ...taskTrain, indices: taskTrain.indices.slice(0, spec.monitorSamples), features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]) };
     const fitted = await trainOrders({ train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) }, { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) });
-    if (!fitted.complete) throw new Error('cancelled');
+    if (!fitted.complete) throw new CancelledError();
     const targetNet: ScaledDisentangler = fitted.orders[0].phi;
     const targetTrain = await mapSet(trainX, (x) => targetNet.apply(x), TARGET);
     const targetTest = await mapSet(testX, (x) => targetNet.apply(x), TARGET);
@@ -186,17 +187,23 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
 
     const stageHooks = (label: string): Hooks => ({ ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: ${label}${p.order !== undefined ? ` order ${p.order}` : ''}` }) });
     const d = await disentangle(targetTrain, targetTest, orders, width, budget, seed, stageHooks('disentangle'), [span(1, 3)[0], span(2, 3)[1]]);
-    if (!d) throw new Error('cancelled');
+    if (!d) throw new CancelledError();
     entries.push({ k, components: orders.map((order, i) => ({ order, rho: d.rho[i] })), residue: { rho: d.residue }, centreOfMass: centreOfMass(d.rho, d.residue), targetFit });
 
-    if (k === checkK) {
-      const t2 = tasks.length;
-      const span2: [number, number] = [t2 / jobs, (t2 + 1) / jobs];
-      const d2 = await disentangle(targetTrain, targetTest, orders, checkWidth, budget, seed, stageHooks(`width ${checkWidth}`), span2);
-      if (!d2) throw new Error('cancelled');
-      const l1 = [...d.rho, d.residue].reduce((a, r, i) => a + Math.abs(r - [...d2.rho, d2.residue][i]), 0);
-      widthCheck = { k, widths: [width, checkWidth], rho: [d.rho, d2.rho], centreOfMass: [centreOfMass(d.rho, d.residue), centreOfMass(d2.rho, d2.residue)], l1Distance: l1 };
-    }
+    if (k === checkK) checkSets = { train: targetTrain, test: targetTest, rho: d.rho, residue: d.residue };
+  }
+  // The width check last, so that progress only goes forward.
+  if (checkK !== undefined && checkSets) {
+    const cs = checkSets;
+    const k = checkK;
+    const t2 = tasks.length;
+    const hooks2: Hooks = { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: width ${checkWidth}${p.order !== undefined ? ` order ${p.order}` : ''}` }) };
+    const d2 = await disentangle(cs.train, cs.test, orders, checkWidth, budget, seed, hooks2, [t2 / jobs, (t2 + 1) / jobs]);
+    if (!d2) throw new CancelledError();
+    const a = [...cs.rho, cs.residue];
+    const b = [...d2.rho, d2.residue];
+    const l1 = a.reduce((acc, r, i) => acc + Math.abs(r - b[i]), 0);
+    widthCheck = { k, widths: [width, checkWidth], rho: [cs.rho, d2.rho], centreOfMass: [centreOfMass(cs.rho, cs.residue), centreOfMass(d2.rho, d2.residue)], l1Distance: l1 };
   }
   const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
   if (opts.out) {
