@@ -110,3 +110,35 @@ test('keras: unsupported layers, weights-only files, NaN and misshapen weights a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('keras: augmentation layers (identity at inference) are kept as linear layers', async () => {
+  await useBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'fc-keras-aug-'));
+  try {
+    const zip = unzipSync(new Uint8Array(readFileSync(join(F, 'keras_cnn.keras'))));
+    const cfg = JSON.parse(Buffer.from(zip['config.json']).toString('utf8'));
+    const layers = cfg.config.layers as { name: string; inbound_nodes: { args: { config: { keras_history: unknown[] } }[] }[] }[];
+    const conv1 = layers.find((l) => l.name === 'conv1') as (typeof layers)[number];
+    const aug = {
+      module: 'keras.layers',
+      class_name: 'RandomFlip',
+      config: { name: 'augment', trainable: true, dtype: 'float32', mode: 'horizontal', seed: null },
+      registered_name: null,
+      name: 'augment',
+      inbound_nodes: JSON.parse(JSON.stringify(conv1.inbound_nodes)),
+    };
+    conv1.inbound_nodes[0].args[0].config.keras_history = ['augment', 0, 0];
+    layers.splice(1, 0, aug);
+    writeFileSync(join(dir, 'aug.keras'), zipSync({ ...zip, 'config.json': strToU8(JSON.stringify(cfg)) }));
+    const t = await loadTeacher(join(dir, 'aug.keras'));
+    assert.ok(t.layers.some((l) => l.name === 'augment' && l.className === 'Activation'));
+    const data = loadDataset(join(F, 'data.npz'));
+    const y = (await t.runModel(tf.tensor4d(data.test.images.subarray(0, 8 * 192), [8, 8, 8, 3]))).arraySync() as number[][];
+    let d = 0;
+    y.forEach((row, i) => row.forEach((v, j) => (d = Math.max(d, Math.abs(v - ref.testOutputs[i][j])))));
+    assert.ok(d <= 1e-4, `outputs differ by ${d}`);
+    await t.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

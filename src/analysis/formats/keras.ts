@@ -192,7 +192,24 @@ export function unsupportedLayers(config: Json): string[] {
   return [...missing].sort();
 }
 
-async function buildModel(config: Json, shown: string): Promise<tfl.LayersModel> {
+/**
+ * Augmentation and spatial-dropout layers are the identity at inference, which is all the
+ * teacher does; TF.js lacks them, so they become linear Activation layers under the same name.
+ */
+const IDENTITY_AT_INFERENCE = new Set(['RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D']);
+
+export function inferenceIdentities(v: Json): Json {
+  if (Array.isArray(v)) return v.map(inferenceIdentities);
+  if (!isObj(v)) return v;
+  if (typeof v.class_name === 'string' && IDENTITY_AT_INFERENCE.has(v.class_name) && isObj(v.config)) {
+    const { name, trainable, dtype } = v.config;
+    return { ...v, class_name: 'Activation', config: { name: name ?? null, trainable: trainable ?? true, dtype: dtype ?? 'float32', activation: 'linear' } };
+  }
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, inferenceIdentities(x)]));
+}
+
+async function buildModel(source: Json, shown: string): Promise<tfl.LayersModel> {
+  const config = inferenceIdentities(source);
   const missing = unsupportedLayers(config);
   if (missing.length > 0) throw new BadInputError(`${shown}: layer type(s) ${missing.join(', ')} are not supported by TF.js; export the model to ONNX instead`);
   try {
