@@ -6,6 +6,7 @@ import { runCli } from './cli';
 import './commands';
 import './predictCommand';
 import './viewRequests';
+import './stages';
 import { serve } from './server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {

@@ -48,15 +48,38 @@ export interface ResultFile {
   /** False when cancelled or still running: the file holds the orders that finished. */
   complete: boolean;
   reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
-  effectiveness?: { order: number; phiTrain: number; alpha: number }[];
-  overfitting?: { order: number; phiGap: number; alpha: number }[];
+  /** How the reliability heads were obtained (e.g. the target's Φ reused, closed-form heads and back maps). */
+  reliabilityMethod?: string;
+  /** α is null where the ratio is undefined (a component with no variance, or φ_train = 0). */
+  effectiveness?: { order: number; phiTrain: number; alpha: number | null }[];
+  overfitting?: { order: number; phiGap: number; alpha: number | null }[];
   shapley?: {
     baseline: string;
-    players: { name: string; phiTrain: number; phiGap: number }[];
+    /** 'exact' (all 2ⁿ coalitions) or 'permutation' (sampled; players then carry standard errors). */
+    method?: string;
+    permutations?: number;
+    players: { name: string; phiTrain: number; phiGap: number; phiTrainStdErr?: number; phiGapStdErr?: number }[];
     train: { lossEmpty: number; lossFull: number };
     test: { lossEmpty: number; lossFull: number };
   };
   substitution?: { order: number; testAccuracy: number; testLoss: number }[];
+  /** Maps (H×W, row-major rows) of the most activated channel of f for a few samples (METHOD.md §4). */
+  visualization?: ResultVisualization;
+  /** Optional stages that failed; the orders and the other stages are still in the file. */
+  errors?: { stage: string; message: string }[];
+}
+
+export interface ResultVisualization {
+  channel: number;
+  samples: {
+    index: number;
+    label: number;
+    f: number[][];
+    /** Φ⁽ˡ⁾ per order, keyed by the order. */
+    phi: Record<string, number[][]>;
+    /** c⁽ˡ⁾ per order, keyed by the order. */
+    components: Record<string, number[][]>;
+  }[];
 }
 
 export const resultSchema = schema;

@@ -186,7 +186,7 @@ test('protocol messages are recognised by method only', () => {
 
 test('one exploding ratio is cut at the axis edge, a steady trend is not', () => {
   // α_overfit of the complete fixture rises steadily 0.04 → 1: nothing to cut.
-  assert.equal(axisCut(complete.overfitting!.map((o) => o.alpha)), undefined);
+  assert.equal(axisCut(complete.overfitting!.map((o) => o.alpha ?? undefined)), undefined);
   assert.deepEqual(axisCut([0.1, 0.2, 0.3, 0.25, 0.4, 0.35, -57, 0.3]), { limit: 0.4 * 1.25, cut: [6] });
   // At most a quarter of the bars are cut.
   assert.deepEqual(axisCut([1, 100, 10000, 2, 3, 2, 1, 2])?.cut, [1, 2]);

@@ -1,0 +1,73 @@
+/**
+ * Shared settings of the Fashion-MNIST model zoo (METHOD.md §5): where it lives, which
+ * teachers it holds, and the per-size dataset folders each teacher is trained and analysed on.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Rng } from '../../src/analysis/data/rng';
+import type { Split } from '../../src/analysis/data/dataset';
+
+/** Outside git: `$FC_ZOO_DIR`, else a `fc-zoo` folder beside the repository. */
+export const ZOO_DIR = resolve(process.env.FC_ZOO_DIR ?? join(__dirname, '..', '..', '..', 'fc-zoo'));
+export const FASHION_MNIST = process.env.FC_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist';
+
+export const SAMPLE_SIZES = [200, 500, 1000, 2000, 5000];
+export const DEPTHS = [2, 3];
+export const SEEDS = [1, 2];
+/** Test samples every zoo dataset folder holds (the same ones for every size). */
+export const TEST_SAMPLES = 1000;
+/** Training samples of the two exemplars (a large subset: the full 60k is too slow to train on two shared CPU cores). */
+export const EXEMPLAR_SAMPLES = 20000;
+
+export interface ZooModel {
+  name: string;
+  samples: number;
+  depth: number;
+  seed: number;
+}
+
+export function zooModels(): ZooModel[] {
+  const out: ZooModel[] = [];
+  for (const samples of SAMPLE_SIZES) for (const depth of DEPTHS) for (const seed of SEEDS) out.push({ name: `cnn-d${depth}-n${samples}-s${seed}`, samples, depth, seed });
+  return out;
+}
+
+export const EXEMPLARS = ['exemplar-a', 'exemplar-b'];
+
+export const modelDir = (name: string): string => join(ZOO_DIR, 'models', name);
+export const dataDir = (samples: number): string => join(ZOO_DIR, 'data', `n${samples}`);
+export const resultPath = (name: string): string => join(ZOO_DIR, 'results', `${name}.json`);
+
+/**
+ * The training samples of every zoo dataset are prefixes of one seeded permutation of the 60k,
+ * so the n = 200 set is inside the n = 500 set and so on; the test samples are fixed.
+ */
+export function trainOrder(count: number): Int32Array {
+  return new Rng(2021).choose(count, count);
+}
+
+function idxHeader(magic: number, dims: number[]): Buffer {
+  const b = Buffer.alloc(4 + 4 * dims.length);
+  b.writeUInt32BE(magic, 0);
+  dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+  return b;
+}
+
+/** Writes `indices` of `split` as raw IDX files (pixels back to bytes: the split holds x/255). */
+export function writeIdx(dir: string, prefix: 'train' | 't10k', split: Split, indices: ArrayLike<number>): void {
+  mkdirSync(dir, { recursive: true });
+  const size = split.height * split.width;
+  const px = Buffer.alloc(indices.length * size);
+  const lb = Buffer.alloc(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i] * size;
+    for (let p = 0; p < size; p++) px[i * size + p] = Math.round(split.images[src + p] * 255);
+    lb[i] = split.labels[indices[i]];
+  }
+  writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), Buffer.concat([idxHeader(0x803, [indices.length, split.height, split.width]), px]));
+  writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), Buffer.concat([idxHeader(0x801, [indices.length]), lb]));
+}
+
+export function exists(path: string): boolean {
+  return existsSync(path);
+}
