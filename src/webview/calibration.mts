@@ -3,7 +3,7 @@
  * net depth k, and the centre of mass of ρ against k, which should rise.
  */
 import { calibrationChart, centreChart } from './viewCharts.mjs';
-import { calibrationLabels, calibrationOrders, calibrationSeries, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable } from './calibrationRender.js';
+import { calibrationLabels, calibrationOrders, calibrationSeries, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
 import { ChartBlock, exportPng, h, post, settingsList, vscode } from './page.mjs';
 import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from './protocol.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
@@ -59,8 +59,12 @@ class CalibrationApp {
     const title = h('div', { class: 'title-row' }, h('h1', {}, 'Task-complexity calibration'), h('div', { class: 'actions' }, createButton('Export JSON', () => this.exportJson(), { id: 'export-json' })));
     const verdict = h('div', { class: centreRises(series) ? 'live' : 'warning', id: 'verdict' }, calibrationVerdict(series));
     this.header.replaceChildren(title, verdict, h('p', { class: 'file' }, [p.fileName, o.budget && `budget ${o.budget}`, o.width !== undefined && `width ${o.width}`, o.backend].filter(Boolean).join(' · ')));
-    this.status.replaceChildren(...(p.error ? [h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`)] : []));
-    this.status.hidden = !p.error;
+    const notes: HTMLElement[] = [];
+    if (p.error) notes.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
+    const poor = poorFitWarning(series);
+    if (poor) notes.push(h('div', { class: 'warning', id: 'poor-fit' }, poor));
+    this.status.replaceChildren(...notes);
+    this.status.hidden = notes.length === 0;
 
     this.rho.show(calibrationChart(labels, series, this.theme), [{ key: 'c', title: 'order' }, ...series.map((s, i) => ({ key: `t${i}`, title: `k = ${s.k}` }))], calibrationTable(o, series));
     this.centre.show(centreChart(series, calibrationOrders(o).length, this.theme), [{ key: 'k', title: 'k' }, { key: 'centre', title: 'centre of mass' }, { key: 'fit', title: 'target DNN fit' }], centreTable(series), 'Target DNN fit = 1 − MSE / Var of the target DNN against the task net on test inputs, when recorded.');

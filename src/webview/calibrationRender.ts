@@ -83,6 +83,16 @@ export function calibrationVerdict(series: CalibrationSeries[]): string {
   return `The centre of mass does not rise at every step (it drops at ${drops.join(', ')}; ${trend}). With a small budget the disentanglers may be too short-trained to separate deep tasks; try a larger budget.`;
 }
 
+/** Below this fit the target DNN has not learned its task net, so its ρ says little about the task's complexity. */
+export const POOR_FIT = 0.5;
+
+/** A warning naming the tasks whose target DNN fits the task net poorly; empty when all fit (or no fit is recorded). */
+export function poorFitWarning(series: CalibrationSeries[]): string {
+  const poor = series.filter((s) => s.targetFit !== undefined && s.targetFit < POOR_FIT);
+  if (poor.length === 0) return '';
+  return `The target DNN reproduces the task net poorly for ${poor.map((s) => `k = ${s.k} (fit ${fixed(s.targetFit, 3)})`).join(', ')}: its ρ describes what it learned, not the task. A larger budget trains it longer.`;
+}
+
 /** ρ table: one row per component, one column per task (t0, t1, …). */
 export function calibrationTable(o: TaskComplexityOutput, series: CalibrationSeries[]): Record<string, string>[] {
   return calibrationLabels(o).map((label, j) => Object.fromEntries([['c', label], ...series.map((s, i) => [`t${i}`, fixed(s.rho[j], 3)])]));

@@ -12,7 +12,7 @@ import { type Theme, withAlpha } from './theme.js';
 Chart.register(ScatterController);
 
 /** Round legend markers: the base's wide marker, meant for dashed lines, stretches a circle into an ellipse. */
-const compactLegend = (b: ReturnType<typeof base>) => ({ ...b.options.plugins.legend, labels: { ...b.options.plugins.legend.labels, pointStyleWidth: 12 } });
+const compactLegend = (b: ReturnType<typeof base>) => ({ ...b.options.plugins.legend, labels: { ...b.options.plugins.legend.labels, pointStyleWidth: 0, boxWidth: 9, boxHeight: 9 } });
 
 /** One colour per analysis or task; past the palette, colours repeat. */
 const colorOf = (theme: Theme, i: number) => theme.series[i % theme.series.length];

@@ -16,6 +16,7 @@ import {
   centreOfMass,
   centreRises,
   parseTaskComplexity,
+  poorFitWarning,
 } from '../../src/webview/calibrationRender';
 import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareRows, compareTable, differenceWarning, settingDifferences } from '../../src/webview/compareRender';
 import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, scaleColor, scaleTicks } from '../../src/webview/predictRender';
@@ -174,4 +175,19 @@ test('each view has its own page and message kind', () => {
   assert.deepEqual(methods, ['compare/show', 'predict/show', 'calibration/show']);
   assert.ok(showCompareNotification.is(showCompareNotification.message({ analyses: [] })));
   assert.ok(!showPredictNotification.is(showCompareNotification.message({ analyses: [] })));
+});
+
+test('calibration: the engine’s own output reads, and a target DNN that did not learn its task is named', () => {
+  const out = parseTaskComplexity(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'views', 'task-complexity-quick.json'), 'utf8')));
+  const s = calibrationSeries(out);
+  assert.deepEqual(s.map((x) => x.k), [0, 2, 8, 26, 80]);
+  for (const [i, t] of out.tasks.entries()) {
+    assert.equal(s[i].centre, t.centreOfMass);
+    close(s[i].rho.reduce<number>((a, b) => a + (b ?? 0), 0), t.components.reduce((a, c) => a + c.rho, 0) + t.residue.rho);
+  }
+  const poor = s.filter((x) => (x.targetFit ?? 1) < 0.5).map((x) => `k = ${x.k}`);
+  const warning = poorFitWarning(s);
+  if (poor.length) for (const k of poor) assert.ok(warning.includes(k), warning);
+  else assert.equal(warning, '');
+  assert.equal(poorFitWarning(calibrationSeries(calibration)), '', 'no warning without a recorded fit');
 });
