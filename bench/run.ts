@@ -25,6 +25,7 @@ interface Size {
 const SIZES: Size[] = [
   { bench: 'step B32 32x32x3->8x8x64 C64 l4', batch: 32, spec: { order: 4, width: 64, inputShape: [32, 32, 3], targetShape: [8, 8, 64] }, warmup: 3, steps: 10 },
   { bench: 'step B32 28x28x1->7x7x32 C32 l8', batch: 32, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 3, steps: 10 },
+  { bench: 'step B32 28x28x1->7x7x16 C16 l32', batch: 32, spec: { order: 32, width: 16, inputShape: [28, 28, 1], targetShape: [7, 7, 16] }, warmup: 3, steps: 10 },
   { bench: 'step B128 28x28x1->7x7x32 C32 l8', batch: 128, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 2, steps: 6 },
   { bench: 'step B32 32x32x3->8x8x128 C128 l8', batch: 32, spec: { order: 8, width: 128, inputShape: [32, 32, 3], targetShape: [8, 8, 128] }, warmup: 1, steps: 3 },
 ];
@@ -168,6 +169,7 @@ function line(bench: string, backend: string, ours: { ms: number; cpuMs: number 
     // CPU time (all threads) beside the wall clock: on a shared machine it shows contention.
     ours_cpu_ms: round(ours.cpuMs),
     reference_cpu_ms: round(ref.cpuMs),
+    cpu_ratio: round(ours.cpuMs / ref.cpuMs, 2),
   });
 }
 

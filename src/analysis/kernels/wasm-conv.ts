@@ -1,21 +1,24 @@
 /**
- * Convolution gradients for the wasm backend.
+ * Convolution gradients (and two small helpers) for the wasm backend.
  *
  * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter (so a conv net cannot train on it) and its
  * Conv2DBackpropInput is a naive loop ~10× slower than the forward conv. Both are rebuilt here
  * from what the backend does fast: its XNNPACK matrix product (BatchMatMul) and forward conv
- * (Conv2D). The data movement around them (im2col, col2im, small filter transposes) is done in JS
- * directly on the wasm heap: the backend's own Transpose runs at ~10 ns per element, slower than
- * a JS loop over a Float32Array view.
+ * (Conv2D). The data movement around them (im2col, phase interleave, filter flips) is done in JS
+ * directly on the wasm heap: the backend's own Transpose runs at ~10 ns per element, several
+ * times slower than a JS loop or a native copyWithin on a Float32Array view of the heap.
  *
- *   filter gradient: dW[(i,j,ci), co] = Σ_m patchesᵀ[(i,j,ci), m] · dy[m, co], with m = (n, oh, ow);
- *     patchesᵀ is written already transposed, so the product is a plain A·B with the small dy as
- *     XNNPACK's packed right operand.
+ *   filter gradient: dW[(i,j,ci), co] = Σ_m patchesᵀ[(i,j,ci), m] · dy[m, co], m = (n, oh, ow).
+ *     x is copied once to channels-first, so that patchesᵀ is built from contiguous runs; it is
+ *     built and multiplied in chunks of output rows (~2 MB), so the chunk stays in cache, and the
+ *     product is a plain A·B with the small dy slice as XNNPACK's packed right operand.
  *   input gradient, stride 1: a forward conv of dy with the spatially flipped, in/out-transposed
  *     filter and the complementary padding.
  *   input gradient, stride s > 1: s² stride-1 convs of dy, one per phase of dx, with the sub-filters
  *     of the taps that reach that phase, interleaved into dx; unlike a conv over a zero-dilated dy
  *     (or the stock kernel) this does exactly the direct multiply count, all inside XNNPACK.
+ *   Sum over all axes but the last (bias gradients) without the stock kernel's transpose, and an
+ *   Identity without a copy (the engine clones every tensor it saves for backprop).
  *
  * Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
  */
@@ -99,7 +102,7 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
           }
           for (let ow = 0; ow < owLo; ow++) mem[o + ow] = 0;
           let s = xcf + src + (n * h + ih) * w + owLo * sw + j - pl;
-          if (sw === 1) {
+          if (sw === 1 && owHi - owLo >= COPY_WITHIN_MIN) {
             mem.copyWithin(o + owLo, s, s + owHi - owLo);
           } else {
             for (let ow = owLo; ow < owHi; ow++, s += sw) mem[o + ow] = mem[s];
@@ -110,6 +113,9 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
     }
   }
 }
+
+/** Shorter runs are copied by a JS loop: copyWithin's fixed cost per call outweighs its speed. */
+const COPY_WITHIN_MIN = Number(process.env.FC_WASM_COPY_MIN ?? 24);
 
 const CHUNK_FLOATS = Number(process.env.FC_WASM_CHUNK_FLOATS ?? 1 << 19);
 
