@@ -24,7 +24,7 @@ export const TASK_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
 const INPUT: [number, number, number] = [8, 8, 2];
 const TARGET: [number, number, number] = [4, 4, 4];
 const TASK_WIDTH = 16;
-const TARGET_DNN_ORDER = 32;
+const TARGET_DNN_ORDER = 20;
 const DEFAULT_WIDTH = 16;
 const N_TRAIN = 2000;
 const N_TEST = 500;
@@ -90,28 +90,39 @@ function randomSplit(rng: Rng, n: number): Split {
   return { images, labels: new Int32Array(n), count: n, height: h, width: w, channels: c };
 }
 
+/** Residual branch weight of the task net's ReLU blocks. */
+const TASK_BRANCH = 0.5;
+
 /**
- * The task net with k ReLU layers: a 3×3 conv to TASK_WIDTH channels, k × (ReLU, 3×3 conv) with
- * He-scaled weights (each layer keeps the signal's scale, so depth is not washed out by
- * shrinking), then a linear map to the target shape by 2×2 average pooling and a 1×1 conv.
+ * The task net with k ReLU layers: a 3×3 conv to TASK_WIDTH channels, k residual blocks
+ * h ← (h + β·conv3×3(ReLU(h))) / s, then a linear map to the target shape (2×2 average pooling
+ * and a 1×1 conv). A plain stack of k random ReLU layers forgets its input as k grows (the
+ * outputs of different inputs become nearly parallel), leaving a target no network can learn
+ * from a few thousand samples; the residual form keeps the input's information while every
+ * block adds one more nonlinear layer, so the task grows in complexity but stays learnable.
+ * s is fixed per block from the first batch that runs through it, so the scale of h stays
+ * put at any depth and the net is one fixed function of x afterwards.
  */
-function taskNet(k: number, seed: number): (x: tf.Tensor4D) => tf.Tensor4D {
+function taskNet(k: number, seed: number): { apply: (x: tf.Tensor4D) => tf.Tensor4D; dispose: () => void } {
   const rng = new Rng(seed);
   const kernel = (cin: number, cout: number, size: number, gain: number) =>
     tf.tensor4d(Float32Array.from({ length: size * size * cin * cout }, () => rng.normal() * Math.sqrt(gain / (size * size * cin))), [size, size, cin, cout]);
   const first = kernel(INPUT[2], TASK_WIDTH, 3, 1);
   const hidden = Array.from({ length: k }, () => kernel(TASK_WIDTH, TASK_WIDTH, 3, 2));
   const last = kernel(TASK_WIDTH, TARGET[2], 1, 1);
-  const weights = [first, ...hidden, last];
-  const fn = (x: tf.Tensor4D) =>
+  const scales: number[] = [];
+  const pool: [number, number] = [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]];
+  const apply = (x: tf.Tensor4D) =>
     tf.tidy(() => {
       let h = tf.conv2d(x, first, 1, 'same');
-      for (const w of hidden) h = tf.conv2d(tf.relu(h), w, 1, 'same');
-      const pooled = tf.avgPool(h, [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]], [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]], 'valid');
-      return tf.conv2d(pooled, last, 1, 'same');
+      hidden.forEach((w, i) => {
+        const next = tf.add(h, tf.mul(tf.conv2d(tf.relu(h), w, 1, 'same'), TASK_BRANCH));
+        if (scales[i] === undefined) scales[i] = Math.sqrt(tf.moments(next).variance.dataSync()[0] / Math.max(tf.moments(h).variance.dataSync()[0], 1e-12)) || 1;
+        h = tf.div(next, scales[i]);
+      });
+      return tf.conv2d(tf.avgPool(h, pool, pool, 'valid'), last, 1, 'same');
     });
-  (fn as unknown as { weights: tf.Tensor[] }).weights = weights;
-  return fn;
+  return { apply, dispose: () => tf.dispose([first, ...hidden, last]) };
 }
 
 async function mapSet(split: Split, fn: (x: tf.Tensor4D) => tf.Tensor4D, shape: [number, number, number]): Promise<FeatureSet> {
@@ -170,12 +181,15 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const span = (part: number, of: number): [number, number] => [(t + part / of) / jobs, (t + (part + 1) / of) / jobs];
     hooks.progress?.({ stage: `task k=${k}: target DNN`, fraction: t / jobs });
     const task = taskNet(k, seed * 7919 + k);
-    const taskTrain = await mapSet(trainX, task, TARGET);
-    const taskTest = await mapSet(testX, task, TARGET);
-    tf.dispose((task as unknown as { weights: tf.Tensor[] }).weights);
+    const taskTrain = await mapSet(trainX, task.apply, TARGET);
+    const taskTest = await mapSet(testX, task.apply, TARGET);
+    task.dispose();
 
     // The target DNN: a deep residual ReLU net trained to reproduce the task net.
-    const spec = budgetSpec(budget);
+    // Trained longer and more gently than a disentangler: it starts cold and deep, and its fit
+    // bounds how much of the task's complexity there is to find.
+    const base = budgetSpec(budget);
+    const spec = { ...base, lrStart: base.lrStart * 0.3, lrEnd: base.lrEnd * 0.3, minEpochs: base.maxEpochs, maxEpochs: 2 * base.maxEpochs };
     const monitor = { ...taskTrain, indices: taskTrain.indices.slice(0, spec.monitorSamples), features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]) };
     const fitted = await trainOrders({ train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) }, { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) });
     if (!fitted.complete) throw new CancelledError();
