@@ -130,6 +130,9 @@ test('Sum over the leading axes (bias gradients) and the reductions it leaves to
     const cpuShape = await onBackend('cpu', () => tf.tidy(() => tf.tensor1d(run().shape)));
     assert.deepEqual(Array.from(shape), Array.from(cpuShape));
   }
+  // 90 rows: not a multiple of the four rows the fast path takes per pass.
+  const odd = () => tf.sum(tf.tensor4d(xs, [5, 3, 6, 4]), [0, 1, 2]);
+  assertClose(await onBackend('wasm', () => tf.tidy(odd)), await onBackend('cpu', () => tf.tidy(odd)), 'sum of 90 rows');
   const ints = await onBackend('wasm', () => tf.tidy(() => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), 0)));
   assert.deepEqual(Array.from(ints), [4, 6]);
 });

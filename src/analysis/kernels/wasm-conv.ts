@@ -305,7 +305,12 @@ function makeSum(stock: tf.KernelConfig): tf.KernelConfig {
     const xv = heap(backend, x);
     const acc = heap(backend, out);
     acc.fill(0);
-    for (let r = 0, o = 0; r < rows; r++, o += cols) for (let ch = 0; ch < cols; ch++) acc[ch] += xv[o + ch];
+    // Four rows per pass: a quarter of the loads and stores of the accumulator.
+    let r = 0;
+    for (let o = 0; r + 4 <= rows; r += 4, o += 4 * cols) {
+      for (let ch = 0; ch < cols; ch++) acc[ch] += xv[o + ch] + xv[o + cols + ch] + xv[o + 2 * cols + ch] + xv[o + 3 * cols + ch];
+    }
+    for (let o = r * cols; r < rows; r++, o += cols) for (let ch = 0; ch < cols; ch++) acc[ch] += xv[o + ch];
     return out;
   };
   return { kernelName: tf.Sum, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
