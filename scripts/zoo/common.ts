@@ -17,7 +17,7 @@ export const SEEDS = [1, 2];
 /** Test samples every zoo dataset folder holds (the same ones for every size). */
 export const TEST_SAMPLES = 1000;
 /** Training samples of the two exemplars (a large subset: the full 60k is too slow to train on two shared CPU cores). */
-export const EXEMPLAR_SAMPLES = 20000;
+export const EXEMPLAR_SAMPLES = 13000;
 
 export interface ZooModel {
   name: string;

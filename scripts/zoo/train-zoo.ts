@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split }[] = [];
   // Exemplars are trained on the tail of the permutation (samples after the largest zoo set), with their own seeds.
   const tail: Split = { ...pool, images: pool.images.subarray(5000 * 784), labels: pool.labels.subarray(5000), count: EXEMPLAR_SAMPLES - 5000 };
-  EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(11 + i), n: tail.count, epochs: 3, split: tail }));
+  EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(11 + i), n: tail.count, epochs: 6, split: tail }));
   for (const m of zooModels()) jobs.push({ name: m.name, build: () => zooTeacher(m.depth, m.seed), n: m.samples, epochs: epochsFor(m.samples), split: pool });
   let left = values.limit ? Number(values.limit) : Infinity;
   for (const job of jobs) {

@@ -7,6 +7,7 @@ import './commands';
 import './predictCommand';
 import './viewRequests';
 import './stages';
+import './variantCommands';
 import { serve } from './server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {

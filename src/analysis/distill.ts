@@ -1,0 +1,178 @@
+/**
+ * `feature-complexity distill` (METHOD.md §7, paper Exp. 5): a shallower student trunk is trained
+ * with MSE to mimic the original's target feature f(x); the distilled model is that trunk
+ * followed by the original's head, reused as it is (frozen, not fine-tuned on labels), so that
+ * the only thing that differs from the original is how the target feature is computed.
+ *
+ * Student trunk: one 5×5 conv per factor-of-2 downsampling from the input to the feature's H×W
+ * (stride 2 each; one stride-1 conv when the sizes are equal), `width` channels, ReLU, then a
+ * linear 1×1 conv to the feature's channels (no ReLU on it even for a ReLU feature: a feature
+ * channel whose ReLU starts dead would get no gradient and stay at zero).
+ * For the zoo's 28×28 → 7×7 teachers that is 2 spatial convs + 1×1 (receptive field 13 pixels),
+ * against 2–3 conv blocks with pooling in the originals.
+ */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from './backend';
+import { loadDataset } from './data/dataset';
+import { BadInputError } from './errors';
+import { loadTrainable, testAccuracy, trainingTensors } from './compress';
+import { cutModel, defaultTargetLayer, saveLayersModel } from './teacher';
+import type { Hooks } from './train';
+
+type T = tfl.SymbolicTensor;
+
+export interface DistillOptions {
+  layer?: string;
+  /** Channels of the student's spatial convs. Default 32. */
+  width?: number;
+  /** Kernel size of the student's spatial convs. Default 5: fewer layers need a wider view to see what the original's deeper stack sees. */
+  kernelSize?: number;
+  /** Feature-mimicking epochs. Default 8. */
+  epochs?: number;
+  maxSamples?: number;
+  learningRate?: number;
+  seed?: number;
+}
+
+export interface DistillReport {
+  checkpoint: string;
+  out: string;
+  targetLayer: string;
+  /** The student's feature layer: analyse the distilled model at it (it is also its default layer when the head starts with a flatten or pooling). */
+  studentLayer: string;
+  head: 'original, frozen';
+  convLayers: { original: number; student: number };
+  params: { original: number; student: number };
+  /** 1 − MSE / Var[f] of the student's feature on the training samples. */
+  featureFit: number;
+  testAccuracy: { original: number; distilled: number };
+  epochs: number;
+  samples: number;
+  seconds: number;
+}
+
+/** Number of 3×3 stride-2 convs from `input` to `target` size (0 when equal); a non-power-of-2 ratio is refused. */
+export function downsamplings(input: number, target: number): number {
+  let s = 0;
+  let h = input;
+  while (h > target) {
+    h = Math.ceil(h / 2);
+    s++;
+  }
+  if (h !== target) throw new BadInputError(`the student halves the image size per conv; ${input} → ${target} is not reached that way (pick a layer whose size is the input's divided by a power of two)`);
+  return s;
+}
+
+function countConvs(model: tfl.LayersModel): number {
+  return model.layers.filter((l) => /^(Conv|DepthwiseConv|SeparableConv)/.test(l.getClassName())).length;
+}
+
+export async function distillModel(checkpoint: string, dataPath: string, outDir: string, opts: DistillOptions = {}, hooks: Hooks = {}): Promise<DistillReport> {
+  const t0 = performance.now();
+  const epochs = opts.epochs ?? 8;
+  const width = opts.width ?? 32;
+  const seed = opts.seed ?? 0;
+  const data = loadDataset(dataPath);
+  const original = await loadTrainable(checkpoint);
+  const layer = opts.layer ?? defaultTargetLayer(original);
+  const cut = cutModel(original, layer);
+  const tensors: tf.Tensor[] = [];
+  let student: tfl.LayersModel | undefined;
+  let trunk: tfl.LayersModel | undefined;
+  const optimizer = tf.train.adam(opts.learningRate ?? 2e-3);
+  try {
+    const [ih, iw, ic] = original.inputs[0].shape.slice(1) as number[];
+    if (ih !== data.train.height || iw !== data.train.width || ic !== data.train.channels) throw new BadInputError(`the model expects ${ih}×${iw}×${ic} images, the dataset has ${data.train.height}×${data.train.width}×${data.train.channels}`);
+    const [fh, fw, fc] = cut.featureShape;
+    const steps = Math.max(downsamplings(ih, fh), downsamplings(iw, fw));
+    const { x, n } = trainingTensors(data.train, data.numClasses, opts.maxSamples ?? 5000, seed);
+    tensors.push(x);
+    const f = tf.tidy(() => cut.trunk.predict(x, { batchSize: 256 }) as tf.Tensor4D);
+    tensors.push(f);
+    const varF = tf.tidy(() => tf.mean(tf.moments(f, 0).variance));
+    const varianceF = (await varF.data())[0];
+    varF.dispose();
+
+    // Student trunk + the original head's layers re-applied (weights shared, then saved as one model).
+    const init = (k: number) => tfl.initializers.heNormal({ seed: seed * 100 + k });
+    const input = tfl.input({ shape: [ih, iw, ic], name: 'image' });
+    let h: T = input;
+    const convs = Math.max(1, steps);
+    for (let i = 0; i < convs; i++) {
+      h = tfl.layers.conv2d({ filters: width, kernelSize: opts.kernelSize ?? 5, strides: i < steps ? 2 : 1, padding: 'same', activation: 'relu', kernelInitializer: init(i), name: `student_conv${i + 1}` }).apply(h) as T;
+    }
+    const studentLayer = 'student_feature';
+    const feature = tfl.layers.conv2d({ filters: fc, kernelSize: 1, activation: 'linear', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 99 }), name: studentLayer }).apply(h) as T;
+    trunk = tfl.model({ inputs: input, outputs: feature, name: 'student_trunk' });
+    const studentTrunk = trunk;
+    const fs = feature.shape.slice(1);
+    if (fs[0] !== fh || fs[1] !== fw) throw new BadInputError(`the student's feature is ${fs.join('×')}, the target's ${fh}×${fw}×${fc} (padding of the original differs); pick another layer`);
+
+    trunk.compile({ optimizer, loss: 'meanSquaredError' });
+    let lastLoss = NaN;
+    await trunk.fit(x, f, {
+      epochs,
+      batchSize: 32,
+      shuffle: false,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: async () => {
+          if (hooks.isCancelled?.()) studentTrunk.stopTraining = true;
+        },
+        onEpochEnd: async (epoch, logs) => {
+          lastLoss = logs?.loss ?? NaN;
+          hooks.progress?.({ stage: 'distill', fraction: (0.9 * (epoch + 1)) / epochs, epoch: epoch + 1, loss: lastLoss });
+        },
+      },
+    });
+    const mse = tf.tidy(() => tf.mean(tf.squaredDifference(studentTrunk.predict(x, { batchSize: 256 }) as tf.Tensor, f)));
+    const featureFit = 1 - (await mse.data())[0] / varianceF;
+    mse.dispose();
+
+    // The head's layers on the student's feature: a chain is re-applied layer by layer (so the
+    // distilled model's layers are flat and its default layer is the student's feature); any
+    // other head topology is applied as one nested model.
+    const headLayers = cut.head.layers.filter((l) => l.getClassName() !== 'InputLayer');
+    const chain = headLayers.every((l) => l.inboundNodes.length >= 1 && l.inboundNodes[l.inboundNodes.length - 1].inboundLayers.length === 1);
+    let out: T = feature;
+    if (chain) for (const l of headLayers) out = l.apply(out) as T;
+    else out = cut.head.apply(feature) as T;
+    student = tfl.model({ inputs: input, outputs: out, name: 'distilled' });
+    const accuracy = { original: await testAccuracy(original, data.test), distilled: await testAccuracy(student, data.test) };
+    const o = resolve(outDir);
+    await saveLayersModel(student, o);
+    const params = { original: original.countParams(), student: student.countParams() };
+    const report: DistillReport = {
+      checkpoint: resolve(checkpoint),
+      out: o,
+      targetLayer: layer,
+      studentLayer,
+      head: 'original, frozen',
+      convLayers: { original: countConvs(original), student: countConvs(student) },
+      params,
+      featureFit,
+      testAccuracy: accuracy,
+      epochs,
+      samples: n,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    writeFileSync(join(o, 'distill.json'), JSON.stringify(report, null, 2) + '\n');
+    hooks.progress?.({ stage: 'distilled', fraction: 1 });
+    return report;
+  } finally {
+    tf.dispose(tensors);
+    optimizer.dispose();
+    // The student shares the head's layers with the original: disposing the original releases them once all holders are gone.
+    original.dispose();
+    cut.head.dispose();
+    if (student) {
+      try {
+        student.dispose();
+      } catch {
+        // Layers shared with the original may already be gone; nothing else is held.
+      }
+    }
+  }
+}
