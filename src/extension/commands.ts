@@ -7,7 +7,7 @@ import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
 import { ResultsPanel } from './resultsPanel';
-import { compareCommand, predictCommand, taskComplexityCommand } from './viewCommands';
+import { compareCommand, openCalibration, predictCommand, taskComplexityCommand } from './viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -82,7 +82,8 @@ export const COMMANDS: Record<string, Command> = {
   'featureComplexity.analyze': (ctx) => (uri?: vscode.Uri) => analyzeCommand(ctx, uri),
   'featureComplexity.openResults': openResults,
   'featureComplexity.compare': (ctx) => (arg?: unknown, selection?: unknown) => compareCommand(ctx, arg, selection),
-  'featureComplexity.taskComplexity': (ctx) => (arg?: unknown) => taskComplexityCommand(ctx, arg),
+  'featureComplexity.taskComplexity': (ctx) => () => taskComplexityCommand(ctx),
+  'featureComplexity.openCalibration': (ctx) => (uri?: vscode.Uri) => uri && openCalibration(ctx, uri),
   'featureComplexity.predict': (ctx) => (arg?: unknown) => predictCommand(ctx, arg),
   'featureComplexity.showCapabilities': showCapabilities,
   'featureComplexity.showLog': (ctx) => () => ctx.log.show(),

@@ -116,16 +116,15 @@ const CALIBRATION_BUDGETS: { label: Budget; detail: string }[] = [
   { label: 'thorough', detail: 'Longer training with a stricter stopping rule.' },
 ];
 
+export function openCalibration(ctx: Ctx, uri: vscode.Uri): void {
+  ViewsPanel.show(ctx.extension, { view: 'calibration', path: uri.fsPath });
+}
+
 /**
- * Opens a saved calibration (the one given, or one picked), or runs a new one: the engine trains
- * a target DNN per task net depth k and disentangles it (METHOD.md §6).
+ * Runs a new calibration, or opens a saved one picked from the list: the engine trains a target
+ * DNN per task net depth k and disentangles it (METHOD.md §6).
  */
-export async function taskComplexityCommand(ctx: Ctx, arg?: unknown): Promise<void> {
-  const given = uriOf(arg);
-  if (given && /^task-complexity-.*\.json$/.test(path.basename(given.fsPath))) {
-    ViewsPanel.show(ctx.extension, { view: 'calibration', path: given.fsPath });
-    return;
-  }
+export async function taskComplexityCommand(ctx: Ctx): Promise<void> {
   const cfg = settings();
   const saved = await savedCalibrations(cfg.resultsFolder);
   if (saved.length) {
@@ -135,7 +134,7 @@ export async function taskComplexityCommand(ctx: Ctx, arg?: unknown): Promise<vo
     });
     if (!choice) return;
     if (choice.uri) {
-      ViewsPanel.show(ctx.extension, { view: 'calibration', path: choice.uri.fsPath });
+      openCalibration(ctx, choice.uri);
       return;
     }
   }

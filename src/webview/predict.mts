@@ -4,7 +4,7 @@
  * for the chosen model.
  */
 import { ChartBlock, exportPng, h, post, settingsList, stat, vscode } from './page.mjs';
-import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, regressorRows, scaleTicks, targetScale } from './predictRender.js';
+import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, targetScale } from './predictRender.js';
 import { exportNotification, type ExportParams, readyNotification, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from './protocol.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
 import { createButton, registerToolkit } from './toolkit.mjs';
@@ -49,7 +49,8 @@ class PredictApp {
     const title = h('div', { class: 'title-row' }, h('h1', {}, `Predicting ${what} from feature complexity`), h('div', { class: 'actions' }, createButton('Export JSON', () => this.exportJson(), { id: 'export-json' })));
     const stats = h('div', { class: 'stats' }, ...predictStats(r).map((s) => stat(s.id, s.value, s.label, s.title)));
     const from = h('p', { class: 'file' }, `${r.models.length} models; vector: ${r.featureNames.join(', ')} (each over Var[f]). Made ${new Date(this.params!.madeAt).toLocaleString()}.`);
-    this.header.replaceChildren(title, stats, from);
+    const warning = predictWarning(r);
+    this.header.replaceChildren(title, stats, from, ...(warning ? [h('div', { class: 'warning', id: 'predict-warning' }, warning)] : []));
 
     const cols = [{ key: 'model', title: 'model' }, { key: 'actual', title: 'measured' }, { key: 'heldOut', title: 'held out' }, { key: 'fitted', title: 'fitted' }, { key: 'error', title: '|error|' }];
     const table = predictTable(r);

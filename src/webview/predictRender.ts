@@ -86,6 +86,16 @@ export function predictStats(r: PredictReport): PredictStat[] {
   return stats;
 }
 
+/**
+ * Empty when the held-out error is well below the spread of the targets; otherwise a warning
+ * that the fit does not generalise (too few models, an outlier, or models from different settings).
+ */
+export function predictWarning(r: PredictReport): string {
+  const cv = r.crossValidation;
+  if (cv.maeTest < r.targetSpread.std / 2) return '';
+  return `The held-out error (${err(r, cv.maeTest)}) is not well below the spread of the measured values (std ${err(r, r.targetSpread.std)}): on these models the regressor does not generalise. More models, the same analysis settings for all, or leaving out an outlier may help.`;
+}
+
 export interface PcaPoint extends ScatterPoint {
   /** The measured target in display units (percent for accuracy). */
   value: number;

@@ -1,15 +1,20 @@
 /**
- * The comparison view as the user meets it: two stored analyses selected together in the
- * Explorer's .feature-complexity folder, "Compare Analyses" from their context menu, and a
- * panel that names both analyses, shows their ρ, and warns that their settings differ.
+ * The comparison, prediction and calibration views as the user meets them: two stored analyses
+ * selected together in the Explorer open in one comparison that names both and warns that their
+ * settings differ; "Predict Performance from Analyses" fits the engine's regressor on every
+ * analysis with reliability; a saved calibration opens from its context menu.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { syntheticZoo } from '../fixtures/views/synthetic';
 import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const FILES = ['fixture-complete.json', 'demo-quick.json'].map((f) => join(repoRoot, 'test', 'fixtures', 'results', f));
+const ZOO = syntheticZoo(12, 7);
+const CALIBRATION = join(repoRoot, 'test', 'fixtures', 'views', 'task-complexity-quick.json');
+const CALIBRATION_NAME = 'task-complexity-2026-11-26T04-13-00-000Z.json';
 
 interface Result {
   checkpoint: { path: string };
@@ -35,6 +40,8 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
       prepare: (ws) => {
         mkdirSync(join(ws, '.feature-complexity'));
         for (const f of FILES) cpSync(f, join(ws, '.feature-complexity', basename(f)));
+        ZOO.forEach((z, i) => writeFileSync(join(ws, '.feature-complexity', `zoo-${i}.json`), JSON.stringify(z.result)));
+        cpSync(CALIBRATION, join(ws, '.feature-complexity', CALIBRATION_NAME));
       },
     });
   }, { timeout: SESSION_START_TIMEOUT_MS });
@@ -66,5 +73,48 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     const text = await frame.locator('body').innerText();
     assert.ok(text.includes(results[0].components[0].rho.toFixed(3)), 'ρ of the first analysis at l = 0 is in the table');
     assert.ok(text.includes(results[1].components[0].rho.toFixed(3)), 'ρ of the second analysis at l = 0 is in the table');
+  });
+
+  test('Predict Performance fits the regressor on every analysis with reliability and shows its error', async () => {
+    await vs.runCommand('View: Close All Editors');
+    const page = vs.page;
+    // The command opens its own pick lists at once, so the palette is driven by hand here.
+    await page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await input.fill('>Feature Complexity: Predict Performance from Analyses');
+    await page.locator('.quick-input-widget .quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await page.keyboard.press('Enter');
+    const title = page.locator('.quick-input-widget .quick-input-title');
+    await title.getByText('Analyses to fit the regressor on').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('predict-pick-fit');
+    await page.keyboard.press('Enter');
+    await title.getByText('Predict one checkpoint (kept out of the fit)?').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await page.keyboard.press('Enter');
+
+    const frame = vs.webview();
+    await frame.locator('#stat-mae').waitFor({ state: 'visible', timeout: 90_000 });
+    await vs.screenshot('predict-panel');
+    // The zoo and the one fixture that measured reliability; the demo did not.
+    const withReliability = ZOO.length + 1;
+    assert.match(await frame.locator('header .file').innerText(), new RegExp(`^${withReliability} models; vector: reliable\\(0\\)`));
+    assert.match(await frame.locator('#stat-mae .value').innerText(), /^\d+\.\d\d pts ± \d+\.\d\d pts$/);
+    assert.match(await frame.locator('#stat-r2 .value').innerText(), /^-?\d+\.\d{3}$/);
+    assert.ok(await frame.locator('#colour-legend').isVisible(), 'the PCA colour scale is shown');
+  });
+
+  test('a saved calibration opens from its context menu with its verdict', async () => {
+    await vs.runCommand('View: Close All Editors');
+    await vs.explorerContextMenuClick(CALIBRATION_NAME, 'Open Task-Complexity Calibration');
+    const frame = vs.webview();
+    await frame.locator('#verdict').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('calibration-panel');
+    const out = JSON.parse(readFileSync(CALIBRATION, 'utf8')) as { tasks: { k: number; centreOfMass: number }[] };
+    const verdict = await frame.locator('#verdict').innerText();
+    const first = out.tasks[0];
+    assert.ok(verdict.includes(`${first.centreOfMass.toFixed(2)} at k = ${first.k}`), verdict);
+    const text = await frame.locator('body').innerText();
+    for (const t of out.tasks) assert.ok(text.includes(`k = ${t.k}`), `task k = ${t.k} is shown`);
   });
 });

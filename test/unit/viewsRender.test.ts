@@ -19,7 +19,7 @@ import {
   poorFitWarning,
 } from '../../src/webview/calibrationRender';
 import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareRows, compareTable, differenceWarning, settingDifferences } from '../../src/webview/compareRender';
-import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, scaleColor, scaleTicks } from '../../src/webview/predictRender';
+import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks } from '../../src/webview/predictRender';
 import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 
@@ -113,6 +113,11 @@ test('headline: held-out MAE ± its std in points, R², the spread of the target
   assert.match(stats.find((s) => s.id === 'prediction')!.label, new RegExp(`predicted for ${report.prediction!.label.replace('.', '\\.')}`));
   // The synthetic zoo is linear plus noise: the regressor must do far better than the spread of the targets.
   assert.ok(cv.maeTest < report.targetSpread.std / 3, `MAE ${cv.maeTest} vs std ${report.targetSpread.std}`);
+  assert.equal(predictWarning(report), '');
+  // An outlier far from the zoo (an easy task's model) breaks the fit: the view says so.
+  const outlier = { path: '/zoo/outlier.json', result: { ...zoo[0].result, teacher: { ...zoo[0].result.teacher, testAccuracy: 0.95 } } };
+  const broken = predictFromResults([...zoo.slice(0, 11), outlier], { repeats: 100 });
+  assert.match(predictWarning(broken), /does not generalise/);
   const rows = predictTable(report);
   assert.equal(rows.length, 25);
   assert.ok(rows[24].model.startsWith('▶ '));
