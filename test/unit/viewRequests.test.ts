@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,7 @@ import { BadInputError, CancelledError } from '../../src/analysis/errors';
 import { predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import { EngineErrorCode, predictRequest, type ProgressParams } from '../../src/analysis/protocol';
 import { handlePredict, handleTaskComplexity } from '../../src/analysis/viewRequests';
+import { calibrationSeries, parseTaskComplexity } from '../../src/webview/calibrationRender';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 
 function writeZoo(m: number, seed: number): string[] {
@@ -61,6 +62,20 @@ test('engine/taskComplexity: a cancelled calibration is a CancelledError, and it
     CancelledError,
   );
   assert.ok(seen.length > 0 && seen.every((p) => p.progressToken === 'tok-1'), JSON.stringify(seen.slice(0, 3)));
+});
+
+test('engine/taskComplexity: a small calibration writes the file the view reads, with progress up to done', { timeout: 240_000 }, async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'fc-tc-')), 'task-complexity-test.json');
+  const seen: ProgressParams[] = [];
+  const res = await handleTaskComplexity({ tasks: [0], orders: [0, 2], budget: 'quick', backend: 'wasm', width: 4, seed: 1, out, progressToken: 'tok-2' }, (p) => seen.push(p), () => false);
+  const saved = parseTaskComplexity(JSON.parse(readFileSync(out, 'utf8')));
+  assert.deepEqual(saved, JSON.parse(JSON.stringify(res)));
+  const [s] = calibrationSeries(saved);
+  assert.equal(s.k, 0);
+  assert.equal(s.rho.length, 3, 'two orders and the residue');
+  assert.ok(s.rho.every((r) => r !== undefined && r >= 0 && r <= 1.5), JSON.stringify(s.rho));
+  assert.ok(seen.every((p) => p.progressToken === 'tok-2'));
+  assert.equal(seen[seen.length - 1].fraction, 1);
 });
 
 test('engine/predict through a forked engine: a report, or the BadInputError code and message', async () => {
