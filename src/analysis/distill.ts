@@ -4,12 +4,12 @@
  * followed by the original's head, reused as it is (frozen, not fine-tuned on labels), so that
  * the only thing that differs from the original is how the target feature is computed.
  *
- * Student trunk: one 5×5 conv per factor-of-2 downsampling from the input to the feature's H×W
- * (stride 2 each; one stride-1 conv when the sizes are equal), `width` channels, ReLU, then a
- * linear 1×1 conv to the feature's channels (no ReLU on it even for a ReLU feature: a feature
- * channel whose ReLU starts dead would get no gradient and stay at zero).
- * For the zoo's 28×28 → 7×7 teachers that is 2 spatial convs + 1×1 (receptive field 13 pixels),
- * against 2–3 conv blocks with pooling in the originals.
+ * Student trunk: a single nonlinear layer, one conv (ReLU, `width` channels) whose stride is
+ * the whole downsampling from the input to the feature's H×W and whose kernel (2·stride + 1)
+ * sees about as far as the original's stack, then a linear 1×1 conv to the feature's channels
+ * (no ReLU on it even for a ReLU feature: a channel whose ReLU starts dead would get no gradient
+ * and stay at zero). One ReLU layer is shallower than any original with two or more; for the
+ * zoo's 28×28 → 7×7 teachers: a 9×9 stride-4 conv + 1×1, against 2–3 conv blocks with pooling.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,11 +25,11 @@ type T = tfl.SymbolicTensor;
 
 export interface DistillOptions {
   layer?: string;
-  /** Channels of the student's spatial convs. Default 32. */
+  /** Channels of the student's conv. Default 16. */
   width?: number;
-  /** Kernel size of the student's spatial convs. Default 5: fewer layers need a wider view to see what the original's deeper stack sees. */
+  /** Kernel size of the student's conv. Default 2·stride + 1 (at least 3). */
   kernelSize?: number;
-  /** Feature-mimicking epochs. Default 8. */
+  /** Feature-mimicking epochs. Default 16. */
   epochs?: number;
   maxSamples?: number;
   learningRate?: number;
@@ -44,6 +44,8 @@ export interface DistillReport {
   studentLayer: string;
   head: 'original, frozen';
   convLayers: { original: number; student: number };
+  /** Layers with a ReLU activation: the depth that "shallower" is about. */
+  reluLayers: { original: number; student: number };
   params: { original: number; student: number };
   /** 1 − MSE / Var[f] of the student's feature on the training samples. */
   featureFit: number;
@@ -53,16 +55,14 @@ export interface DistillReport {
   seconds: number;
 }
 
-/** Number of 3×3 stride-2 convs from `input` to `target` size (0 when equal); a non-power-of-2 ratio is refused. */
-export function downsamplings(input: number, target: number): number {
-  let s = 0;
-  let h = input;
-  while (h > target) {
-    h = Math.ceil(h / 2);
-    s++;
-  }
-  if (h !== target) throw new BadInputError(`the student halves the image size per conv; ${input} → ${target} is not reached that way (pick a layer whose size is the input's divided by a power of two)`);
-  return s;
+/** The student conv's stride: the input size over the feature size, which must divide it. */
+export function studentStride(input: number, target: number): number {
+  if (target < 1 || input % target !== 0) throw new BadInputError(`the student reaches the feature's size with one strided conv; ${input} → ${target} is not an integer ratio (pick a layer whose size divides the input's)`);
+  return input / target;
+}
+
+function countRelus(model: tfl.LayersModel): number {
+  return model.layers.filter((l) => l.getClassName() === 'ReLU' || (l.getConfig() as { activation?: string }).activation === 'relu').length;
 }
 
 function countConvs(model: tfl.LayersModel): number {
@@ -71,8 +71,8 @@ function countConvs(model: tfl.LayersModel): number {
 
 export async function distillModel(checkpoint: string, dataPath: string, outDir: string, opts: DistillOptions = {}, hooks: Hooks = {}): Promise<DistillReport> {
   const t0 = performance.now();
-  const epochs = opts.epochs ?? 8;
-  const width = opts.width ?? 32;
+  const epochs = opts.epochs ?? 16;
+  const width = opts.width ?? 16;
   const seed = opts.seed ?? 0;
   const data = loadDataset(dataPath);
   const original = await loadTrainable(checkpoint);
@@ -86,7 +86,7 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
     const [ih, iw, ic] = original.inputs[0].shape.slice(1) as number[];
     if (ih !== data.train.height || iw !== data.train.width || ic !== data.train.channels) throw new BadInputError(`the model expects ${ih}×${iw}×${ic} images, the dataset has ${data.train.height}×${data.train.width}×${data.train.channels}`);
     const [fh, fw, fc] = cut.featureShape;
-    const steps = Math.max(downsamplings(ih, fh), downsamplings(iw, fw));
+    const strides: [number, number] = [studentStride(ih, fh), studentStride(iw, fw)];
     const { x, n } = trainingTensors(data.train, data.numClasses, opts.maxSamples ?? 5000, seed);
     tensors.push(x);
     const f = tf.tidy(() => cut.trunk.predict(x, { batchSize: 256 }) as tf.Tensor4D);
@@ -99,10 +99,8 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
     const init = (k: number) => tfl.initializers.heNormal({ seed: seed * 100 + k });
     const input = tfl.input({ shape: [ih, iw, ic], name: 'image' });
     let h: T = input;
-    const convs = Math.max(1, steps);
-    for (let i = 0; i < convs; i++) {
-      h = tfl.layers.conv2d({ filters: width, kernelSize: opts.kernelSize ?? 5, strides: i < steps ? 2 : 1, padding: 'same', activation: 'relu', kernelInitializer: init(i), name: `student_conv${i + 1}` }).apply(h) as T;
-    }
+    const kernel = opts.kernelSize ?? Math.max(3, 2 * Math.max(...strides) + 1);
+    h = tfl.layers.conv2d({ filters: width, kernelSize: kernel, strides, padding: 'same', activation: 'relu', kernelInitializer: init(0), name: 'student_conv' }).apply(h) as T;
     const studentLayer = 'student_feature';
     const feature = tfl.layers.conv2d({ filters: fc, kernelSize: 1, activation: 'linear', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 99 }), name: studentLayer }).apply(h) as T;
     trunk = tfl.model({ inputs: input, outputs: feature, name: 'student_trunk' });
@@ -151,6 +149,7 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
       studentLayer,
       head: 'original, frozen',
       convLayers: { original: countConvs(original), student: countConvs(student) },
+      reluLayers: { original: countRelus(original), student: countRelus(student) },
       params,
       featureFit,
       testAccuracy: accuracy,

@@ -118,7 +118,7 @@ function compressSummary(r: CompressReport): string {
 }
 
 function distillSummary(r: DistillReport): string {
-  return `distilled → ${r.out}\n  student: ${r.convLayers.student} conv layers (original ${r.convLayers.original}), ${r.params.student} parameters (original ${r.params.original}); head: ${r.head}\n  feature fit 1 − MSE/Var[f] = ${f3(r.featureFit)}; test accuracy: original ${f3(r.testAccuracy.original)}, distilled ${f3(r.testAccuracy.distilled)}\n  analyse it at layer '${r.studentLayer}'\n`;
+  return `distilled → ${r.out}\n  student: ${r.reluLayers?.student ?? '?'} ReLU layers (original ${r.reluLayers?.original ?? '?'}), ${r.convLayers.student} conv layers (original ${r.convLayers.original}), ${r.params.student} parameters (original ${r.params.original}); head: ${r.head}\n  feature fit 1 − MSE/Var[f] = ${f3(r.featureFit)}; test accuracy: original ${f3(r.testAccuracy.original)}, distilled ${f3(r.testAccuracy.distilled)}\n  analyse it at layer '${r.studentLayer}'\n`;
 }
 
 registerCommand('compress', async (argv) => {

@@ -4,16 +4,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useBackend } from '../../src/analysis/backend';
-import { distillModel, downsamplings } from '../../src/analysis/distill';
+import { distillModel, studentStride } from '../../src/analysis/distill';
 import { BadInputError } from '../../src/analysis/errors';
 import { defaultTargetLayer, loadLayersModel, loadTeacher } from '../../src/analysis/teacher';
 import { trainedFixture } from '../fixtures/variants/smallCnn';
 
-test('downsamplings: halvings from the input to the feature size', () => {
-  assert.equal(downsamplings(28, 7), 2);
-  assert.equal(downsamplings(8, 8), 0);
-  assert.equal(downsamplings(32, 4), 3);
-  assert.throws(() => downsamplings(28, 5), BadInputError);
+test('student stride: the input size over the feature size', () => {
+  assert.equal(studentStride(28, 7), 4);
+  assert.equal(studentStride(8, 8), 1);
+  assert.throws(() => studentStride(28, 5), BadInputError);
 });
 
 test('distill: a loadable, shallower model with the original head that mimics the target feature', async () => {
@@ -26,10 +25,11 @@ test('distill: a loadable, shallower model with the original head that mimics th
     assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'distill.json')));
     assert.equal(report.targetLayer, 'conv2');
     assert.equal(report.head, 'original, frozen');
+    assert.deepEqual(report.reluLayers, { original: 2, student: 1 });
     const m = await loadLayersModel(out);
     try {
-      // 8×8 → 4×4: one stride-2 conv and the 1×1 feature conv, then the original flatten + dense.
-      assert.deepEqual(m.layers.map((l) => l.name), ['image', 'student_conv1', 'student_feature', 'flat', 'out']);
+      // 8×8 → 4×4: one stride-2 5×5 conv (one ReLU layer, the original has two) and the 1×1 feature conv, then the original flatten + dense.
+      assert.deepEqual(m.layers.map((l) => l.name), ['image', 'student_conv', 'student_feature', 'flat', 'out']);
       assert.equal(defaultTargetLayer(m), 'student_feature');
       assert.deepEqual(m.getLayer('student_feature').outputShape, [null, 4, 4, 8]);
       const orig = await loadLayersModel(model);
