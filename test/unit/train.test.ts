@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, useBackend } from '../../src/analysis/backend';
+import { BUDGETS, budgetSpec, converged, learningRate } from '../../src/analysis/budget';
+import { Rng } from '../../src/analysis/data/rng';
+import type { Split } from '../../src/analysis/data/dataset';
+import { BadInputError } from '../../src/analysis/errors';
+import { predictSet, trainOrders, type FeatureSet } from '../../src/analysis/train';
+
+test('learning rate is log-spaced from lrStart to lrEnd', () => {
+  const b = BUDGETS.reference;
+  assert.equal(learningRate(b, 0), 1e-3);
+  assert.ok(Math.abs(learningRate(b, b.maxEpochs - 1) - 1e-5) < 1e-12);
+  const mid = learningRate(b, (b.maxEpochs - 1) / 2);
+  assert.ok(Math.abs(mid - 1e-4) < 1e-9, `midpoint ${mid}`);
+  assert.throws(() => budgetSpec('fast'), BadInputError);
+});
+
+test('stopping rule: flat ρ stops after minEpochs; a slow log-linear drift does not; reference never stops early', () => {
+  const b = BUDGETS.quick;
+  const flat = Array.from({ length: 12 }, (_, i) => ({ epoch: 2 * i + 1, rho: 0.3, fit: 0.8 }));
+  assert.equal(converged(b, flat.slice(0, 2)), false, 'not before minEpochs');
+  assert.equal(converged(b, flat), true);
+  // ρ creeping up like 0.1·ln(epoch): each step is tiny, but over the look-back it moved > tolerance.
+  const drift = Array.from({ length: 12 }, (_, i) => ({ epoch: 2 * i + 1, rho: 0.3 + 0.1 * Math.log(2 * i + 2), fit: 0.8 }));
+  assert.ok(Math.abs(drift[11].rho - drift[10].rho) < b.tolerance, 'consecutive evaluations look converged');
+  assert.equal(converged(b, drift), false);
+  assert.equal(converged(BUDGETS.reference, Array.from({ length: 30 }, (_, i) => ({ epoch: 25 * i + 24, rho: 0.3, fit: 0.8 }))), false);
+});
+
+test('trainOrders: warm-started orders, deterministic, no tensors accumulate across epochs, cancel keeps finished orders', async () => {
+  await useBackend('wasm');
+  const rng = new Rng(5);
+  const n = 160;
+  const split: Split = { images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 6, width: 6, channels: 1 };
+  // A nonlinear target: |x| summed over 2×2 blocks, so order 0 cannot explain all of it.
+  const features = new Float32Array(n * 3 * 3 * 2);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < 3; y++) {
+      for (let x = 0; x < 3; x++) {
+        let s = 0;
+        for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) s += split.images[i * 36 + (2 * y + dy) * 6 + 2 * x + dx];
+        features[((i * 3 + y) * 3 + x) * 2] = s;
+        features[((i * 3 + y) * 3 + x) * 2 + 1] = Math.abs(s - 2) * 2;
+      }
+    }
+  }
+  const all: FeatureSet = { split, indices: Int32Array.from({ length: n }, (_, i) => i), features, featureShape: [3, 3, 2] };
+  const monitor: FeatureSet = { ...all, indices: all.indices.slice(0, 32), features: features.slice(0, 32 * 18) };
+  const budget = { ...BUDGETS.quick, maxEpochs: 6, minEpochs: 6 };
+  const counts = new Map<number, number[]>();
+  const run = (isCancelled?: () => boolean) =>
+    trainOrders(
+      { train: all, monitor, inputShape: [6, 6, 1], orders: [0, 2], width: 4, budget, seed: 9 },
+      {
+        progress: (p) => {
+          if (p.order === undefined) return;
+          counts.set(p.order, [...(counts.get(p.order) ?? []), tf.memory().numTensors]);
+        },
+        isCancelled,
+      },
+    );
+  const a = await run();
+  assert.equal(a.complete, true);
+  assert.deepEqual(a.orders.map((o) => o.order), [0, 2]);
+  for (const o of a.orders) assert.equal(o.lossCurve.length, 6);
+  for (const [order, c] of counts) assert.ok(c.slice(1).every((v) => v === c[1]), `order ${order}: tensors per epoch ${c.join(',')}`);
+  const b = await run();
+  const pa = await predictSet(a.orders[1].phi, monitor);
+  const pb = await predictSet(b.orders[1].phi, monitor);
+  assert.deepEqual(Array.from(pa), Array.from(pb), 'same seed, same backend, same Φ');
+  let steps = 0;
+  const c = await run(() => ++steps > 6 * 8 + 3);
+  assert.equal(c.complete, false);
+  assert.deepEqual(c.orders.map((o) => o.order), [0]);
+  for (const r of [a, b, c]) for (const o of r.orders) o.phi.net.dispose();
+});
