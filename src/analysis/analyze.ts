@@ -170,145 +170,148 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
     modelClass: params.modelClass,
     cacheDir: join(dirname(out), 'onnx'),
   });
-  await checkTeacherFits(teacher, dataset);
-  const fns = teacher;
-  lap('load', since);
-  if (hooks.isCancelled?.()) throw new CancelledError();
-
-  // Seeded split of the training samples: a monitor set for the stopping rule, the rest for training.
-  const rng = new Rng(seed);
-  const perm = rng.choose(dataset.train.count, dataset.train.count);
-  const nMonitor = Math.min(budget.monitorSamples, Math.floor(dataset.train.count / 4));
-  const monitorIdx = perm.slice(0, nMonitor);
-  const poolIdx = perm.slice(nMonitor, nMonitor + MAX_TRAIN_POOL);
-  const testIdx = rng.choose(dataset.test.count, dataset.test.count);
-  const featureShape = teacher.featureShape as [number, number, number];
-  const dim = featureShape[0] * featureShape[1] * featureShape[2];
-  const evalCap = Math.max(16, Math.floor(MAX_CACHED_FLOATS / ((orders.length + 1) * dim)));
-  const nTrainEval = Math.min(MAX_EVAL_SAMPLES, poolIdx.length, evalCap);
-  const nTestEval = Math.min(MAX_EVAL_SAMPLES, testIdx.length, evalCap);
-
-  progress('teacher features', 0.01);
-  since = performance.now();
-  const trainPool = await featureSet(fns, dataset.train, poolIdx, featureShape);
-  const monitor = await featureSet(fns, dataset.train, monitorIdx, featureShape);
-  const testEval = await featureSet(fns, dataset.test, testIdx.slice(0, nTestEval), featureShape);
-  const trainEval = prefix(trainPool, nTrainEval);
-  const trainStats = await outputsOf(fns, dataset.train, trainEval.indices);
-  const testStats = await outputsOf(fns, dataset.test, testEval.indices);
-  lap('teacherFeatures', since);
-  if (hooks.isCancelled?.()) throw new CancelledError();
-
-  const phiTrain: Float32Array[] = [];
-  const phiTest: Float32Array[] = [];
-  const base = (): Omit<ResultFile, 'components' | 'residue' | 'featureVariance' | 'complete' | 'orders'> => ({
-    schemaVersion: 1,
-    kind: 'analysis',
-    engineVersion: ENGINE_VERSION,
-    createdAt: new Date().toISOString(),
-    checkpoint: { path: teacher.checkpoint, sha256: teacher.hash, format: teacher.format },
-    targetLayer: teacher.targetLayer,
-    featureShape: [...featureShape],
-    dataset: {
-      path: resolve(dataset.path),
-      format: dataset.format,
-      normalization: dataset.normalization,
-      inputShape: [dataset.train.height, dataset.train.width, dataset.train.channels],
-      trainSamples: nTrainEval,
-      testSamples: nTestEval,
-      monitorSamples: nMonitor,
-      numClasses: dataset.numClasses,
-      ...(dataset.notes && dataset.notes.length ? { notes: dataset.notes } : {}),
-    },
-    backend,
-    seed,
-    budget: budget.name,
-    width,
-    teacher: { trainAccuracy: trainStats.accuracy, testAccuracy: testStats.accuracy, trainLoss: trainStats.loss, testLoss: testStats.loss },
-    timing: { ...timing },
-  });
-  const assemble = (done: TrainedOrder[], complete: boolean): ResultFile => {
-    const os = done.map((d) => d.order);
-    const tr = significanceOf(os, trainEval.features, phiTrain, dim);
-    const te = significanceOf(os, testEval.features, phiTest, dim);
-    return {
-      ...base(),
-      orders: os,
-      components: done.map((d, k) => ({
-        order: d.order,
-        rho: tr.components[k].rho,
-        variance: tr.components[k].variance,
-        rhoTest: te.components[k].rho,
-        varianceTest: te.components[k].variance,
-        lossCurve: d.lossCurve,
-        epochs: d.epochs,
-        converged: d.converged,
-        seconds: d.seconds,
-      })),
-      residue: { rho: tr.residue.rho, variance: tr.residue.variance, rhoTest: te.residue.rho, varianceTest: te.residue.variance },
-      featureVariance: tr.featureVariance,
-      featureVarianceTest: te.featureVariance,
-      complete,
-    };
-  };
-
-  since = performance.now();
-  const trained = await trainOrders(
-    {
-      train: trainPool,
-      monitor,
-      inputShape: teacher.inputShape as [number, number, number],
-      orders,
-      width,
-      budget,
-      seed,
-      span: [0.02, 0.95],
-      onOrderDone: async (done) => {
-        const last = done[done.length - 1];
-        phiTrain.push(await predictSet(last.phi, trainEval));
-        phiTest.push(await predictSet(last.phi, testEval));
-        timing.disentanglers = (performance.now() - since) / 1000;
-        timing.total = (performance.now() - t0) / 1000;
-        writeResult(out, assemble(done, false));
-      },
-    },
-    hooks,
-  );
-  lap('disentanglers', since);
-
   try {
-    if (!trained.complete) {
-      if (trained.orders.length === 0) throw new CancelledError('cancelled before the first order finished; nothing to save');
-      timing.total = (performance.now() - t0) / 1000;
-      const result = assemble(trained.orders, false);
-      writeResult(out, result);
-      return { resultFile: out, complete: false, result };
-    }
+    await checkTeacherFits(teacher, dataset);
+    const fns = teacher;
+    lap('load', since);
+    if (hooks.isCancelled?.()) throw new CancelledError();
 
-    progress('significance', 0.95);
+    // Seeded split of the training samples: a monitor set for the stopping rule, the rest for training.
+    const rng = new Rng(seed);
+    const perm = rng.choose(dataset.train.count, dataset.train.count);
+    const nMonitor = Math.min(budget.monitorSamples, Math.floor(dataset.train.count / 4));
+    const monitorIdx = perm.slice(0, nMonitor);
+    const poolIdx = perm.slice(nMonitor, nMonitor + MAX_TRAIN_POOL);
+    const testIdx = rng.choose(dataset.test.count, dataset.test.count);
+    const featureShape = teacher.featureShape as [number, number, number];
+    const dim = featureShape[0] * featureShape[1] * featureShape[2];
+    const evalCap = Math.max(16, Math.floor(MAX_CACHED_FLOATS / ((orders.length + 1) * dim)));
+    const nTrainEval = Math.min(MAX_EVAL_SAMPLES, poolIdx.length, evalCap);
+    const nTestEval = Math.min(MAX_EVAL_SAMPLES, testIdx.length, evalCap);
+
+    progress('teacher features', 0.01);
     since = performance.now();
-    let result = assemble(trained.orders, true);
-    lap('significance', since);
+    const trainPool = await featureSet(fns, dataset.train, poolIdx, featureShape);
+    const monitor = await featureSet(fns, dataset.train, monitorIdx, featureShape);
+    const testEval = await featureSet(fns, dataset.test, testIdx.slice(0, nTestEval), featureShape);
+    const trainEval = prefix(trainPool, nTrainEval);
+    const trainStats = await outputsOf(fns, dataset.train, trainEval.indices);
+    const testStats = await outputsOf(fns, dataset.test, testEval.indices);
+    lap('teacherFeatures', since);
+    if (hooks.isCancelled?.()) throw new CancelledError();
 
-    const ctx: AnalysisContext = { params, teacher, dataset, trainPool, trainEval, testEval, orders: trained.orders, phiTrain, phiTest, seed, width, budget, hooks };
-    for (const stage of stages) {
-      if (!stage.enabled(params)) continue;
-      if (hooks.isCancelled?.()) {
-        result = { ...result, complete: false };
-        break;
+    const phiTrain: Float32Array[] = [];
+    const phiTest: Float32Array[] = [];
+    const base = (): Omit<ResultFile, 'components' | 'residue' | 'featureVariance' | 'complete' | 'orders'> => ({
+      schemaVersion: 1,
+      kind: 'analysis',
+      engineVersion: ENGINE_VERSION,
+      createdAt: new Date().toISOString(),
+      checkpoint: { path: teacher.checkpoint, sha256: teacher.hash, format: teacher.format },
+      targetLayer: teacher.targetLayer,
+      featureShape: [...featureShape],
+      dataset: {
+        path: resolve(dataset.path),
+        format: dataset.format,
+        normalization: dataset.normalization,
+        inputShape: [dataset.train.height, dataset.train.width, dataset.train.channels],
+        trainSamples: nTrainEval,
+        testSamples: nTestEval,
+        monitorSamples: nMonitor,
+        numClasses: dataset.numClasses,
+        ...(dataset.notes && dataset.notes.length ? { notes: dataset.notes } : {}),
+      },
+      backend,
+      seed,
+      budget: budget.name,
+      width,
+      teacher: { trainAccuracy: trainStats.accuracy, testAccuracy: testStats.accuracy, trainLoss: trainStats.loss, testLoss: testStats.loss },
+      timing: { ...timing },
+    });
+    const assemble = (done: TrainedOrder[], complete: boolean): ResultFile => {
+      const os = done.map((d) => d.order);
+      const tr = significanceOf(os, trainEval.features, phiTrain, dim);
+      const te = significanceOf(os, testEval.features, phiTest, dim);
+      return {
+        ...base(),
+        orders: os,
+        components: done.map((d, k) => ({
+          order: d.order,
+          rho: tr.components[k].rho,
+          variance: tr.components[k].variance,
+          rhoTest: te.components[k].rho,
+          varianceTest: te.components[k].variance,
+          lossCurve: d.lossCurve,
+          epochs: d.epochs,
+          converged: d.converged,
+          seconds: d.seconds,
+        })),
+        residue: { rho: tr.residue.rho, variance: tr.residue.variance, rhoTest: te.residue.rho, varianceTest: te.residue.variance },
+        featureVariance: tr.featureVariance,
+        featureVarianceTest: te.featureVariance,
+        complete,
+      };
+    };
+
+    since = performance.now();
+    const trained = await trainOrders(
+      {
+        train: trainPool,
+        monitor,
+        inputShape: teacher.inputShape as [number, number, number],
+        orders,
+        width,
+        budget,
+        seed,
+        span: [0.02, 0.95],
+        onOrderDone: async (done) => {
+          const last = done[done.length - 1];
+          phiTrain.push(await predictSet(last.phi, trainEval));
+          phiTest.push(await predictSet(last.phi, testEval));
+          timing.disentanglers = (performance.now() - since) / 1000;
+          timing.total = (performance.now() - t0) / 1000;
+          writeResult(out, assemble(done, false));
+        },
+      },
+      hooks,
+    );
+    lap('disentanglers', since);
+
+    try {
+      if (!trained.complete) {
+        if (trained.orders.length === 0) throw new CancelledError('cancelled before the first order finished; nothing to save');
+        timing.total = (performance.now() - t0) / 1000;
+        const result = assemble(trained.orders, false);
+        writeResult(out, result);
+        return { resultFile: out, complete: false, result };
       }
-      progress(stage.name, 0.96);
+
+      progress('significance', 0.95);
       since = performance.now();
-      result = { ...result, ...(await stage.run(ctx)) };
-      lap(stage.name, since);
+      let result = assemble(trained.orders, true);
+      lap('significance', since);
+
+      const ctx: AnalysisContext = { params, teacher, dataset, trainPool, trainEval, testEval, orders: trained.orders, phiTrain, phiTest, seed, width, budget, hooks };
+      for (const stage of stages) {
+        if (!stage.enabled(params)) continue;
+        if (hooks.isCancelled?.()) {
+          result = { ...result, complete: false };
+          break;
+        }
+        progress(stage.name, 0.96);
+        since = performance.now();
+        result = { ...result, ...(await stage.run(ctx)) };
+        lap(stage.name, since);
+      }
+      timing.total = (performance.now() - t0) / 1000;
+      result = { ...result, timing: { ...timing } };
+      writeResult(out, result);
+      progress('done', 1);
+      return { resultFile: out, complete: result.complete, result };
+    } finally {
+      for (const o of trained.orders) o.phi.net.dispose();
     }
-    timing.total = (performance.now() - t0) / 1000;
-    result = { ...result, timing: { ...timing } };
-    writeResult(out, result);
-    progress('done', 1);
-    return { resultFile: out, complete: result.complete, result };
   } finally {
-    for (const o of trained.orders) o.phi.net.dispose();
     await teacher.dispose();
   }
 }
