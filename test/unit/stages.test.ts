@@ -8,7 +8,7 @@ import { tf, useBackend } from '../../src/analysis/backend';
 import { analyze, registerAnalysisStage, type AnalysisContext } from '../../src/analysis/analyze';
 import { Rng } from '../../src/analysis/data/rng';
 import { writeIdx } from '../../src/analysis/data/idx';
-import { BadInputError } from '../../src/analysis/errors';
+import { BadInputError, CancelledError } from '../../src/analysis/errors';
 import { validateResult, type ResultFile } from '../../src/analysis/result';
 import { saveLayersModel } from '../../src/analysis/teacher';
 import '../../src/analysis/stages';
@@ -115,7 +115,6 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     checkIncompatible = undefined;
     assert.equal(res.complete, true);
     const file = JSON.parse(readFileSync(out, 'utf8')) as ResultFile;
-    if (process.env.FC_PEEK) process.stderr.write(JSON.stringify({ shapley: file.shapley, eff: file.effectiveness, ovf: file.overfitting, rel: file.reliability, sub: file.substitution, teacher: file.teacher, comps: file.components.map((c) => c.rho), residue: file.residue.rho }) + "\n");
     assert.equal(validateResult(file), null);
     assert.equal(file.errors, undefined, `no stage failed: ${JSON.stringify(file.errors)}`);
     for (const s of ['shapley', 'reliability', 'substitution', 'visualization']) assert.ok([...stagesSeen].some((x) => x.startsWith(s)), `progress from ${s}`);
@@ -196,4 +195,17 @@ test('stages: a failing stage is reported in the result and the orders are kept'
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('guarded: errors accumulate per analysis, a cancel marks the result incomplete', async () => {
+  const ctx = { hooks: {} } as unknown as AnalysisContext;
+  const other = { hooks: {} } as unknown as AnalysisContext;
+  const failing = (name: string, e: Error) => guarded({ name, enabled: () => true, run: async () => Promise.reject(e) });
+  assert.deepEqual(await failing('a', new Error('boom')).run(ctx), { errors: [{ stage: 'a', message: 'boom' }] });
+  assert.deepEqual(await failing('b', new Error('bang')).run(ctx), { errors: [{ stage: 'a', message: 'boom' }, { stage: 'b', message: 'bang' }] });
+  assert.deepEqual(await failing('c', new Error('x')).run(other), { errors: [{ stage: 'c', message: 'x' }] }, 'another analysis starts clean');
+  const cancelled = await failing('d', new CancelledError()).run(other);
+  assert.equal(cancelled.complete, false);
+  const ok = guarded({ name: 'e', enabled: () => true, run: async () => ({ substitution: [] }) });
+  assert.deepEqual(await ok.run(ctx), { substitution: [] });
 });
