@@ -274,7 +274,9 @@ try {
   });
   const predictReport = handlePredict({ results: zoo.filter((_, i) => i !== 12), for: zoo[12], repeats: 200 });
   const compared = [completePath, demoPath].map((file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))) }));
+  const zooCompared = zoo.slice(0, 12).map((file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))) }));
   const views = {
+    'compare-zoo': { view: 'compare', message: { method: 'compare/show', params: { analyses: zooCompared } }, ready: '#block-compare-rho vscode-data-grid-cell' },
     compare: { message: { method: 'compare/show', params: { analyses: compared } }, ready: '#block-compare-rho vscode-data-grid-cell' },
     predict: { message: { method: 'predict/show', params: { report: predictReport, madeAt: new Date().toISOString() } }, ready: '#stat-mae' },
     calibration: {
@@ -283,7 +285,8 @@ try {
     },
   };
   for (const theme of ['dark', 'light', 'high-contrast']) {
-    for (const [view, v] of Object.entries(views)) {
+    for (const [name, v] of Object.entries(views)) {
+      const view = v.view ?? name;
       const context = await browser.newContext({ viewport: { width: 1180, height: 900 }, deviceScaleFactor: 1 });
       const p = await context.newPage();
       p.on('console', (m) => m.type() === 'error' && !/status of 404/.test(m.text()) && report.consoleErrors.push(`${theme} ${view}: ${m.text()}`));
@@ -292,10 +295,10 @@ try {
       await p.goto(`${origin}/page/${theme}?view=${view}`);
       await p.waitForSelector(v.ready);
       await p.waitForTimeout(400);
-      await p.screenshot({ path: join(out, `${theme}-view-${view}.png`), fullPage: true });
-      report.checks[`${theme}-${view}-text`] = (await p.textContent('header')).slice(0, 400);
-      report.checks[`${theme}-${view}-state`] = await p.evaluate(() => JSON.stringify(window.__state).slice(0, 200));
-      if (view === 'compare') report.checks[`${theme}-compare-warning`] = await p.textContent('#settings-differ').catch(() => null);
+      await p.screenshot({ path: join(out, `${theme}-view-${name}.png`), fullPage: true });
+      report.checks[`${theme}-${name}-text`] = (await p.textContent('header')).slice(0, 400);
+      report.checks[`${theme}-${name}-state`] = await p.evaluate(() => JSON.stringify(window.__state).slice(0, 200));
+      if (name === 'compare') report.checks[`${theme}-compare-warning`] = await p.textContent('#settings-differ').catch(() => null);
       await context.close();
     }
   }

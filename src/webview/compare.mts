@@ -3,12 +3,11 @@
  * analyses overlaid, one colour per analysis, with a warning when their settings differ.
  */
 import { CAVEAT } from './render.js';
-import { compareCsv, compareReliabilityRows, compareRows, compareTable, comparedAnalyses, differenceWarning, settingDifferences, type Compared } from './compareRender.js';
+import { compareCsv, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, comparedAnalyses, differenceWarning, isZoo, settingDifferences, type Compared } from './compareRender.js';
 import { ChartBlock, exportPng, h, post, settingsList, vscode } from './page.mjs';
 import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from './protocol.js';
-import { fixed } from './render.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { createButton, type GridColumn, registerToolkit } from './toolkit.mjs';
+import { createButton, registerToolkit } from './toolkit.mjs';
 import { compareChart, compareReliabilityChart } from './viewCharts.mjs';
 
 class CompareApp {
@@ -70,9 +69,9 @@ class CompareApp {
       return;
     }
 
-    const cols: GridColumn[] = [{ key: 'c', title: 'component' }, ...items.map((c, i) => ({ key: `a${i}`, title: c.label }))];
     const rows = compareRows(items);
-    this.rho.show(compareChart(rows, items, this.theme), cols, compareTable(rows));
+    const table = compareTable(rows, items);
+    this.rho.show(compareChart(rows, items, this.theme), table.columns, table.rows);
 
     const rel = compareReliabilityRows(items);
     this.reliability.el.hidden = false;
@@ -80,11 +79,10 @@ class CompareApp {
       this.reliability.showMissing('None of these analyses measured reliability (run them with exemplar networks: setting featureComplexity.exemplars).');
       return;
     }
-    const measured = items.map((c, i) => ({ c, i })).filter(({ c }) => c.result.reliability?.length);
-    const relCols: GridColumn[] = [{ key: 'c', title: 'order' }, ...measured.map(({ c, i }) => ({ key: `a${i}`, title: `${c.label}: reliable / unreliable` }))];
-    const relTable = rel.map((r) => Object.fromEntries([['c', `l = ${r.order}`], ...measured.map(({ i }) => [`a${i}`, `${fixed(r.reliable[i], 3)} / ${fixed(r.unreliable[i], 3)}`])]));
+    const relTable = compareReliabilityTable(rel, items);
     const without = items.filter((c) => !c.result.reliability?.length).map((c) => c.label);
-    this.reliability.show(compareReliabilityChart(rel, items, this.theme), relCols, relTable, without.length ? `Not measured for ${without.join(', ')}.` : '');
+    const relNote = [isZoo(items) ? 'Colours as in the ρ chart’s legend.' : '', without.length ? `Not measured for ${without.join(', ')}.` : ''].filter(Boolean).join(' ');
+    this.reliability.show(compareReliabilityChart(rel, items, this.theme), relTable.columns, relTable.rows, relNote);
   }
 
   private exportCsv(): void {

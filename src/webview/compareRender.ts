@@ -31,6 +31,10 @@ export function comparedAnalyses(analyses: ComparedAnalysis[]): Compared[] {
   }));
 }
 
+/** Above this many analyses (a zoo), grouped bars and one table column per analysis get too thin to read. */
+export const MAX_GROUPED = 4;
+export const isZoo = (items: readonly unknown[]): boolean => items.length > MAX_GROUPED;
+
 export interface CompareRow {
   label: string;
   /** null for the residue Δf. */
@@ -110,7 +114,40 @@ export function compareCsv(items: Compared[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** Table cells of the ρ table, keyed a0, a1, … per analysis. */
-export function compareTable(rows: CompareRow[]): Record<string, string>[] {
-  return rows.map((r) => Object.fromEntries([['c', r.label], ...r.rho.map((v, i) => [`a${i}`, fixed(v, 3)])]));
+export interface CompareTable {
+  columns: { key: string; title: string }[];
+  rows: Record<string, string>[];
+}
+
+/**
+ * The ρ table: one column per analysis for a few, one row per analysis for a zoo (its names
+ * would not fit as column titles).
+ */
+export function compareTable(rows: CompareRow[], items: Compared[]): CompareTable {
+  if (!isZoo(items)) {
+    return {
+      columns: [{ key: 'c', title: 'component' }, ...items.map((c, i) => ({ key: `a${i}`, title: c.label }))],
+      rows: rows.map((r) => Object.fromEntries([['c', r.label], ...r.rho.map((v, i) => [`a${i}`, fixed(v, 3)])])),
+    };
+  }
+  return {
+    columns: [{ key: 'a', title: 'analysis' }, ...rows.map((r, j) => ({ key: `c${j}`, title: r.order === null ? 'Δf' : r.label }))],
+    rows: items.map((c, i) => Object.fromEntries([['a', c.label], ...rows.map((r, j) => [`c${j}`, fixed(r.rho[i], 3)])])),
+  };
+}
+
+/** The reliability table, for the analyses that measured it; cells are "reliable / unreliable" shares of Var[f]. */
+export function compareReliabilityTable(rel: CompareReliabilityRow[], items: Compared[]): CompareTable {
+  const measured = items.map((c, i) => ({ c, i })).filter(({ c }) => (c.result.reliability?.length ?? 0) > 0);
+  const cell = (r: CompareReliabilityRow, i: number) => `${fixed(r.reliable[i], 3)} / ${fixed(r.unreliable[i], 3)}`;
+  if (!isZoo(items)) {
+    return {
+      columns: [{ key: 'c', title: 'order' }, ...measured.map(({ c, i }) => ({ key: `a${i}`, title: `${c.label}: reliable / unreliable` }))],
+      rows: rel.map((r) => Object.fromEntries([['c', `l = ${r.order}`], ...measured.map(({ i }) => [`a${i}`, cell(r, i)])])),
+    };
+  }
+  return {
+    columns: [{ key: 'a', title: 'analysis (reliable / unreliable)' }, ...rel.map((r, j) => ({ key: `c${j}`, title: `l = ${r.order}` }))],
+    rows: measured.map(({ c, i }) => Object.fromEntries([['a', c.label], ...rel.map((r, j) => [`c${j}`, cell(r, i)])])),
+  };
 }

@@ -5,7 +5,7 @@
 import { Chart, ScatterController, type TooltipItem } from 'chart.js';
 import { type AnyChartConfig, backgroundPlugin, base } from './charts.mjs';
 import type { CalibrationSeries } from './calibrationRender.js';
-import type { CompareReliabilityRow, CompareRow, Compared } from './compareRender.js';
+import { type CompareReliabilityRow, type CompareRow, type Compared, isZoo } from './compareRender.js';
 import { type IsoLine, type PcaMap, type PredictedVsActual, scaleColor } from './predictRender.js';
 import { type Theme, withAlpha } from './theme.js';
 
@@ -19,6 +19,28 @@ const colorOf = (theme: Theme, i: number) => theme.series[i % theme.series.lengt
 
 export function compareChart(rows: CompareRow[], items: Compared[], theme: Theme): AnyChartConfig {
   const b = base(theme, 'ρ = Var[component] / Var[f] (train)', 'component (order l of the disentangler)');
+  const y = { ...b.options.scales.y, beginAtZero: true };
+  if (isZoo(items)) {
+    return {
+      type: 'line',
+      data: {
+        labels: rows.map((r) => r.label),
+        datasets: items.map((c, i) => ({
+          label: c.label,
+          data: rows.map((r) => r.rho[i] ?? NaN),
+          borderColor: colorOf(theme, i),
+          backgroundColor: colorOf(theme, i),
+          borderWidth: 1.5,
+          pointRadius: 3,
+          pointStyle: 'circle',
+          // Past the palette colours repeat; the dash tells those lines apart.
+          borderDash: i >= theme.series.length - 2 ? [6, 3] : undefined,
+        })),
+      },
+      options: { ...b.options, plugins: { ...b.options.plugins, legend: compactLegend(b) }, interaction: { mode: 'nearest', axis: 'x', intersect: false }, scales: { ...b.options.scales, y } },
+      plugins: [backgroundPlugin],
+    } as AnyChartConfig;
+  }
   return {
     type: 'bar',
     data: {
@@ -33,7 +55,7 @@ export function compareChart(rows: CompareRow[], items: Compared[], theme: Theme
         pointStyle: 'rect',
       })),
     },
-    options: { ...b.options, scales: { ...b.options.scales, y: { ...b.options.scales.y, beginAtZero: true } } },
+    options: { ...b.options, scales: { ...b.options.scales, y } },
     plugins: [backgroundPlugin],
   } as AnyChartConfig;
 }
@@ -52,7 +74,12 @@ export function compareReliabilityChart(rows: CompareReliabilityRow[], items: Co
         { label: `${c.label}: unreliable`, data: rows.map((r) => r.unreliable[i] ?? NaN), backgroundColor: withAlpha(colorOf(theme, i), 0.3), borderColor: colorOf(theme, i), borderWidth: 1, stack: `a${i}`, pointStyle: 'rect' },
       ]),
     },
-    options: { ...b.options, scales: { x: { ...b.options.scales.x, stacked: true }, y: { ...b.options.scales.y, stacked: true, beginAtZero: true } } },
+    options: {
+      ...b.options,
+      // Two legend entries per analysis would bury a zoo's chart; its colours are those of the ρ chart's legend.
+      plugins: { ...b.options.plugins, legend: { ...b.options.plugins.legend, display: !isZoo(items) } },
+      scales: { x: { ...b.options.scales.x, stacked: true }, y: { ...b.options.scales.y, stacked: true, beginAtZero: true } },
+    },
     plugins: [backgroundPlugin],
   } as AnyChartConfig;
 }

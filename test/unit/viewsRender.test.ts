@@ -18,7 +18,7 @@ import {
   parseTaskComplexity,
   poorFitWarning,
 } from '../../src/webview/calibrationRender';
-import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareRows, compareTable, differenceWarning, settingDifferences } from '../../src/webview/compareRender';
+import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compareRender';
 import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks } from '../../src/webview/predictRender';
 import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
@@ -49,8 +49,19 @@ test('ρ rows: the union of orders, an empty cell where an analysis lacks an ord
   close(rows[1].rho[1], demo.result!.components[1].rho);
   assert.equal(rows[3].rho[1], undefined, 'the demo has no order 8');
   close(rows[8].rho[1], demo.result!.residue.rho);
-  const table = compareTable(rows);
-  assert.deepEqual(table[3], { c: 'l = 8', a0: '0.071', a1: '–' });
+  const table = compareTable(rows, items);
+  assert.deepEqual(table.columns.map((c) => c.title), ['component', ...items.map((c) => c.label)]);
+  assert.deepEqual(table.rows[3], { c: 'l = 8', a0: '0.071', a1: '–' });
+  // A zoo gets one row per analysis: its names would not fit as column titles.
+  const zooItems = comparedAnalyses(syntheticZoo(6, 2).map((z, i) => ({ path: z.path, fileName: `m${i}.json`, ...parseResult(z.result) })));
+  assert.ok(isZoo(zooItems) && !isZoo(items));
+  const zooTable = compareTable(compareRows(zooItems), zooItems);
+  assert.equal(zooTable.rows.length, 6);
+  assert.deepEqual(zooTable.columns.map((c) => c.title), ['analysis', 'l = 0', 'l = 2', 'l = 4', 'l = 8', 'l = 14', 'Δf']);
+  assert.equal(zooTable.rows[0].c0, zooItems[0].result.components[0].rho.toFixed(3));
+  const relZoo = compareReliabilityTable(compareReliabilityRows(zooItems)!, zooItems);
+  assert.equal(relZoo.rows.length, 6);
+  assert.match(relZoo.rows[5].c1, /^0\.\d{3} \/ 0\.\d{3}$/);
 });
 
 test('settings that make ρ incomparable are named with each analysis’s value', () => {
