@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { syntheticZoo } from '../fixtures/views/synthetic';
+import type { Locator } from 'playwright-core';
 import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const FILES = ['fixture-complete.json', 'demo-quick.json'].map((f) => join(repoRoot, 'test', 'fixtures', 'results', f));
@@ -28,6 +29,34 @@ function legendName(r: Result): string {
   const parts = r.checkpoint.path.split('/').filter(Boolean);
   const name = parts[parts.length - 1] === 'model.json' ? parts[parts.length - 2] : parts[parts.length - 1];
   return `${name} · ${r.targetLayer} · ${r.budget}`;
+}
+
+/**
+ * Right-clicks `row` until its context menu shows `label`, and runs that entry: on a loaded
+ * machine a menu can open, or take a click, while the Explorer re-renders (file events of the
+ * fixture copy), so a menu still open after the click gets Enter on its highlighted entry.
+ */
+async function runContextMenu(vs: VsCode, row: Locator, label: string, step?: string): Promise<void> {
+  const item = await contextMenuItem(vs, row, label);
+  if (step) await vs.screenshot(step);
+  await item.hover();
+  await item.click();
+  const menu = vs.page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ state: 'hidden', timeout: 2000 }).catch(() => vs.page.keyboard.press('Enter'));
+}
+
+async function contextMenuItem(vs: VsCode, row: Locator, label: string): Promise<Locator> {
+  const item = vs.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${label}$`) });
+  for (let attempt = 1; ; attempt++) {
+    await row.click({ button: 'right' });
+    try {
+      await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS / 3 });
+      return item;
+    } catch (e) {
+      await vs.page.keyboard.press('Escape');
+      if (attempt === 3) throw e;
+    }
+  }
 }
 
 describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () => {
@@ -51,16 +80,20 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
   });
 
   test('two analyses selected in the Explorer open in one comparison that names both', async () => {
-    await vs.explorerRow('.feature-complexity').click();
+    const folder = vs.explorerRow('.feature-complexity');
+    await folder.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    if ((await folder.getAttribute('aria-expanded')) !== 'true') await folder.click();
     const [first, second] = FILES.map((f) => vs.explorerRow(basename(f)));
     await first.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     await first.click();
     await second.click({ modifiers: ['Control'] });
-    await second.click({ button: 'right' });
-    const item = vs.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: /^Compare Analyses$/ });
-    await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    await vs.screenshot('explorer-compare-menu');
-    await item.click();
+    // Both rows selected before the menu opens, or the menu is the single-file one.
+    const selected = vs.page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]');
+    for (let tries = 0; (await selected.count()) < 2; tries++) {
+      if (tries === 50) throw new Error(`two rows should be selected, ${await selected.count()} are`);
+      await vs.page.waitForTimeout(100);
+    }
+    await runContextMenu(vs, second, 'Compare Analyses', 'explorer-compare-menu');
 
     const names = results.map(legendName);
     const frame = vs.webview();
@@ -76,6 +109,7 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
   });
 
   test('Predict Performance fits the regressor on every analysis with reliability and shows its error', async () => {
+    await vs.page.keyboard.press('Escape');
     await vs.runCommand('View: Close All Editors');
     const page = vs.page;
     // The command opens its own pick lists at once, so the palette is driven by hand here.
@@ -106,9 +140,11 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
 
   test('a saved calibration opens from its context menu with its verdict', async () => {
     await vs.runCommand('View: Close All Editors');
-    await vs.explorerContextMenuClick(CALIBRATION_NAME, 'Open Task-Complexity Calibration');
+    await runContextMenu(vs, vs.explorerRow(CALIBRATION_NAME), 'Open Task-Complexity Calibration');
     const frame = vs.webview();
-    await frame.locator('#verdict').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await frame.locator('#verdict').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS }).catch(async (e: unknown) => {
+      throw new Error(`no calibration verdict; screenshot ${await vs.screenshot('calibration-missing')}`, { cause: e });
+    });
     await vs.screenshot('calibration-panel');
     const out = JSON.parse(readFileSync(CALIBRATION, 'utf8')) as { tasks: { k: number; centreOfMass: number }[] };
     const verdict = await frame.locator('#verdict').innerText();
