@@ -165,6 +165,15 @@ test('Adam steps of a strided disentangler give the same losses and weights on w
   assertClose(wasm.weights, cpu.weights, 'weights after 5 steps');
 });
 
+test('Cast on wasm: same dtype shares the values, other dtypes still convert', async () => {
+  const same = await onBackend('wasm', () => tf.tidy(() => tf.cast(tf.tensor1d([1.5, -2, 0]), 'float32')));
+  assert.deepEqual(Array.from(same), [1.5, -2, 0]);
+  const toInt = await onBackend('wasm', () => tf.tidy(() => tf.cast(tf.tensor1d([1.5, -2.7, 0]), 'int32')));
+  assert.deepEqual(Array.from(toInt), [1, -2, 0]);
+  const fromBool = await onBackend('wasm', () => tf.tidy(() => tf.cast(tf.tensor1d([1, 0, 1], 'bool'), 'float32')));
+  assert.deepEqual(Array.from(fromBool), [1, 0, 1]);
+});
+
 test('registering twice is harmless', () => {
   registerWasmConvKernels();
   assert.ok(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'));

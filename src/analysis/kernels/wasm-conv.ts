@@ -18,7 +18,8 @@
  *     of the taps that reach that phase, interleaved into dx; unlike a conv over a zero-dilated dy
  *     (or the stock kernel) this does exactly the direct multiply count, all inside XNNPACK.
  *   Sum over all axes but the last (bias gradients) without the stock kernel's transpose, and an
- *   Identity without a copy (the engine clones every tensor it saves for backprop).
+ *   Identity (and Cast to the same dtype) without a copy (the engine clones every tensor it saves
+ *   for backprop).
  *
  * Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
  */
@@ -327,6 +328,15 @@ function identity(args: { inputs: { x: TensorInfo }; backend: BackendWasm }): Te
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
+/** Cast to the dtype a tensor already has (ReLU's gradient does it on every step) shares the buffer too. */
+function makeCast(stock: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { dtype: tf.DataType } }): TensorInfo => {
+    if (args.inputs.x.dtype === args.attrs.dtype) return identity(args);
+    return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  };
+  return { kernelName: tf.Cast, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
 let registered = false;
 
 /** Registers the conv gradient kernels, the bias-gradient Sum and a copy-free Identity for 'wasm'. Idempotent. */
@@ -340,6 +350,11 @@ export function registerWasmConvKernels(): void {
   const stockIdentity = tf.getKernel(tf.Identity, 'wasm');
   if (stockIdentity) tf.unregisterKernel(tf.Identity, 'wasm');
   tf.registerKernel({ kernelName: tf.Identity, backendName: 'wasm', kernelFunc: identity as unknown as tf.KernelFunc });
+  const stockCast = tf.getKernel(tf.Cast, 'wasm');
+  if (stockCast) {
+    tf.unregisterKernel(tf.Cast, 'wasm');
+    tf.registerKernel(makeCast(stockCast));
+  }
   const stockSum = tf.getKernel(tf.Sum, 'wasm');
   if (stockSum) {
     tf.unregisterKernel(tf.Sum, 'wasm');
