@@ -116,9 +116,9 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
 }
 
 /** Shorter runs are copied by a JS loop: copyWithin's fixed cost per call outweighs its speed. */
-const COPY_WITHIN_MIN = Number(process.env.FC_WASM_COPY_MIN ?? 24);
+const COPY_WITHIN_MIN = 24;
 
-const CHUNK_FLOATS = Number(process.env.FC_WASM_CHUNK_FLOATS ?? 1 << 19);
+const CHUNK_FLOATS = 1 << 19;
 
 /**
  * Rows per chunk: the [k, rows] im2col block (~2 MB) keeps its scattered writes in cache, and the
