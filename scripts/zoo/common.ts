@@ -13,7 +13,7 @@ export const FASHION_MNIST = process.env.FC_FASHION_MNIST ?? '/usr/share/dataset
 
 export const SAMPLE_SIZES = [200, 500, 1000, 2000, 5000];
 export const DEPTHS = [2, 3];
-export const SEEDS = [1, 2];
+export const SEEDS = [1, 2, 3, 4];
 /** Test samples every zoo dataset folder holds (the same ones for every size). */
 export const TEST_SAMPLES = 1000;
 /** Training samples of the two exemplars (a large subset: the full 60k is too slow to train on two shared CPU cores). */

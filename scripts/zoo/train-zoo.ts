@@ -1,6 +1,6 @@
 /**
  * Trains the Fashion-MNIST model zoo (METHOD.md §5, paper Exp. 6): small CNN teachers on 200 to
- * 5000 training samples, two depths, two seeds (20 models), plus two stronger exemplars of
+ * 5000 training samples, two depths, four seeds (40 models), plus two stronger exemplars of
  * another architecture on a large subset, saved as TF.js layers models under $FC_ZOO_DIR.
  * Resumable: a model whose folder already holds model.json is skipped.
  *
