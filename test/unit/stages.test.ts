@@ -95,6 +95,7 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     checkIncompatible = join(root, 'bad');
     const out = join(root, 'r.json');
     const stagesSeen = new Set<string>();
+    const tensorsBefore = tf.memory().numTensors;
     const res = await analyze(
       {
         checkpoint: join(root, 'teacher'),
@@ -113,6 +114,7 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
       { progress: (p) => stagesSeen.add(p.stage) },
     );
     checkIncompatible = undefined;
+    assert.ok(tf.memory().numTensors - tensorsBefore < 5, `${tf.memory().numTensors - tensorsBefore} tensors left after the stages`);
     assert.equal(res.complete, true);
     const file = JSON.parse(readFileSync(out, 'utf8')) as ResultFile;
     assert.equal(validateResult(file), null);
