@@ -217,15 +217,16 @@ export function parseResult(raw: unknown): LoadedResult {
       reliableVariance: o.reliableVariance as number,
       unreliableVariance: o.unreliableVariance as number,
     })),
-    effectiveness: optRows(r, 'effectiveness', ['order', 'phiTrain', 'alpha'], warnings, (o) => ({
+    // α is null where the ratio is undefined (a component with no variance, or φ_train = 0); φ still shows.
+    effectiveness: optRows(r, 'effectiveness', ['order', 'phiTrain'], warnings, (o) => ({
       order: o.order as number,
       phiTrain: o.phiTrain as number,
-      alpha: o.alpha as number,
+      alpha: isNum(o.alpha) ? o.alpha : null,
     })),
-    overfitting: optRows(r, 'overfitting', ['order', 'phiGap', 'alpha'], warnings, (o) => ({
+    overfitting: optRows(r, 'overfitting', ['order', 'phiGap'], warnings, (o) => ({
       order: o.order as number,
       phiGap: o.phiGap as number,
-      alpha: o.alpha as number,
+      alpha: isNum(o.alpha) ? o.alpha : null,
     })),
     shapley: shapleyOf(r.shapley, warnings),
     substitution: optRows(r, 'substitution', ['order', 'testAccuracy', 'testLoss'], warnings, (o) => ({

@@ -131,8 +131,8 @@ export function shapleyRows(r: AnalysisResult): ShapleyRow[] | undefined {
   if (!r.effectiveness?.length && !r.overfitting?.length) return undefined;
   const byOrder = new Map<number, ShapleyRow>();
   const row = (order: number) => byOrder.get(order) ?? byOrder.set(order, { order }).get(order)!;
-  for (const e of r.effectiveness ?? []) Object.assign(row(e.order), { phiTrain: e.phiTrain, effectiveness: e.alpha });
-  for (const o of r.overfitting ?? []) Object.assign(row(o.order), { phiGap: o.phiGap, overfitting: o.alpha });
+  for (const e of r.effectiveness ?? []) Object.assign(row(e.order), { phiTrain: e.phiTrain, effectiveness: e.alpha ?? undefined });
+  for (const o of r.overfitting ?? []) Object.assign(row(o.order), { phiGap: o.phiGap, overfitting: o.alpha ?? undefined });
   return [...byOrder.values()].sort((a, b) => a.order - b.order);
 }
 

@@ -123,3 +123,15 @@ test('a file written by `feature-complexity demo --orders 0,2,4` reads without w
   assert.equal(result.datasetInfo?.numClasses, 10);
   assert.equal(validateResult(raw('demo-quick.json')), null);
 });
+
+test('an undefined α (null in the file) keeps its row and its φ', () => {
+  const r = raw('fixture-complete.json');
+  (r.effectiveness as { alpha: number | null }[])[0].alpha = null;
+  (r.overfitting as { alpha: number | null }[])[1].alpha = null;
+  const { result, warnings } = parseResult(r);
+  assert.deepEqual(warnings, []);
+  assert.equal(result.effectiveness?.length, 8);
+  assert.equal(result.effectiveness?.[0].alpha, null);
+  assert.ok(Number.isFinite(result.effectiveness?.[0].phiTrain));
+  assert.equal(result.overfitting?.[1].alpha, null);
+});
