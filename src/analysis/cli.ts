@@ -14,12 +14,19 @@ const USAGE = `feature-complexity ${ENGINE_VERSION}
 Usage:
   feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders 0,2,4,8,14,20,26,32]
                      [--budget quick|standard|thorough|reference] [--backend auto|tensorflow|webgpu|wasm|cpu]
-                     [--seed N] [--width N] [--exemplars A,B] [--shapley] [--substitution] [--out FILE.json]
-  feature-complexity layers <checkpoint>
-  feature-complexity task-complexity [--tasks 0,2,8,26,80] [--budget ...] [--out FILE.json]
-  feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000]
-  feature-complexity demo [--budget quick]
+                     [--seed N] [--width N] [--exemplars A,B] [--shapley] [--substitution] [--out FILE.json] [--json]
+  feature-complexity layers <checkpoint> [--json]
+  feature-complexity task-complexity [--tasks 0,2,8,26,80] [--orders ...] [--budget ...] [--width N] [--check-width N] [--out FILE.json]
+  feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000] [--orders 0,2,4,8] [--for result.json] [--json]
+  feature-complexity compress <model.json> --data <dataset> [--sparsity 0.5] [--conv-bits 8] [--dense-bits 5] [--out DIR] [--compare]
+  feature-complexity distill <model.json> --data <dataset> [--layer NAME] [--out DIR] [--compare]
+  feature-complexity variants <model.json> --data <dataset>      (original, compressed and distilled, side by side)
+  feature-complexity demo [--budget quick] [--orders ...] [--retrain]
   feature-complexity capabilities [--json]
+
+Checkpoints: TF.js model.json (layers or graph model), Keras .h5 / .keras, ONNX, PyTorch .pt/.pth (exported
+to ONNX through your Python: FC_PYTHON). Datasets: an IDX folder (MNIST layout), a CIFAR-10 binary folder,
+an image folder (train/<class>/..., test/<class>/...), or an .npz / .npy folder.
 `;
 
 const commands = new Map<string, CommandHandler>();
