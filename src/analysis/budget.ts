@@ -39,7 +39,7 @@ export interface BudgetSpec {
 }
 
 export const BUDGETS: Record<Budget, BudgetSpec> = {
-  quick: { name: 'quick', samplesPerEpoch: 256, batchSize: 32, minEpochs: 6, maxEpochs: 16, evalEvery: 2, window: 4, tolerance: 0.02, lrStart: 1e-2, lrEnd: 1e-3, monitorSamples: 128, earlyStop: true, warmFactor: 0.2, warmupSteps: 24 },
+  quick: { name: 'quick', samplesPerEpoch: 256, batchSize: 32, minEpochs: 6, maxEpochs: 40, evalEvery: 2, window: 4, tolerance: 0.01, lrStart: 1e-2, lrEnd: 1e-3, monitorSamples: 128, earlyStop: true, warmFactor: 0.2, warmupSteps: 24 },
   standard: { name: 'standard', samplesPerEpoch: 512, batchSize: 32, minEpochs: 12, maxEpochs: 60, evalEvery: 3, window: 6, tolerance: 0.01, lrStart: 1e-2, lrEnd: 1e-4, monitorSamples: 256, earlyStop: true, warmFactor: 0.2, warmupSteps: 32 },
   thorough: { name: 'thorough', samplesPerEpoch: 1024, batchSize: 64, minEpochs: 30, maxEpochs: 200, evalEvery: 5, window: 15, tolerance: 0.005, lrStart: 5e-3, lrEnd: 1e-5, monitorSamples: 512, earlyStop: true, warmFactor: 0.3, warmupSteps: 32 },
   reference: { name: 'reference', samplesPerEpoch: 2000, batchSize: 128, minEpochs: 500, maxEpochs: 500, evalEvery: 25, window: 500, tolerance: 0, lrStart: 1e-3, lrEnd: 1e-5, monitorSamples: 512, earlyStop: false, warmFactor: 1, warmupSteps: 0 },

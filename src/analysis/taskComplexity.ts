@@ -189,7 +189,8 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     // Trained longer and more gently than a disentangler: it starts cold and deep, and its fit
     // bounds how much of the task's complexity there is to find.
     const base = budgetSpec(budget);
-    const spec = { ...base, lrStart: base.lrStart * 0.3, lrEnd: base.lrEnd * 0.3, minEpochs: base.maxEpochs, maxEpochs: 2 * base.maxEpochs };
+    const minEpochs = 2 * base.minEpochs + 4;
+    const spec = { ...base, lrStart: base.lrStart * 0.3, lrEnd: base.lrEnd * 0.3, minEpochs, maxEpochs: Math.max(minEpochs, base.maxEpochs) };
     const monitor = { ...taskTrain, indices: taskTrain.indices.slice(0, spec.monitorSamples), features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]) };
     const fitted = await trainOrders({ train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) }, { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) });
     if (!fitted.complete) throw new CancelledError();
