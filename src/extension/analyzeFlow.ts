@@ -80,6 +80,8 @@ async function pickBudget(current: Budget): Promise<Budget | undefined> {
   qp.title = 'Training budget of the disentanglers';
   qp.items = items;
   qp.activeItems = items.filter((i) => i.label === current);
+  // The last of three prompts: a click elsewhere must not silently drop the dataset and layer chosen before.
+  qp.ignoreFocusOut = true;
   const choice = await new Promise<Budget | undefined>((resolve) => {
     qp.onDidAccept(() => resolve(qp.activeItems[0]?.label));
     qp.onDidHide(() => resolve(undefined));
