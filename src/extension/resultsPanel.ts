@@ -25,7 +25,9 @@ export class ResultsPanel {
       existing.reload();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, ResultsPanel.title(resultUri), vscode.ViewColumn.Beside, webviewOptions(extension));
+    // A new analysis joins the group that already shows results instead of splitting the editor again.
+    const column = [...ResultsPanel.open.values()].map((p) => p.panel.viewColumn).find((c) => c !== undefined) ?? vscode.ViewColumn.Beside;
+    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, ResultsPanel.title(resultUri), column, webviewOptions(extension));
     return new ResultsPanel(panel, extension, resultUri);
   }
 
