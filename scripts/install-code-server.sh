@@ -49,7 +49,10 @@ cat > "$dest/cs/package.json" <<'EOF'
 { "private": true, "allowScripts": { "code-server": true, "argon2": true } }
 EOF
 # code-server's postinstall checks the Node major version in npm's user agent, and builds the
-# native modules against the Node that runs npm, so Node 24 must be first on PATH.
+# native modules against the Node that runs npm, so Node 24 must be first on PATH. Run from an
+# npm script (npm test), the outer npm's lifecycle variables would leak in: its
+# npm_config_user_agent names Node 20 and the inner npm takes it as its own, so clear them all.
+unset NODE $(env | grep -o '^npm_[A-Za-z0-9_]*' || true)
 export PATH="$node_bin:$PATH"
 npm install --prefix "$dest/cs" --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION"
 
