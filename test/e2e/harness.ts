@@ -233,11 +233,13 @@ export class VsCode {
     await this.explorerRow('model.json').waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
   }
 
-  /** One row of the Explorer tree, matched by its exact file name. */
-  explorerRow(name: string): Locator {
-    return this.page
-      .locator('.explorer-folders-view .monaco-list-row')
-      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
+  /**
+   * One row of the Explorer tree, matched by its exact file name; `depth` (1 = the workspace's top
+   * level) tells apart files of the same name in different folders.
+   */
+  explorerRow(name: string, depth?: number): Locator {
+    const rows = this.page.locator(depth === undefined ? '.explorer-folders-view .monaco-list-row' : `.explorer-folders-view .monaco-list-row[aria-level="${depth}"]`);
+    return rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
   }
 
   /** Right-clicks an Explorer row and returns the labels of the context menu, then closes it. */
@@ -289,12 +291,97 @@ export class VsCode {
     return this.page.locator('iframe.webview.ready:visible').last().contentFrame().frameLocator('#active-frame');
   }
 
+  /** Expands (or collapses) an Explorer folder row, so that the rows under it show (or hide). */
+  async explorerFolder(name: string, expanded: boolean): Promise<void> {
+    const row = this.explorerRow(name);
+    const want = String(expanded);
+    // A click that lands while the tree re-renders (file events) can be lost: click until it shows.
+    for (let attempt = 1; ; attempt++) {
+      await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+      if ((await row.getAttribute('aria-expanded')) === want) return;
+      await row.click();
+      try {
+        await this.page.locator('.explorer-folders-view .monaco-list-row[aria-expanded="' + want + '"]', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).waitFor({ state: 'visible', timeout: 5_000 });
+        return;
+      } catch (e) {
+        if (attempt === 3) throw new Error(`Explorer folder ${name} did not ${expanded ? 'expand' : 'collapse'}; screenshot ${await this.screenshot(`folder-${name}`)}`, { cause: e });
+      }
+    }
+  }
+
+  /** The quick pick (or input box) that is open now, once it shows: its title, rows and the highlighted row. */
+  async quickPick(title: string | RegExp, step?: string, timeout = UI_TIMEOUT_MS): Promise<QuickPick> {
+    const widget = this.page.locator('.quick-input-widget');
+    await widget.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout });
+    const rows = widget.locator('.quick-input-list .monaco-list-row');
+    await rows.first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const read = (sel: Locator) => sel.evaluateAll((els) => els.map((e) => (e.querySelector('.label-name')?.textContent ?? '').trim()));
+    const items = await read(rows);
+    const active = (await read(widget.locator('.quick-input-list .monaco-list-row.focused')))[0];
+    const descriptions = await rows.evaluateAll((els) => els.map((e) => (e.querySelector('.label-description')?.textContent ?? '').trim()));
+    if (step) await this.screenshot(step);
+    return { title: (await widget.locator('.quick-input-title').innerText()).trim(), items, descriptions, active };
+  }
+
+  /** Accepts the open quick pick: the row labelled `label`, or the highlighted one. */
+  async acceptQuickPick(label?: string): Promise<void> {
+    const widget = this.page.locator('.quick-input-widget');
+    if (label === undefined) {
+      await this.page.keyboard.press('Enter');
+    } else {
+      const row = widget.locator('.quick-input-list .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) });
+      await row.click();
+    }
+    // The next prompt may open at once in the same widget; wait only for this one to be answered.
+    await this.page.waitForTimeout(200);
+  }
+
+  /** "Developer: Reload Window", then waits until the workbench is back with the Explorer listed. */
+  async reloadWindow(): Promise<void> {
+    const rows = await this.openPalette('Developer: Reload Window');
+    const row = rows.filter({ has: this.page.locator('.label-name', { hasText: /^Developer: Reload Window$/ }) }).first();
+    await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const loaded = this.page.waitForEvent('load', { timeout: STARTUP_TIMEOUT_MS });
+    await row.click();
+    await loaded;
+    await this.waitForWorkbench();
+  }
+
+  /** "Preferences: Color Theme" → the theme named `theme`, as a user switches it. */
+  async setColorTheme(theme: string): Promise<void> {
+    await this.runCommandKeepOpen('Preferences: Color Theme');
+    // The palette's own input stays until the theme picker replaces it; its placeholder tells them apart.
+    const input = this.page.locator('.quick-input-widget .quick-input-box input[placeholder*="Color Theme"]');
+    await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await input.fill(theme.replace(/^Default /, ''));
+    // The picker labels a theme by its name, which may leave out the "Default" of the setting's value.
+    const label = theme.replace(/^Default /, '');
+    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`(^|\\s)${escapeRegExp(label)}$`) }) }).first();
+    await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await row.click();
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  }
+
   /** Clicks one entry of an Explorer row's context menu. */
-  async explorerContextMenuClick(name: string, label: string): Promise<void> {
-    await this.explorerRow(name).click({ button: 'right' });
-    const item = this.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${escapeRegExp(label)}$`) });
-    await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  async explorerContextMenuClick(name: string, label: string, depth?: number): Promise<void> {
+    const menu = this.page.locator('.context-view .monaco-menu');
+    const item = menu.locator('.action-item .action-label', { hasText: new RegExp(`^${escapeRegExp(label)}$`) });
+    // Menu entries of extensions register a little after the Explorer shows, and on a loaded
+    // machine a menu can open during a re-render of the tree: right-click again until it offers `label`.
+    for (let attempt = 1; ; attempt++) {
+      await this.explorerRow(name, depth).click({ button: 'right' });
+      try {
+        await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS / 3 });
+        break;
+      } catch (e) {
+        await this.page.keyboard.press('Escape');
+        if (attempt === 3) throw e;
+      }
+    }
+    await item.hover();
     await item.click();
+    // A click that landed during a re-render leaves the menu open with the entry highlighted.
+    await menu.waitFor({ state: 'hidden', timeout: 2000 }).catch(() => this.page.keyboard.press('Enter'));
   }
 
   private async openPalette(text: string): Promise<Locator> {
@@ -326,11 +413,16 @@ export class VsCode {
 
   /** Runs a command by its full palette title, e.g. "Feature Complexity: Show Engine Capabilities". */
   async runCommand(title: string): Promise<void> {
+    await this.runCommandKeepOpen(title);
+    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  }
+
+  /** Runs a palette command that opens a prompt of its own in the same widget. */
+  private async runCommandKeepOpen(title: string): Promise<void> {
     const rows = await this.openPalette(title);
     const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
     await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     await row.click();
-    await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
   }
 
   /** The toast whose message contains `text`, once it shows. */
@@ -427,6 +519,15 @@ export class VsCode {
     if (process.env.FC_E2E_KEEP !== '1') rmSync(this.tmp, { recursive: true, force: true });
     else console.log(`e2e: kept ${this.tmp}`);
   }
+}
+
+export interface QuickPick {
+  title: string;
+  /** Row labels, top to bottom (the rows the list has rendered). */
+  items: string[];
+  descriptions: string[];
+  /** Label of the highlighted row: what Enter accepts. */
+  active: string | undefined;
 }
 
 export interface Notification {
