@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget } from '../analysis/protocol';
+import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../analysis/protocol';
 import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
@@ -33,22 +33,21 @@ async function datasetCandidates(): Promise<string[]> {
   return [...new Set(found.map((u) => path.dirname(u.fsPath)))];
 }
 
-async function pickDataset(): Promise<string | undefined> {
+async function pickDataset(abort: vscode.CancellationToken): Promise<string | undefined> {
   const browse = '$(folder-opened) Browse…';
   const candidates = await datasetCandidates();
   const items: vscode.QuickPickItem[] = [
     ...candidates.map((c) => ({ label: path.basename(c), description: vscode.workspace.asRelativePath(c), detail: c })),
     { label: browse },
   ];
-  const choice = await vscode.window.showQuickPick(items, { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true });
+  const choice = await vscode.window.showQuickPick(items, { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true }, abort);
   if (!choice) return undefined;
   if (choice.label !== browse) return choice.detail;
   const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: 'Use dataset' });
   return picked?.[0].fsPath;
 }
 
-async function pickLayer(ctx: Ctx, checkpoint: string): Promise<string | undefined> {
-  const { layers, defaultLayer } = await ctx.engine.request(listLayersRequest, { checkpoint });
+async function pickLayer({ layers, defaultLayer }: ListLayersResponse): Promise<string | undefined> {
   const items = layers.map((l) => ({
     label: l.name,
     description: `${l.className} → [${l.outputShape.map((d) => d ?? 'N').join(', ')}]`,
@@ -112,10 +111,18 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
   const checkpoint = target.fsPath;
   const cfg = settings(target);
   const saved = ctx.extension.workspaceState.get<Answers>(answersKey(checkpoint)) ?? {};
+  // The engine reads the checkpoint while the user picks the dataset: a checkpoint it cannot load
+  // closes that prompt and is reported at once, instead of after every question was answered.
+  const loadFailed = new vscode.CancellationTokenSource();
+  const layers = saved.layer === undefined ? ctx.engine.request(listLayersRequest, { checkpoint }) : undefined;
+  layers?.catch(() => loadFailed.cancel());
   try {
-    const data = saved.data ?? (cfg.dataset || (await pickDataset()));
-    if (!data) return;
-    const layer = saved.layer ?? (await pickLayer(ctx, checkpoint));
+    const data = saved.data ?? (cfg.dataset || (await pickDataset(loadFailed.token)));
+    if (!data) {
+      if (loadFailed.token.isCancellationRequested) await layers;
+      return;
+    }
+    const layer = saved.layer ?? (await pickLayer(await layers!));
     if (!layer) return;
     const budget = saved.budget ?? (await pickBudget(cfg.budget));
     if (!budget) return;
@@ -139,6 +146,8 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
     await runAnalysis(ctx, params);
   } catch (e) {
     void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
+  } finally {
+    loadFailed.dispose();
   }
 }
 
