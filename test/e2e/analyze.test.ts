@@ -227,10 +227,10 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     await vs.explorerFolder('slow', false);
     await vs.explorerFolder('broken', true);
     await vs.explorerContextMenuClick('model.json', ANALYZE, 2);
-    await vs.quickPick(/^Dataset/);
-    await vs.acceptQuickPick('fashion-mnist');
+    // The checkpoint is read while the dataset prompt shows; its failure closes the prompt unanswered.
     const err = await vs.waitForNotification(/model\.json/, ENGINE_TIMEOUT_MS);
     await vs.screenshot('corrupt-checkpoint');
+    assert.ok(!(await vs.page.locator('.quick-input-widget').isVisible()), 'no prompt stays open for a checkpoint that cannot be read');
     assert.equal(err.severity, 'error', err.message);
     assert.match(err.message, /broken[\\/]model\.json/);
     await vs.clearNotifications();
