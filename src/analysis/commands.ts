@@ -8,7 +8,8 @@ import { useBackend } from './backend';
 import { registerCommand } from './cli';
 import { runDemo } from './demo';
 import { BadInputError } from './errors';
-import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget } from './protocol';
+import { loadDataset } from './data/dataset';
+import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse } from './protocol';
 import type { ResultFile } from './result';
 import { registerHandlers, toResponseError } from './server';
 import { loadTeacher } from './teacher';
@@ -96,6 +97,8 @@ registerCommand('analyze', async (argv) => {
       exemplars: { type: 'string' },
       shapley: { type: 'boolean' },
       substitution: { type: 'boolean' },
+      python: { type: 'string' },
+      'model-class': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -125,25 +128,41 @@ registerCommand('analyze', async (argv) => {
   process.stderr.write(`result: ${res.resultFile}\n`);
 });
 
-registerCommand('layers', async (argv) => {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean' }, backend: { type: 'string' } } });
-  if (positionals.length !== 1) throw new BadInputError('layers needs exactly one checkpoint: feature-complexity layers <checkpoint>');
-  await useBackend(parseBackend(values.backend));
-  const teacher = await loadTeacher(positionals[0]);
+/** Layers of a checkpoint and its default target layer; the dataset, when given, sizes inputs that the checkpoint leaves open. */
+export async function listLayers(params: ListLayersParams): Promise<ListLayersResponse> {
+  let inputShape: number[] | undefined;
+  if (params.data) {
+    const { train } = loadDataset(params.data);
+    inputShape = [train.height, train.width, train.channels];
+  }
+  const teacher = await loadTeacher(params.checkpoint, undefined, { inputShape, python: params.python, modelClass: params.modelClass });
   try {
-    if (values.json) {
-      process.stdout.write(JSON.stringify({ layers: teacher.layers, defaultLayer: teacher.targetLayer }, null, 2) + '\n');
-      return;
-    }
-    const w = Math.max(5, ...teacher.layers.map((l) => l.name.length));
-    const cw = Math.max(5, ...teacher.layers.map((l) => l.className.length));
-    process.stdout.write(`${'layer'.padEnd(w)}  ${'class'.padEnd(cw)}  output shape\n`);
-    for (const l of teacher.layers) {
-      const mark = l.name === teacher.targetLayer ? '   <- default target layer' : '';
-      process.stdout.write(`${l.name.padEnd(w)}  ${l.className.padEnd(cw)}  [${l.outputShape.map((d) => (d === null ? 'N' : d)).join(', ')}]${mark}\n`);
-    }
+    return { layers: teacher.layers, defaultLayer: teacher.targetLayer };
   } finally {
     await teacher.dispose();
+  }
+}
+
+registerCommand('layers', async (argv) => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { json: { type: 'boolean' }, backend: { type: 'string' }, data: { type: 'string' }, python: { type: 'string' }, 'model-class': { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new BadInputError('layers needs exactly one checkpoint: feature-complexity layers <checkpoint>');
+  await useBackend(parseBackend(values.backend));
+  const { layers, defaultLayer } = await listLayers({ checkpoint: positionals[0], data: values.data, python: values.python, modelClass: values['model-class'] });
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ layers, defaultLayer }, null, 2) + '\n');
+    return;
+  }
+  const w = Math.max(5, ...layers.map((l) => l.name.length));
+  const cw = Math.max(5, ...layers.map((l) => l.className.length));
+  process.stdout.write(`${'layer'.padEnd(w)}  ${'class'.padEnd(cw)}  output shape\n`);
+  for (const l of layers) {
+    const mark = l.name === defaultLayer ? '   <- default target layer' : '';
+    process.stdout.write(`${l.name.padEnd(w)}  ${l.className.padEnd(cw)}  [${l.outputShape.map((d) => (d === null ? 'N' : d)).join(', ')}]${mark}\n`);
   }
 });
 
@@ -225,12 +244,7 @@ registerHandlers((connection) => {
   connection.onRequest(listLayersRequest, async (params) => {
     try {
       await useBackend('auto');
-      const teacher = await loadTeacher(params.checkpoint);
-      try {
-        return { layers: teacher.layers, defaultLayer: teacher.targetLayer };
-      } finally {
-        await teacher.dispose();
-      }
+      return await listLayers(params);
     } catch (e) {
       throw toResponseError(e);
     }

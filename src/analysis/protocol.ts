@@ -65,6 +65,12 @@ export interface LayerInfo {
 
 export interface ListLayersParams {
   checkpoint: string;
+  /** The dataset, when known: its image size fills symbolic ONNX inputs and sizes a PyTorch export. */
+  data?: string;
+  /** Python with torch, for a PyTorch checkpoint (as in AnalyzeParams). */
+  python?: string;
+  /** `module:Class` of a PyTorch state dict or pickled model (as in AnalyzeParams). */
+  modelClass?: string;
 }
 
 export interface ListLayersResponse {

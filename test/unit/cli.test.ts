@@ -35,3 +35,21 @@ test('capabilities --json is valid JSON with the wasm backend available', () => 
   const caps = JSON.parse(r.stdout);
   assert.equal(caps.backends.find((b: { name: string }) => b.name === 'wasm').available, true);
 });
+
+const FORMATS = join(__dirname, '../fixtures/formats');
+
+test('layers lists an ONNX graph with its default target layer', () => {
+  const r = cli('layers', join(FORMATS, 'cnn.onnx'), '--data', join(FORMATS, 'data.npz'), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const { layers, defaultLayer } = JSON.parse(r.stdout) as { layers: { name: string }[]; defaultLayer: string };
+  assert.ok(layers.some((l) => l.name === defaultLayer), `default ${defaultLayer} is one of the listed layers`);
+});
+
+const torchAvailable = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
+
+test('a PyTorch state dict without its model class asks for --model-class in one line', { skip: torchAvailable ? false : 'no Python with torch at /usr/bin/python3' }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'layers', join(FORMATS, 'cnn_state.pth'), '--data', join(FORMATS, 'data.npz'), '--python', '/usr/bin/python3'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /--model-class module:Class/);
+});
