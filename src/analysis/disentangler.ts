@@ -130,8 +130,14 @@ export class Disentangler {
     const makeConv = (name: string, k: [number, number], cIn: number, cOut: number, strides: [number, number], std: number): Conv => {
       const n = k[0] * k[1] * cIn * cOut;
       const s = (Math.imul(seed >>> 0, 0x9e3779b1) + 0x85ebca6b * ++seedIndex) >>> 0;
-      const kernel = tf.variable(tf.tensor4d(normal(n, std, s), [k[0], k[1], cIn, cOut]), true, `dis${id}_${name}_w`);
-      const bias = tf.variable(tf.zeros([cOut]), true, `dis${id}_${name}_b`) as tf.Variable<tf.Rank.R1>;
+      // A variable shares its initial tensor's data; dropping that tensor leaves the variable the only owner.
+      const owned = <T extends tf.Tensor>(init: T, varName: string) => {
+        const v = tf.variable(init, true, varName);
+        init.dispose();
+        return v;
+      };
+      const kernel = owned(tf.tensor4d(normal(n, std, s), [k[0], k[1], cIn, cOut]), `dis${id}_${name}_w`) as tf.Variable<tf.Rank.R4>;
+      const bias = owned(tf.zeros([cOut]), `dis${id}_${name}_b`) as tf.Variable<tf.Rank.R1>;
       variables.push(kernel, bias);
       return { kernel, bias, strides };
     };

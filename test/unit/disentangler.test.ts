@@ -138,3 +138,11 @@ test('the same seed gives the same weights, another seed other weights', () => {
   b.dispose();
   c.dispose();
 });
+
+test('creating and disposing a disentangler leaves no tensors behind', () => {
+  const before = tf.memory().numTensors;
+  const d = Disentangler.create({ order: 4, width: 8, inputShape: [28, 28, 1], targetShape: [7, 7, 8] }, 1);
+  assert.ok(tf.memory().numTensors > before);
+  d.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
