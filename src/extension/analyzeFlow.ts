@@ -2,6 +2,7 @@
  * "Analyze Feature Complexity": asks only what it does not know yet for this checkpoint,
  * remembers the answers, runs the engine with a cancellable progress notification.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../analysis/protocol';
@@ -153,9 +154,18 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
 
 async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
   const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
+  // The engine rewrites the result file after each finished order: the panel opens as soon as the
+  // first order is there, so a long run can be read while the later orders train.
+  let opened = false;
+  const openWhenWritten = () => {
+    if (opened || !params.out || !fs.existsSync(params.out)) return;
+    opened = true;
+    void vscode.commands.executeCommand('featureComplexity.openResults', vscode.Uri.file(params.out));
+  };
   await withEngineProgress(ctx, `Feature complexity of ${name}`, params.progressToken, async (token) => {
     try {
       const res = await ctx.engine.request(analyzeRequest, params, token);
+      opened = true;
       const doc = await vscode.workspace.openTextDocument(res.resultFile);
       if (res.complete) {
         void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
@@ -167,5 +177,5 @@ async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
       if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
       else throw e;
     }
-  });
+  }, openWhenWritten);
 }

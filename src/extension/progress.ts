@@ -4,9 +4,17 @@
  * notifications for `progressToken` move the bar.
  */
 import * as vscode from 'vscode';
+import type { ProgressParams } from '../analysis/protocol';
 import type { Ctx } from './ctx';
 
-export async function withEngineProgress<T>(ctx: Ctx, title: string, progressToken: string, run: (token: vscode.CancellationToken) => Promise<T>): Promise<T> {
+/** `onEvent` sees every progress notification too: the engine client keeps one listener per token, this one. */
+export async function withEngineProgress<T>(
+  ctx: Ctx,
+  title: string,
+  progressToken: string,
+  run: (token: vscode.CancellationToken) => Promise<T>,
+  onEvent?: (p: ProgressParams) => void,
+): Promise<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
     const cts = new vscode.CancellationTokenSource();
     token.onCancellationRequested(() => cts.cancel());
@@ -18,6 +26,7 @@ export async function withEngineProgress<T>(ctx: Ctx, title: string, progressTok
       progress.report({ message: `${detail} (${pct}%)`, increment: Math.max(0, pct - last) });
       ctx.status.text = `$(beaker~spin) Feature complexity: ${p.stage} ${pct}%`;
       last = Math.max(last, pct);
+      onEvent?.(p);
     });
     try {
       return await run(cts.token);
