@@ -75,8 +75,24 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     return new Map(cells.filter((c) => c.length > 0).map(([label, ...values]) => [label, values]));
   }
 
-  /** The file the visible panel shows (its header names it), and that the table shows that file's ρ at 4 decimals. */
+  /**
+   * The file the visible panel shows (its header names it), and that the table shows that file's ρ
+   * at 4 decimals. The panel follows its file while the engine rewrites it after each order, so the
+   * comparison is repeated until the panel caught up, or the time is up.
+   */
   async function assertPanelShowsItsFile(): Promise<{ file: string; result: Result }> {
+    const end = Date.now() + UI_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await panelShowsItsFile();
+      } catch (e) {
+        if (Date.now() > end) throw e;
+        await vs.page.waitForTimeout(500);
+      }
+    }
+  }
+
+  async function panelShowsItsFile(): Promise<{ file: string; result: Result }> {
     const header = vs.webview().locator('p.file');
     await header.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const file = (await header.innerText()).split(' · ')[0].trim();
@@ -198,6 +214,11 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     await vs.acceptQuickPick('thorough');
 
     const progress = await vs.waitForNotification(/order 2 · epoch \d+/, 4 * ANALYSIS_TIMEOUT_MS);
+    // Order 0 is in the file now, and the panel opens on it while order 2 trains.
+    await vs.webview().locator('p.file', { hasText: /^slow-/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const live = await assertPanelShowsItsFile();
+    assert.match(live.file, /^slow-/);
+    assert.equal(live.result.complete, false);
     await vs.screenshot('cancel-during-order-2');
     await progress.locator.hover();
     await progress.locator.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
