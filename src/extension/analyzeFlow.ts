@@ -10,12 +10,15 @@ import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
+import { isPyTorchCheckpoint, pythonFor } from './python';
 
 interface Answers {
   data?: string;
   layer?: string;
   budget?: Budget;
   exemplars?: string[];
+  /** `module:Class` of a PyTorch state dict or pickled model. */
+  modelClass?: string;
 }
 
 const answersKey = (checkpoint: string) => `featureComplexity.answers:${checkpoint}`;
@@ -28,10 +31,12 @@ async function pickCheckpoint(): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
-/** Dataset folders in the workspace that hold IDX training images. */
+/** Datasets in the workspace, by what marks each format: IDX training images, CIFAR-10 binary
+ *  batches, .npy folders (x_train.npy) and .npz archives. */
 async function datasetCandidates(): Promise<string[]> {
-  const found = await vscode.workspace.findFiles('**/train-images-idx3-ubyte{,.gz}', '**/node_modules/**', 20);
-  return [...new Set(found.map((u) => path.dirname(u.fsPath)))];
+  const find = (glob: string) => vscode.workspace.findFiles(glob, '**/{node_modules,.feature-complexity}/**', 20);
+  const [idx, cifar, npy, npz] = await Promise.all([find('**/train-images-idx3-ubyte{,.gz}'), find('**/data_batch_1.bin'), find('**/x_train.npy'), find('**/*.npz')]);
+  return [...new Set([...idx, ...cifar, ...npy].map((u) => path.dirname(u.fsPath)).concat(npz.map((u) => u.fsPath)))];
 }
 
 async function pickDataset(abort: vscode.CancellationToken): Promise<string | undefined> {
@@ -114,8 +119,13 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
   const saved = ctx.extension.workspaceState.get<Answers>(answersKey(checkpoint)) ?? {};
   // The engine reads the checkpoint while the user picks the dataset: a checkpoint it cannot load
   // closes that prompt and is reported at once, instead of after every question was answered.
+  // PyTorch and ONNX checkpoints may need the dataset's image size before they can be read (an
+  // export, symbolic input dims), so their layers are listed once the dataset is known.
+  const needsData = /\.(pt|pth|onnx)$/i.test(checkpoint);
+  const python = isPyTorchCheckpoint(checkpoint) ? await pythonFor(target) : undefined;
+  let modelClass = saved.modelClass;
   const loadFailed = new vscode.CancellationTokenSource();
-  const layers = saved.layer === undefined ? ctx.engine.request(listLayersRequest, { checkpoint }) : undefined;
+  let layers = saved.layer === undefined && !needsData ? ctx.engine.request(listLayersRequest, { checkpoint }) : undefined;
   layers?.catch(() => loadFailed.cancel());
   try {
     const data = saved.data ?? (cfg.dataset || (await pickDataset(loadFailed.token)));
@@ -123,12 +133,33 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
       if (loadFailed.token.isCancellationRequested) await layers;
       return;
     }
+    if (saved.layer === undefined && needsData) {
+      layers = ctx.engine.request(listLayersRequest, { checkpoint, data, python, modelClass });
+      if (isPyTorchCheckpoint(checkpoint)) {
+        try {
+          await layers;
+        } catch (e) {
+          // A state dict or pickled model cannot be rebuilt without its class from the user's code.
+          if (!/--model-class/.test(describeEngineError(e))) throw e;
+          modelClass = await vscode.window.showInputBox({
+            title: `Model class of ${path.basename(checkpoint)}`,
+            prompt: "This is a state dict or a pickled model, not TorchScript: name the model's class as module:Class (imported from the checkpoint's folder), e.g. models.cnn:SmallCNN.",
+            placeHolder: 'module:Class',
+            ignoreFocusOut: true,
+            validateInput: (v) => (/^[\w.]+:\w+$/.test(v.trim()) ? undefined : 'module:Class, e.g. models.cnn:SmallCNN'),
+          });
+          if (!modelClass) return;
+          modelClass = modelClass.trim();
+          layers = ctx.engine.request(listLayersRequest, { checkpoint, data, python, modelClass });
+        }
+      }
+    }
     const layer = saved.layer ?? (await pickLayer(await layers!));
     if (!layer) return;
     const budget = saved.budget ?? (await pickBudget(cfg.budget));
     if (!budget) return;
     const exemplars = saved.exemplars ?? cfg.exemplars;
-    await ctx.extension.workspaceState.update(answersKey(checkpoint), { data, layer, budget, exemplars } satisfies Answers);
+    await ctx.extension.workspaceState.update(answersKey(checkpoint), { data, layer, budget, exemplars, modelClass } satisfies Answers);
     const params: AnalyzeParams = {
       checkpoint,
       data,
@@ -141,6 +172,8 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
       width: cfg.width,
       shapley: cfg.shapley,
       substitution: cfg.substitution,
+      python,
+      modelClass,
       out: resultPath(checkpoint, cfg.resultsFolder),
       progressToken: `analyze-${Date.now()}`,
     };

@@ -11,7 +11,7 @@
  *   FC_E2E_HEADED=1     show the browser window (needs a display)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { cpSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -161,12 +161,18 @@ export class VsCode {
     cpSync(fixtureWorkspace, workspace, { recursive: true });
     opts.prepare?.(workspace);
     // An unpacked extension folder named publisher.name-version is picked up as installed.
-    // dist/engine.js bundles its dependencies; the optional native/GPU packages it loads lazily
-    // are absent here on purpose, as on a user's machine without them.
+    // dist/engine.js bundles its dependencies except the packages it loads at run time (native
+    // onnxruntime, h5wasm's worker, Dawn): those are linked in as the VSIX ships them.
     mkdirSync(extensionDir, { recursive: true });
-    for (const p of ['package.json', 'dist', 'media', 'README.md', 'LICENSE']) {
+    const runtime = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'runtime-modules.json'), 'utf8')) as { modules: string[]; files: string[] };
+    for (const p of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', ...runtime.files]) {
       const from = join(repoRoot, p);
       if (existsSync(from)) cpSync(from, join(extensionDir, p), { recursive: true });
+    }
+    mkdirSync(join(extensionDir, 'node_modules'));
+    for (const m of runtime.modules) {
+      const from = join(repoRoot, 'node_modules', m);
+      if (existsSync(from)) symlinkSync(from, join(extensionDir, 'node_modules', m), 'dir');
     }
     // code-server writes a default config into ~/.config unless given one.
     const config = join(tmp, 'config.yaml');
