@@ -1,0 +1,77 @@
+/**
+ * How long a stored analysis takes to open in its results panel, in the real workbench
+ * (code-server + Chromium, the e2e harness): from the click on its row in the Feature Complexity
+ * view to the panel showing the teacher's accuracy. Reference, measured in the same run: opening
+ * the same result file as text in an editor (from the Explorer, to its first line showing).
+ * Prints one JSON line per bench: {bench, backend, ours_ms, reference, reference_ms, ratio}.
+ *
+ * The analysis is one from the model zoo when $FC_ZOO_DIR (default /work/fc-zoo) has results,
+ * else the demo result fixture. Screenshots of its panel in the light and dark themes go to
+ * test-results/bench-panel-*.png.
+ *
+ * Run: npm run build && node --import tsx bench/panel-open.ts
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { repoRoot, VsCode } from '../test/e2e/harness';
+
+const REPEATS = 7;
+const zooResults = join(process.env.FC_ZOO_DIR ?? '/work/fc-zoo', 'results');
+const source = existsSync(zooResults) && readdirSync(zooResults).some((f) => f.endsWith('.json'))
+  ? join(zooResults, readdirSync(zooResults).filter((f) => f.endsWith('.json')).sort()[0])
+  : join(repoRoot, 'test', 'fixtures', 'results', 'demo-quick.json');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const vs = await VsCode.start({
+    name: 'bench-panel',
+    prepare: (ws) => {
+      mkdirSync(join(ws, '.feature-complexity'));
+      cpSync(source, join(ws, '.feature-complexity', basename(source)));
+    },
+  });
+  try {
+    const pane = await vs.viewPane('Feature Complexity');
+    const row = pane.locator('.monaco-list-row[aria-level="2"]').first();
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    const panel: number[] = [];
+    const text: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      await vs.runCommand('View: Close All Editors');
+      const t0 = performance.now();
+      await row.click();
+      await vs.webview().locator('#stat-teacher .value').waitFor({ state: 'visible', timeout: 60_000 });
+      panel.push(performance.now() - t0);
+
+      await vs.runCommand('View: Close All Editors');
+      await vs.explorerFolder('.feature-complexity', true);
+      const t1 = performance.now();
+      await vs.explorerRow(basename(source)).click();
+      await vs.page.locator('.monaco-editor .view-line').first().waitFor({ state: 'visible', timeout: 60_000 });
+      text.push(performance.now() - t1);
+      await vs.explorerFolder('.feature-complexity', false);
+    }
+    // The first open includes the webview's first load; the median is what a user meets after that.
+    const ours = median(panel);
+    const reference = median(text);
+    process.stdout.write(
+      JSON.stringify({ bench: `open stored analysis (${basename(source)})`, backend: 'code-server', ours_ms: Math.round(ours), reference: 'same file as text', reference_ms: Math.round(reference), ratio: +(ours / reference).toFixed(2), first_open_ms: Math.round(panel[0]), runs_ms: panel.map(Math.round) }) + '\n',
+    );
+    await vs.runCommand('View: Close All Editors');
+    await row.click();
+    await vs.webview().locator('#stat-teacher .value').waitFor({ state: 'visible', timeout: 60_000 });
+    for (const theme of ['Light Modern', 'Dark Modern']) {
+      await vs.setColorTheme(theme);
+      await vs.page.waitForTimeout(1000);
+      await vs.screenshot(`${theme.split(' ')[0].toLowerCase()}-zoo-panel`);
+    }
+  } finally {
+    await vs.stop();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
