@@ -5,7 +5,7 @@
  * the same result file as text in an editor (from the Explorer, to its first line showing).
  * Prints one JSON line per bench: {bench, backend, ours_ms, reference, reference_ms, ratio}.
  *
- * The analysis is one from the model zoo when $FC_ZOO_DIR (default /work/fc-zoo) has results,
+ * The analysis is one from the model zoo (scripts/zoo: $FC_ZOO_DIR, else fc-zoo beside the repository) when it has results,
  * else the demo result fixture. Screenshots of its panel in the light and dark themes go to
  * test-results/bench-panel-*.png.
  *
@@ -13,10 +13,11 @@
  */
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { ZOO_DIR } from '../scripts/zoo/common';
 import { repoRoot, VsCode } from '../test/e2e/harness';
 
 const REPEATS = 7;
-const zooResults = join(process.env.FC_ZOO_DIR ?? '/work/fc-zoo', 'results');
+const zooResults = join(ZOO_DIR, 'results');
 const source = existsSync(zooResults) && readdirSync(zooResults).some((f) => f.endsWith('.json'))
   ? join(zooResults, readdirSync(zooResults).filter((f) => f.endsWith('.json')).sort()[0])
   : join(repoRoot, 'test', 'fixtures', 'results', 'demo-quick.json');
