@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { tf, useBackend } from './backend';
+import { useBackend } from './backend';
 import { budgetSpec, type BudgetSpec } from './budget';
 import { loadDataset, type Dataset, type Split } from './data/dataset';
 import { Rng } from './data/rng';
@@ -15,7 +15,7 @@ import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator, type Significance } from './metrics/significance';
 import type { AnalyzeParams, AnalyzeResponse, BackendName } from './protocol';
 import { writeResult, type ResultFile } from './result';
-import { checkTeacherFits, loadTeacher, scoreOutputs, type Teacher } from './teacher';
+import { checkTeacherFits, loadTeacher, mapBatchesAsync, teacherStats, type Teacher } from './teacher';
 import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type TrainedOrder } from './train';
 import { ENGINE_VERSION } from './version';
 
@@ -94,19 +94,7 @@ export function defaultResultPath(checkpoint: string, now = new Date()): string 
 
 /** Teacher features f(x) of `indices` of `split`. */
 async function featureSet(fns: Teacher, split: Split, indices: Int32Array, featureShape: [number, number, number]): Promise<FeatureSet> {
-  const dim = featureShape[0] * featureShape[1] * featureShape[2];
-  const features = new Float32Array(indices.length * dim);
-  const size = split.height * split.width * split.channels;
-  const batch = 256;
-  for (let s = 0; s < indices.length; s += batch) {
-    const n = Math.min(batch, indices.length - s);
-    const buf = new Float32Array(n * size);
-    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * size, (indices[s + i] + 1) * size), i * size);
-    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
-    const f = await fns.runTrunk(x);
-    features.set((await f.data()) as Float32Array, s * dim);
-    tf.dispose([x, f]);
-  }
+  const { data: features } = await mapBatchesAsync(split, indices, 256, (x) => fns.runTrunk(x));
   return { split, indices, features, featureShape };
 }
 
@@ -115,28 +103,6 @@ function prefix(set: FeatureSet, n: number): FeatureSet {
   return { ...set, indices: set.indices.slice(0, n), features: set.features.slice(0, n * dim) };
 }
 
-async function outputsOf(fns: Teacher, split: Split, indices: Int32Array): Promise<{ accuracy: number; loss: number }> {
-  const size = split.height * split.width * split.channels;
-  const chunks: Float32Array[] = [];
-  let classes = 0;
-  for (let s = 0; s < indices.length; s += 256) {
-    const n = Math.min(256, indices.length - s);
-    const buf = new Float32Array(n * size);
-    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * size, (indices[s + i] + 1) * size), i * size);
-    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
-    const y = await fns.runModel(x);
-    classes = y.shape[1];
-    chunks.push((await y.data()) as Float32Array);
-    tf.dispose([x, y]);
-  }
-  const all = new Float32Array(indices.length * classes);
-  let o = 0;
-  for (const c of chunks) {
-    all.set(c, o);
-    o += c.length;
-  }
-  return scoreOutputs(all, classes, Int32Array.from(indices, (i) => split.labels[i]), fns.probabilities);
-}
 
 function significanceOf(orders: number[], f: Float32Array, phis: Float32Array[], dim: number): Significance {
   const acc = new SignificanceAccumulator(orders, dim);
@@ -195,8 +161,8 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
     const monitor = await featureSet(fns, dataset.train, monitorIdx, featureShape);
     const testEval = await featureSet(fns, dataset.test, testIdx.slice(0, nTestEval), featureShape);
     const trainEval = prefix(trainPool, nTrainEval);
-    const trainStats = await outputsOf(fns, dataset.train, trainEval.indices);
-    const testStats = await outputsOf(fns, dataset.test, testEval.indices);
+    const trainStats = await teacherStats(fns, dataset.train, trainEval.indices);
+    const testStats = await teacherStats(fns, dataset.test, testEval.indices);
     lap('teacherFeatures', since);
     if (hooks.isCancelled?.()) throw new CancelledError();
 

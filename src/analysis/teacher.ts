@@ -11,7 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { BadInputError } from './errors';
 import type { LayerInfo } from './protocol';
-import type { Dataset, Split } from './data/dataset';
+import { gatherImages, type Dataset, type Split } from './data/dataset';
 import { detectCheckpointFormat, type CheckpointFormat, type TeacherRuntime } from './formats/teacherSource';
 import { loadKerasModel } from './formats/keras';
 import { loadGraphTeacher } from './formats/tfjsGraph';
@@ -394,39 +394,14 @@ export function checkInputShape(teacher: Teacher, split: Split): void {
   }
 }
 
-/** Runs `fn` over `split` (or the given `indices`) in batches and concatenates the flat outputs. */
-export async function mapBatches(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => tf.Tensor): Promise<{ data: Float32Array; size: number }> {
-  const inSize = split.height * split.width * split.channels;
+/** Runs `fn` (a teacher's runTrunk/runHead/runModel, or any tensor function) over the samples
+ *  `indices` of `split` in batches and concatenates the flat outputs. */
+export async function mapBatchesAsync(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => tf.Tensor | Promise<tf.Tensor>): Promise<{ data: Float32Array; size: number }> {
   let out: Float32Array | undefined;
   let size = 0;
   for (let s = 0; s < indices.length; s += batch) {
     const n = Math.min(batch, indices.length - s);
-    const buf = new Float32Array(n * inSize);
-    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * inSize, (indices[s + i] + 1) * inSize), i * inSize);
-    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
-    const y = tf.tidy(() => fn(x));
-    const data = (await y.data()) as Float32Array;
-    if (!out) {
-      size = data.length / n;
-      out = new Float32Array(indices.length * size);
-    }
-    out.set(data, s * size);
-    x.dispose();
-    y.dispose();
-  }
-  return { data: out ?? new Float32Array(0), size };
-}
-
-/** mapBatches for teachers that run asynchronously (every Teacher's runTrunk/runHead/runModel). */
-export async function mapBatchesAsync(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => Promise<tf.Tensor>): Promise<{ data: Float32Array; size: number }> {
-  const inSize = split.height * split.width * split.channels;
-  let out: Float32Array | undefined;
-  let size = 0;
-  for (let s = 0; s < indices.length; s += batch) {
-    const n = Math.min(batch, indices.length - s);
-    const buf = new Float32Array(n * inSize);
-    for (let i = 0; i < n; i++) buf.set(split.images.subarray(indices[s + i] * inSize, (indices[s + i] + 1) * inSize), i * inSize);
-    const x = tf.tensor4d(buf, [n, split.height, split.width, split.channels]);
+    const x = gatherImages(split, indices.subarray(s, s + n));
     const y = await fn(x);
     const data = (await y.data()) as Float32Array;
     if (!out) {
