@@ -4,24 +4,21 @@
  */
 import { calibrationChart, centreChart } from './viewCharts.mjs';
 import { calibrationLabels, calibrationOrders, calibrationSeries, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
-import { ChartBlock, exportPng, h, post, settingsList, vscode } from './page.mjs';
+import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
 import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from './protocol.js';
-import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { createButton, registerToolkit } from './toolkit.mjs';
+import { createButton } from './toolkit.mjs';
 
-class CalibrationApp {
+class CalibrationApp extends ViewApp {
   private params: ShowCalibrationParams | undefined;
   private output: TaskComplexityOutput | undefined;
-  private theme: Theme = readTheme();
-  private readonly root = document.getElementById('app') as HTMLElement;
   private readonly header = h('header', { class: 'headline' });
   private readonly status = h('div', { class: 'status', role: 'status' });
   private readonly rho: ChartBlock;
   private readonly centre: ChartBlock;
   private readonly settings = h('section', { class: 'block', id: 'block-calibration-settings' });
-  private built = false;
 
   constructor() {
+    super();
     const png = (b: ChartBlock) => exportPng(b, this.baseName());
     this.rho = new ChartBlock('calibration-rho', 'ρ of each component, per task', 'A random task net with k ReLU layers defines the target; a target DNN learns it, and its output is disentangled. One line per k: deeper tasks should put more of Var[f] on higher orders.', png);
     this.centre = new ChartBlock('calibration-centre', 'Centre of mass of ρ against k', 'Σ ρ·i / Σ ρ, with i the position of the order in the list and the residue one past the last order.', png);
@@ -39,19 +36,10 @@ class CalibrationApp {
       this.root.replaceChildren(h('div', { class: 'error', role: 'alert' }, `Could not read ${p.fileName}: ${p.error ?? 'unknown error'}`));
       return;
     }
-    if (!this.built) {
-      registerToolkit();
-      this.root.replaceChildren(this.header, this.status, h('div', { class: 'tab-content' }, this.rho.el, this.centre.el, this.settings));
-      this.built = true;
-      onThemeChange(() => {
-        this.theme = readTheme();
-        this.render();
-      });
-    }
-    this.render();
+    this.layOutAndRender(() => [this.header, this.status, h('div', { class: 'tab-content' }, this.rho.el, this.centre.el, this.settings)]);
   }
 
-  private render(): void {
+  protected render(): void {
     const o = this.output!;
     const p = this.params!;
     const series = calibrationSeries(o);

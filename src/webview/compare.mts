@@ -4,24 +4,21 @@
  */
 import { CAVEAT } from './render.js';
 import { compareCsv, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, comparedAnalyses, differenceWarning, isZoo, settingDifferences, type Compared } from './compareRender.js';
-import { ChartBlock, exportPng, h, post, settingsList, vscode } from './page.mjs';
+import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
 import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from './protocol.js';
-import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { createButton, registerToolkit } from './toolkit.mjs';
+import { createButton } from './toolkit.mjs';
 import { compareChart, compareReliabilityChart } from './viewCharts.mjs';
 
-class CompareApp {
+class CompareApp extends ViewApp {
   private params: ShowCompareParams | undefined;
   private items: Compared[] = [];
-  private theme: Theme = readTheme();
-  private readonly root = document.getElementById('app') as HTMLElement;
   private readonly header = h('header', { class: 'headline' });
   private readonly status = h('div', { class: 'status', role: 'status' });
   private readonly rho: ChartBlock;
   private readonly reliability: ChartBlock;
-  private built = false;
 
   constructor() {
+    super();
     const png = (b: ChartBlock) => exportPng(b, 'comparison');
     this.rho = new ChartBlock('compare-rho', 'Significance ρ of each component', 'Share of Var[f] carried by each component c⁽ˡ⁾ and by the residue Δf, on the training split, one colour per analysis.', png);
     this.reliability = new ChartBlock('compare-reliability', 'Reliable and unreliable parts', 'Reliable (solid) and unreliable (light) part of each component as shares of Var[f], one stacked bar per analysis.', png);
@@ -31,19 +28,10 @@ class CompareApp {
     vscode.setState<ViewsWebviewState>({ view: 'compare', paths: p.analyses.map((a) => a.path) });
     this.params = p;
     this.items = comparedAnalyses(p.analyses);
-    if (!this.built) {
-      registerToolkit();
-      this.root.replaceChildren(this.header, this.status, h('div', { class: 'tab-content' }, this.rho.el, this.reliability.el, h('p', { class: 'caveat' }, CAVEAT)));
-      this.built = true;
-      onThemeChange(() => {
-        this.theme = readTheme();
-        this.render();
-      });
-    }
-    this.render();
+    this.layOutAndRender(() => [this.header, this.status, h('div', { class: 'tab-content' }, this.rho.el, this.reliability.el, h('p', { class: 'caveat' }, CAVEAT))]);
   }
 
-  private render(): void {
+  protected render(): void {
     const p = this.params!;
     const items = this.items;
     const title = h('div', { class: 'title-row' }, h('h1', {}, `Comparison of ${items.length} analyses`), h('div', { class: 'actions' }, createButton('Export CSV', () => this.exportCsv(), { id: 'export-csv' })));

@@ -4,7 +4,8 @@
  */
 import { type AnyChartConfig, ChartRegistry } from './charts.mjs';
 import { exportNotification, type ExportParams } from './protocol.js';
-import { createButton, createDataGrid, type GridColumn, setDataGrid } from './toolkit.mjs';
+import { onThemeChange, readTheme, type Theme } from './theme.js';
+import { createButton, createDataGrid, type GridColumn, registerToolkit, setDataGrid } from './toolkit.mjs';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -111,3 +112,26 @@ export function settingsList(id: string, rows: [string, string][]): HTMLElement 
 
 /** Table columns in toolkit form. */
 export type { GridColumn };
+
+/** What every view app shares: its page is laid out on the first message and redrawn when the theme changes. */
+export abstract class ViewApp {
+  protected theme: Theme = readTheme();
+  protected readonly root = document.getElementById('app') as HTMLElement;
+  private built = false;
+
+  /** Lays out `page()` on the first call, then draws; later calls only draw. */
+  protected layOutAndRender(page: () => Node[]): void {
+    if (!this.built) {
+      registerToolkit();
+      this.root.replaceChildren(...page());
+      this.built = true;
+      onThemeChange(() => {
+        this.theme = readTheme();
+        this.render();
+      });
+    }
+    this.render();
+  }
+
+  protected abstract render(): void;
+}

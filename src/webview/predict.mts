@@ -3,25 +3,22 @@
  * line, the error over repeated splits, the PCA plane coloured by accuracy, and the prediction
  * for the chosen model.
  */
-import { ChartBlock, exportPng, h, post, settingsList, stat, vscode } from './page.mjs';
+import { ChartBlock, exportPng, h, post, settingsList, stat, vscode, ViewApp } from './page.mjs';
 import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, targetScale } from './predictRender.js';
 import { exportNotification, type ExportParams, readyNotification, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from './protocol.js';
-import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { createButton, registerToolkit } from './toolkit.mjs';
+import { createButton } from './toolkit.mjs';
 import { colourBarGradient, pcaChart, predictedVsActualChart } from './viewCharts.mjs';
 
-class PredictApp {
+class PredictApp extends ViewApp {
   private params: ShowPredictParams | undefined;
-  private theme: Theme = readTheme();
-  private readonly root = document.getElementById('app') as HTMLElement;
   private readonly header = h('header', { class: 'headline' });
   private readonly scatter: ChartBlock;
   private readonly pca: ChartBlock;
   private readonly colourBar = h('div', { class: 'colour-bar', id: 'colour-bar', role: 'img' });
   private readonly settings = h('section', { class: 'block', id: 'block-regressor' });
-  private built = false;
 
   constructor() {
+    super();
     const png = (b: ChartBlock) => exportPng(b, 'prediction');
     this.scatter = new ChartBlock('predicted', 'Predicted against measured test accuracy', 'Each analysed model’s test accuracy as predicted by a linear regressor on its reliable and unreliable variance shares, against the measured one. Filled: mean prediction of the regressors that held the model out; hollow: the regressor fitted on all models.', png);
     this.pca = new ChartBlock('pca', 'The models in the PCA plane', 'The feature-complexity vectors projected on their two principal components, coloured by measured test accuracy; dotted lines are where the regressor, restricted to this plane, predicts the same value.', png);
@@ -30,19 +27,10 @@ class PredictApp {
   receive(p: ShowPredictParams): void {
     vscode.setState<ViewsWebviewState>({ view: 'predict', shown: p });
     this.params = p;
-    if (!this.built) {
-      registerToolkit();
-      this.root.replaceChildren(this.header, h('div', { class: 'tab-content' }, this.scatter.el, this.pca.el, this.settings));
-      this.built = true;
-      onThemeChange(() => {
-        this.theme = readTheme();
-        this.render();
-      });
-    }
-    this.render();
+    this.layOutAndRender(() => [this.header, h('div', { class: 'tab-content' }, this.scatter.el, this.pca.el, this.settings)]);
   }
 
-  private render(): void {
+  protected render(): void {
     const r = this.params!.report;
     const what = r.target === 'accuracy' ? 'test accuracy' : 'test loss';
     const unit = r.target === 'accuracy' ? ' %' : '';
