@@ -14,7 +14,7 @@ import type { Split } from './data/dataset';
 import { Rng } from './data/rng';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator } from './metrics/significance';
-import type { BackendChoice, BackendName, Budget } from './protocol';
+import type { BackendName, Budget, TaskComplexityParams } from './protocol';
 import { predictSet, trainOrders, type FeatureSet, type Hooks, type ScaledDisentangler } from './train';
 import { ENGINE_VERSION } from './version';
 
@@ -29,13 +29,8 @@ const DEFAULT_WIDTH = 16;
 const N_TRAIN = 2000;
 const N_TEST = 500;
 
-export interface TaskComplexityOptions {
-  tasks?: number[];
-  orders?: number[];
-  budget?: Budget;
-  backend?: BackendChoice;
-  seed?: number;
-  width?: number;
+/** The request's settings (protocol.ts), with the output file optional and knobs for tests. */
+export interface TaskComplexityOptions extends Omit<TaskComplexityParams, 'out' | 'progressToken'> {
   /** Second disentangler width for the robustness check on the middle task; 0 = skip. Default: 2 × width. */
   checkWidth?: number;
   out?: string;
