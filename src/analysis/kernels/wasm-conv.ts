@@ -128,11 +128,15 @@ function chunkRows(k: number, cout: number, m: number): number {
   return Math.max(64, Math.min(m, Math.floor(CHUNK_FLOATS / k), Math.floor(CHUNK_FLOATS / 4 / cout)));
 }
 
-interface BackpropFilterAttrs {
+/** The convolution attributes both gradient kernels receive from tfjs. */
+interface ConvGradAttrs {
   strides: number | [number, number];
   pad: Pad;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+interface BackpropFilterAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 
@@ -171,11 +175,7 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   return out;
 }
 
-interface BackpropInputAttrs {
-  strides: number | [number, number];
-  pad: Pad;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface BackpropInputAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
