@@ -36,8 +36,8 @@ function legendName(r: Result): string {
  * machine a menu can open, or take a click, while the Explorer re-renders (file events of the
  * fixture copy), so a menu still open after the click gets Enter on its highlighted entry.
  */
-async function runContextMenu(vs: VsCode, row: Locator, label: string, step?: string): Promise<void> {
-  const item = await contextMenuItem(vs, row, label);
+async function runContextMenu(vs: VsCode, row: Locator, label: string, step?: string, prepare?: () => Promise<void>): Promise<void> {
+  const item = await contextMenuItem(vs, row, label, prepare);
   if (step) await vs.screenshot(step);
   await item.hover();
   await item.click();
@@ -45,16 +45,20 @@ async function runContextMenu(vs: VsCode, row: Locator, label: string, step?: st
   await menu.waitFor({ state: 'hidden', timeout: 2000 }).catch(() => vs.page.keyboard.press('Enter'));
 }
 
-async function contextMenuItem(vs: VsCode, row: Locator, label: string): Promise<Locator> {
+async function contextMenuItem(vs: VsCode, row: Locator, label: string, prepare?: () => Promise<void>): Promise<Locator> {
   const item = vs.page.locator('.context-view .monaco-menu .action-item .action-label', { hasText: new RegExp(`^${label}$`) });
   for (let attempt = 1; ; attempt++) {
+    await prepare?.();
     await row.click({ button: 'right' });
     try {
       await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS / 3 });
       return item;
     } catch (e) {
+      if (attempt === 4) {
+        await vs.screenshot(`context-menu-without-${label.replace(/\W+/g, '-').toLowerCase()}`);
+        throw e;
+      }
       await vs.page.keyboard.press('Escape');
-      if (attempt === 3) throw e;
     }
   }
 }
@@ -85,15 +89,18 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     if ((await folder.getAttribute('aria-expanded')) !== 'true') await folder.click();
     const [first, second] = FILES.map((f) => vs.explorerRow(basename(f)));
     await first.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    await first.click();
-    await second.click({ modifiers: ['Control'] });
-    // Both rows selected before the menu opens, or the menu is the single-file one.
+    // Both rows selected before each right-click, or the menu is the single-file one: a re-render
+    // of the Explorer (file events of the fixture copy) can drop a selection made a moment before.
     const selected = vs.page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]');
-    for (let tries = 0; (await selected.count()) < 2; tries++) {
-      if (tries === 50) throw new Error(`two rows should be selected, ${await selected.count()} are`);
-      await vs.page.waitForTimeout(100);
-    }
-    await runContextMenu(vs, second, 'Compare Analyses', 'explorer-compare-menu');
+    const selectBoth = async (): Promise<void> => {
+      await first.click();
+      await second.click({ modifiers: ['Control'] });
+      for (let tries = 0; (await selected.count()) < 2; tries++) {
+        if (tries === 50) throw new Error(`two rows should be selected, ${await selected.count()} are`);
+        await vs.page.waitForTimeout(100);
+      }
+    };
+    await runContextMenu(vs, second, 'Compare Analyses', 'explorer-compare-menu', selectBoth);
 
     const names = results.map(legendName);
     const frame = vs.webview();
