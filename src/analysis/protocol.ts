@@ -11,6 +11,21 @@ export type { PredictReport, PredictTarget };
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
 export type Budget = 'quick' | 'standard' | 'thorough' | 'reference';
+export type ReliabilityMethod = 'joint' | 'target-phi';
+
+/** What a result file records of its reliability stage (result.schema.json, `reliabilitySettings`). */
+export interface ReliabilitySettings {
+  method: ReliabilityMethod;
+  /** K: the target and its exemplars. */
+  networks: number;
+  exemplars: string[];
+  /** Cycle rounds T. */
+  rounds: number;
+  /** Training samples the heads, back maps and variances are computed on. */
+  samples: number;
+  /** Per order: epochs and seconds of the shared Φ (joint), and the fraction of each network's feature variance that A_k Φ explains on those samples. */
+  perOrder?: { order: number; epochs?: number; seconds?: number; headFit: number[] }[];
+}
 
 export interface BackendStatus {
   name: BackendName;
@@ -39,6 +54,12 @@ export interface AnalyzeParams {
   seed?: number;
   width?: number;
   exemplars?: string[];
+  /**
+   * How the reliability stage gets its shared disentanglers (METHOD.md §3): 'joint' (default)
+   * trains one Φ⁽ˡ⁾ per order jointly with K linear heads; 'target-phi' reuses the target's own
+   * Φ⁽ˡ⁾ with closed-form heads (fast, no extra training).
+   */
+  reliabilityMethod?: ReliabilityMethod;
   shapley?: boolean;
   substitution?: boolean;
   /** Python with torch, to export a PyTorch checkpoint to ONNX (default: $FC_PYTHON or python3). */

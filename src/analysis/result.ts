@@ -6,7 +6,7 @@ import Ajv from 'ajv';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BadInputError } from './errors';
-import type { BackendName, Budget } from './protocol';
+import type { BackendName, Budget, ReliabilitySettings } from './protocol';
 import schema from './result.schema.json';
 
 export interface ResultComponent {
@@ -50,6 +50,8 @@ export interface ResultFile {
   reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
   /** How the reliability heads were obtained (e.g. the target's Φ reused, closed-form heads and back maps). */
   reliabilityMethod?: string;
+  /** The reliability stage's settings, as run. */
+  reliabilitySettings?: ReliabilitySettings;
   /** α is null where the ratio is undefined (a component with no variance, or φ_train = 0). */
   effectiveness?: { order: number; phiTrain: number; alpha: number | null }[];
   overfitting?: { order: number; phiGap: number; alpha: number | null }[];
