@@ -144,10 +144,49 @@ export function taskLossFn(model: tfl.LayersModel): string | ((yTrue: tf.Tensor,
   return outputsProbabilities(model) ? 'categoricalCrossentropy' : (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred);
 }
 
-function checkData(model: tfl.LayersModel, data: Dataset): void {
+/** One clear error when the dataset's images are not the size the model takes. */
+export function checkData(model: tfl.LayersModel, data: Dataset): void {
   const [, h, w, c] = model.inputs[0].shape;
   const s = data.train;
   if (h !== s.height || w !== s.width || c !== s.channels) throw new BadInputError(`the model expects ${h}×${w}×${c} images, the dataset has ${s.height}×${s.width}×${s.channels}`);
+}
+
+/**
+ * `model.fit` over the whole of x, y in order (batches of 32, no shuffle, the caller picked the
+ * samples), stopping when the run is cancelled and reporting each epoch as `stage` with the
+ * fraction `fraction(epochsDone)`; `afterBatch` runs after every step.
+ */
+export async function fitWithHooks(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  epochs: number,
+  stage: string,
+  fraction: (epochsDone: number) => number,
+  hooks: Hooks,
+  afterBatch?: () => void,
+): Promise<void> {
+  await model.fit(x, y, {
+    epochs,
+    batchSize: 32,
+    shuffle: false,
+    verbose: 0,
+    callbacks: {
+      onBatchEnd: async () => {
+        afterBatch?.();
+        if (hooks.isCancelled?.()) model.stopTraining = true;
+      },
+      onEpochEnd: async (epoch, logs) => hooks.progress?.({ stage, fraction: fraction(epoch + 1), epoch: epoch + 1, loss: logs?.loss }),
+    },
+  });
+}
+
+/** Saves a variant as a TF.js model in `out` with its report beside it as `reportName`, and says `stage` is done. */
+export async function saveVariant<R>(model: tfl.LayersModel, out: string, reportName: string, report: R, stage: string, hooks: Hooks): Promise<R> {
+  await saveLayersModel(model, out);
+  writeFileSync(join(out, reportName), JSON.stringify(report, null, 2) + '\n');
+  hooks.progress?.({ stage, fraction: 1 });
+  return report;
 }
 
 export async function compressModel(checkpoint: string, dataPath: string, outDir: string, opts: CompressOptions = {}, hooks: Hooks = {}): Promise<CompressReport> {
@@ -185,19 +224,7 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
     if (epochs > 0) {
       model.compile({ optimizer, loss: taskLossFn(model) });
       // Pruned weights get gradients too; putting the mask back after every step keeps them at zero.
-      await model.fit(x, y, {
-        epochs,
-        batchSize: 32,
-        shuffle: false,
-        verbose: 0,
-        callbacks: {
-          onBatchEnd: async () => {
-            applyMasks();
-            if (hooks.isCancelled?.()) model.stopTraining = true;
-          },
-          onEpochEnd: async (epoch, logs) => hooks.progress?.({ stage: 'retrain', fraction: 0.1 + (0.8 * (epoch + 1)) / epochs, epoch: epoch + 1, loss: logs?.loss }),
-        },
-      });
+      await fitWithHooks(model, x, y, epochs, 'retrain', (done) => 0.1 + (0.8 * done) / epochs, hooks, applyMasks);
       applyMasks();
     }
     const retrained = await testAccuracy(model, data.test);
@@ -211,7 +238,6 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
     }
     const quantized = await testAccuracy(model, data.test);
     const out = resolve(outDir);
-    await saveLayersModel(model, out);
     const report: CompressReport = {
       checkpoint: resolve(checkpoint),
       out,
@@ -224,9 +250,7 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
       layers,
       seconds: (performance.now() - t0) / 1000,
     };
-    writeFileSync(join(out, 'compress.json'), JSON.stringify(report, null, 2) + '\n');
-    hooks.progress?.({ stage: 'compressed', fraction: 1 });
-    return report;
+    return await saveVariant(model, out, 'compress.json', report, 'compressed', hooks);
   } finally {
     tf.dispose(tensors);
     optimizer.dispose();

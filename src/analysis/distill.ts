@@ -11,14 +11,13 @@
  * and stay at zero). One ReLU layer is shallower than any original with two or more; for the
  * zoo's 28×28 → 7×7 teachers: a 9×9 stride-4 conv + 1×1, against 2–3 conv blocks with pooling.
  */
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { loadDataset } from './data/dataset';
 import { BadInputError } from './errors';
-import { loadTrainable, testAccuracy, trainingTensors } from './compress';
-import { cutModel, defaultTargetLayer, saveLayersModel } from './teacher';
+import { checkData, fitWithHooks, loadTrainable, saveVariant, testAccuracy, trainingTensors } from './compress';
+import { cutModel, defaultTargetLayer } from './teacher';
 import type { Hooks } from './train';
 
 type T = tfl.SymbolicTensor;
@@ -83,8 +82,8 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
   let trunk: tfl.LayersModel | undefined;
   const optimizer = tf.train.adam(opts.learningRate ?? 2e-3);
   try {
+    checkData(original, data);
     const [ih, iw, ic] = original.inputs[0].shape.slice(1) as number[];
-    if (ih !== data.train.height || iw !== data.train.width || ic !== data.train.channels) throw new BadInputError(`the model expects ${ih}×${iw}×${ic} images, the dataset has ${data.train.height}×${data.train.width}×${data.train.channels}`);
     const [fh, fw, fc] = cut.featureShape;
     const strides: [number, number] = [studentStride(ih, fh), studentStride(iw, fw)];
     const { x, n } = trainingTensors(data.train, data.numClasses, opts.maxSamples ?? 5000, seed);
@@ -109,22 +108,7 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
     if (fs[0] !== fh || fs[1] !== fw) throw new BadInputError(`the student's feature is ${fs.join('×')}, the target's ${fh}×${fw}×${fc} (padding of the original differs); pick another layer`);
 
     trunk.compile({ optimizer, loss: 'meanSquaredError' });
-    let lastLoss = NaN;
-    await trunk.fit(x, f, {
-      epochs,
-      batchSize: 32,
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onBatchEnd: async () => {
-          if (hooks.isCancelled?.()) studentTrunk.stopTraining = true;
-        },
-        onEpochEnd: async (epoch, logs) => {
-          lastLoss = logs?.loss ?? NaN;
-          hooks.progress?.({ stage: 'distill', fraction: (0.9 * (epoch + 1)) / epochs, epoch: epoch + 1, loss: lastLoss });
-        },
-      },
-    });
+    await fitWithHooks(trunk, x, f, epochs, 'distill', (done) => (0.9 * done) / epochs, hooks);
     const mse = tf.tidy(() => tf.mean(tf.squaredDifference(studentTrunk.predict(x, { batchSize: 256 }) as tf.Tensor, f)));
     const featureFit = 1 - (await mse.data())[0] / varianceF;
     mse.dispose();
@@ -140,7 +124,6 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
     student = tfl.model({ inputs: input, outputs: out, name: 'distilled' });
     const accuracy = { original: await testAccuracy(original, data.test), distilled: await testAccuracy(student, data.test) };
     const o = resolve(outDir);
-    await saveLayersModel(student, o);
     const params = { original: original.countParams(), student: student.countParams() };
     const report: DistillReport = {
       checkpoint: resolve(checkpoint),
@@ -157,9 +140,7 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
       samples: n,
       seconds: (performance.now() - t0) / 1000,
     };
-    writeFileSync(join(o, 'distill.json'), JSON.stringify(report, null, 2) + '\n');
-    hooks.progress?.({ stage: 'distilled', fraction: 1 });
-    return report;
+    return await saveVariant(student, o, 'distill.json', report, 'distilled', hooks);
   } finally {
     tf.dispose(tensors);
     optimizer.dispose();
