@@ -15,7 +15,8 @@ Usage:
   feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders 0,2,4,8,14,20,26,32]
                      [--budget quick|standard|thorough|reference] [--backend auto|tensorflow|webgpu|wasm|cpu]
                      [--seed N] [--width N] [--exemplars A,B] [--shapley] [--substitution] [--out FILE.json] [--json]
-  feature-complexity layers <checkpoint> [--json]
+                     [--python PATH] [--model-class module:Class]   (PyTorch state dicts and pickled models)
+  feature-complexity layers <checkpoint> [--data <dataset>] [--python PATH] [--model-class module:Class] [--json]
   feature-complexity task-complexity [--tasks 0,2,8,26,80] [--orders ...] [--budget ...] [--width N] [--check-width N] [--out FILE.json]
   feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000] [--orders 0,2,4,8] [--for result.json] [--json]
   feature-complexity compress <model.json> --data <dataset> [--sparsity 0.5] [--conv-bits 8] [--dense-bits 5] [--out DIR] [--compare]
@@ -28,6 +29,19 @@ Checkpoints: TF.js model.json (layers or graph model), Keras .h5 / .keras, ONNX,
 to ONNX through your Python: FC_PYTHON). Datasets: an IDX folder (MNIST layout), a CIFAR-10 binary folder,
 an image folder (train/<class>/..., test/<class>/...), or an .npz / .npy folder.
 `;
+
+/** The usage lines of one command (its line of USAGE and the lines that continue it), then the notes on checkpoints and datasets. */
+export function commandUsage(name: string): string {
+  const lines = USAGE.split('\n');
+  const own: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith(`  feature-complexity ${name} `) && lines[i] !== `  feature-complexity ${name}`) continue;
+    own.push(lines[i]);
+    while (i + 1 < lines.length && /^ {6,}\S/.test(lines[i + 1])) own.push(lines[++i]);
+  }
+  const notes = USAGE.slice(USAGE.indexOf('Checkpoints:'));
+  return `Usage:\n${own.join('\n')}\n\n${notes}`;
+}
 
 const commands = new Map<string, CommandHandler>();
 
@@ -62,6 +76,10 @@ export async function runCli(argv: string[]): Promise<number> {
   if (!handler) {
     process.stderr.write(`feature-complexity: unknown command '${name}' (try --help)\n`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandUsage(name));
+    return 0;
   }
   try {
     await handler(rest);

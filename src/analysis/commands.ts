@@ -38,6 +38,25 @@ export function parseInteger(name: string, v: string | undefined, fallback: numb
   return n;
 }
 
+/** The flags every training command takes: orders, budget, backend, seed and width of the disentanglers. */
+export const TRAINING_OPTIONS = {
+  orders: { type: 'string' },
+  budget: { type: 'string' },
+  backend: { type: 'string' },
+  seed: { type: 'string' },
+  width: { type: 'string' },
+} as const;
+
+/** Budget, backend, seed and width from the flags of TRAINING_OPTIONS, each checked with one clear message. */
+export function trainingSettings(values: { budget?: string; backend?: string; seed?: string; width?: string }, budget: Budget): { budget: Budget; backend: BackendChoice; seed: number | undefined; width: number | undefined } {
+  return {
+    budget: parseBudget(values.budget, budget),
+    backend: parseBackend(values.backend),
+    seed: parseInteger('seed', values.seed, 0),
+    width: parseInteger('width', values.width, undefined, 1),
+  };
+}
+
 /** Progress lines on stderr: every stage change, and within a stage at most one line every 2 s. */
 export function stderrProgress(): (p: Progress) => void {
   let lastStage = '';
@@ -86,13 +105,9 @@ registerCommand('analyze', async (argv) => {
     allowPositionals: true,
     strict: true,
     options: {
+      ...TRAINING_OPTIONS,
       data: { type: 'string' },
       layer: { type: 'string' },
-      orders: { type: 'string' },
-      budget: { type: 'string' },
-      backend: { type: 'string' },
-      seed: { type: 'string' },
-      width: { type: 'string' },
       out: { type: 'string' },
       exemplars: { type: 'string' },
       shapley: { type: 'boolean' },
@@ -112,10 +127,7 @@ registerCommand('analyze', async (argv) => {
       data: values.data,
       layer: values.layer,
       orders: parseOrders(values.orders),
-      budget: parseBudget(values.budget, 'standard'),
-      backend: parseBackend(values.backend),
-      seed: parseInteger('seed', values.seed, 0),
-      width: parseInteger('width', values.width, undefined, 1),
+      ...trainingSettings(values, 'standard'),
       exemplars: values.exemplars ? values.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
       shapley: values.shapley,
       substitution: values.substitution,
@@ -171,12 +183,8 @@ registerCommand('task-complexity', async (argv) => {
     args: argv,
     strict: true,
     options: {
+      ...TRAINING_OPTIONS,
       tasks: { type: 'string' },
-      orders: { type: 'string' },
-      budget: { type: 'string' },
-      backend: { type: 'string' },
-      seed: { type: 'string' },
-      width: { type: 'string' },
       'check-width': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean' },
@@ -186,10 +194,7 @@ registerCommand('task-complexity', async (argv) => {
     {
       tasks: parseTasks(values.tasks),
       orders: values.orders ? parseOrders(values.orders) : undefined,
-      budget: parseBudget(values.budget, 'quick'),
-      backend: parseBackend(values.backend),
-      seed: parseInteger('seed', values.seed, 0),
-      width: parseInteger('width', values.width, undefined, 1),
+      ...trainingSettings(values, 'quick'),
       checkWidth: parseInteger('check-width', values['check-width'], undefined, 0),
       out: values.out,
     },
@@ -204,21 +209,14 @@ registerCommand('demo', async (argv) => {
     args: argv,
     strict: true,
     options: {
-      budget: { type: 'string' },
-      backend: { type: 'string' },
-      seed: { type: 'string' },
-      width: { type: 'string' },
-      orders: { type: 'string' },
+      ...TRAINING_OPTIONS,
       out: { type: 'string' },
       retrain: { type: 'boolean' },
     },
   });
   const res = await runDemo(
     {
-      budget: parseBudget(values.budget, 'quick'),
-      backend: parseBackend(values.backend),
-      seed: parseInteger('seed', values.seed, 0),
-      width: parseInteger('width', values.width, undefined, 1),
+      ...trainingSettings(values, 'quick'),
       orders: values.orders ? parseOrders(values.orders) : undefined,
       out: values.out,
       retrain: values.retrain,

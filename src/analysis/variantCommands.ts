@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { analyze, parseOrders } from './analyze';
 import { useBackend } from './backend';
 import { registerCommand } from './cli';
-import { parseBackend, parseBudget, parseInteger, stderrProgress } from './commands';
+import { parseBackend, parseInteger, stderrProgress, trainingSettings, TRAINING_OPTIONS } from './commands';
 import { compressModel, type CompressReport } from './compress';
 import { distillModel, type DistillReport } from './distill';
 import { BadInputError } from './errors';
@@ -19,11 +19,7 @@ import { modelJsonPath } from './teacher';
 import type { ResultFile } from './result';
 
 const ANALYSIS_OPTIONS = {
-  orders: { type: 'string' },
-  budget: { type: 'string' },
-  backend: { type: 'string' },
-  seed: { type: 'string' },
-  width: { type: 'string' },
+  ...TRAINING_OPTIONS,
   exemplars: { type: 'string' },
   compare: { type: 'boolean' },
   'results-dir': { type: 'string' },
@@ -62,10 +58,7 @@ export async function analyzeVariants(variants: Variant[], data: string, flags: 
         data,
         layer: v.layer,
         orders: parseOrders(flags.orders),
-        budget: parseBudget(flags.budget, 'quick'),
-        backend: parseBackend(flags.backend),
-        seed: parseInteger('seed', flags.seed, 0),
-        width: parseInteger('width', flags.width, undefined, 1),
+        ...trainingSettings(flags, 'quick'),
         exemplars: flags.exemplars ? flags.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
         shapley: true,
         substitution: true,

@@ -29,6 +29,15 @@ test('--help lists every command of the contract', () => {
   for (const c of ['analyze', 'task-complexity', 'predict', 'demo', 'capabilities']) assert.match(r.stdout, new RegExp(`feature-complexity ${c}`));
 });
 
+test('<command> --help prints that command\'s usage only, and runs nothing', () => {
+  const r = cli('analyze', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /feature-complexity analyze <checkpoint> --data <dataset>/);
+  assert.match(r.stdout, /--budget quick\|standard\|thorough\|reference/);
+  assert.doesNotMatch(r.stdout, /feature-complexity predict/);
+  assert.equal(r.stderr, '');
+});
+
 test('capabilities --json is valid JSON with the wasm backend available', () => {
   const r = cli('capabilities', '--json');
   assert.equal(r.status, 0, r.stderr);
