@@ -1,10 +1,15 @@
 /**
- * Analyses every model of the zoo (train-zoo.ts) with the same cheap settings, the two
- * exemplars for reliability and Shapley on, then fits the predictor of METHOD.md §5 over the
- * results and prints reliability against the number of training samples (paper Fig. 6 right).
+ * Analyses models of the zoo (train-zoo.ts) with the same cheap settings and the two exemplars
+ * for reliability, then fits the predictor of METHOD.md §5 over the results and prints
+ * reliability against the number of training samples (paper Fig. 6 right).
  * Resumable: a model whose result file is there and complete is not analysed again.
  *
- *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--limit N] [--report-only]
+ *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
+ *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley]
+ *
+ * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
+ * The predictor's report goes to $ZOO/predict[-joint].json and the table of reliability by
+ * size to $ZOO/reliability[-joint].txt.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { analyze } from '../../src/analysis/analyze';
 import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
+import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
 import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, resultPath, zooModels, type ZooModel } from './common';
 
@@ -19,11 +25,12 @@ import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, resultPath, zooMod
 export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
 
-function done(path: string): boolean {
+function done(path: string, method: ReliabilityMethod): boolean {
   if (!existsSync(path)) return false;
   try {
     const r = JSON.parse(readFileSync(path, 'utf8')) as ResultFile;
-    return r.complete && Array.isArray(r.reliability);
+    // Files written before `reliabilitySettings` existed are target-Φ ones.
+    return r.complete && Array.isArray(r.reliability) && (r.reliabilitySettings?.method ?? 'target-phi') === method;
   } catch {
     return false;
   }
@@ -38,28 +45,93 @@ function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 }
 
+function sd(xs: number[]): number {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1));
+}
+
+/** Σ_l Var[c_rel⁽ˡ⁾] / (Σ_l Var[c_rel⁽ˡ⁾] + Σ_l Var[c_unrel⁽ˡ⁾]): the reliable share of the components. */
+export function reliableShare(r: ResultFile): number {
+  const rel = r.reliability!.reduce((a, x) => a + x.reliableVariance, 0);
+  const unrel = r.reliability!.reduce((a, x) => a + x.unreliableVariance, 0);
+  return rel / (rel + unrel);
+}
+
+/** Mean per size of the reliable share, of Var[c_rel]/Var[c] per order, and of test accuracy (± sd over models). */
 export function reliabilityBySamples(results: { model: ZooModel; result: ResultFile }[]): string {
-  const lines = ['samples  models  test acc   Σ Var[c_rel]/Var[f]   Σ Var[c_unrel]/Var[f]   reliable share of Σc'];
+  const orders = results[0]?.result.reliability?.map((x) => x.order) ?? [];
+  const head = ['samples', 'models', 'test acc', 'Σrel/Var f', 'Σunrel/Var f', 'share ± sd', ...orders.map((o) => `ρ_rel(${o})`)];
+  const lines = [head.map((h) => h.padStart(12)).join('')];
   for (const n of SAMPLE_SIZES) {
     const rs = results.filter((r) => r.model.samples === n && r.result.reliability);
     if (rs.length === 0) continue;
     const rel = rs.map((r) => r.result.reliability!.reduce((a, x) => a + x.reliableVariance, 0));
     const unrel = rs.map((r) => r.result.reliability!.reduce((a, x) => a + x.unreliableVariance, 0));
+    const share = rs.map((r) => reliableShare(r.result));
     const acc = rs.map((r) => r.result.teacher.testAccuracy);
-    lines.push(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean(acc).toFixed(3).padStart(8)}   ${mean(rel).toFixed(3).padStart(19)}   ${mean(unrel).toFixed(3).padStart(21)}   ${mean(rel.map((r, i) => r / (r + unrel[i]))).toFixed(3).padStart(20)}`);
+    const perOrder = orders.map((o) => mean(rs.map((r) => r.result.reliability!.find((x) => x.order === o)?.reliableRho ?? NaN)));
+    const cells = [String(n), String(rs.length), mean(acc).toFixed(3), mean(rel).toFixed(3), mean(unrel).toFixed(3), `${mean(share).toFixed(3)}±${sd(share).toFixed(3)}`, ...perOrder.map((v) => v.toFixed(3))];
+    lines.push(cells.map((c) => c.padStart(12)).join(''));
   }
   return lines.join('\n') + '\n';
 }
 
+/** Spearman rank correlation of two lists (average ranks for ties). */
+export function spearman(x: number[], y: number[]): number {
+  const rank = (v: number[]) => {
+    const idx = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < idx.length; ) {
+      let j = i;
+      while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
+      for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const rx = rank(x);
+  const ry = rank(y);
+  const mx = mean(rx);
+  const my = mean(ry);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < x.length; i++) {
+    sxy += (rx[i] - mx) * (ry[i] - my);
+    sxx += (rx[i] - mx) ** 2;
+    syy += (ry[i] - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+const list = (s: string | undefined, fallback: number[]): number[] => (s ? s.split(',').map(Number) : fallback);
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { limit: { type: 'string' }, 'report-only': { type: 'boolean' }, repeats: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      method: { type: 'string' },
+      depths: { type: 'string' },
+      seeds: { type: 'string' },
+      sizes: { type: 'string' },
+      limit: { type: 'string' },
+      'report-only': { type: 'boolean' },
+      shapley: { type: 'boolean' },
+      repeats: { type: 'string' },
+    },
+  });
+  const method = (values.method ?? 'joint') as ReliabilityMethod;
+  if (method !== 'joint' && method !== 'target-phi') throw new Error(`--method joint|target-phi, got ${method}`);
+  const depths = list(values.depths, [2, 3]);
+  const seeds = list(values.seeds, [1, 2, 3, 4]);
+  const sizes = list(values.sizes, SAMPLE_SIZES);
+  const models = zooModels().filter((m) => depths.includes(m.depth) && seeds.includes(m.seed) && sizes.includes(m.samples));
   const exemplars = EXEMPLARS.map(modelDir);
   for (const e of exemplars) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
-    for (const m of schedule(zooModels())) {
-      const out = resultPath(m.name);
-      if (done(out) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
+    for (const m of schedule(models)) {
+      const out = resultPath(m.name, method);
+      if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       if (left-- <= 0) break;
       const t0 = performance.now();
       const res = await analyze({
@@ -71,26 +143,39 @@ async function main(): Promise<void> {
         backend: 'wasm',
         seed: 0,
         exemplars,
-        shapley: true,
-        substitution: true,
+        reliabilityMethod: method,
+        shapley: values.shapley ?? false,
+        substitution: values.shapley ?? false,
         out,
         progressToken: 'zoo',
       });
       const r = res.result;
-      process.stdout.write(`${m.name}  test acc ${r.teacher.testAccuracy.toFixed(3)}  ρ ${r.components.map((c) => c.rho.toFixed(2)).join(' ')}  reliable ${(r.reliability ?? []).map((x) => x.reliableRho.toFixed(2)).join(' ')}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      const fits = (r.reliabilitySettings?.perOrder ?? []).map((p) => p.headFit.map((x) => x.toFixed(2)).join('/')).join(' ');
+      process.stdout.write(
+        `${m.name}  test acc ${r.teacher.testAccuracy.toFixed(3)}  ρ ${r.components.map((c) => c.rho.toFixed(2)).join(' ')}  ρ_rel ${(r.reliability ?? []).map((x) => x.reliableRho.toFixed(2)).join(' ')}` +
+          `  share ${r.reliability ? reliableShare(r).toFixed(3) : '-'}  head fits ${fits}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
     }
   }
-  const results = zooModels()
-    .filter((m) => done(resultPath(m.name)))
-    .map((m) => ({ model: m, result: JSON.parse(readFileSync(resultPath(m.name), 'utf8')) as ResultFile }));
-  process.stdout.write(`\n${results.length} analysed models\n\nReliability against training samples (means per size):\n`);
-  process.stdout.write(reliabilityBySamples(results));
-  if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: resultPath(r.model.name), result: readPredictSource(resultPath(r.model.name)) }));
-    const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
-    process.stdout.write('\n' + formatPredictReport(report));
-    writeFileSync(join(ZOO_DIR, 'predict.json'), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  const results = models.filter((m) => done(resultPath(m.name, method), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(resultPath(m.name, method), 'utf8')) as ResultFile }));
+  const suffix = method === 'joint' ? '-joint' : '';
+  let text = `${results.length} analysed models (reliability method ${method})\n\nReliability against training samples (means per size):\n`;
+  text += reliabilityBySamples(results);
+  if (results.length >= 3) {
+    const rho = spearman(
+      results.map((r) => r.model.samples),
+      results.map((r) => reliableShare(r.result)),
+    );
+    text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
+  if (results.length >= 5) {
+    const inputs = results.map((r) => ({ path: resultPath(r.model.name, method), result: readPredictSource(resultPath(r.model.name, method)) }));
+    const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
+    text += '\n' + formatPredictReport(report);
+    writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  }
+  process.stdout.write('\n' + text);
+  writeFileSync(join(ZOO_DIR, `reliability${suffix}.txt`), text);
 }
 
 if (require.main === module) {

@@ -36,7 +36,9 @@ export const EXEMPLARS = ['exemplar-a', 'exemplar-b'];
 
 export const modelDir = (name: string): string => join(ZOO_DIR, 'models', name);
 export const dataDir = (samples: number): string => join(ZOO_DIR, 'data', `n${samples}`);
-export const resultPath = (name: string): string => join(ZOO_DIR, 'results', `${name}.json`);
+/** Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the joint ones. */
+export const resultsDir = (method: 'joint' | 'target-phi' = 'target-phi'): string => join(ZOO_DIR, method === 'joint' ? 'results-joint' : 'results');
+export const resultPath = (name: string, method: 'joint' | 'target-phi' = 'target-phi'): string => join(resultsDir(method), `${name}.json`);
 
 /**
  * The training samples of every zoo dataset are prefixes of one seeded permutation of the 60k,

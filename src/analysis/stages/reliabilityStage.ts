@@ -2,73 +2,185 @@
  * `--exemplars A,B` (METHOD.md §3): reliability of each order's component, with the target and
  * the exemplars as the K networks.
  *
- * Method (recorded in the result as `reliabilityMethod`): the shared disentangler of order l is
- * the target's own trained Φ⁽ˡ⁾ (no second disentangler per order), and the K heads A_k and back
- * maps B_k are fitted in closed form (least squares) on the training eval samples, then the
- * cycle runs T rounds. Why: the joint fit Σ_k MSE(A_k Φ(x), f_k(x)) would train a second set of
- * disentanglers, doubling the analysis's cost on a CPU; with Φ fixed, the least-squares heads
- * are the exact minimiser of that loss over A, and the cycle then keeps what every network can
- * linearly reconstruct from the others. The cost: Φ was shaped by the target alone, so it may
- * carry directions an exemplar-aware Φ would not; those are exactly what the cycle removes.
+ * Two methods (the request's `reliabilityMethod`; the result records the one used in
+ * `reliabilitySettings` and, in words, in `reliabilityMethod`):
+ *
+ * - 'joint' (default, the paper's): for each order a second disentangler Φ⁽ˡ⁾, shared by the K
+ *   networks, is trained jointly with K linear heads A_k under Σ_k MSE(A_k Φ⁽ˡ⁾(x), f_k(x))
+ *   (reliabilityTrain.ts), on the same training pool, with the epochs the target's own Φ⁽ˡ⁾ of
+ *   that order trained. Then, with Φ fixed, the heads are refitted in closed form (the exact
+ *   minimiser of the same loss over A) and the back maps B_k fitted (metrics/reliability.ts), and
+ *   the cycle runs T rounds. Costs about as much training again as the significance stage.
+ * - 'target-phi' (fast): the shared disentangler of order l is the target's own trained Φ⁽ˡ⁾, with
+ *   closed-form heads and back maps. Φ was shaped by the target alone, so the exemplars never
+ *   compete for its capacity: what the target alone encodes stays in Φ, and the cycle can only
+ *   remove the directions of Φ that some exemplar cannot reconstruct linearly.
+ *
+ * Either way the components c⁽ˡ⁾ are the significance disentanglers' ones, and their reliable
+ * part is the difference of the reliable features A_1 h_T between consecutive orders.
  */
 import { registerAnalysisStage, type AnalysisContext } from '../analyze';
 import { tf } from '../backend';
-import { DEFAULT_CYCLE_ROUNDS, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
+import { DEFAULT_CYCLE_ROUNDS, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
+import type { ReliabilityMethod, ReliabilitySettings } from '../protocol';
+import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../reliabilityTrain';
 import type { ResultFile } from '../result';
 import { loadExemplar, mapBatchesAsync, type Teacher } from '../teacher';
+import type { FeatureSet } from '../train';
 import { componentTensors, featureShape4, featureTensor, guarded, phiTensor, stageOptions, stageProgress, throwIfCancelled } from './common';
 
-export const RELIABILITY_METHOD = "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k and back maps B_k";
+export const RELIABILITY_METHODS: Record<ReliabilityMethod, string> = {
+  joint: 'shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, closed-form back maps B_k',
+  'target-phi': "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k and back maps B_k",
+};
 
-/** Loads every exemplar (each refused with a BadInputError naming its file) and computes its feature on the training eval samples. */
-export async function exemplarFeatures(ctx: AnalysisContext, paths: string[]): Promise<{ features: tf.Tensor4D[]; names: string[] }> {
-  const features: tf.Tensor4D[] = [];
-  const names: string[] = [];
-  try {
-    for (const path of paths) {
-      throwIfCancelled(ctx);
-      const ex: Teacher = await loadExemplar(path, ctx.teacher, { python: ctx.params.python, modelClass: ctx.params.modelClass });
-      try {
-        const { data } = await mapBatchesAsync(ctx.trainEval.split, ctx.trainEval.indices, 256, (x) => ex.runTrunk(x));
-        const [h, w, c] = ex.featureShape;
-        features.push(tf.tensor4d(data, [ctx.trainEval.indices.length, h, w, c]));
-        names.push(`exemplar ${path} (layer '${ex.targetLayer}')`);
-      } finally {
-        await ex.dispose();
-      }
+export interface ExemplarFeatures {
+  /** One per exemplar: n × dim, row i ↔ the set's indices[i]. */
+  features: Float32Array[];
+  shapes: [number, number, number][];
+  names: string[];
+}
+
+/** Loads every exemplar (each refused with a BadInputError naming its file) and computes its feature on the samples of `set`. */
+export async function exemplarFeatures(ctx: AnalysisContext, paths: string[], set: FeatureSet = ctx.trainEval): Promise<ExemplarFeatures> {
+  const out: ExemplarFeatures = { features: [], shapes: [], names: [] };
+  for (const path of paths) {
+    throwIfCancelled(ctx);
+    const ex: Teacher = await loadExemplar(path, ctx.teacher, { python: ctx.params.python, modelClass: ctx.params.modelClass });
+    try {
+      const { data } = await mapBatchesAsync(set.split, set.indices, 256, (x) => ex.runTrunk(x));
+      out.features.push(data);
+      out.shapes.push([...ex.featureShape] as [number, number, number]);
+      out.names.push(`exemplar ${path} (layer '${ex.targetLayer}')`);
+    } finally {
+      await ex.dispose();
     }
+  }
+  return out;
+}
+
+function methodOf(ctx: AnalysisContext): ReliabilityMethod {
+  const m = ctx.params.reliabilityMethod ?? 'joint';
+  if (m !== 'joint' && m !== 'target-phi') throw new RangeError(`unknown reliability method '${String(m)}' (joint, target-phi)`);
+  return m;
+}
+
+/** 1 − Σ‖f_k − A_k h‖² / Σ‖f_k − mean‖² per network: how much of each network's feature the shared h explains. */
+async function headFits(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[]): Promise<number[]> {
+  const positions = h.size / h.shape[h.rank - 1];
+  const residual = await headResidualVariance(h, heads, fks);
+  const out: number[] = [];
+  for (let k = 0; k < fks.length; k++) {
+    const rss = residual[k] * Math.max(1, positions - h.shape[h.rank - 1]);
+    const total = (await sampleVariance(fks[k])) * fks[k].shape[0];
+    out.push(total > 0 ? 1 - rss / total : 0);
+  }
+  return out;
+}
+
+async function targetPhiReliable(ctx: AnalysisContext, fks: tf.Tensor[], names: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>): Promise<tf.Tensor[]> {
+  const reliable: tf.Tensor[] = [];
+  for (let k = 0; k < ctx.orders.length; k++) {
+    throwIfCancelled(ctx);
+    const h = phiTensor(ctx, 'train', k);
+    try {
+      const r = await reliabilityForOrder(h, fks, { rounds, names });
+      reliable.push(r.reliable);
+      perOrder.push({ order: ctx.orders[k].order, headFit: await headFits(h, r.heads, fks) });
+    } finally {
+      h.dispose();
+    }
+    stageProgress(ctx, 'reliability', (k + 1) / ctx.orders.length);
+  }
+  return reliable;
+}
+
+async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>): Promise<tf.Tensor[]> {
+  const pool = ctx.trainPool;
+  stageProgress(ctx, 'reliability: exemplar features on the training pool', 0);
+  const ex = await exemplarFeatures(ctx, paths, pool);
+  const names = [`the target ${ctx.teacher.checkpoint}`, ...ex.names];
+  // The same refusal as the closed-form path: an exemplar whose feature has another spatial size.
+  const probes = [pool.featureShape, ...ex.shapes].map((sh) => tf.zeros([1, ...sh]));
+  try {
+    checkCompatible(probes[0], probes, names);
+  } finally {
+    tf.dispose(probes);
+  }
+  const set: JointSet = {
+    split: pool.split,
+    indices: pool.indices,
+    networks: [{ features: pool.features, shape: pool.featureShape }, ...ex.features.map((features, k) => ({ features, shape: ex.shapes[k] }))],
+  };
+  const scales = jointScales(set);
+  const nEval = ctx.trainEval.indices.length;
+  const evalRows = Int32Array.from({ length: nEval }, (_, i) => i);
+  const target = scales.outputs[0];
+  const reliable: tf.Tensor[] = [];
+  try {
+    const finished = await trainJoint({
+      train: set,
+      scales,
+      orders: ctx.orders.map((o) => o.order),
+      width: ctx.width,
+      budget: ctx.budget,
+      seed: ctx.seed,
+      epochs: ctx.orders.map((o) => Math.max(1, o.epochs)),
+      isCancelled: ctx.hooks.isCancelled,
+      progress: (f) => stageProgress(ctx, 'reliability: shared disentanglers', 0.95 * f),
+      onOrderDone: async (o) => {
+        // trainEval is the pool's first rows: the heads, back maps and variances are computed on it.
+        const h = await jointFeatures(o.net, pool.split, ctx.trainEval.indices, scales.input);
+        const fks = set.networks.map((f, k) => standardFeatures(f, scales.outputs[k], evalRows));
+        try {
+          const r = await reliabilityForOrder(h, fks, { rounds, names });
+          // Back to f's units: A_1 h_T · scale + mean.
+          const [, hh, ww, cc] = r.reliable.shape;
+          reliable.push(tf.tidy(() => tf.add(tf.mul(r.reliable, target.scale), tf.tensor4d(target.mean, [1, hh, ww, cc]))));
+          r.reliable.dispose();
+          perOrder.push({ order: o.order, epochs: o.epochs, seconds: o.seconds, headFit: await headFits(h, r.heads, fks) });
+        } finally {
+          tf.dispose([h, ...fks]);
+        }
+      },
+    });
+    if (!finished) throwIfCancelled(ctx);
+    return reliable;
   } catch (e) {
-    tf.dispose(features);
+    tf.dispose(reliable);
     throw e;
   }
-  return { features, names };
 }
 
 export async function runReliability(ctx: AnalysisContext): Promise<Partial<ResultFile>> {
   const paths = ctx.params.exemplars ?? [];
   const rounds = stageOptions(ctx).reliabilityRounds ?? DEFAULT_CYCLE_ROUNDS;
-  stageProgress(ctx, 'reliability: exemplar features', 0);
-  const { features: exFeatures, names } = await exemplarFeatures(ctx, paths);
+  const method = methodOf(ctx);
   const f = featureTensor(ctx, 'train');
-  const fks = [f, ...exFeatures];
-  const reliable: tf.Tensor[] = [];
   const components = componentTensors(ctx, 'train', false);
+  const perOrder: NonNullable<ReliabilitySettings['perOrder']> = [];
+  let reliable: tf.Tensor[] = [];
+  const fks: tf.Tensor[] = [f];
   try {
-    const orders = ctx.orders.map((o) => o.order);
-    for (let k = 0; k < orders.length; k++) {
-      throwIfCancelled(ctx);
-      const h = phiTensor(ctx, 'train', k);
-      try {
-        const r = await reliabilityForOrder(h, fks, { rounds, names: [`the target ${ctx.teacher.checkpoint}`, ...names] });
-        reliable.push(r.reliable);
-      } finally {
-        h.dispose();
-      }
-      stageProgress(ctx, 'reliability', (k + 1) / orders.length);
+    if (method === 'joint') {
+      reliable = await jointReliable(ctx, paths, rounds, perOrder);
+    } else {
+      stageProgress(ctx, 'reliability: exemplar features', 0);
+      const ex = await exemplarFeatures(ctx, paths);
+      const n = ctx.trainEval.indices.length;
+      ex.features.forEach((data, k) => fks.push(tf.tensor4d(data, [n, ...ex.shapes[k]])));
+      reliable = await targetPhiReliable(ctx, fks, [`the target ${ctx.teacher.checkpoint}`, ...ex.names], rounds, perOrder);
     }
+    const orders = ctx.orders.map((o) => o.order);
     const featureVariance = await sampleVariance(f);
     const entries = await reliabilitySplit({ orders, components, reliableFeatures: reliable, featureVariance });
-    return { reliability: entries, reliabilityMethod: `${RELIABILITY_METHOD}; K = ${fks.length}, T = ${rounds}, ${featureShape4(ctx.trainEval)[0]} training samples` };
+    const samples = featureShape4(ctx.trainEval)[0];
+    const settings: ReliabilitySettings = { method, networks: paths.length + 1, exemplars: [...paths], rounds, samples, perOrder };
+    return {
+      reliability: entries,
+      reliabilityMethod: `${RELIABILITY_METHODS[method]}; K = ${paths.length + 1}, T = ${rounds}, ${samples} training samples`,
+      reliabilitySettings: settings,
+    };
   } finally {
     tf.dispose([...fks, ...reliable, ...components]);
   }
