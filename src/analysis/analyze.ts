@@ -13,10 +13,10 @@ import { Rng } from './data/rng';
 import { DEFAULT_WIDTH } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator, type Significance } from './metrics/significance';
-import type { AnalyzeParams, AnalyzeResponse, BackendName } from './protocol';
+import type { AnalyzeParams, AnalyzeResponse, BackendName, ProgressParams } from './protocol';
 import { writeResult, type ResultFile } from './result';
 import { checkTeacherFits, loadTeacher, mapBatchesAsync, teacherStats, type Teacher } from './teacher';
-import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type TrainedOrder } from './train';
+import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type Progress, type TrainedOrder } from './train';
 import { ENGINE_VERSION } from './version';
 
 export const DEFAULT_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
@@ -191,6 +191,8 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
       seed,
       budget: budget.name,
       width,
+      // The plan, so a partial file says how many orders are still to come.
+      plannedOrders: [...orders],
       teacher: { trainAccuracy: trainStats.accuracy, testAccuracy: testStats.accuracy, trainLoss: trainStats.loss, testLoss: testStats.loss },
       timing: { ...timing },
     });
@@ -219,6 +221,15 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
       };
     };
 
+    // Each training event also says which of the planned orders it is ("order 8, 4 of 8").
+    const trainHooks: Hooks = {
+      ...hooks,
+      progress: (p: Progress) => {
+        const k = p.order === undefined ? -1 : orders.indexOf(p.order);
+        const placed: Progress & Pick<ProgressParams, 'orderIndex' | 'orderCount'> = k < 0 ? p : { ...p, orderIndex: k + 1, orderCount: orders.length };
+        hooks.progress?.(placed);
+      },
+    };
     since = performance.now();
     const trained = await trainOrders(
       {
@@ -239,7 +250,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
           writeResult(out, assemble(done, false));
         },
       },
-      hooks,
+      trainHooks,
     );
     lap('disentanglers', since);
 

@@ -147,6 +147,9 @@ export interface ProgressParams {
   /** Overall fraction done, 0..1. */
   fraction: number;
   order?: number;
+  /** Position of `order` among the orders of the run, from 1, and how many there are (analyses only). */
+  orderIndex?: number;
+  orderCount?: number;
   epoch?: number;
   loss?: number;
 }

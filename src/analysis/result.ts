@@ -37,7 +37,10 @@ export interface ResultFile {
   seed: number;
   budget: Budget;
   width?: number;
+  /** The orders that finished (all of them when `complete`). */
   orders: number[];
+  /** Every order the run was asked for, written from the first partial file on; absent in older files. */
+  plannedOrders?: number[];
   components: ResultComponent[];
   residue: { rho: number; variance: number; rhoTest?: number; varianceTest?: number };
   featureVariance: number;

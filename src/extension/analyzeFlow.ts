@@ -185,6 +185,17 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
   }
 }
 
+/** "1 of 2 orders" from a partial result file's text ("1 order" for a file that does not list its plan). */
+export function finishedText(json: string): string {
+  try {
+    const r = JSON.parse(json) as { components?: unknown[]; plannedOrders?: unknown[] };
+    const n = Array.isArray(r.components) ? r.components.length : 0;
+    return Array.isArray(r.plannedOrders) ? `${n} of ${r.plannedOrders.length} orders` : `${n} order${n === 1 ? '' : 's'}`;
+  } catch {
+    return 'the orders that finished';
+  }
+}
+
 async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
   const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
   // The engine rewrites the result file after each finished order: the panel opens as soon as the
@@ -203,7 +214,7 @@ async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
       if (res.complete) {
         void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
       } else {
-        void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled; the finished orders are kept in ${path.basename(res.resultFile)}.`);
+        void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled after ${finishedText(doc.getText())}; the finished orders are kept in ${path.basename(res.resultFile)}.`);
       }
       await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
     } catch (e) {

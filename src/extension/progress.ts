@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { ProgressParams } from '../analysis/protocol';
 import type { Ctx } from './ctx';
+import { progressMessage, stageText } from './progressText';
 
 /** `onEvent` sees every progress notification too: the engine client keeps one listener per token, this one. */
 export async function withEngineProgress<T>(
@@ -22,9 +23,8 @@ export async function withEngineProgress<T>(
     let last = 0;
     const sub = ctx.engine.onProgress(progressToken, (p) => {
       const pct = Math.round(p.fraction * 100);
-      const detail = [p.stage, p.epoch !== undefined ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toExponential(2)}` : ''].filter(Boolean).join(' · ');
-      progress.report({ message: `${detail} (${pct}%)`, increment: Math.max(0, pct - last) });
-      ctx.status.text = `$(beaker~spin) Feature complexity: ${p.stage} ${pct}%`;
+      progress.report({ message: progressMessage(p), increment: Math.max(0, pct - last) });
+      ctx.status.text = `$(beaker~spin) Feature complexity: ${stageText(p)} ${pct}%`;
       last = Math.max(last, pct);
       onEvent?.(p);
     });

@@ -206,6 +206,7 @@ export function parseResult(raw: unknown): LoadedResult {
     budget: str(r.budget) ?? 'unknown',
     width: optNum(r, 'width'),
     orders,
+    ...(Array.isArray(r.plannedOrders) && r.plannedOrders.every(isNum) ? { plannedOrders: [...(r.plannedOrders as number[])] } : {}),
     components,
     residue,
     featureVariance: isNum(r.featureVariance) ? r.featureVariance : NaN,

@@ -34,7 +34,7 @@ export interface Headline {
   /** Bands without any finished order are absent from the file, not zero. */
   bandsPresent: Record<Band, boolean>;
   finishedOrders: number;
-  /** Undefined when the file lists only the orders that finished, so the plan is not known. */
+  /** From the file's plannedOrders; undefined when an older file lists only the orders that finished, so the plan is not known. */
   totalOrders: number | undefined;
   complete: boolean;
 }
@@ -52,7 +52,7 @@ export function headline(r: AnalysisResult): Headline {
     shares,
     bandsPresent,
     finishedOrders: r.components.length,
-    totalOrders: r.orders.length > r.components.length ? r.orders.length : r.complete ? r.components.length : undefined,
+    totalOrders: r.plannedOrders?.length ?? (r.orders.length > r.components.length ? r.orders.length : r.complete ? r.components.length : undefined),
     complete: r.complete,
   };
 }
@@ -193,7 +193,8 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   const d = r.datasetInfo;
   if (d?.format || d?.normalization) rows.push(['Dataset format', [d.format, d.normalization && `normalization ${d.normalization}`].filter(Boolean).join(', ')]);
   if (d?.trainSamples !== undefined || d?.testSamples !== undefined) rows.push(['Samples evaluated (train / test)', `${d.trainSamples ?? '–'} / ${d.testSamples ?? '–'}`]);
-  rows.push(['Orders', r.orders.join(', ')], ['Budget', r.budget]);
+  const planned = r.plannedOrders && r.plannedOrders.join(', ') !== r.orders.join(', ') ? ` (of ${r.plannedOrders.join(', ')} planned)` : '';
+  rows.push(['Orders', `${r.orders.join(', ')}${planned}`], ['Budget', r.budget]);
   if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
   rows.push(['Seed', String(r.seed)], ['Backend', r.backend]);
   rows.push(['Var[f] (train / test)', `${fixed(r.featureVariance)} / ${fixed(r.featureVarianceTest)}`]);

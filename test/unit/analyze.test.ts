@@ -49,11 +49,18 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     writeData(data, 240, 60);
     await writeLinearTeacher(model);
     const progress: number[] = [];
+    const places = new Set<string>();
     const out = join(root, 'out', 'r.json');
     const before = tf.memory().numTensors;
     const res = await analyze(
       { checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out, progressToken: 't' },
-      { progress: (p) => progress.push(p.fraction) },
+      {
+        progress: (p) => {
+          progress.push(p.fraction);
+          const { orderIndex, orderCount } = p as ProgressParams;
+          if (p.order !== undefined) places.add(`${p.order}: ${orderIndex} of ${orderCount}`);
+        },
+      },
     );
     assert.equal(res.complete, true);
     assert.equal(res.resultFile, out);
@@ -61,6 +68,9 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     assert.equal(validateResult(file), null);
     assert.equal(file.targetLayer, 'feature');
     assert.deepEqual(file.orders, [0, 2]);
+    assert.deepEqual(file.plannedOrders, [0, 2]);
+    // Every training event says which of the planned orders it is.
+    assert.deepEqual([...places], ['0: 1 of 2', '2: 2 of 2']);
     const [c0, c2] = file.components;
     assert.ok(c0.rho > 0.95, `ρ⁽⁰⁾ = ${c0.rho} for a linear teacher`);
     assert.ok(c0.rhoTest > 0.95, `test ρ⁽⁰⁾ = ${c0.rhoTest}`);
@@ -87,6 +97,9 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     assert.equal(validateResult(pf), null);
     assert.equal(pf.complete, false);
     assert.deepEqual(pf.orders, [0]);
+    // The partial file says how many orders were planned: 1 of 2 finished.
+    assert.deepEqual(pf.plannedOrders, [0, 2]);
+    assert.equal(pf.components.length, 1);
 
     await assert.rejects(analyze({ checkpoint: model, data, layer: 'nope', budget: 'quick', backend: 'wasm', out: join(root, 'x.json'), progressToken: 't' }), (e: unknown) => e instanceof BadInputError && /feature, flat, out/.test(e.message));
     assert.equal(existsSync(join(root, 'x.json')), false);
@@ -162,7 +175,12 @@ test('engine process: listLayers, analyze with progress, cancel keeps the finish
     assert.ok(seen.length > 0 && seen.every((p) => p.progressToken === 'tok'));
     const file = JSON.parse(readFileSync(out, 'utf8'));
     assert.deepEqual(file.orders, [0]);
+    assert.deepEqual(file.plannedOrders, [0, 2]);
     assert.equal(file.complete, false);
+    // The notifications carry the order's place in the run.
+    const training = seen.filter((p) => p.order !== undefined);
+    assert.ok(training.length > 0);
+    for (const p of training) assert.deepEqual([p.orderIndex, p.orderCount], [p.order === 0 ? 1 : 2, 2], `${p.stage} epoch ${p.epoch}`);
   } finally {
     conn.dispose();
     child.kill('SIGKILL');

@@ -17,6 +17,7 @@ function sample(): ResultFile {
     seed: 0,
     budget: 'quick',
     orders: [0, 2],
+    plannedOrders: [0, 2],
     components: [
       { order: 0, rho: 0.7, variance: 7, rhoTest: 0.68, varianceTest: 6.5, lossCurve: [1, 0.5] },
       { order: 2, rho: 0.2, variance: 2 },
@@ -44,6 +45,10 @@ test('result: a written file validates and reads back; the write is atomic', () 
 
 test('result: broken files do not validate', () => {
   assert.equal(validateResult(sample()), null);
+  // Files written before the plan was recorded still validate.
+  const older: Partial<ResultFile> = sample();
+  delete older.plannedOrders;
+  assert.equal(validateResult(older), null);
   const broken: [string, (r: Record<string, unknown>) => void][] = [
     ['missing components', (r) => delete r.components],
     ['wrong schemaVersion', (r) => (r.schemaVersion = 2)],
@@ -52,6 +57,8 @@ test('result: broken files do not validate', () => {
     ['accuracy above 1', (r) => ((r.teacher as { testAccuracy: number }).testAccuracy = 85)],
     ['unknown backend', (r) => (r.backend = 'tpu')],
     ['complete not boolean', (r) => (r.complete = 'yes')],
+    ['planned orders not integers', (r) => (r.plannedOrders = [0, 'two'])],
+    ['negative planned order', (r) => (r.plannedOrders = [-1, 2])],
     ['malformed shapley', (r) => (r.shapley = { baseline: 'mean', players: [{ name: 'c0' }], train: {}, test: {} })],
   ];
   for (const [what, breakIt] of broken) {

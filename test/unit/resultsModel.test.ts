@@ -44,6 +44,19 @@ test('a running analysis without optional sections is readable and incomplete', 
   assert.equal(result.components[0].rhoTest, undefined);
 });
 
+test('a partial file that records its plan keeps the finished orders and the planned ones apart', () => {
+  const { result, warnings } = parseResult(raw('fixture-running-planned.json'));
+  assert.deepEqual(warnings, []);
+  assert.equal(result.complete, false);
+  assert.deepEqual(result.orders, [0, 2, 4]);
+  assert.deepEqual(result.plannedOrders, [0, 2, 4, 8, 14, 20, 26, 32]);
+  // Older files do not carry a plan, and none is invented for them.
+  assert.equal(parseResult(raw('fixture-running.json')).result.plannedOrders, undefined);
+  const r = raw('fixture-running-planned.json');
+  r.plannedOrders = ['all'];
+  assert.equal(parseResult(r).result.plannedOrders, undefined);
+});
+
 test('components come out sorted by order whatever the file order', () => {
   const r = raw('fixture-running.json');
   r.components = [...(r.components as unknown[])].reverse();
@@ -111,7 +124,7 @@ test('a file that is not JSON says so', async () => {
 });
 
 test('the fixtures are valid result files by the engine\'s own schema', () => {
-  for (const name of ['fixture-complete.json', 'fixture-running.json']) assert.equal(validateResult(raw(name)), null, name);
+  for (const name of ['fixture-complete.json', 'fixture-running.json', 'fixture-running-planned.json']) assert.equal(validateResult(raw(name)), null, name);
 });
 
 test('a file written by `feature-complexity demo --orders 0,2,4` reads without warnings', async () => {

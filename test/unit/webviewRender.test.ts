@@ -46,9 +46,17 @@ test('headline sums ρ per band and counts finished orders', () => {
   assert.deepEqual([r.finishedOrders, r.totalOrders, r.complete], [3, undefined, false]);
   assert.equal(progressText(r), 'incomplete: 3 orders finished');
   assert.deepEqual(r.bandsPresent, { low: true, mid: false, high: false });
-  const planned = structuredClone(running);
-  planned.orders = [0, 2, 4, 8, 14, 20, 26, 32];
-  assert.equal(progressText(headline(planned)), 'incomplete: 3 of 8 orders finished');
+  // An older file whose orders list is longer than the finished ones names the plan too.
+  const listed = structuredClone(running);
+  listed.orders = [0, 2, 4, 8, 14, 20, 26, 32];
+  assert.equal(progressText(headline(listed)), 'incomplete: 3 of 8 orders finished');
+  // A file that records its plan: the badge says N of M.
+  const planned = headline(load('fixture-running-planned.json'));
+  assert.deepEqual([planned.finishedOrders, planned.totalOrders, planned.complete], [3, 8, false]);
+  assert.equal(progressText(planned), 'incomplete: 3 of 8 orders finished');
+  const orders = settingsRows(load('fixture-running-planned.json')).find(([k]) => k === 'Orders');
+  assert.deepEqual(orders, ['Orders', '0, 2, 4 (of 0, 2, 4, 8, 14, 20, 26, 32 planned)']);
+  assert.equal(settingsRows(complete).find(([k]) => k === 'Orders')?.[1], '0, 2, 4, 8, 14, 20, 26, 32');
 });
 
 test('significance rows: one per component then the residue, test ρ only where the file has it', () => {
