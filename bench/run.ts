@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, useBackend } from '../src/analysis/backend';
 import { runDemo, trainDemoTeacher } from '../src/analysis/demo';
+import { adam } from '../src/analysis/kernels/adam';
 import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/disentangler';
 
 interface Size {
@@ -59,7 +60,7 @@ function randomTensor(shape: [number, number, number, number], seed: number): tf
 
 async function ours(size: Size, profile: boolean): Promise<{ ms: number; cpuMs: number }> {
   const net = Disentangler.create(size.spec, 1);
-  const opt = tf.train.adam(1e-3);
+  const opt = adam(1e-3);
   const x = randomTensor([size.batch, ...size.spec.inputShape], 2);
   const y = randomTensor([size.batch, ...size.spec.targetShape], 3);
   for (let i = 0; i < size.warmup; i++) await trainStep(net, opt, x, y);

@@ -9,6 +9,7 @@ import { converged, learningRate, type BudgetSpec } from './budget';
 import { Rng } from './data/rng';
 import type { Split } from './data/dataset';
 import { Disentangler, trainStep } from './disentangler';
+import { adam } from './kernels/adam';
 
 /** Teacher features cached for samples of a split: `features` is n × dim, row i ↔ `indices[i]`. */
 export interface FeatureSet {
@@ -287,7 +288,7 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
       net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape }, opts.seed * 1000 + order);
     });
     if (prevNet) net.warmStartFrom(prevNet);
-    const optimizer = tf.train.adam(budget.lrStart);
+    const optimizer = adam(budget.lrStart);
     const lossCurve: number[] = [];
     const history: MonitorPoint[] = [];
     let stopped = false;

@@ -46,6 +46,8 @@ const CASES: Case[] = [
   // Kernel smaller than the stride: some phases of dx get no tap at all.
   { x: [2, 8, 8, 3], k: [1, 1], cout: 4, strides: [2, 2], pad: 'same' },
   { x: [2, 9, 9, 3], k: [2, 2], cout: 4, strides: [3, 3], pad: 'valid' },
+  // dy over 2^20 floats: the filter gradient takes the im2col path instead of the conv.
+  { x: [1, 128, 129, 2], k: [3, 3], cout: 64, strides: [1, 1], pad: 'same' },
 ];
 
 function outShape(c: Case): [number, number, number, number] {
