@@ -1,6 +1,9 @@
 /**
  * Picks and initialises the TensorFlow.js backend the engine computes on.
- * auto = tensorflow (tfjs-node-gpu, then tfjs-node) → webgpu (when an adapter exists) → wasm.
+ * auto = tensorflow (tfjs-node-gpu, then tfjs-node) → webgpu (when a hardware adapter exists) → wasm.
+ * A software WebGPU adapter (SwiftShader, llvmpipe, …) is slower than wasm: only an explicit
+ * `webgpu` choice uses it. On webgpu, read tensors with `await t.data()`: `dataSync()` needs an
+ * OffscreenCanvas, which Node lacks.
  * Missing or slow kernels of a backend are registered in `kernels/`, once, from here.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -40,26 +43,94 @@ function loadTensorflow(): string {
   throw new Error(errors.join('; '));
 }
 
-let webgpuRegistered = false;
-/** Sets navigator.gpu from the `webgpu` package (Dawn) and registers tfjs-backend-webgpu. */
-async function loadWebgpu(): Promise<string> {
-  if (!webgpuRegistered) {
+/**
+ * Environment variable naming a Vulkan ICD file for Dawn (e.g. Chromium's SwiftShader driver,
+ * `/usr/lib/chromium/vk_swiftshader_icd.json`, or the NVIDIA ICD on a machine whose loader does
+ * not find it). Read once, before the first WebGPU instance is created.
+ */
+export const WEBGPU_ICD_ENV = 'FEATURE_COMPLEXITY_VULKAN_ICD';
+
+/** The adapter Dawn found. */
+export interface WebgpuAdapter {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** Set for a CPU implementation of WebGPU (SwiftShader, llvmpipe/lavapipe, WARP, fallback adapters): names it. */
+  software?: string;
+}
+
+const SOFTWARE_NAMES: Array<[RegExp, string]> = [
+  [/swiftshader/i, 'SwiftShader'],
+  [/llvmpipe/i, 'llvmpipe'],
+  [/lavapipe/i, 'lavapipe'],
+  [/softpipe/i, 'softpipe'],
+  [/microsoft basic render|\bwarp\b/i, 'WARP'],
+];
+
+/** Names the software implementation behind an adapter, or undefined for a hardware GPU. */
+export function softwareAdapterName(info: { vendor?: string; architecture?: string; device?: string; description?: string; type?: string; isFallbackAdapter?: boolean }): string | undefined {
+  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  for (const [re, name] of SOFTWARE_NAMES) if (re.test(text)) return name;
+  if (info.isFallbackAdapter) return 'fallback adapter';
+  if (info.type === 'cpu') return 'CPU adapter';
+  return undefined;
+}
+
+let webgpuInit: Promise<WebgpuAdapter> | undefined;
+
+/**
+ * Creates the WebGPU instance (Dawn), finds the adapter, sets navigator.gpu and registers
+ * tfjs-backend-webgpu and the project's WebGPU kernels. Once per process; every WebGPU set-up
+ * of the engine goes through here.
+ */
+export function initWebgpu(): Promise<WebgpuAdapter> {
+  webgpuInit ??= (async () => {
+    const icd = process.env[WEBGPU_ICD_ENV];
+    if (icd) {
+      if (!existsSync(icd)) throw new Error(`${WEBGPU_ICD_ENV}=${icd}: no such file`);
+      // Older and newer Vulkan loaders read one or the other.
+      process.env.VK_ICD_FILENAMES = icd;
+      process.env.VK_DRIVER_FILES = icd;
+    }
     if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1), so no WebGPU adapter');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dawn = require('webgpu') as { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
     const g = globalThis as unknown as Record<string, unknown>;
     Object.assign(g, dawn.globals);
-    const gpu = dawn.create([]) as { requestAdapter: () => Promise<unknown> };
-    const adapter = await gpu.requestAdapter();
+    type Info = { vendor?: string; architecture?: string; device?: string; description?: string; type?: string; isFallbackAdapter?: boolean };
+    const gpu = dawn.create([]) as { requestAdapter: (o?: object) => Promise<{ info?: Info; isFallbackAdapter?: boolean } | null> };
+    // The same preference tfjs-backend-webgpu asks for, so both see the same adapter.
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('no WebGPU adapter on this machine');
+    const info: Info = adapter.info ?? {};
+    const software = softwareAdapterName({ ...pick(info), isFallbackAdapter: adapter.isFallbackAdapter ?? info.isFallbackAdapter });
     if (g.navigator === undefined) g.navigator = { gpu };
     else Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
     // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
-    webgpuRegistered = true;
-  }
-  return 'webgpu (Dawn) + @tensorflow/tfjs-backend-webgpu';
+    (await import('./kernels/webgpu-adam.js')).registerWebgpuAdamKernel();
+    return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
+  })();
+  // A failed set-up is final for this process (Dawn's instance cannot be re-created with other drivers).
+  return webgpuInit;
+}
+
+/** GPUAdapterInfo's fields are getters on the native object: copy the ones we read. */
+function pick(info: { vendor?: string; architecture?: string; device?: string; description?: string; type?: string }) {
+  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, type: info.type };
+}
+
+/** The message when `auto` skips a software adapter (shown by `capabilities`). */
+function softwareNotForAuto(a: WebgpuAdapter): string {
+  return `software adapter (${a.software}), not used by auto; --backend webgpu runs on it`;
+}
+
+async function loadWebgpu(auto: boolean): Promise<string> {
+  const a = await initWebgpu();
+  if (a.software && auto) throw new Error(softwareNotForAuto(a));
+  const on = a.description || a.architecture || a.vendor;
+  return `webgpu (Dawn${on ? `, ${on}` : ''}) + @tensorflow/tfjs-backend-webgpu${a.software ? ` [software adapter (${a.software})]` : ''}`;
 }
 
 /** Dawn on Linux needs the Vulkan loader; without it, it only prints a native warning. */
@@ -73,12 +144,12 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0];
 }
 
-async function tryBackend(name: BackendName): Promise<string> {
+async function tryBackend(name: BackendName, auto = false): Promise<string> {
   switch (name) {
     case 'tensorflow':
       return loadTensorflow();
     case 'webgpu':
-      return loadWebgpu();
+      return loadWebgpu(auto);
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       (await import('./kernels/wasm-conv.js')).registerWasmConvKernels();
@@ -97,7 +168,8 @@ export async function probeBackends(): Promise<BackendStatus[]> {
   const out: BackendStatus[] = [];
   for (const name of [...AUTO_ORDER, 'cpu'] as BackendName[]) {
     try {
-      const detail = await tryBackend(name);
+      // Probed as `auto` would: a software WebGPU adapter is reported, not initialised.
+      const detail = await tryBackend(name, true);
       const ok = await tf.setBackend(name);
       out.push({ name, available: ok, detail: ok ? detail : `${detail}: failed to initialise` });
     } catch (e) {
@@ -113,7 +185,7 @@ export async function useBackend(choice: BackendChoice): Promise<BackendName> {
   const reasons: string[] = [];
   for (const name of candidates) {
     try {
-      await tryBackend(name);
+      await tryBackend(name, choice === 'auto');
       if (await tf.setBackend(name)) {
         await tf.ready();
         return name;
