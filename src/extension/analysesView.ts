@@ -1,10 +1,17 @@
-/** The "Feature Complexity" tree in the Explorer: stored analyses grouped by checkpoint. */
+/**
+ * The "Feature Complexity" tree in the Explorer: stored analyses grouped by checkpoint, then the
+ * saved task-complexity calibrations and the saved predictions, each group under its own row.
+ * A click opens the file in its view. The rows' content comes from analysesModel.ts.
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatSummary } from '../analysis/summary';
-import type { ResultsStore, StoredAnalysis } from './resultsStore';
+import { analysisDescription, calibrationDescription, childNodes, GROUP_LABELS, ordersText, predictionDescription, rootNodes, type TreeNode } from './analysesModel';
+import type { ResultsStore } from './resultsStore';
 
-export type AnalysesNode = { kind: 'checkpoint'; checkpoint: string; analyses: StoredAnalysis[] } | { kind: 'analysis'; analysis: StoredAnalysis };
+export type AnalysesNode = TreeNode<vscode.Uri>;
+
+const when = (createdAt: number) => new Date(createdAt).toLocaleString();
 
 export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
@@ -16,33 +23,60 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
   }
 
   getChildren(node?: AnalysesNode): AnalysesNode[] {
-    if (!node) {
-      const byCheckpoint = new Map<string, StoredAnalysis[]>();
-      for (const a of this.store.all()) byCheckpoint.set(a.checkpoint, [...(byCheckpoint.get(a.checkpoint) ?? []), a]);
-      return [...byCheckpoint].map(([checkpoint, analyses]) => ({ kind: 'checkpoint', checkpoint, analyses }));
-    }
-    return node.kind === 'checkpoint' ? node.analyses.map((analysis) => ({ kind: 'analysis', analysis })) : [];
+    return node ? childNodes(node) : rootNodes(this.store.all(), this.store.calibrations(), this.store.predictions());
   }
 
   getTreeItem(node: AnalysesNode): vscode.TreeItem {
-    if (node.kind === 'checkpoint') {
-      const base = path.basename(node.checkpoint) === 'model.json' ? path.basename(path.dirname(node.checkpoint)) : path.basename(node.checkpoint);
-      const item = new vscode.TreeItem(base, vscode.TreeItemCollapsibleState.Expanded);
-      item.description = `${formatSummary(node.analyses[0].summary)}`;
-      item.tooltip = node.checkpoint;
-      item.iconPath = new vscode.ThemeIcon('symbol-class');
-      item.resourceUri = vscode.Uri.file(node.checkpoint);
-      item.contextValue = 'checkpoint';
-      return item;
+    switch (node.kind) {
+      case 'checkpoint': {
+        const base = path.basename(node.checkpoint) === 'model.json' ? path.basename(path.dirname(node.checkpoint)) : path.basename(node.checkpoint);
+        const item = new vscode.TreeItem(base, vscode.TreeItemCollapsibleState.Expanded);
+        item.description = formatSummary(node.analyses[0].summary);
+        item.tooltip = node.checkpoint;
+        item.iconPath = new vscode.ThemeIcon('symbol-class');
+        item.resourceUri = vscode.Uri.file(node.checkpoint);
+        item.contextValue = 'checkpoint';
+        return item;
+      }
+      case 'analysis': {
+        const a = node.analysis;
+        const item = new vscode.TreeItem(when(a.createdAt), vscode.TreeItemCollapsibleState.None);
+        item.description = analysisDescription(a);
+        const state = a.complete ? '' : `\n\n*${ordersText(a)[0].toUpperCase()}${ordersText(a).slice(1)} finished: cancelled, stopped, or still running.*`;
+        item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(a.uri)}**\n\n${formatSummary(a.summary)}${state}`);
+        item.iconPath = new vscode.ThemeIcon(a.complete ? 'graph' : 'warning');
+        item.contextValue = 'analysis';
+        item.command = { command: 'featureComplexity.openResults', title: 'Open', arguments: [a.uri] };
+        return item;
+      }
+      case 'group': {
+        const item = new vscode.TreeItem(GROUP_LABELS[node.group], vscode.TreeItemCollapsibleState.Expanded);
+        item.description = String(node.files.length);
+        item.iconPath = new vscode.ThemeIcon(node.group === 'calibrations' ? 'pulse' : 'graph-line');
+        item.contextValue = node.group;
+        return item;
+      }
+      case 'calibration': {
+        const c = node.calibration;
+        const item = new vscode.TreeItem(when(c.createdAt), vscode.TreeItemCollapsibleState.None);
+        item.description = calibrationDescription(c);
+        item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(c.uri)}**\n\nCentre of mass of ρ per task net depth k${c.budget ? ` (budget ${c.budget})` : ''}: ${calibrationDescription(c)}`);
+        item.iconPath = new vscode.ThemeIcon('pulse');
+        item.contextValue = 'calibration';
+        item.command = { command: 'featureComplexity.openCalibration', title: 'Open', arguments: [c.uri] };
+        return item;
+      }
+      case 'prediction': {
+        const p = node.prediction;
+        const item = new vscode.TreeItem(p.fileName.replace(/\.json$/i, ''), vscode.TreeItemCollapsibleState.None);
+        item.description = predictionDescription(p);
+        item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(p.uri)}**\n\nPredicting test ${p.target}: ${predictionDescription(p)} (cross-validated mean absolute error)`);
+        item.iconPath = new vscode.ThemeIcon('graph-line');
+        item.contextValue = 'prediction';
+        item.command = { command: 'featureComplexity.openPrediction', title: 'Open', arguments: [p.uri] };
+        return item;
+      }
     }
-    const a = node.analysis;
-    const item = new vscode.TreeItem(new Date(a.createdAt).toLocaleString(), vscode.TreeItemCollapsibleState.None);
-    item.description = `${a.budget ?? ''} ${a.targetLayer ?? ''} · ${formatSummary(a.summary)}`;
-    item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(a.uri)}**\n\n${formatSummary(a.summary)}${a.complete ? '' : '\n\n*Incomplete: cancelled or stopped before all orders finished.*'}`);
-    item.iconPath = new vscode.ThemeIcon(a.complete ? 'graph' : 'warning');
-    item.contextValue = 'analysis';
-    item.command = { command: 'featureComplexity.openResults', title: 'Open', arguments: [a.uri] };
-    return item;
   }
 
   dispose(): void {

@@ -7,7 +7,7 @@ import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
 import { ResultsPanel } from './resultsPanel';
-import { compareCommand, openCalibration, predictCommand, taskComplexityCommand } from './viewCommands';
+import { compareCommand, openCalibration, openPrediction, predictCommand, runCalibration, taskComplexityCommand } from './viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -73,7 +73,10 @@ const deleteAnalysis: Command = () => async (node?: AnalysesNode) => {
   if (ok === 'Delete') await vscode.workspace.fs.delete(node.analysis.uri, { useTrash: true });
 };
 
-const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
+/** The row's inline re-run: an analysis or checkpoint is analysed again; a calibration row runs a new calibration; a prediction row predicts again. */
+const rerunAnalysis: Command = (ctx) => async (node?: AnalysesNode) => {
+  if (node?.kind === 'calibration' || (node?.kind === 'group' && node.group === 'calibrations')) return runCalibration(ctx);
+  if (node?.kind === 'prediction' || (node?.kind === 'group' && node.group === 'predictions')) return predictCommand(ctx);
   const checkpoint = node?.kind === 'analysis' ? node.analysis.checkpoint : node?.kind === 'checkpoint' ? node.checkpoint : undefined;
   if (checkpoint) await vscode.commands.executeCommand('featureComplexity.analyze', vscode.Uri.file(checkpoint));
 };
@@ -84,6 +87,8 @@ export const COMMANDS: Record<string, Command> = {
   'featureComplexity.compare': (ctx) => (arg?: unknown, selection?: unknown) => compareCommand(ctx, arg, selection),
   'featureComplexity.taskComplexity': (ctx) => () => taskComplexityCommand(ctx),
   'featureComplexity.openCalibration': (ctx) => (uri?: vscode.Uri) => uri && openCalibration(ctx, uri),
+  // Not in the manifest: the Predictions rows of the Feature Complexity view call it with their file.
+  'featureComplexity.openPrediction': (ctx) => (uri?: vscode.Uri) => uri && openPrediction(ctx, uri),
   'featureComplexity.predict': (ctx) => (arg?: unknown) => predictCommand(ctx, arg),
   'featureComplexity.showCapabilities': showCapabilities,
   'featureComplexity.showLog': (ctx) => () => ctx.log.show(),

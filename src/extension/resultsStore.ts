@@ -1,32 +1,26 @@
 /**
- * The analyses stored in the workspace: every `<resultsFolder>/*.json`, watched for changes.
- * Keeps only what lists and one-line displays need; the panel reads the whole file itself.
+ * The files stored in the workspace's results folder (every `<resultsFolder>/*.json`, watched for
+ * changes): analyses, saved task-complexity calibrations and saved predictions. Keeps only what
+ * lists and one-line displays need; the panels read the whole file themselves.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { summarize, type Summary, type SummarySource } from '../analysis/summary';
+import { type AnalysisHead, type CalibrationHead, classifyStored, createdAtOf, type PredictionHead, type StoredFile } from './analysesModel';
 import { settings } from './config';
 
-export interface StoredAnalysis {
-  uri: vscode.Uri;
-  checkpoint: string;
-  targetLayer?: string;
-  budget?: string;
-  createdAt: number;
-  complete: boolean;
-  summary: Summary;
-}
+export type StoredAnalysis = StoredFile<vscode.Uri> & AnalysisHead;
+export type StoredCalibration = StoredFile<vscode.Uri> & CalibrationHead;
+export type StoredPrediction = StoredFile<vscode.Uri> & PredictionHead;
 
-interface ResultHead extends SummarySource {
-  schemaVersion?: number;
-  checkpoint?: { path?: string };
-  targetLayer?: string;
-  budget?: string;
-  createdAt?: string;
+interface ByKind {
+  analysis: StoredAnalysis;
+  calibration: StoredCalibration;
+  prediction: StoredPrediction;
 }
+type Stored = { [K in keyof ByKind]: { kind: K; file: ByKind[K] } }[keyof ByKind];
 
 export class ResultsStore implements vscode.Disposable {
-  private readonly analyses = new Map<string, StoredAnalysis>();
+  private readonly files = new Map<string, Stored>();
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.emitter.event;
   private readonly disposables: vscode.Disposable[] = [this.emitter];
@@ -53,20 +47,19 @@ export class ResultsStore implements vscode.Disposable {
   }
 
   private async load(uri: vscode.Uri, notify = true): Promise<void> {
-    if (path.basename(uri.fsPath) === 'links.json' || uri.fsPath.endsWith('.tmp')) return;
+    const fileName = path.basename(uri.fsPath);
+    if (fileName === 'links.json' || uri.fsPath.endsWith('.tmp')) return;
     try {
-      const raw = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8')) as ResultHead;
-      if (raw.schemaVersion !== 1 || !raw.checkpoint?.path || !Array.isArray(raw.components)) return;
+      const raw: unknown = JSON.parse(Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8'));
+      const stored = classifyStored(fileName, raw);
+      if (!stored) {
+        // No longer one of ours (rewritten as something else): drop what was listed.
+        this.forget(uri);
+        return;
+      }
       const stat = await vscode.workspace.fs.stat(uri);
-      this.analyses.set(uri.toString(), {
-        uri,
-        checkpoint: raw.checkpoint.path,
-        targetLayer: raw.targetLayer,
-        budget: raw.budget,
-        createdAt: raw.createdAt ? Date.parse(raw.createdAt) : stat.mtime,
-        complete: raw.complete !== false,
-        summary: summarize(raw),
-      });
+      const file = { uri, fileName, createdAt: createdAtOf(fileName, raw) ?? stat.mtime };
+      this.files.set(uri.toString(), { kind: stored.kind, file: { ...file, ...stored.head } } as Stored);
     } catch {
       // A file being written, or not ours: it is picked up by the next change event.
       return;
@@ -75,11 +68,26 @@ export class ResultsStore implements vscode.Disposable {
   }
 
   private forget(uri: vscode.Uri): void {
-    if (this.analyses.delete(uri.toString())) this.emitter.fire();
+    if (this.files.delete(uri.toString())) this.emitter.fire();
   }
 
+  private of<K extends keyof ByKind>(kind: K): ByKind[K][] {
+    const files: ByKind[K][] = [];
+    for (const s of this.files.values()) if (s.kind === kind) files.push(s.file as ByKind[K]);
+    return files.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** Analyses, newest first. */
   all(): StoredAnalysis[] {
-    return [...this.analyses.values()].sort((a, b) => b.createdAt - a.createdAt);
+    return this.of('analysis');
+  }
+
+  calibrations(): StoredCalibration[] {
+    return this.of('calibration');
+  }
+
+  predictions(): StoredPrediction[] {
+    return this.of('prediction');
   }
 
   /** The newest analysis of a checkpoint. */

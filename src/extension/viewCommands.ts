@@ -120,6 +120,18 @@ export function openCalibration(ctx: Ctx, uri: vscode.Uri): void {
   ViewsPanel.show(ctx.extension, { view: 'calibration', path: uri.fsPath });
 }
 
+/** A saved prediction (the JSON export of the prediction view, or `feature-complexity predict --out`) in the prediction view. */
+export async function openPrediction(ctx: Ctx, uri: vscode.Uri): Promise<void> {
+  await ctx.store.whenReady();
+  const saved = ctx.store.predictions().find((p) => p.uri.toString() === uri.toString());
+  if (!saved) {
+    void vscode.window.showErrorMessage(`Feature Complexity: ${vscode.workspace.asRelativePath(uri)} is not a saved prediction (a report with its models and cross-validated error).`);
+    return;
+  }
+  const stat = await vscode.workspace.fs.stat(uri);
+  ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report: saved.report, madeAt: new Date(stat.mtime).toISOString() } });
+}
+
 /**
  * Runs a new calibration, or opens a saved one picked from the list: the engine trains a target
  * DNN per task net depth k and disentangles it (METHOD.md §6).
@@ -141,7 +153,7 @@ export async function taskComplexityCommand(ctx: Ctx): Promise<void> {
   await runCalibration(ctx);
 }
 
-async function runCalibration(ctx: Ctx): Promise<void> {
+export async function runCalibration(ctx: Ctx): Promise<void> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showErrorMessage('Feature Complexity: the calibration runs the engine, so it needs a trusted workspace.');
     return;

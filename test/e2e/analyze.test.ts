@@ -31,6 +31,7 @@ interface Result {
   targetLayer: string;
   budget: string;
   orders: number[];
+  plannedOrders?: number[];
   teacher: { testAccuracy: number };
   components: { order: number; rho: number; rhoTest?: number }[];
   residue: { rho: number; rhoTest?: number };
@@ -159,9 +160,12 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     assert.deepEqual(budget.items, ['quick', 'standard', 'thorough', 'reference']);
     await vs.acceptQuickPick('quick');
 
-    const progress = await vs.waitForNotification(/order \d+ · epoch \d+/, ANALYSIS_TIMEOUT_MS);
+    const progress = await vs.waitForNotification(/order \d+ \(\d of \d\) · epoch \d+/, ANALYSIS_TIMEOUT_MS);
     await vs.screenshot('progress');
-    assert.match(progress.message, /order \d+ · epoch \d+ · loss [\d.]+e[-+]\d+ \(\d+%\)/);
+    // Which order of how many trains: order 2 is the 2nd of the 3 in the workspace setting.
+    const place = /order (\d+) \((\d) of (\d)\) · epoch \d+ · loss [\d.]+e[-+]\d+ \(\d+%\)/.exec(progress.message);
+    assert.ok(place, progress.message);
+    assert.deepEqual([Number(place[2]), Number(place[3])], [ORDERS.indexOf(Number(place[1])) + 1, ORDERS.length], progress.message);
 
     const done = await vs.waitForNotification('finished', ANALYSIS_TIMEOUT_MS);
     assert.equal(done.severity, 'info', done.message);
@@ -179,7 +183,7 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     const before = resultFiles('workspace');
     await vs.explorerContextMenuClick('model.json', ANALYZE, 1);
     const widget = vs.page.locator('.quick-input-widget');
-    const progress = await vs.waitForNotification(/order \d+ · epoch \d+/, ANALYSIS_TIMEOUT_MS);
+    const progress = await vs.waitForNotification(/order \d+ \(\d of \d\) · epoch \d+/, ANALYSIS_TIMEOUT_MS);
     assert.ok(!(await widget.isVisible()), 'no prompt while the remembered answers run');
     await vs.screenshot('rerun-progress');
     assert.match(progress.message, /order/);
@@ -213,7 +217,7 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     // Thorough trains each order for tens of seconds here: time to cancel during the second one.
     await vs.acceptQuickPick('thorough');
 
-    const progress = await vs.waitForNotification(/order 2 · epoch \d+/, 4 * ANALYSIS_TIMEOUT_MS);
+    const progress = await vs.waitForNotification(new RegExp(`order 2 \\(2 of ${ORDERS.length}\\) · epoch \\d+`), 4 * ANALYSIS_TIMEOUT_MS);
     // Order 0 is in the file now, and the panel opens on it while order 2 trains.
     await vs.webview().locator('p.file', { hasText: /^slow-/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const live = await assertPanelShowsItsFile();
@@ -228,16 +232,24 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     const [file] = resultFiles('slow');
     assert.ok(file, 'a result file of slow/model.json');
     assert.ok(warning.message.includes(file), `the warning names ${file}: ${warning.message}`);
+    assert.ok(warning.message.includes(`after 1 of ${ORDERS.length} orders`), warning.message);
     const result = readResult(file);
     assert.equal(result.complete, false);
     assert.deepEqual(result.components.map((c) => c.order), [0]);
+    // The finished orders, and the plan they are part of.
+    assert.deepEqual(result.orders, [0]);
+    assert.deepEqual(result.plannedOrders, ORDERS);
 
     const shown = await assertPanelShowsItsFile();
     assert.equal(shown.file, file);
     const badge = (await vs.webview().locator('#incomplete').innerText()).trim();
-    // The file records the finished orders only; a total, when the format carries one, may be named too.
-    assert.match(badge, new RegExp(`^incomplete: 1 (of ${ORDERS.length} orders|order) finished$`));
+    assert.equal(badge, `incomplete: 1 of ${ORDERS.length} orders finished`);
     await vs.screenshot('cancelled-panel');
+    // The Feature Complexity view says the same of the analysis.
+    const pane = await vs.viewPane('Feature Complexity');
+    const row = pane.locator('.monaco-list-row', { hasText: `incomplete: 1 of ${ORDERS.length} orders` });
+    await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('cancelled-tree');
     await vs.clearNotifications();
     await vs.explorerFolder('slow', false);
   });

@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { syntheticZoo } from '../fixtures/views/synthetic';
+import { predictFromResults } from '../../src/analysis/predict';
 import type { Locator } from 'playwright-core';
 import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
 
@@ -16,6 +17,8 @@ const FILES = ['fixture-complete.json', 'demo-quick.json'].map((f) => join(repoR
 const ZOO = syntheticZoo(12, 7);
 const CALIBRATION = join(repoRoot, 'test', 'fixtures', 'views', 'task-complexity-quick.json');
 const CALIBRATION_NAME = 'task-complexity-2026-11-26T04-13-00-000Z.json';
+/** A saved prediction: the engine's report on the synthetic zoo, as "Export JSON" of the prediction view writes it. */
+const PREDICTION = predictFromResults(ZOO.map((z, i) => ({ path: `/r/zoo-${i}.json`, result: z.result })), { repeats: 200 });
 
 interface Result {
   checkpoint: { path: string };
@@ -75,6 +78,7 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
         for (const f of FILES) cpSync(f, join(ws, '.feature-complexity', basename(f)));
         ZOO.forEach((z, i) => writeFileSync(join(ws, '.feature-complexity', `zoo-${i}.json`), JSON.stringify(z.result)));
         cpSync(CALIBRATION, join(ws, '.feature-complexity', CALIBRATION_NAME));
+        writeFileSync(join(ws, '.feature-complexity', 'prediction.json'), JSON.stringify(PREDICTION, null, 2));
       },
     });
   }, { timeout: SESSION_START_TIMEOUT_MS });
@@ -159,5 +163,36 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     assert.ok(verdict.includes(`${first.centreOfMass.toFixed(2)} at k = ${first.k}`), verdict);
     const text = await frame.locator('body').innerText();
     for (const t of out.tasks) assert.ok(text.includes(`k = ${t.k}`), `task k = ${t.k} is shown`);
+  });
+
+  test('the Feature Complexity view lists the saved calibration and prediction with their headlines, and a click opens each', async () => {
+    await vs.runCommand('View: Close All Editors');
+    const pane = await vs.viewPane('Feature Complexity');
+    // The groups come after the analyses: End scrolls the list down to them.
+    await pane.locator('.monaco-list-row').first().click();
+    await vs.page.keyboard.press('End');
+    const out = JSON.parse(readFileSync(CALIBRATION, 'utf8')) as { tasks: { k: number; centreOfMass: number }[] };
+    const centres = out.tasks.map((t) => `k=${t.k}: ${t.centreOfMass.toFixed(2)}`).join(' · ');
+    const calibration = pane.locator('.monaco-list-row[aria-level="2"]', { hasText: centres });
+    const mae = (x: number) => `${(100 * x).toFixed(2)} pts`;
+    const cv = PREDICTION.crossValidation;
+    const prediction = pane.locator('.monaco-list-row[aria-level="2"]', { hasText: `MAE ${mae(cv.maeTest)} ± ${mae(cv.maeTestStd)} · ${ZOO.length} models` });
+    await calibration.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await prediction.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await pane.locator('.monaco-list-row[aria-level="1"]', { hasText: 'Task-complexity calibrations' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await pane.locator('.monaco-list-row[aria-level="1"]', { hasText: 'Predictions' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('tree-calibration-prediction');
+
+    await calibration.click();
+    const frame = vs.webview();
+    await frame.locator('#verdict').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    assert.ok((await frame.locator('#verdict').innerText()).includes(`${out.tasks[0].centreOfMass.toFixed(2)} at k = ${out.tasks[0].k}`));
+
+    await vs.runCommand('View: Close All Editors');
+    await prediction.click();
+    await frame.locator('#stat-mae').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('saved-prediction-panel');
+    assert.equal((await frame.locator('#stat-mae .value').innerText()).trim(), `${mae(cv.maeTest)} ± ${mae(cv.maeTestStd)}`);
+    assert.match(await frame.locator('header .file').innerText(), new RegExp(`^${ZOO.length} models; vector: reliable\\(0\\)`));
   });
 });
