@@ -114,9 +114,9 @@ test('the fused Adam update matches tf.train.adam on cpu for odd sizes and sever
     const vars = shapes.map((s, i) => tf.variable(tf.tensor(random(tf.util.sizeFromShape(s), 10 + i), s), true, `adamcheck_${backend}_${i}`));
     const opt = backend === 'cpu' ? tf.train.adam(3e-3, 0.8, 0.99) : adam(3e-3, 0.8, 0.99);
     for (let step = 0; step < 4; step++) {
-      const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(random(v.size, 100 * step + i).map((g) => g * (step + 1)), v.shape)]));
+      const grads = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(random(v.size, 100 * step + i).map((g) => g * (step + 1)), v.shape) }));
       opt.applyGradients(grads);
-      tf.dispose(Object.values(grads));
+      tf.dispose(grads.map((g) => g.tensor));
     }
     const weights = await opt.getWeights();
     const out = await Promise.all([...vars, ...weights.map((w) => w.tensor)].map(async (v) => (await v.data()) as Float32Array));
@@ -138,19 +138,22 @@ test('the fused Adam update takes one dispatch per variable (stock: about ten) a
     const net = Disentangler.create({ order: 2, width: 4, inputShape: [8, 8, 1], targetShape: [2, 2, 3] }, 1);
     const x = tf.tensor4d(random(2 * 8 * 8, 5), [2, 8, 8, 1]);
     const y = tf.tensor4d(random(2 * 2 * 2 * 3, 6), [2, 2, 2, 3]);
-    const grads = () => tf.variableGrads(() => tf.mean(tf.squaredDifference(net.apply(x), y)) as tf.Scalar, net.variables);
+    const grads = () => {
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.squaredDifference(net.apply(x), y)) as tf.Scalar, net.variables);
+      return { value, grads: Object.entries(grads).map(([name, tensor]) => ({ name, tensor })) };
+    };
     // First step creates the moments (a fill per moment); the second is a steady-state step.
     let g = grads();
     opt.applyGradients(g.grads);
-    tf.dispose([g.value, ...Object.values(g.grads)]);
+    tf.dispose([g.value, ...g.grads.map((n) => n.tensor)]);
     g = grads();
     const tensors = tf.memory().numTensors;
     read();
     opt.applyGradients(g.grads);
     const work = read();
-    tf.dispose([g.value, ...Object.values(g.grads)]);
+    tf.dispose([g.value, ...g.grads.map((n) => n.tensor)]);
     await net.variables[0].data();
-    const leaked = tf.memory().numTensors - tensors + Object.keys(g.grads).length + 1;
+    const leaked = tf.memory().numTensors - tensors + g.grads.length + 1;
     const n = net.variables.length;
     tf.dispose([x, y]);
     opt.dispose();
