@@ -5,11 +5,11 @@
  * Resumable: a model whose result file is there and complete is not analysed again.
  *
  *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
- *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley]
+ *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
  *
  * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
- * The predictor's report goes to $ZOO/predict[-joint].json and the table of reliability by
- * size to $ZOO/reliability[-joint].txt.
+ * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
+ * size to $ZOO/reliability[-joint][-T].txt.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,7 +61,7 @@ export function reliableShare(r: ResultFile): number {
 export function reliabilityBySamples(results: { model: ZooModel; result: ResultFile }[]): string {
   const orders = results[0]?.result.reliability?.map((x) => x.order) ?? [];
   const head = ['samples', 'models', 'test acc', 'Σrel/Var f', 'Σunrel/Var f', 'share ± sd', ...orders.map((o) => `ρ_rel(${o})`)];
-  const lines = [head.map((h) => h.padStart(12)).join('')];
+  const lines = [head.map((h) => h.padStart(13)).join('')];
   for (const n of SAMPLE_SIZES) {
     const rs = results.filter((r) => r.model.samples === n && r.result.reliability);
     if (rs.length === 0) continue;
@@ -71,7 +71,7 @@ export function reliabilityBySamples(results: { model: ZooModel; result: ResultF
     const acc = rs.map((r) => r.result.teacher.testAccuracy);
     const perOrder = orders.map((o) => mean(rs.map((r) => r.result.reliability!.find((x) => x.order === o)?.reliableRho ?? NaN)));
     const cells = [String(n), String(rs.length), mean(acc).toFixed(3), mean(rel).toFixed(3), mean(unrel).toFixed(3), `${mean(share).toFixed(3)}±${sd(share).toFixed(3)}`, ...perOrder.map((v) => v.toFixed(3))];
-    lines.push(cells.map((c) => c.padStart(12)).join(''));
+    lines.push(cells.map((c) => c.padStart(13)).join(''));
   }
   return lines.join('\n') + '\n';
 }
@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       'report-only': { type: 'boolean' },
       shapley: { type: 'boolean' },
       repeats: { type: 'string' },
+      tag: { type: 'string' },
     },
   });
   const method = (values.method ?? 'joint') as ReliabilityMethod;
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
     }
   }
   const results = models.filter((m) => done(resultPath(m.name, method), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(resultPath(m.name, method), 'utf8')) as ResultFile }));
-  const suffix = method === 'joint' ? '-joint' : '';
+  const suffix = (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
   let text = `${results.length} analysed models (reliability method ${method})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
   if (results.length >= 3) {

@@ -9,10 +9,15 @@
  * reconstruct from the others: a direction of h that only network k uses is lost by the other
  * K − 1 maps and shrinks by about 1/K per round. The reliable feature of the target is A_1 h_T.
  *
- * Training Φ itself is the pipeline's job (it can use `headsLoss` for the joint fit of Φ and the
- * heads); the linear maps here are fitted in closed form (per-position least squares over
- * channels, through a truncated pseudo-inverse), which is the minimiser that SGD would approach.
- * B_k is fitted for one round of the cycle, with Φ and A fixed, as the release does.
+ * Training the shared Φ jointly with the heads under `headsLoss` is reliabilityTrain.ts's job.
+ * The linear maps here are fitted in closed form (per-position least squares over channels,
+ * through a truncated pseudo-inverse), the minimiser that SGD would approach: the heads are
+ * refitted with Φ fixed (the exact minimiser of the joint loss over A), and B_k is fitted with
+ * Φ and A fixed, as the release does. Each B_k reconstructs h from network k's head alone
+ * (argmin ‖B_k A_k h − h‖²), so B_k A_k is a projection onto what network k keeps of h, and the
+ * averaged cycle (1/K) Σ_k A_k B_k has eigenvalue 1 only on what every network keeps. (Fitting
+ * the averaged cycle's own reconstruction loss instead has an exact solution that keeps
+ * everything: B_1 can scale a direction only network 1 keeps by K; it would filter nothing.)
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { tf } from '../backend';

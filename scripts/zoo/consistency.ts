@@ -1,0 +1,95 @@
+/**
+ * A check on the zoo that needs no disentangler: how much of each teacher's target feature the
+ * two exemplars' features predict linearly (a 1×1 convolution from their 64 channels, plus a
+ * shift), and how much of the exemplars' features the teacher's predicts — knowledge
+ * consistency in the sense of Liang et al. (2019), which the paper's reliability builds on.
+ * Fitted on the first half of the zoo's fixed test images, scored (R²) on the second half, so
+ * every model is measured on the same images whatever its training-set size.
+ *
+ *   nice -n 19 node --import tsx scripts/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
+ *
+ * Writes $ZOO/consistency.json and prints the means per size.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { useBackend, tf } from '../../src/analysis/backend';
+import { loadDataset } from '../../src/analysis/data/dataset';
+import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
+import { loadTeacher, mapBatchesAsync, type Teacher } from '../../src/analysis/teacher';
+import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, zooModels } from './common';
+
+async function features(t: Teacher, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
+  const { data } = await mapBatchesAsync(split, indices, 250, (x) => t.runTrunk(x));
+  const [h, w, c] = t.featureShape;
+  return tf.tensor4d(data, [indices.length, h, w, c]);
+}
+
+/** R² on (xTest, yTest) of the least-squares 1×1 map with shift fitted on (xFit, yFit). */
+async function linearR2(xFit: tf.Tensor4D, yFit: tf.Tensor4D, xTest: tf.Tensor4D, yTest: tf.Tensor4D): Promise<number> {
+  const mx = tf.mean(xFit, [0, 1, 2]);
+  const my = tf.mean(yFit, [0, 1, 2]);
+  const xc = tf.sub(xFit, mx);
+  const yc = tf.sub(yFit, my);
+  const [w] = await fitLinearHeads(xc, [yc]);
+  const wt = tf.tensor2d(w.to2DArray());
+  const r = tf.tidy(() => {
+    const c = xTest.shape[3];
+    const pred = tf.add(tf.reshape(tf.matMul(tf.reshape(tf.sub(xTest, mx), [-1, c]), wt), yTest.shape), my);
+    const rss = tf.sum(tf.squaredDifference(yTest, pred));
+    const tss = tf.sum(tf.squaredDifference(yTest, tf.mean(yTest, 0)));
+    return tf.sub(1, tf.div(rss, tss));
+  });
+  const out = (await r.data())[0];
+  tf.dispose([mx, my, xc, yc, wt, r]);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' } } });
+  const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
+  const depths = list(values.depths, [2, 3]);
+  const seeds = list(values.seeds, [1, 2, 3, 4]);
+  const sizes = list(values.sizes, SAMPLE_SIZES);
+  await useBackend('wasm');
+  // The test images are the same in every zoo dataset folder.
+  const test = loadDataset(dataDir(SAMPLE_SIZES[0])).test;
+  const half = Math.floor(test.count / 2);
+  const fitIdx = Int32Array.from({ length: half }, (_, i) => i);
+  const testIdx = Int32Array.from({ length: test.count - half }, (_, i) => half + i);
+  const opts = { inputShape: [test.height, test.width, test.channels] };
+  const ex: { fit: tf.Tensor4D; test: tf.Tensor4D }[] = [];
+  for (const name of EXEMPLARS) {
+    const t = await loadTeacher(modelDir(name), undefined, opts);
+    ex.push({ fit: await features(t, test, fitIdx), test: await features(t, test, testIdx) });
+    await t.dispose();
+  }
+  const exFit = tf.concat(ex.map((e) => e.fit), 3);
+  const exTest = tf.concat(ex.map((e) => e.test), 3);
+  const rows: { name: string; samples: number; depth: number; seed: number; exemplarsToTarget: number; targetToExemplars: number }[] = [];
+  for (const m of zooModels().filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
+    const t = await loadTeacher(modelDir(m.name), undefined, opts);
+    const fFit = await features(t, test, fitIdx);
+    const fTest = await features(t, test, testIdx);
+    await t.dispose();
+    const e2t = await linearR2(exFit, fFit, exTest, fTest);
+    const t2e = await linearR2(fFit, exFit, fTest, exTest);
+    tf.dispose([fFit, fTest]);
+    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplarsToTarget: e2t, targetToExemplars: t2e });
+    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}\n`);
+  }
+  tf.dispose([exFit, exTest, ...ex.flatMap((e) => [e.fit, e.test])]);
+  writeFileSync(join(ZOO_DIR, 'consistency.json'), JSON.stringify(rows, null, 2) + '\n');
+  process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars (means)\n');
+  for (const n of sizes) {
+    const rs = rows.filter((r) => r.samples === n);
+    if (!rs.length) continue;
+    const mean = (f: (r: (typeof rows)[number]) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
+    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}\n`);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
