@@ -110,6 +110,7 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
     (await import('./kernels/webgpu-adam.js')).registerWebgpuAdamKernel();
+    (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
     return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
   })();
   // A failed set-up is final for this process (Dawn's instance cannot be re-created with other drivers).
