@@ -48,6 +48,16 @@ const CASES: Case[] = [
   { x: [2, 9, 9, 3], k: [2, 2], cout: 4, strides: [3, 3], pad: 'valid' },
   // dy over 2^20 floats: the filter gradient takes the im2col path instead of the conv.
   { x: [1, 128, 129, 2], k: [3, 3], cout: 64, strides: [1, 1], pad: 'same' },
+  // 16 or more input channels: the filter gradient runs as one conv (dy dilated by the stride).
+  { x: [3, 7, 6, 16], k: [3, 3], cout: 5, strides: [1, 1], pad: 'same' },
+  { x: [3, 7, 6, 16], k: [3, 3], cout: 5, strides: [1, 1], pad: 'valid' },
+  { x: [2, 9, 8, 17], k: [3, 3], cout: 4, strides: [2, 2], pad: 'same' },
+  { x: [2, 9, 7, 16], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
+  // Here the conv would need negative padding (x's last row unused): im2col path.
+  { x: [2, 8, 8, 16], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
+  { x: [2, 10, 6, 16], k: [5, 3], cout: 3, strides: [1, 2], pad: 'same' },
+  { x: [2, 6, 5, 16], k: [1, 1], cout: 6, strides: [1, 1], pad: 'same' },
+  { x: [2, 7, 7, 16], k: [3, 3], cout: 3, strides: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
 ];
 
 function outShape(c: Case): [number, number, number, number] {

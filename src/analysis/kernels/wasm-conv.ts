@@ -144,17 +144,21 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
-  const byConv = c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS ? filterGradByConv(x, dy, c, backend) : undefined;
+  const convFits = c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
+  const byConv = convFits ? filterGradByConv(x, dy, c, backend) : undefined;
   return byConv ?? filterGradByIm2col(x, dy, c, backend);
 }
 
 /**
- * Largest dy (floats) for which the filter gradient runs as one XNNPACK conv: its packed dy is
- * streamed once per few rows of dW, so it must stay in the last-level cache. Measured here
- * (B32, 3×3): faster than the im2col product up to 28×28×32 (0.8 M floats), slower at
- * 32×32×64 (2 M).
+ * When the filter gradient runs as one XNNPACK conv (filterGradByConv) rather than as im2col
+ * products. The conv streams its packed dy once per few rows of dW, so dy must stay in the
+ * last-level cache; and with few input channels dW has too few rows to pay for packing all of dy.
+ * Measured here (B32, 3×3, CPU ms conv / im2col): 7×7×16 0.55 / 1.05, 14×14×16 2.4 / 3.8,
+ * 28×28×16 10.0 / 11.0, 28×28×32 (0.8 M floats) 30.7 / 31.1, 16×16×64 34 / 37, 32×32×64 (2 M)
+ * 148 / 129; input convs 28×28, 1 → 16: 3.6 / 2.2 and 32×32, 3 → 64: 28 / 14.
  */
 const BY_CONV_MAX_FLOATS = 1 << 20;
+const BY_CONV_MIN_IN_CHANNELS = 16;
 
 /**
  * Filter gradient as one forward conv (XNNPACK's indirect GEMM, no im2col written):
