@@ -7,6 +7,11 @@
  *
  *   node --import tsx bench/webgpu.ts [--size tiny|small|mid|large|xl|all] [--steps N]
  *       [--warmup N] [--optimizer stock|fused|both] [--torch cuda|cpu|none] [--python PATH]
+ *       [--torch-script PATH] [--batch N] [--image H]
+ *
+ * --batch and --image shrink a size (batch, input height = width; the target keeps the 4× ratio)
+ * while keeping its network: the dispatch count of a step depends on the network, not on the
+ * tensor sizes, so a small stand-in counts it on a slow software adapter.
  *
  * Uses the WebGPU adapter Dawn finds, software ones included (set FEATURE_COMPLEXITY_VULKAN_ICD
  * to /usr/lib/chromium/vk_swiftshader_icd.json to run on SwiftShader without a GPU): times on a
@@ -78,7 +83,7 @@ async function ours(size: Size, optimizer: 'stock' | 'fused', warmup: number, st
   return { ms: median(times), dispatches: work.dispatches / steps, submits: work.submits / steps, variables, loss };
 }
 
-function torchReference(size: Size, device: string, python: string, warmup: number, steps: number): { ms: number; device: string; torch: string } {
+function torchReference(size: Size, device: string, python: string, script: string, warmup: number, steps: number): { ms: number; device: string; torch: string } {
   const { spec } = size;
   const plan = {
     width: spec.width,
@@ -93,9 +98,21 @@ function torchReference(size: Size, device: string, python: string, warmup: numb
     steps: Math.max(steps, 10),
     device,
   };
-  const out = execFileSync(python, [join(__dirname, 'gpu', 'torch_cuda_step.py'), JSON.stringify(plan)], { encoding: 'utf8' });
+  const out = execFileSync(python, [script, JSON.stringify(plan)], { encoding: 'utf8' });
   const r = JSON.parse(out.trim().split('\n').pop() as string) as { median_ms: number; device: string; torch: string };
   return { ms: r.median_ms, device: r.device, torch: r.torch };
+}
+
+/** The same network on another batch or image size (the name says which). */
+function resized(size: Size, batch?: number, image?: number): Size {
+  if (batch === undefined && image === undefined) return size;
+  const b = batch ?? size.batch;
+  const h = image ?? size.spec.inputShape[0];
+  if (h % 4 !== 0) throw new Error('--image must be a multiple of 4 (the target is 4× smaller)');
+  const [, , cin] = size.spec.inputShape;
+  const c = size.spec.targetShape[2];
+  const spec: DisentanglerSpec = { ...size.spec, inputShape: [h, h, cin], targetShape: [h / 4, h / 4, c] };
+  return { name: `step B${b} ${h}x${h}x${cin}->${h / 4}x${h / 4}x${c} C${spec.width} l${spec.order}`, batch: b, spec };
 }
 
 async function main(): Promise<void> {
@@ -107,6 +124,9 @@ async function main(): Promise<void> {
       optimizer: { type: 'string', default: 'both' },
       torch: { type: 'string', default: 'none' },
       python: { type: 'string', default: process.env.BENCH_PYTHON ?? 'python3' },
+      'torch-script': { type: 'string', default: join(__dirname, 'gpu', 'torch_cuda_step.py') },
+      batch: { type: 'string' },
+      image: { type: 'string' },
     },
   });
   const names = values.size === 'all' ? ['small', 'mid', 'large', 'xl'] : values.size!.split(',');
@@ -118,8 +138,8 @@ async function main(): Promise<void> {
   await useBackend('webgpu');
   const adapterName = `${adapter.description || adapter.architecture || adapter.vendor}${adapter.software ? ` (software: ${adapter.software})` : ''}`;
   for (const n of names) {
-    const size = SIZES[n];
-    const ref = values.torch === 'none' ? undefined : torchReference(size, values.torch!, values.python!, warmup, steps);
+    const size = resized(SIZES[n], values.batch === undefined ? undefined : Number(values.batch), values.image === undefined ? undefined : Number(values.image));
+    const ref = values.torch === 'none' ? undefined : torchReference(size, values.torch!, values.python!, values['torch-script']!, warmup, steps);
     for (const optimizer of optimizers) {
       const s = await ours(size, optimizer, warmup, steps);
       console.log(JSON.stringify({

@@ -110,7 +110,8 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
     (await import('./kernels/webgpu-adam.js')).registerWebgpuAdamKernel();
-    (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
+    // FEATURE_COMPLEXITY_WEBGPU_KERNELS=stock keeps tfjs's own conv kernels (for comparisons).
+    if (process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS !== 'stock') (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
     return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
   })();
   // A failed set-up is final for this process (Dawn's instance cannot be re-created with other drivers).

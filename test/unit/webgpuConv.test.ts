@@ -88,6 +88,33 @@ test('the conv filter gradient on webgpu matches the cpu backend', async (t) => 
   }
 });
 
+/** dx of Σ (conv2d(x, w) ⊙ dy) on one backend. */
+async function inputGrad(backend: 'cpu' | 'webgpu', c: Case): Promise<Float32Array> {
+  await useBackend(backend);
+  const w = tf.tensor4d(random(c.k[0] * c.k[1] * c.x[3] * c.co, 3), [c.k[0], c.k[1], c.x[3], c.co]);
+  const convOut = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, w, c.stride, c.pad);
+  const dy = tf.tensor4d(random(convOut.size, 4), convOut.shape);
+  const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+  const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const out = (await dx.data()) as Float32Array;
+  tf.dispose([w, convOut, dy, dx]);
+  return out;
+}
+
+test('the conv input gradient on webgpu (tiled matrix-product program) matches the cpu backend', async (t) => {
+  if (skip) return t.skip(skip);
+  assert.equal(tf.env().getBool('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE'), false, 'the tiled program is selected');
+  for (const c of [...CASES, { x: [2, 8, 8, 8], k: [3, 3], co: 12, stride: 2, pad: 'same' } as Case]) {
+    const cpu = await inputGrad('cpu', c);
+    const gpu = await inputGrad('webgpu', c);
+    assert.equal(gpu.length, cpu.length);
+    const scale = Math.max(...cpu.map(Math.abs));
+    for (let i = 0; i < cpu.length; i++) {
+      if (!(Math.abs(gpu[i] - cpu[i]) <= 1e-5 * scale + 1e-5 * Math.abs(cpu[i]))) assert.fail(`${JSON.stringify(c)} dx[${i}]: ${gpu[i]} vs ${cpu[i]}`);
+    }
+  }
+});
+
 test('the filter gradient inside a training step: dW of a strided conv net agrees with cpu', async (t) => {
   if (skip) return t.skip(skip);
   const grads = async (backend: 'cpu' | 'webgpu') => {

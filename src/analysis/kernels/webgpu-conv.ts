@@ -4,8 +4,9 @@
  * tfjs-backend-webgpu 4.22 computes Conv2DBackpropFilter with one thread per filter element, each
  * summing batch × outHeight × outWidth products serially (for a 3×3 128→128 conv of a batch of
  * 128 at 32×32: 147 456 threads of 131 072 multiply-adds each, every operand read from global
- * memory). Its forward conv and input gradient are already tiled matrix products
- * (Conv2DMMProgram, Conv2DDerInputMMProgram).
+ * memory). Its forward conv is a tiled matrix product (Conv2DMMProgram, or im2col + MatMul), and
+ * so is its input gradient once WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE is off (Conv2DDerInputMMProgram;
+ * `registerWebgpuConvKernels` turns it off).
  *
  *   dW[r, co] = Σ_m A[m, r] · dy[m, co],  r = (kh, kw, ci),  m = (n, oh, ow),
  *   A[m, r] = x[n, oh·sh − padTop + kh, ow·sw − padLeft + kw, ci] (0 outside the image),
@@ -183,9 +184,15 @@ function conv2dBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
 
 let registered = false;
 
-/** Replaces the webgpu backend's Conv2DBackpropFilter with the tiled one. Idempotent. */
+/**
+ * Replaces the webgpu backend's Conv2DBackpropFilter with the tiled one, and makes its
+ * Conv2DBackpropInput take tfjs's own tiled matrix-product program (Conv2DDerInputMMProgram)
+ * instead of the one-thread-per-element loop that the flag WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE
+ * selects by default in 4.22. Idempotent.
+ */
 export function registerWebgpuConvKernels(): void {
   if (registered) return;
+  tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
   const stock = tf.getKernel('Conv2DBackpropFilter', 'webgpu');
   if (!stock) throw new Error('tfjs-backend-webgpu has no Conv2DBackpropFilter kernel to replace');
   stockFilterGrad = stock.kernelFunc;
