@@ -89,6 +89,10 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
       const owLo = Math.min(wo, Math.max(0, Math.ceil((pl - j) / sw)));
       const owHi = Math.max(owLo, Math.min(wo, Math.floor((w - 1 + pl - j) / sw) + 1));
       const r0 = (i * kw + j) * cin;
+      if (sw === 1 && wo === w && owHi > owLo) {
+        im2colSameWidthTap(mem, xcf, out, c, q0, nq, i, j, r0, owLo, owHi);
+        continue;
+      }
       for (let ci = 0; ci < cin; ci++) {
         const src = ci * pixels;
         let d = (r0 + ci) * mc;
@@ -111,6 +115,60 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
           for (let ow = owHi; ow < wo; ow++) mem[o + ow] = 0;
         }
       }
+    }
+  }
+}
+
+/**
+ * One tap (i, j) of im2colTransposedRows when the stride along x is 1 and the output is as wide as
+ * the input ('same'): then consecutive output rows read consecutive input rows (even across
+ * images, when Ho = H), so a whole block of rows is one native copy, after which the columns the
+ * tap puts outside the image ([0, owLo) and [owHi, Wo), read from the neighbouring row) are
+ * zeroed. One copy per block instead of one per row: the per-call cost of copyWithin on the wasm
+ * heap dominated the rows' short runs.
+ */
+function im2colSameWidthTap(mem: Float32Array, xcf: number, out: number, c: tf.backend_util.Conv2DInfo, q0: number, nq: number, i: number, j: number, r0: number, owLo: number, owHi: number): void {
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, strideHeight: sh } = c;
+  const pt = c.padInfo.top;
+  const pl = c.padInfo.left;
+  const wo = w;
+  const pixels = nb * h * w;
+  const mc = nq * wo;
+  for (let ci = 0; ci < cin; ci++) {
+    const src = xcf + ci * pixels + j - pl;
+    const d0 = out + (r0 + ci) * mc;
+    let q = q0;
+    while (q < q0 + nq) {
+      const oh = q % ho;
+      const ih = oh * sh + i - pt;
+      const o = d0 + (q - q0) * wo;
+      if (ih < 0 || ih >= h) {
+        mem.fill(0, o, o + wo);
+        q++;
+        continue;
+      }
+      // Extend the block while the next row's input row follows this one's in memory.
+      const first = (((q - oh) / ho) * h + ih) * w;
+      let last = q;
+      let at = first;
+      while (last + 1 < q0 + nq) {
+        const oh1 = (last + 1) % ho;
+        const ih1 = oh1 * sh + i - pt;
+        const at1 = (((last + 1 - oh1) / ho) * h + ih1) * w;
+        if (ih1 < 0 || ih1 >= h || at1 !== at + w) break;
+        last++;
+        at = at1;
+      }
+      const rows = last - q + 1;
+      mem.copyWithin(o + owLo, src + first + owLo, src + first + (rows - 1) * w + owHi);
+      if (owLo > 0 || owHi < wo) {
+        for (let r = 0; r < rows; r++) {
+          const row = o + r * wo;
+          for (let ow = 0; ow < owLo; ow++) mem[row + ow] = 0;
+          for (let ow = owHi; ow < wo; ow++) mem[row + ow] = 0;
+        }
+      }
+      q = last + 1;
     }
   }
 }
