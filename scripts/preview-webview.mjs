@@ -1,6 +1,6 @@
 // Renders the results panel, and the comparison, prediction and calibration views, outside VS Code
 // and screenshots them, to look at them as a user would.
-// Serves the same page the host builds (same CSP, nonce, dist/webview.js, media/webview.css) from
+// Serves the same page the host builds (same CSP, nonce, dist/webview-<view>.js, media/webview.css) from
 // a local HTTP server, with a fake acquireVsCodeApi that posts a result file, and with VS Code's
 // --vscode-* theme variables for a dark and a light theme. Needs `npm run build` first.
 //
@@ -27,7 +27,7 @@ const completePath = resolve(process.argv[2] ?? join(root, 'test/fixtures/result
 const runningPath = resolve(process.argv[3] ?? join(root, 'test/fixtures/results/fixture-running.json'));
 const calibrationPath = resolve(process.argv[4] ?? join(root, 'test/fixtures/views/task-complexity-quick.json'));
 const demoPath = join(root, 'test/fixtures/results/demo-quick.json');
-if (!existsSync(join(root, 'dist/webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first');
+if (!existsSync(join(root, 'dist/webview-results.js'))) throw new Error('dist/webview-results.js is missing: run `npm run build` first');
 
 // VS Code's Dark Modern and Light Modern values of the variables the panel and the toolkit read.
 const common = {
@@ -145,7 +145,7 @@ const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png
 
 function page(origin, theme, view) {
   const nonce = 'previewNonce0123456789abcdefABCD';
-  const html = resultsPageHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/webview.css`, title: 'preview', view });
+  const html = resultsPageHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview-${view ?? 'results'}.js`, styleUri: `${origin}/media/webview.css`, title: 'preview', view });
   // VS Code sets the variables on <html> through the CSSOM (an inline style attribute would break
   // the CSP) and the theme class on <body>; the fake API answers
   // `results/ready` with the message the test sets in window.__message, or the result in window.__result.

@@ -16,6 +16,8 @@ export class ResultsPanel {
   private readonly _disposables: vscode.Disposable[] = [];
   private ready = false;
   private disposed = false;
+  /** The file read while the page loads, so the first message goes out as soon as the page says it is ready. */
+  private prefetched: Promise<ShowResultParams> | undefined;
 
   static createOrShow(extension: vscode.ExtensionContext, resultUri: vscode.Uri): ResultsPanel {
     const key = resultUri.fsPath;
@@ -71,6 +73,7 @@ export class ResultsPanel {
 
     // Several change events arrive for one atomic rewrite (temp file + rename); read once after they settle.
     this._disposables.push(watchFiles([resultUri.fsPath], () => this.reload()));
+    this.prefetched = this.read();
   }
 
   get fsPath(): string {
@@ -80,9 +83,16 @@ export class ResultsPanel {
   /** Reads the file again; the webview redraws in place. */
   reload(): void {
     if (this.ready) void this.send();
+    else this.prefetched = this.read();
   }
 
   private async send(): Promise<void> {
+    const msg = await (this.prefetched ?? this.read());
+    this.prefetched = undefined;
+    if (!this.disposed) await this.panel.webview.postMessage(showResultNotification.message(msg));
+  }
+
+  private async read(): Promise<ShowResultParams> {
     const msg: ShowResultParams = { path: this.resultUri.fsPath, fileName: path.basename(this.resultUri.fsPath), warnings: [], readAt: new Date().toISOString() };
     try {
       const loaded = await readResultFile(this.resultUri.fsPath);
@@ -92,7 +102,7 @@ export class ResultsPanel {
       const err = e as NodeJS.ErrnoException;
       msg.error = err.code === 'ENOENT' ? 'the file does not exist (deleted or moved)' : err.message;
     }
-    await this.panel.webview.postMessage(showResultNotification.message(msg));
+    return msg;
   }
 
   private onMessage(m: unknown): void {

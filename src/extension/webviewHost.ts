@@ -4,6 +4,7 @@
  * and the save dialog behind the webview's export buttons.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { makeNonce, type PageOptions, resultsPageHtml } from '../webview/html';
@@ -16,13 +17,36 @@ export function webviewOptions(extension: vscode.ExtensionContext): vscode.Webvi
   };
 }
 
+/** The extension's files do not change while it runs: each is read once. */
+const texts = new Map<string, string | undefined>();
+function textOf(file: string): string | undefined {
+  if (!texts.has(file)) {
+    try {
+      texts.set(file, readFileSync(file, 'utf8'));
+    } catch {
+      texts.set(file, undefined);
+    }
+  }
+  return texts.get(file);
+}
+
+/**
+ * The page of a view. Its bundle (one per view, scripts/build.mjs: the results page holds none of
+ * the other views' code) and the stylesheet go into the page itself under the nonce, so the first
+ * open does not wait for two fetches through the webview's service worker; the URIs are the
+ * fallback when a file cannot be read.
+ */
 export function webviewPage(webview: vscode.Webview, extension: vscode.ExtensionContext, title: string, view: PageOptions['view'] = 'results'): string {
   const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extension.extensionUri, ...p)).toString();
+  const script = ['dist', `webview-${view}.js`];
+  const style = ['media', 'webview.css'];
   return resultsPageHtml({
     cspSource: webview.cspSource,
     nonce: makeNonce((n) => randomBytes(n)),
-    scriptUri: asUri('dist', 'webview.js'),
-    styleUri: asUri('media', 'webview.css'),
+    scriptUri: asUri(...script),
+    styleUri: asUri(...style),
+    scriptText: textOf(path.join(extension.extensionPath, ...script)),
+    styleText: textOf(path.join(extension.extensionPath, ...style)),
     title,
     view,
   });

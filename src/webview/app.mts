@@ -25,7 +25,7 @@ import {
   toCsv,
 } from './render.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { ChartBlock, h, post, vscode } from './page.mjs';
+import { ChartBlock, h, markOnce, post, vscode } from './page.mjs';
 import { createButton, createTabs, type GridColumn, registerToolkit } from './toolkit.mjs';
 
 /** What an absent optional section means: not computed yet, or not requested. */
@@ -45,6 +45,17 @@ class App {
   private readonly blocks: Record<string, ChartBlock>;
   private readonly settingsBox = h('div', { class: 'settings' });
   private readonly efficiency = h('p', { class: 'note', id: 'shapley-efficiency' });
+  /** The tab shown, and the tabs drawn since the result last changed: a hidden tab is drawn when it is first shown. */
+  private activeTab = 'significance';
+  private readonly drawn = new Set<string>();
+  private readonly sections: Record<string, (r: AnalysisResult) => void> = {
+    significance: (r) => this.renderSignificance(r),
+    training: (r) => this.renderLoss(r),
+    reliability: (r) => this.renderReliability(r),
+    shapley: (r) => this.renderShapley(r),
+    substitution: (r) => this.renderSubstitution(r),
+    settings: (r) => this.renderSettings(r),
+  };
 
   constructor() {
     const png = (b: ChartBlock) => this.exportPng(b);
@@ -59,6 +70,7 @@ class App {
   }
 
   receive(p: ShowResultParams): void {
+    markOnce('fc:show');
     const state = vscode.getState<ResultsWebviewState>();
     vscode.setState({ ...state, resultPath: p.path });
     this.params = p;
@@ -69,6 +81,11 @@ class App {
     }
     if (!this.built) this.build();
     this.render();
+    if (!performance.getEntriesByName('fc:rendered').length) {
+      markOnce('fc:rendered');
+      // The frame after the one that lays the drawing out: it is on screen.
+      requestAnimationFrame(() => requestAnimationFrame(() => markOnce('fc:painted')));
+    }
   }
 
   private build(): void {
@@ -76,6 +93,8 @@ class App {
     const b = this.blocks;
     const tab = (id: string, label: string, ...content: HTMLElement[]) => ({ id, label, content: h('div', { class: 'tab-content' }, ...content) });
     const settingsSection = h('section', { class: 'block', id: 'block-settings' }, h('h2', {}, 'Settings and backend'), h('p', { class: 'caveat' }, CAVEAT), this.settingsBox);
+    const saved = vscode.getState<ResultsWebviewState>()?.tab;
+    if (saved && saved in this.sections) this.activeTab = saved;
     const tabs = createTabs(
       [
         tab('significance', 'Significance', b.significance.el, h('p', { class: 'caveat' }, CAVEAT)),
@@ -85,8 +104,12 @@ class App {
         tab('substitution', 'Substitution', b.substitution.el),
         tab('settings', 'Settings', settingsSection),
       ],
-      vscode.getState<ResultsWebviewState>()?.tab,
-      (id) => vscode.setState({ ...(vscode.getState<ResultsWebviewState>() as ResultsWebviewState), tab: id }),
+      this.activeTab,
+      (id) => {
+        vscode.setState({ ...(vscode.getState<ResultsWebviewState>() as ResultsWebviewState), tab: id });
+        this.activeTab = id;
+        this.drawSection(id);
+      },
     );
     this.root.replaceChildren(this.header, this.status, tabs);
     this.built = true;
@@ -96,17 +119,20 @@ class App {
     });
   }
 
+  /** The header and the shown tab; the other tabs are drawn when the user opens them, so an open draws one tab's charts, not all six. */
   private render(): void {
     const r = this.result!;
     const p = this.params!;
     this.renderHeader(r, p);
     this.renderStatus(p);
-    this.renderSignificance(r);
-    this.renderLoss(r);
-    this.renderReliability(r);
-    this.renderShapley(r);
-    this.renderSubstitution(r);
-    this.renderSettings(r);
+    this.drawn.clear();
+    this.drawSection(this.activeTab);
+  }
+
+  private drawSection(id: string): void {
+    if (!this.result || this.drawn.has(id)) return;
+    this.sections[id]?.(this.result);
+    this.drawn.add(id);
   }
 
   private renderHeader(r: AnalysisResult, p: ShowResultParams): void {
@@ -249,3 +275,4 @@ window.addEventListener('message', (e: MessageEvent) => {
   if (showResultNotification.is(e.data)) app.receive(e.data.params);
 });
 post(readyNotification, {});
+markOnce('fc:ready');

@@ -12,6 +12,22 @@ export interface PageOptions {
   title: string;
   /** Which app the bundle starts: the results of one analysis (default), or a comparison, prediction or calibration view. */
   view?: 'results' | 'compare' | 'predict' | 'calibration';
+  /**
+   * The bundle's and the stylesheet's text, to put in the page itself (with the nonce) instead of
+   * loading them from scriptUri / styleUri: a webview fetches its files through VS Code's service
+   * worker, which costs a panel's first open a round trip per file.
+   */
+  scriptText?: string;
+  styleText?: string;
+}
+
+/**
+ * Text that can sit inside <script> or <style> as it is: no end tag of either, and no <script,
+ * which after a <!-- would keep the parser from seeing the real end tag. scripts/build.mjs checks
+ * the bundles the same way, so this only fails for text that did not come from the build.
+ */
+export function inlineable(text: string): boolean {
+  return !/<\/?(script|style)/i.test(text);
 }
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -35,12 +51,12 @@ export function resultsPageHtml(o: PageOptions): string {
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <meta property="csp-nonce" content="${o.nonce}">
-<link rel="stylesheet" href="${escapeHtml(o.styleUri)}" nonce="${o.nonce}">
+${o.styleText !== undefined && inlineable(o.styleText) ? `<style nonce="${o.nonce}">${o.styleText}</style>` : `<link rel="stylesheet" href="${escapeHtml(o.styleUri)}" nonce="${o.nonce}">`}
 <title>${escapeHtml(o.title)}</title>
 </head>
 <body>
 <main id="app" data-view="${o.view ?? 'results'}" aria-live="polite"><p class="loading">Loading analysis results…</p></main>
-<script nonce="${o.nonce}" src="${escapeHtml(o.scriptUri)}"></script>
+${o.scriptText !== undefined && inlineable(o.scriptText) ? `<script nonce="${o.nonce}">${o.scriptText}</script>` : `<script nonce="${o.nonce}" src="${escapeHtml(o.scriptUri)}"></script>`}
 </body>
 </html>`;
 }

@@ -25,6 +25,18 @@ export const vscode = {
 
 export const charts = new ChartRegistry();
 
+/**
+ * A User Timing mark, set the first time only: `fc:script` (the view's own code starts, after the
+ * libraries of its bundle), `fc:ready` (ready posted), `fc:show` (the first data arrived),
+ * `fc:rendered` (the first drawing is done), `fc:painted` (a frame later: on screen).
+ * bench/panel-open.ts reads them to split the time of a panel's first open.
+ */
+export function markOnce(name: string): void {
+  if (performance.getEntriesByName(name, 'mark').length === 0) performance.mark(name);
+}
+
+markOnce('fc:script');
+
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);

@@ -15,12 +15,22 @@ import {
 } from '@vscode/webview-ui-toolkit';
 
 let registered = false;
+let tabsRegistered = false;
 
-/** Defines the custom elements once; call before creating any of them. */
+/**
+ * Defines the buttons and tables every view uses, once; call before creating any of them. The
+ * tabs are defined by createTabs, so a bundle that shows no tabs leaves their code out.
+ */
 export function registerToolkit(): void {
   if (registered) return;
-  provideVSCodeDesignSystem().register(vsCodeButton(), vsCodePanels(), vsCodePanelTab(), vsCodePanelView(), vsCodeDataGrid(), vsCodeDataGridRow(), vsCodeDataGridCell());
+  provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDataGrid(), vsCodeDataGridRow(), vsCodeDataGridCell());
   registered = true;
+}
+
+function registerTabs(): void {
+  if (tabsRegistered) return;
+  provideVSCodeDesignSystem().register(vsCodePanels(), vsCodePanelTab(), vsCodePanelView());
+  tabsRegistered = true;
 }
 
 export interface TabSpec {
@@ -31,6 +41,7 @@ export interface TabSpec {
 
 /** Tabs with one view each; `onChange` gets the id of the tab the user picked. */
 export function createTabs(tabs: TabSpec[], active: string | undefined, onChange: (id: string) => void): HTMLElement {
+  registerTabs();
   const panels = document.createElement('vscode-panels');
   panels.setAttribute('aria-label', 'Result sections');
   for (const t of tabs) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseResult } from '../../src/extension/resultsModel';
-import { makeNonce, resultsPageHtml } from '../../src/webview/html';
+import { inlineable, makeNonce, resultsPageHtml } from '../../src/webview/html';
 import { exportNotification, readyNotification, showResultNotification } from '../../src/webview/protocol';
 import {
   axisCut,
@@ -180,6 +180,23 @@ test('the page has a strict CSP with a fresh nonce on its script and style', () 
   assert.match(html, new RegExp(`<script nonce="${nonce}" src="https://x/dist/webview.js">`));
   assert.match(html, /<title>a &#60;b&#62;<\/title>/);
   assert.doesNotMatch(html, /unsafe-inline|style="/);
+});
+
+test('the page can carry its bundle and stylesheet inline, under the same nonce and CSP', () => {
+  const nonce = makeNonce((n) => new Uint8Array(n).map((_, i) => i * 3));
+  const base = { cspSource: 'https://x.vscode-cdn.net', nonce, scriptUri: 'https://x/dist/webview-results.js', styleUri: 'https://x/media/webview.css', title: 't' };
+  const html = resultsPageHtml({ ...base, scriptText: 'console.log("a < b")', styleText: 'body { color: red }' });
+  assert.ok(html.includes(`<script nonce="${nonce}">console.log("a < b")</script>`), html);
+  assert.ok(html.includes(`<style nonce="${nonce}">body { color: red }</style>`), html);
+  assert.doesNotMatch(html, /src="https:\/\/x\/dist|href="https:\/\/x\/media/);
+  assert.match(/Content-Security-Policy" content="([^"]+)"/.exec(html)![1], new RegExp(`script-src 'nonce-${nonce}'$|script-src 'nonce-${nonce}';`));
+  assert.doesNotMatch(html, /unsafe-inline/);
+  // Text that would end the script early is never inlined: the page loads the file instead.
+  const unsafe = resultsPageHtml({ ...base, scriptText: 'x = "</script><script>alert(1)"', styleText: 'a{}</style>' });
+  assert.match(unsafe, new RegExp(`<script nonce="${nonce}" src="https://x/dist/webview-results.js"></script>`));
+  assert.match(unsafe, /<link rel="stylesheet" href="https:\/\/x\/media\/webview.css"/);
+  assert.doesNotMatch(unsafe, /alert/);
+  assert.ok(inlineable('return `<!--${a}-->`') && !inlineable('"<SCRIPT>"'));
 });
 
 test('protocol messages are recognised by method only', () => {
