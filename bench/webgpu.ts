@@ -139,7 +139,15 @@ async function main(): Promise<void> {
   const adapterName = `${adapter.description || adapter.architecture || adapter.vendor}${adapter.software ? ` (software: ${adapter.software})` : ''}`;
   for (const n of names) {
     const size = resized(SIZES[n], values.batch === undefined ? undefined : Number(values.batch), values.image === undefined ? undefined : Number(values.image));
-    const ref = values.torch === 'none' ? undefined : torchReference(size, values.torch!, values.python!, values['torch-script']!, warmup, steps);
+    let ref: { ms: number; device: string; torch: string } | undefined;
+    let refError: string | undefined;
+    try {
+      if (values.torch !== 'none') ref = torchReference(size, values.torch!, values.python!, values['torch-script']!, warmup, steps);
+    } catch (e) {
+      // The webgpu lines are still worth having without the reference.
+      refError = (e instanceof Error ? e.message : String(e)).split('\n').slice(0, 2).join(' ');
+      console.error(e);
+    }
     for (const optimizer of optimizers) {
       const s = await ours(size, optimizer, warmup, steps);
       console.log(JSON.stringify({
@@ -155,6 +163,7 @@ async function main(): Promise<void> {
         reference: ref ? `pytorch ${ref.torch} ${ref.device}` : null,
         reference_ms: ref ? round(ref.ms) : null,
         ratio: ref ? round(s.ms / ref.ms) : null,
+        ...(refError ? { reference_error: refError } : {}),
       }));
     }
   }
