@@ -202,7 +202,8 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
-  const convFits = c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
+  const im2colFast = c.strideWidth === 1 && c.outWidth === c.inWidth && c.outHeight * c.outWidth >= BY_CONV_MAX_MAP;
+  const convFits = !im2colFast && c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
   const byConv = convFits ? filterGradByConv(x, dy, c, backend) : undefined;
   return byConv ?? filterGradByIm2col(x, dy, c, backend);
 }
@@ -210,13 +211,17 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
 /**
  * When the filter gradient runs as one XNNPACK conv (filterGradByConv) rather than as im2col
  * products. The conv streams its packed dy once per few rows of dW, so dy must stay in the
- * last-level cache; and with few input channels dW has too few rows to pay for packing all of dy.
- * Measured here (B32, 3×3, CPU ms conv / im2col): 7×7×16 0.55 / 1.05, 14×14×16 2.4 / 3.8,
- * 28×28×16 10.0 / 11.0, 28×28×32 (0.8 M floats) 30.7 / 31.1, 16×16×64 34 / 37, 32×32×64 (2 M)
- * 148 / 129; input convs 28×28, 1 → 16: 3.6 / 2.2 and 32×32, 3 → 64: 28 / 14.
+ * last-level cache, and with few input channels dW has too few rows to pay for packing all of dy;
+ * the im2col form is fast where its rows are whole input rows (stride 1 along x, 'same' width).
+ * Measured here (B32, 3×3, CPU ms conv / im2col): stride 1: 7×7×16 0.55 / 0.92, 7×7×32 1.7 / 2.0,
+ * 8×8×64 8.3 / 8.0, 14×14×16 2.4 / 2.4, 28×28×16 9.4 / 7.9, 28×28×32 29 / 25, 16×16×64 33 / 29;
+ * stride 2 (from): 14×14×16 0.70 / 1.20, 28×28×16 3.5 / 4.5, 32×32×64 39 / 41; input convs
+ * 28×28, 1 → 16: 3.6 / 2.2 and 32×32, 3 → 64: 28 / 14.
  */
 const BY_CONV_MAX_FLOATS = 1 << 20;
 const BY_CONV_MIN_IN_CHANNELS = 16;
+/** Output maps (Ho·Wo) from this size take the im2col form when it copies whole rows. */
+const BY_CONV_MAX_MAP = 64;
 
 /**
  * Filter gradient as one forward conv (XNNPACK's indirect GEMM, no im2col written):
