@@ -24,6 +24,7 @@ else
   PYTHON=${PYTHON:-python3}
 fi
 mkdir -p "$OUT"
+rm -f "$OUT/steps.jsonl" "$OUT/steps.err"
 t_start=$(date +%s)
 
 # --- set-up: Vulkan loader, Node, Dawn ---------------------------------------------------------

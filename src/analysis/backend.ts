@@ -111,7 +111,10 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
     require('@tensorflow/tfjs-backend-webgpu');
     (await import('./kernels/webgpu-adam.js')).registerWebgpuAdamKernel();
     // FEATURE_COMPLEXITY_WEBGPU_KERNELS=stock keeps tfjs's own conv kernels (for comparisons).
-    if (process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS !== 'stock') (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
+    if (process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS !== 'stock') {
+      (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
+      (await import('./kernels/webgpu-sum.js')).registerWebgpuSumKernel();
+    }
     return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
   })();
   // A failed set-up is final for this process (Dawn's instance cannot be re-created with other drivers).

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { WEBGPU_ICD_ENV, initWebgpu, tf, useBackend } from '../../src/analysis/backend';
 import { planSplits } from '../../src/analysis/kernels/webgpu-conv';
+import { planColumnSum } from '../../src/analysis/kernels/webgpu-sum';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env[WEBGPU_ICD_ENV] && existsSync(SWIFTSHADER_ICD)) process.env[WEBGPU_ICD_ENV] = SWIFTSHADER_ICD;
@@ -133,6 +134,36 @@ test('the filter gradient inside a training step: dW of a strided conv net agree
     const scale = Math.max(...cpu[k].map(Math.abs));
     for (let i = 0; i < cpu[k].length; i++) {
       if (!(Math.abs(gpu[k][i] - cpu[k][i]) <= 1e-4 * scale)) assert.fail(`tensor ${k}[${i}]: ${gpu[k][i]} vs ${cpu[k][i]}`);
+    }
+  }
+});
+
+test('the bias-gradient sum (all axes but the last) on webgpu matches the cpu backend', async (t) => {
+  if (skip) return t.skip(skip);
+  assert.ok(planColumnSum(4 * 24 * 24).chunks > 1, 'the long column takes the two-pass path');
+  const cases: Array<{ shape: number[]; axis: number[]; keepDims?: boolean }> = [
+    { shape: [2, 3, 4, 5], axis: [0, 1, 2] },
+    { shape: [4, 24, 24, 16], axis: [0, 1, 2] },
+    { shape: [4, 24, 24, 16], axis: [2, 0, 1], keepDims: true },
+    { shape: [300, 7], axis: [0] },
+    // Not all-but-last: the stock kernel.
+    { shape: [3, 4, 5], axis: [2] },
+    { shape: [3, 4, 5], axis: [0, 2] },
+  ];
+  const run = async (backend: 'cpu' | 'webgpu', c: (typeof cases)[number]) => {
+    await useBackend(backend);
+    const x = tf.tensor(random(c.shape.reduce((a, b) => a * b), 21), c.shape);
+    const s = tf.sum(x, c.axis, c.keepDims);
+    const out = { shape: s.shape, data: (await s.data()) as Float32Array };
+    tf.dispose([x, s]);
+    return out;
+  };
+  for (const c of cases) {
+    const cpu = await run('cpu', c);
+    const gpu = await run('webgpu', c);
+    assert.deepEqual(gpu.shape, cpu.shape, JSON.stringify(c));
+    for (let i = 0; i < cpu.data.length; i++) {
+      if (!(Math.abs(gpu.data[i] - cpu.data[i]) <= 1e-4 + 1e-5 * Math.abs(cpu.data[i]))) assert.fail(`${JSON.stringify(c)} [${i}]: ${gpu.data[i]} vs ${cpu.data[i]}`);
     }
   }
 });

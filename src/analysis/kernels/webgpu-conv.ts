@@ -117,7 +117,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
 }`;
 
-const SUM_SHADER = `
+/** out[i] = Σ_k partial[k·size + i]: the second pass of a split reduction. */
+export const SUM_SPLITS_SHADER = `
 struct Params { size: i32, splits: i32 };
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
@@ -174,7 +175,7 @@ function conv2dBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   }
   const partial = b.makeTensorInfo([splits, r, co], 'float32');
   dispatch(b, gemm, [partial], [x, dy], params, grid);
-  const sum = pipeline(b.device, 'FeatureComplexitySumSplits', () => SUM_SHADER);
+  const sum = pipeline(b.device, 'FeatureComplexitySumSplits', () => SUM_SPLITS_SHADER);
   const [gx, gy] = workgroups1d(b.device, Math.ceil((r * co) / 256));
   dispatch(b, sum, [out], [partial], [{ type: 'int32', data: [r * co] }, { type: 'int32', data: [splits] }], [gx, gy]);
   // Freed once the queued commands that use it are submitted (the backend defers it).
