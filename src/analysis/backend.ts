@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendChoice, BackendName, BackendStatus } from './protocol';
 
@@ -93,6 +93,8 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
       process.env.VK_DRIVER_FILES = icd;
     }
     if (process.platform === 'linux' && !hasVulkanLoader()) throw new Error('no Vulkan loader (libvulkan.so.1), so no WebGPU adapter');
+    // Without a driver Dawn finds no adapter anyway, after printing native warnings to stderr.
+    if (process.platform === 'linux' && !hasVulkanDriver()) throw new Error('no Vulkan driver (ICD) installed, so no WebGPU adapter');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dawn = require('webgpu') as { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
     const g = globalThis as unknown as Record<string, unknown>;
@@ -142,6 +144,24 @@ async function loadWebgpu(auto: boolean): Promise<string> {
 function hasVulkanLoader(): boolean {
   const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/lib/x86_64-linux-gnu'];
   return dirs.some((d) => d && existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** Whether the Vulkan loader can find a driver: an ICD named in the environment or a manifest where it looks. */
+function hasVulkanDriver(): boolean {
+  for (const v of ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES', 'VK_ADD_DRIVER_FILES']) {
+    if ((process.env[v] ?? '').split(':').some((f) => f && existsSync(f))) return true;
+  }
+  const home = process.env.HOME ?? '';
+  const config = (process.env.XDG_CONFIG_DIRS || '/etc/xdg').split(':');
+  const data = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  const dirs = [...config, '/etc', process.env.XDG_DATA_HOME || (home && join(home, '.local/share')), ...data].filter(Boolean).map((d) => join(d, 'vulkan', 'icd.d'));
+  return dirs.some((d) => {
+    try {
+      return readdirSync(d).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 function firstLine(e: unknown): string {
