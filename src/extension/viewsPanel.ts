@@ -59,6 +59,8 @@ export class ViewsPanel {
   private readonly _disposables: vscode.Disposable[] = [];
   private ready = false;
   private disposed = false;
+  /** The first message, read while the page loads (as the results panel does). */
+  private prefetched: Promise<unknown> | undefined;
 
   /** Opens the view of `source`, or reveals and refreshes the panel that already shows it. */
   static show(extension: vscode.ExtensionContext, source: ViewsWebviewState): ViewsPanel {
@@ -118,6 +120,7 @@ export class ViewsPanel {
     panel.onDidDispose(() => this.dispose(), null, this._disposables);
     panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this._disposables);
     this.watch();
+    this.prefetched = this.message();
   }
 
   private watch(): void {
@@ -129,15 +132,20 @@ export class ViewsPanel {
   private refresh(): void {
     this.panel.title = ViewsPanel.title(this.source);
     if (this.ready) void this.send();
+    else this.prefetched = this.message();
   }
 
   private async send(): Promise<void> {
-    const s = this.source;
-    let message: unknown;
-    if (s.view === 'compare') message = showCompareNotification.message({ analyses: await readCompared(s.paths) });
-    else if (s.view === 'calibration') message = showCalibrationNotification.message(await readCalibration(s.path));
-    else message = showPredictNotification.message(s.shown satisfies ShowPredictParams);
+    const message = await (this.prefetched ?? this.message());
+    this.prefetched = undefined;
     if (!this.disposed) await this.panel.webview.postMessage(message);
+  }
+
+  private async message(): Promise<unknown> {
+    const s = this.source;
+    if (s.view === 'compare') return showCompareNotification.message({ analyses: await readCompared(s.paths) });
+    if (s.view === 'calibration') return showCalibrationNotification.message(await readCalibration(s.path));
+    return showPredictNotification.message(s.shown satisfies ShowPredictParams);
   }
 
   private onMessage(m: unknown): void {
