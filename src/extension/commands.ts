@@ -7,7 +7,7 @@ import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
 import { ResultsPanel } from './resultsPanel';
-import { compareCommand, openCalibration, openPrediction, predictCommand, runCalibration, taskComplexityCommand } from './viewCommands';
+import { compareCommand, openCalibration, openPrediction, predictCommand, taskComplexityCommand } from './viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 
@@ -73,10 +73,8 @@ const deleteAnalysis: Command = () => async (node?: AnalysesNode) => {
   if (ok === 'Delete') await vscode.workspace.fs.delete(node.analysis.uri, { useTrash: true });
 };
 
-/** The row's inline re-run: an analysis or checkpoint is analysed again; a calibration row runs a new calibration; a prediction row predicts again. */
-const rerunAnalysis: Command = (ctx) => async (node?: AnalysesNode) => {
-  if (node?.kind === 'calibration' || (node?.kind === 'group' && node.group === 'calibrations')) return runCalibration(ctx);
-  if (node?.kind === 'prediction' || (node?.kind === 'group' && node.group === 'predictions')) return predictCommand(ctx);
+/** The inline re-run of an analysis or checkpoint row (the manifest shows it on those rows only): the checkpoint is analysed again. */
+const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
   const checkpoint = node?.kind === 'analysis' ? node.analysis.checkpoint : node?.kind === 'checkpoint' ? node.checkpoint : undefined;
   if (checkpoint) await vscode.commands.executeCommand('featureComplexity.analyze', vscode.Uri.file(checkpoint));
 };

@@ -153,7 +153,7 @@ export async function taskComplexityCommand(ctx: Ctx): Promise<void> {
   await runCalibration(ctx);
 }
 
-export async function runCalibration(ctx: Ctx): Promise<void> {
+async function runCalibration(ctx: Ctx): Promise<void> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showErrorMessage('Feature Complexity: the calibration runs the engine, so it needs a trusted workspace.');
     return;
