@@ -36,12 +36,15 @@ if [ $LOCAL = 0 ]; then
   [ -n "$ICD" ] && export FEATURE_COMPLEXITY_VULKAN_ICD=$ICD
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.csv" 2>&1
 fi
+unxz() { # file.xz > stdout (python3's lzma where xz is missing)
+  if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
 NODE_DIR=/tmp/fc-node
 mkdir -p "$NODE_DIR"
-[ -x "$NODE_DIR/node" ] || { xz -dc "$D/node.xz" > "$NODE_DIR/node" && chmod +x "$NODE_DIR/node"; }
+[ -x "$NODE_DIR/node" ] || { unxz "$D/node.xz" > "$NODE_DIR/node" && chmod +x "$NODE_DIR/node"; }
 export PATH="$NODE_DIR:$PATH"
 mkdir -p "$D/node_modules/webgpu/dist/linux-x64"
-[ -f "$D/node_modules/webgpu/dist/linux-x64/dawn.node" ] || xz -dc "$D/dawn.node.xz" > "$D/node_modules/webgpu/dist/linux-x64/dawn.node"
+[ -f "$D/node_modules/webgpu/dist/linux-x64/dawn.node" ] || unxz "$D/dawn.node.xz" > "$D/node_modules/webgpu/dist/linux-x64/dawn.node"
 node "$D/engine.js" capabilities --json > "$OUT/capabilities.json" 2> "$OUT/capabilities.err"
 
 MODEL="$D/zoo/model/model.json"
