@@ -116,6 +116,7 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
     if (process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS !== 'stock') {
       (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
       (await import('./kernels/webgpu-sum.js')).registerWebgpuSumKernel();
+      (await import('./kernels/webgpu-relu.js')).registerWebgpuReluGrad();
     }
     return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
   })();

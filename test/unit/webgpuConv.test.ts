@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { WEBGPU_ICD_ENV, initWebgpu, tf, useBackend } from '../../src/analysis/backend';
 import { planSplits } from '../../src/analysis/kernels/webgpu-conv';
 import { planColumnSum } from '../../src/analysis/kernels/webgpu-sum';
+import { RELU_GRAD } from '../../src/analysis/kernels/webgpu-relu';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env[WEBGPU_ICD_ENV] && existsSync(SWIFTSHADER_ICD)) process.env[WEBGPU_ICD_ENV] = SWIFTSHADER_ICD;
@@ -166,4 +167,31 @@ test('the bias-gradient sum (all axes but the last) on webgpu matches the cpu ba
       if (!(Math.abs(gpu.data[i] - cpu.data[i]) <= 1e-4 + 1e-5 * Math.abs(cpu.data[i]))) assert.fail(`${JSON.stringify(c)} [${i}]: ${gpu.data[i]} vs ${cpu.data[i]}`);
     }
   }
+});
+
+test('the ReLU gradient on webgpu is one kernel and matches the cpu backend', async (t) => {
+  if (skip) return t.skip(skip);
+  const n = 3 * 7 * 7 * 5;
+  // Exact zeros and negatives among the inputs: the gradient is 0 there, dy where x > 0.
+  const xs = random(n, 31).map((v, i) => (i % 7 === 0 ? 0 : v));
+  const ws = random(n, 32);
+  const run = async (backend: 'cpu' | 'webgpu') => {
+    await useBackend(backend);
+    const x = tf.tensor4d(xs, [3, 7, 7, 5]);
+    const w = tf.tensor4d(ws, [3, 7, 7, 5]);
+    let g!: tf.Tensor;
+    const profile = await tf.profile(() => {
+      g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), w)))(x);
+      return g;
+    });
+    const out = (await g.data()) as Float32Array;
+    tf.dispose([x, w, g]);
+    return { out, kernels: profile.kernelNames };
+  };
+  const cpu = await run('cpu');
+  const gpu = await run('webgpu');
+  assert.ok(gpu.kernels.includes(RELU_GRAD), `webgpu kernels: ${gpu.kernels.join(', ')}`);
+  assert.ok(!gpu.kernels.includes('Step'), 'no separate step kernel on webgpu');
+  assert.ok(cpu.kernels.includes('Step'), 'the cpu backend keeps tfjs’s gradient');
+  assert.deepEqual(Array.from(gpu.out), Array.from(cpu.out));
 });
