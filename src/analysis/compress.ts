@@ -208,12 +208,12 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
     const kernels = prunableKernels(model);
     if (kernels.length === 0) throw new BadInputError(`${checkpoint}: no conv or dense kernels to prune`);
     hooks.progress?.({ stage: 'prune', fraction: 0.05 });
-    const masks = kernels.map((k) => {
-      const w = k.kernel.read().dataSync() as Float32Array;
-      const m = tf.tensor(magnitudeMask(w, sparsity), k.kernel.shape as number[]);
+    const masks: tf.Tensor[] = [];
+    for (const k of kernels) {
+      const m = tf.tensor(magnitudeMask((await k.kernel.read().data()) as Float32Array, sparsity), k.kernel.shape as number[]);
       tensors.push(m);
-      return m;
-    });
+      masks.push(m);
+    }
     // write() assigns by reference to the new value's data, so the temporary can go in the same tidy.
     const applyMasks = () => kernels.forEach((k, i) => tf.tidy(() => void k.kernel.write(tf.mul(k.kernel.read(), masks[i]))));
     applyMasks();
@@ -232,7 +232,7 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
     const layers: CompressReport['layers'] = [];
     for (const k of kernels) {
       const bits = k.kind === 'conv' ? convBits : denseBits;
-      const q = quantize(k.kernel.read().dataSync() as Float32Array, bits);
+      const q = quantize((await k.kernel.read().data()) as Float32Array, bits);
       tf.tidy(() => void k.kernel.write(tf.tensor(q, k.kernel.shape as number[])));
       layers.push({ layer: k.layer.name, kind: k.kind, zeros: q.filter((v) => v === 0).length / q.length, distinct: distinct(q), bits });
     }

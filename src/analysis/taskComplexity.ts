@@ -95,10 +95,10 @@ const TASK_BRANCH = 0.5;
  * outputs of different inputs become nearly parallel), leaving a target no network can learn
  * from a few thousand samples; the residual form keeps the input's information while every
  * block adds one more nonlinear layer, so the task grows in complexity but stays learnable.
- * s is fixed per block from the first batch that runs through it, so the scale of h stays
- * put at any depth and the net is one fixed function of x afterwards.
+ * s is fixed per block from the first batch of the train set (calibrate), so the scale of h
+ * stays put at any depth and the net is one fixed function of x afterwards.
  */
-function taskNet(k: number, seed: number): { apply: (x: tf.Tensor4D) => tf.Tensor4D; dispose: () => void } {
+function taskNet(k: number, seed: number): { calibrate: (x: tf.Tensor4D) => Promise<void>; apply: (x: tf.Tensor4D) => tf.Tensor4D; dispose: () => void } {
   const rng = new Rng(seed);
   const kernel = (cin: number, cout: number, size: number, gain: number) =>
     tf.tensor4d(Float32Array.from({ length: size * size * cin * cout }, () => rng.normal() * Math.sqrt(gain / (size * size * cin))), [size, size, cin, cout]);
@@ -107,17 +107,31 @@ function taskNet(k: number, seed: number): { apply: (x: tf.Tensor4D) => tf.Tenso
   const last = kernel(TASK_WIDTH, TARGET[2], 1, 1);
   const scales: number[] = [];
   const pool: [number, number] = [INPUT[0] / TARGET[0], INPUT[1] / TARGET[1]];
+  const block = (h: tf.Tensor4D, i: number) => tf.add(h, tf.mul(tf.conv2d(tf.relu(h), hidden[i], 1, 'same'), TASK_BRANCH)) as tf.Tensor4D;
+  // Asynchronous reads only: the webgpu backend has no synchronous ones in Node.
+  const calibrate = async (x: tf.Tensor4D) => {
+    let h = tf.conv2d(x, first, 1, 'same');
+    for (let i = 0; i < hidden.length; i++) {
+      const next = block(h, i);
+      const [vNext, vH] = tf.tidy(() => [tf.moments(next).variance, tf.moments(h).variance]);
+      const ratio = (await vNext.data())[0] / Math.max((await vH.data())[0], 1e-12);
+      scales[i] = Math.sqrt(ratio) || 1;
+      const scaled = tf.div(next, scales[i]) as tf.Tensor4D;
+      tf.dispose([h, next, vNext, vH]);
+      h = scaled;
+    }
+    h.dispose();
+  };
   const apply = (x: tf.Tensor4D) =>
     tf.tidy(() => {
+      if (scales.length < hidden.length) throw new Error('task net used before calibrate()');
       let h = tf.conv2d(x, first, 1, 'same');
-      hidden.forEach((w, i) => {
-        const next = tf.add(h, tf.mul(tf.conv2d(tf.relu(h), w, 1, 'same'), TASK_BRANCH));
-        if (scales[i] === undefined) scales[i] = Math.sqrt(tf.moments(next).variance.dataSync()[0] / Math.max(tf.moments(h).variance.dataSync()[0], 1e-12)) || 1;
-        h = tf.div(next, scales[i]);
+      hidden.forEach((_, i) => {
+        h = tf.div(block(h, i), scales[i]);
       });
       return tf.conv2d(tf.avgPool(h, pool, pool, 'valid'), last, 1, 'same');
     });
-  return { apply, dispose: () => tf.dispose([first, ...hidden, last]) };
+  return { calibrate, apply, dispose: () => tf.dispose([first, ...hidden, last]) };
 }
 
 async function mapSet(split: Split, fn: (x: tf.Tensor4D) => tf.Tensor4D, shape: [number, number, number]): Promise<FeatureSet> {
@@ -176,6 +190,10 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const span = (part: number, of: number): [number, number] => [(t + part / of) / jobs, (t + (part + 1) / of) / jobs];
     hooks.progress?.({ stage: `task k=${k}: target DNN`, fraction: t / jobs });
     const task = taskNet(k, seed * 7919 + k);
+    // The block scales come from the first batch that the train set's pass would run (predictSet's 128).
+    const firstBatch = tf.tensor4d(trainX.images.subarray(0, Math.min(128, trainX.count) * INPUT[0] * INPUT[1] * INPUT[2]), [Math.min(128, trainX.count), ...INPUT]);
+    await task.calibrate(firstBatch);
+    firstBatch.dispose();
     const taskTrain = await mapSet(trainX, task.apply, TARGET);
     const taskTest = await mapSet(testX, task.apply, TARGET);
     task.dispose();

@@ -427,11 +427,14 @@ export async function teacherStats(teacher: Teacher, split: Split, indices: Int3
 }
 
 /** Accuracy and mean cross-entropy of flat outputs (N × classes). */
-export function scoreOutputs(outputs: Float32Array, classes: number, labels: Int32Array, probabilities: boolean): TeacherStats {
+export async function scoreOutputs(outputs: Float32Array, classes: number, labels: Int32Array, probabilities: boolean): Promise<TeacherStats> {
   const t = tf.tensor2d(outputs, [labels.length, classes]);
   const l = tf.tensor1d(labels, 'int32');
   const { loss, accuracy } = taskLoss(t, l, probabilities);
-  const out = { loss: loss.dataSync()[0], accuracy: accuracy.dataSync()[0] };
-  tf.dispose([t, l, loss, accuracy]);
-  return out;
+  try {
+    // Asynchronous reads only: the webgpu backend has no synchronous ones in Node.
+    return { loss: (await loss.data())[0], accuracy: (await accuracy.data())[0] };
+  } finally {
+    tf.dispose([t, l, loss, accuracy]);
+  }
 }
