@@ -6,12 +6,18 @@
  *
  *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
+ *       [--peers [--peer-count 2]]
  *
  * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
  * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
  * size to $ZOO/reliability[-joint][-T].txt.
+ *
+ * `--peers`: instead of the two fixed exemplars, each teacher's exemplars are other seeds of the
+ * same depth and number of training samples (the next `--peer-count` seeds, cyclically; default 2,
+ * so K = 3 as with the exemplars). Results go to $ZOO/results-peers[-joint|-target-phi],
+ * reports to predict-peers[-joint][-T].json and reliability-peers[-joint][-T].txt.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyze } from '../../src/analysis/analyze';
@@ -19,11 +25,30 @@ import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
-import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, resultPath, zooModels, type ZooModel } from './common';
+import { EXEMPLARS, SAMPLE_SIZES, SEEDS, ZOO_DIR, dataDir, modelDir, resultPath, zooModels, type ZooModel } from './common';
 
 /** The zoo's analysis settings: the four lowest orders (the predictor's vector), width 8, the quick budget. */
 export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
+
+/**
+ * The peers of a teacher: the next `count` seeds (cyclically over the zoo's seeds) of the same
+ * depth and number of training samples, as zoo models.
+ */
+export function peersOf(m: ZooModel, count: number): ZooModel[] {
+  const i = SEEDS.indexOf(m.seed);
+  if (i < 0) throw new Error(`seed ${m.seed} is not a zoo seed`);
+  if (count < 1 || count > SEEDS.length - 1) throw new Error(`--peer-count must be 1..${SEEDS.length - 1}, got ${count}`);
+  return Array.from({ length: count }, (_, k) => {
+    const seed = SEEDS[(i + 1 + k) % SEEDS.length];
+    return { name: `cnn-d${m.depth}-n${m.samples}-s${seed}`, samples: m.samples, depth: m.depth, seed };
+  });
+}
+
+/** Where a result goes: the exemplar runs in results[-joint]/, the peer runs in results-peers-<method>/. */
+function outPath(name: string, method: ReliabilityMethod, peers: boolean): string {
+  return peers ? join(ZOO_DIR, `results-peers-${method}`, `${name}.json`) : resultPath(name, method);
+}
 
 function done(path: string, method: ReliabilityMethod): boolean {
   if (!existsSync(path)) return false;
@@ -118,6 +143,8 @@ async function main(): Promise<void> {
       shapley: { type: 'boolean' },
       repeats: { type: 'string' },
       tag: { type: 'string' },
+      peers: { type: 'boolean' },
+      'peer-count': { type: 'string' },
     },
   });
   const method = (values.method ?? 'joint') as ReliabilityMethod;
@@ -126,13 +153,22 @@ async function main(): Promise<void> {
   const seeds = list(values.seeds, [1, 2, 3, 4]);
   const sizes = list(values.sizes, SAMPLE_SIZES);
   const models = zooModels().filter((m) => depths.includes(m.depth) && seeds.includes(m.seed) && sizes.includes(m.samples));
-  const exemplars = EXEMPLARS.map(modelDir);
-  for (const e of exemplars) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
+  const peers = values.peers ?? false;
+  const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
+  const fixed = EXEMPLARS.map(modelDir);
+  if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
+  if (peers) mkdirSync(join(ZOO_DIR, `results-peers-${method}`), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
     for (const m of schedule(models)) {
-      const out = resultPath(m.name, method);
+      const out = outPath(m.name, method, peers);
       if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
+      const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
+      const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
+      if (missing.length > 0) {
+        process.stdout.write(`${m.name}: skipped, exemplars missing: ${missing.join(', ')}\n`);
+        continue;
+      }
       if (left-- <= 0) break;
       const t0 = performance.now();
       const res = await analyze({
@@ -154,13 +190,14 @@ async function main(): Promise<void> {
       const fits = (r.reliabilitySettings?.perOrder ?? []).map((p) => p.headFit.map((x) => x.toFixed(2)).join('/')).join(' ');
       process.stdout.write(
         `${m.name}  test acc ${r.teacher.testAccuracy.toFixed(3)}  ρ ${r.components.map((c) => c.rho.toFixed(2)).join(' ')}  ρ_rel ${(r.reliability ?? []).map((x) => x.reliableRho.toFixed(2)).join(' ')}` +
-          `  share ${r.reliability ? reliableShare(r).toFixed(3) : '-'}  head fits ${fits}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+          `  share ${r.reliability ? reliableShare(r).toFixed(3) : '-'}${peers ? `  peers ${exemplars.map((e) => e.split('-').pop()).join(',')}` : ''}  head fits ${fits}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
       );
     }
   }
-  const results = models.filter((m) => done(resultPath(m.name, method), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(resultPath(m.name, method), 'utf8')) as ResultFile }));
-  const suffix = (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
-  let text = `${results.length} analysed models (reliability method ${method})\n\nReliability against training samples (means per size):\n`;
+  const results = models.filter((m) => done(outPath(m.name, method, peers), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peers), 'utf8')) as ResultFile }));
+  const suffix = (peers ? '-peers' : '') + (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
+  const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
+  let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
   if (results.length >= 3) {
     const rho = spearman(
@@ -170,7 +207,7 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: resultPath(r.model.name, method), result: readPredictSource(resultPath(r.model.name, method)) }));
+    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peers), result: readPredictSource(outPath(r.model.name, method, peers)) }));
     const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
     text += '\n' + formatPredictReport(report);
     writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
