@@ -9,7 +9,7 @@ import { registerCommand } from './cli';
 import { runDemo } from './demo';
 import { BadInputError } from './errors';
 import { loadDataset } from './data/dataset';
-import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse } from './protocol';
+import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse, type ReliabilityMethod } from './protocol';
 import type { ResultFile } from './result';
 import { registerHandlers, toResponseError } from './server';
 import { loadTeacher } from './teacher';
@@ -36,6 +36,14 @@ export function parseInteger(name: string, v: string | undefined, fallback: numb
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new BadInputError(`--${name} must be an integer${min > -Infinity ? ` ≥ ${min}` : ''}, got '${v}'`);
   return n;
+}
+
+const RELIABILITY_METHODS: ReliabilityMethod[] = ['joint', 'target-phi'];
+
+export function parseReliabilityMethod(v: string | undefined): ReliabilityMethod | undefined {
+  if (v === undefined) return undefined;
+  if (!RELIABILITY_METHODS.includes(v as ReliabilityMethod)) throw new BadInputError(`--reliability-method must be one of ${RELIABILITY_METHODS.join(', ')}, got '${v}'`);
+  return v as ReliabilityMethod;
 }
 
 /** The flags every training command takes: orders, budget, backend, seed and width of the disentanglers. */
@@ -110,6 +118,7 @@ registerCommand('analyze', async (argv) => {
       layer: { type: 'string' },
       out: { type: 'string' },
       exemplars: { type: 'string' },
+      'reliability-method': { type: 'string' },
       shapley: { type: 'boolean' },
       substitution: { type: 'boolean' },
       python: { type: 'string' },
@@ -129,6 +138,7 @@ registerCommand('analyze', async (argv) => {
       orders: parseOrders(values.orders),
       ...trainingSettings(values, 'standard'),
       exemplars: values.exemplars ? values.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+      reliabilityMethod: parseReliabilityMethod(values['reliability-method']),
       shapley: values.shapley,
       substitution: values.substitution,
       out,

@@ -166,6 +166,7 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
       layer,
       budget,
       exemplars,
+      reliabilityMethod: cfg.reliabilityMethod,
       orders: cfg.orders,
       backend: cfg.backend,
       seed: cfg.seed,

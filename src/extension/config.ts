@@ -1,6 +1,6 @@
 /** Typed view of the extension's settings (package.json `contributes.configuration`). */
 import * as vscode from 'vscode';
-import type { BackendChoice, Budget } from '../analysis/protocol';
+import type { BackendChoice, Budget, ReliabilityMethod } from '../analysis/protocol';
 
 export interface Settings {
   orders: number[];
@@ -10,6 +10,7 @@ export interface Settings {
   seed: number;
   dataset: string;
   exemplars: string[];
+  reliabilityMethod: ReliabilityMethod;
   shapley: boolean;
   substitution: boolean;
   resultsFolder: string;
@@ -26,6 +27,7 @@ export function settings(scope?: vscode.Uri): Settings {
     seed: c.get<number>('seed', 0),
     dataset: c.get<string>('dataset', ''),
     exemplars: c.get<string[]>('exemplars', []),
+    reliabilityMethod: c.get<ReliabilityMethod>('reliabilityMethod', 'joint'),
     shapley: c.get<boolean>('shapley', true),
     substitution: c.get<boolean>('substitution', true),
     resultsFolder: c.get<string>('resultsFolder', '.feature-complexity'),

@@ -201,6 +201,12 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   rows.push(['Teacher accuracy (train / test)', `${pct(r.teacher.trainAccuracy, 2)} / ${pct(r.teacher.testAccuracy, 2)}`]);
   rows.push(['Teacher loss (train / test)', `${fixed(r.teacher.trainLoss)} / ${fixed(r.teacher.testLoss)}`]);
   if (r.shapley?.baseline) rows.push(['Removed components replaced by', r.shapley.baseline]);
+  const rs = r.reliabilitySettings;
+  if (rs) {
+    const method = rs.method === 'joint' ? 'joint (one Φ per order shared by all networks, a linear head each)' : 'target Φ (the model\'s own disentanglers, closed-form heads)';
+    rows.push(['Reliability', `${method}; K = ${rs.networks} networks (the model and ${rs.exemplars.length} exemplar${rs.exemplars.length === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`]);
+    if (rs.exemplars.length) rows.push(['Exemplars', rs.exemplars.join(', ')]);
+  }
   for (const [stage, s] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatSeconds(s)]);
   if (r.engineVersion) rows.push(['Engine version', r.engineVersion]);
   if (r.createdAt) rows.push(['Written at', r.createdAt]);

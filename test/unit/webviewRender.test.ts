@@ -129,6 +129,14 @@ test('settings list every setting the numbers depend on', () => {
   assert.match(CAVEAT, /not an exact decomposition/);
 });
 
+test('settings name the reliability method, K, rounds and exemplars when the file records them', () => {
+  const withReliability = { ...complete, reliabilitySettings: { method: 'joint' as const, networks: 3, exemplars: ['/m/a/model.json', '/m/b.onnx'], rounds: 10, samples: 512 } };
+  const rows = new Map(settingsRows(withReliability));
+  assert.match(rows.get('Reliability') ?? '', /^joint .*; K = 3 networks \(the model and 2 exemplars\), 10 cycle rounds, 512 samples$/);
+  assert.equal(rows.get('Exemplars'), '/m/a/model.json, /m/b.onnx');
+  assert.equal(new Map(settingsRows(complete)).get('Reliability'), undefined);
+});
+
 test('durations read as a person would say them', () => {
   assert.deepEqual([formatSeconds(0.412), formatSeconds(2.38), formatSeconds(64.3), formatSeconds(2841.012), formatSeconds(7200)], ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min']);
 });
