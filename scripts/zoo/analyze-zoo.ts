@@ -25,25 +25,11 @@ import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
-import { EXEMPLARS, SAMPLE_SIZES, SEEDS, ZOO_DIR, dataDir, modelDir, resultPath, zooModels, type ZooModel } from './common';
+import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, peersOf, resultPath, zooModels, type ZooModel } from './common';
 
 /** The zoo's analysis settings: the four lowest orders (the predictor's vector), width 8, the quick budget. */
 export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
-
-/**
- * The peers of a teacher: the next `count` seeds (cyclically over the zoo's seeds) of the same
- * depth and number of training samples, as zoo models.
- */
-export function peersOf(m: ZooModel, count: number): ZooModel[] {
-  const i = SEEDS.indexOf(m.seed);
-  if (i < 0) throw new Error(`seed ${m.seed} is not a zoo seed`);
-  if (count < 1 || count > SEEDS.length - 1) throw new Error(`--peer-count must be 1..${SEEDS.length - 1}, got ${count}`);
-  return Array.from({ length: count }, (_, k) => {
-    const seed = SEEDS[(i + 1 + k) % SEEDS.length];
-    return { name: `cnn-d${m.depth}-n${m.samples}-s${seed}`, samples: m.samples, depth: m.depth, seed };
-  });
-}
 
 /** Where a result goes: the exemplar runs in results[-joint]/, the peer runs in results-peers-<method>/. */
 function outPath(name: string, method: ReliabilityMethod, peers: boolean): string {

@@ -34,6 +34,20 @@ export function zooModels(): ZooModel[] {
 
 export const EXEMPLARS = ['exemplar-a', 'exemplar-b'];
 
+/**
+ * The peers of a teacher: the next `count` seeds (cyclically over the zoo's seeds) of the same
+ * depth and number of training samples, as zoo models.
+ */
+export function peersOf(m: ZooModel, count: number): ZooModel[] {
+  const i = SEEDS.indexOf(m.seed);
+  if (i < 0) throw new Error(`seed ${m.seed} is not a zoo seed`);
+  if (count < 1 || count > SEEDS.length - 1) throw new Error(`--peer-count must be 1..${SEEDS.length - 1}, got ${count}`);
+  return Array.from({ length: count }, (_, k) => {
+    const seed = SEEDS[(i + 1 + k) % SEEDS.length];
+    return { name: `cnn-d${m.depth}-n${m.samples}-s${seed}`, samples: m.samples, depth: m.depth, seed };
+  });
+}
+
 export const modelDir = (name: string): string => join(ZOO_DIR, 'models', name);
 export const dataDir = (samples: number): string => join(ZOO_DIR, 'data', `n${samples}`);
 /** Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the joint ones. */

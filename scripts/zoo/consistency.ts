@@ -7,8 +7,11 @@
  * every model is measured on the same images whatever its training-set size.
  *
  *   nice -n 19 node --import tsx scripts/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
+ *       [--peers [--peer-count 2]]
  *
- * Writes $ZOO/consistency.json and prints the means per size.
+ * Writes $ZOO/consistency.json and prints the means per size. `--peers`: the "exemplars" of each
+ * teacher are the next seeds of the same depth and size (as analyze-zoo --peers); writes
+ * $ZOO/consistency-peers.json.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ import { useBackend, tf } from '../../src/analysis/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
 import { loadTeacher, mapBatchesAsync, type Teacher } from '../../src/analysis/teacher';
-import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, zooModels } from './common';
+import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, peersOf, zooModels } from './common';
 
 async function features(t: Teacher, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
   const { data } = await mapBatchesAsync(split, indices, 250, (x) => t.runTrunk(x));
@@ -46,7 +49,11 @@ async function linearR2(xFit: tf.Tensor4D, yFit: tf.Tensor4D, xTest: tf.Tensor4D
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' } },
+  });
+  const peers = values.peers ?? false;
+  const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
   const depths = list(values.depths, [2, 3]);
   const seeds = list(values.seeds, [1, 2, 3, 4]);
@@ -58,28 +65,39 @@ async function main(): Promise<void> {
   const fitIdx = Int32Array.from({ length: half }, (_, i) => i);
   const testIdx = Int32Array.from({ length: test.count - half }, (_, i) => half + i);
   const opts = { inputShape: [test.height, test.width, test.channels] };
-  const ex: { fit: tf.Tensor4D; test: tf.Tensor4D }[] = [];
-  for (const name of EXEMPLARS) {
-    const t = await loadTeacher(modelDir(name), undefined, opts);
-    ex.push({ fit: await features(t, test, fitIdx), test: await features(t, test, testIdx) });
-    await t.dispose();
-  }
-  const exFit = tf.concat(ex.map((e) => e.fit), 3);
-  const exTest = tf.concat(ex.map((e) => e.test), 3);
-  const rows: { name: string; samples: number; depth: number; seed: number; exemplarsToTarget: number; targetToExemplars: number }[] = [];
+  // Features of every model used, computed once: { fit, test } per name.
+  const cache = new Map<string, { fit: tf.Tensor4D; test: tf.Tensor4D }>();
+  const feats = async (name: string) => {
+    let f = cache.get(name);
+    if (!f) {
+      const t = await loadTeacher(modelDir(name), undefined, opts);
+      f = { fit: await features(t, test, fitIdx), test: await features(t, test, testIdx) };
+      await t.dispose();
+      cache.set(name, f);
+    }
+    return f;
+  };
+  const concat = async (names: string[]) => {
+    const fs: { fit: tf.Tensor4D; test: tf.Tensor4D }[] = [];
+    for (const n of names) fs.push(await feats(n));
+    return { fit: tf.concat(fs.map((e) => e.fit), 3), test: tf.concat(fs.map((e) => e.test), 3) };
+  };
+  const fixed = peers ? undefined : await concat(EXEMPLARS);
+  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number }[] = [];
   for (const m of zooModels().filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
-    const t = await loadTeacher(modelDir(m.name), undefined, opts);
-    const fFit = await features(t, test, fitIdx);
-    const fTest = await features(t, test, testIdx);
-    await t.dispose();
+    const exemplars = peers ? peersOf(m, peerCount).map((p) => p.name) : EXEMPLARS;
+    const ex = fixed ?? (await concat(exemplars));
+    const exFit = ex.fit;
+    const exTest = ex.test;
+    const { fit: fFit, test: fTest } = await feats(m.name);
     const e2t = await linearR2(exFit, fFit, exTest, fTest);
     const t2e = await linearR2(fFit, exFit, fTest, exTest);
-    tf.dispose([fFit, fTest]);
-    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplarsToTarget: e2t, targetToExemplars: t2e });
+    if (!fixed) tf.dispose([exFit, exTest]);
+    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e });
     process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}\n`);
   }
-  tf.dispose([exFit, exTest, ...ex.flatMap((e) => [e.fit, e.test])]);
-  writeFileSync(join(ZOO_DIR, 'consistency.json'), JSON.stringify(rows, null, 2) + '\n');
+  tf.dispose([...(fixed ? [fixed.fit, fixed.test] : []), ...[...cache.values()].flatMap((e) => [e.fit, e.test])]);
+  writeFileSync(join(ZOO_DIR, peers ? 'consistency-peers.json' : 'consistency.json'), JSON.stringify(rows, null, 2) + '\n');
   process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars (means)\n');
   for (const n of sizes) {
     const rs = rows.filter((r) => r.samples === n);
