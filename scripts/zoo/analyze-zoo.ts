@@ -14,8 +14,8 @@
  *
  * `--peers`: instead of the two fixed exemplars, each teacher's exemplars are other seeds of the
  * same depth and number of training samples (the next `--peer-count` seeds, cyclically; default 2,
- * so K = 3 as with the exemplars). Results go to $ZOO/results-peers[-joint|-target-phi],
- * reports to predict-peers[-joint][-T].json and reliability-peers[-joint][-T].txt.
+ * so K = 3 as with the exemplars). Results go to $ZOO/results-peers[N]-<method>/, reports to
+ * predict-peers[N][-joint][-T].json and reliability-peers[N][-joint][-T].txt (N: the peer count, when not 2).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,9 +31,13 @@ import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, peersOf, resultPat
 export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
 
-/** Where a result goes: the exemplar runs in results[-joint]/, the peer runs in results-peers-<method>/. */
-function outPath(name: string, method: ReliabilityMethod, peers: boolean): string {
-  return peers ? join(ZOO_DIR, `results-peers-${method}`, `${name}.json`) : resultPath(name, method);
+/** Where results go: the exemplar runs in results[-joint]/, the peer runs in results-peers[N]-<method>/ (N = peers when not 2). */
+function peersDir(method: ReliabilityMethod, peerCount: number): string {
+  return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}`);
+}
+
+function outPath(name: string, method: ReliabilityMethod, peers: number): string {
+  return peers > 0 ? join(peersDir(method, peers), `${name}.json`) : resultPath(name, method);
 }
 
 function done(path: string, method: ReliabilityMethod): boolean {
@@ -143,11 +147,12 @@ async function main(): Promise<void> {
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const fixed = EXEMPLARS.map(modelDir);
   if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
-  if (peers) mkdirSync(join(ZOO_DIR, `results-peers-${method}`), { recursive: true });
+  const peerArg = peers ? peerCount : 0;
+  if (peers) mkdirSync(peersDir(method, peerCount), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
     for (const m of schedule(models)) {
-      const out = outPath(m.name, method, peers);
+      const out = outPath(m.name, method, peerArg);
       if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
       const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
@@ -180,8 +185,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  const results = models.filter((m) => done(outPath(m.name, method, peers), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peers), 'utf8')) as ResultFile }));
-  const suffix = (peers ? '-peers' : '') + (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
+  const results = models.filter((m) => done(outPath(m.name, method, peerArg), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peerArg), 'utf8')) as ResultFile }));
+  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
   const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
   let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
@@ -193,7 +198,7 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peers), result: readPredictSource(outPath(r.model.name, method, peers)) }));
+    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peerArg), result: readPredictSource(outPath(r.model.name, method, peerArg)) }));
     const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
     text += '\n' + formatPredictReport(report);
     writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
