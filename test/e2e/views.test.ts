@@ -61,6 +61,7 @@ async function contextMenuItem(vs: VsCode, row: Locator, label: string, prepare?
         await vs.screenshot(`context-menu-without-${label.replace(/\W+/g, '-').toLowerCase()}`);
         throw e;
       }
+      if (process.env.FC_E2E_DEBUG) await vs.screenshot(`context-menu-attempt-${attempt}`);
       await vs.page.keyboard.press('Escape');
     }
   }
@@ -96,12 +97,21 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     // Both rows selected before each right-click, or the menu is the single-file one: a re-render
     // of the Explorer (file events of the fixture copy) can drop a selection made a moment before.
     const selected = vs.page.locator('.explorer-folders-view .monaco-list-row[aria-selected="true"]');
+    // A Ctrl+click can land while the Explorer re-renders and count as a plain click: try again,
+    // and on alternate tries extend the selection from the first row with Shift+Arrow instead
+    // (the two files are neighbours in the Explorer's alphabetical order).
     const selectBoth = async (): Promise<void> => {
-      await first.click();
-      await second.click({ modifiers: ['Control'] });
-      for (let tries = 0; (await selected.count()) < 2; tries++) {
-        if (tries === 50) throw new Error(`two rows should be selected, ${await selected.count()} are`);
-        await vs.page.waitForTimeout(100);
+      for (let attempt = 1; ; attempt++) {
+        await first.click();
+        // The click opens the file in a preview editor; once that editor is up, the Explorer
+        // reveals (and selects) the active file again: select the second row after that.
+        await vs.page.locator('.tabs-container .tab', { hasText: basename(FILES[0]) }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+        await vs.page.waitForTimeout(300);
+        if (attempt % 2 === 1) await second.click({ modifiers: ['Control'] });
+        else await vs.page.keyboard.press(basename(FILES[1]) < basename(FILES[0]) ? 'Shift+ArrowUp' : 'Shift+ArrowDown');
+        for (let tries = 0; tries < 20 && (await selected.count()) < 2; tries++) await vs.page.waitForTimeout(100);
+        if ((await selected.count()) === 2) return;
+        if (attempt === 6) throw new Error(`two rows should be selected, ${await selected.count()} are`);
       }
     };
     await runContextMenu(vs, second, 'Compare Analyses', 'explorer-compare-menu', selectBoth);
