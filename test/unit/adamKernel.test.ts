@@ -3,20 +3,11 @@ import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { ADAM_UPDATE, FusedAdam, adam } from '../../src/analysis/kernels/adam';
 import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { random } from './kernelHelpers';
 
 before(async () => {
   await useBackend('wasm');
 });
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** Five Adam steps of a small disentangler; weights and Adam's state (moments, β powers) after them. */
 async function train(backend: 'cpu' | 'wasm', makeOptimizer: () => tf.AdamOptimizer): Promise<{ losses: number[]; state: Float32Array[] }> {

@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
 import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { random } from './kernelHelpers';
 
 before(async () => {
   await useBackend('wasm');
   registerWasmConvKernels();
 });
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 

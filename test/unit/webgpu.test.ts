@@ -10,10 +10,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { WEBGPU_ICD_ENV, initWebgpu, probeBackends, softwareAdapterName, tf, useBackend } from '../../src/analysis/backend';
-import { adam } from '../../src/analysis/kernels/adam';
-import { ADAM_UPDATE } from '../../src/analysis/kernels/webgpu-adam';
+import { ADAM_UPDATE, adam } from '../../src/analysis/kernels/adam';
 import { countGpuWork } from '../../src/analysis/kernels/webgpu-util';
 import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { random } from './kernelHelpers';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env[WEBGPU_ICD_ENV] && existsSync(SWIFTSHADER_ICD)) process.env[WEBGPU_ICD_ENV] = SWIFTSHADER_ICD;
@@ -30,16 +30,6 @@ before(async () => {
     console.log(`# webgpu tests skipped: ${skip}`);
   }
 });
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** |a − b| ≤ atol + rtol·|b| everywhere; returns the worst element's excess for the message. */
 function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, what: string): void {

@@ -10,6 +10,7 @@ import { WEBGPU_ICD_ENV, initWebgpu, tf, useBackend } from '../../src/analysis/b
 import { planSplits } from '../../src/analysis/kernels/webgpu-conv';
 import { planColumnSum } from '../../src/analysis/kernels/webgpu-sum';
 import { RELU_GRAD } from '../../src/analysis/kernels/webgpu-relu';
+import { random } from './kernelHelpers';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env[WEBGPU_ICD_ENV] && existsSync(SWIFTSHADER_ICD)) process.env[WEBGPU_ICD_ENV] = SWIFTSHADER_ICD;
@@ -25,16 +26,6 @@ before(async () => {
     console.log(`# webgpu conv tests skipped: ${skip}`);
   }
 });
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 type Pad = 'same' | 'valid';
 interface Case {

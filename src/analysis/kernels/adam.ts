@@ -18,7 +18,8 @@ type TensorInfo = tf.TensorInfo;
 
 export const ADAM_UPDATE = 'FeatureComplexityAdamUpdate';
 
-interface AdamUpdateAttrs {
+/** Attributes of the Adam update kernel, the same on every backend that registers it. */
+export interface AdamUpdateAttrs {
   beta1: number;
   beta2: number;
   epsilon: number;

@@ -13,21 +13,11 @@
  * them CPU-side scalars (never uploaded to the GPU).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, type AdamUpdateAttrs } from './adam';
 import { dispatch, internals, pipeline, workgroups1d } from './webgpu-util';
 
 type TensorInfo = tf.TensorInfo;
 
-/** Same name as kernels/adam.ts's ADAM_UPDATE (the kernel is looked up by name per backend). */
-export const ADAM_UPDATE = 'FeatureComplexityAdamUpdate';
-
-interface AdamUpdateAttrs {
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  learningRate: number;
-  correction1: number;
-  correction2: number;
-}
 
 const WORKGROUP = 256;
 
