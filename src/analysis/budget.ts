@@ -59,6 +59,17 @@ export function learningRate(b: BudgetSpec, epoch: number): number {
 }
 
 /**
+ * Learning rate of step `step` (0-based, counted over the whole order) in `epoch`: the budget's
+ * schedule, and for an order warm-started from the previous one the warm factor and a linear
+ * ramp over the first warmupSteps steps.
+ */
+export function stepLearningRate(b: BudgetSpec, epoch: number, step: number, warmStarted: boolean): number {
+  if (!warmStarted) return learningRate(b, epoch);
+  const ramp = step < b.warmupSteps ? (step + 1) / b.warmupSteps : 1;
+  return learningRate(b, epoch) * b.warmFactor * ramp;
+}
+
+/**
  * Whether training may stop at `epoch` given the monitor's history (ascending epochs):
  * both ρ and the explained fraction moved less than the tolerance since the look-back point.
  */

@@ -15,7 +15,7 @@
  * release does; see metrics/reliability.ts.
  */
 import { tf } from './backend';
-import { learningRate, type BudgetSpec } from './budget';
+import { stepLearningRate, type BudgetSpec } from './budget';
 import { gatherImages, type Split } from './data/dataset';
 import { Rng } from './data/rng';
 import { Disentangler } from './disentangler';
@@ -191,12 +191,9 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
       const epochs = opts.epochs?.[i] ?? budget.maxEpochs;
       try {
         for (let epoch = 0; epoch < epochs; epoch++) {
-          const lr = learningRate(budget, epoch) * (prev ? budget.warmFactor : 1);
           let sum = 0;
           for (let s = 0; s < stepsPerEpoch; s++) {
-            const step = epoch * stepsPerEpoch + s;
-            const ramp = prev && step < budget.warmupSteps ? (step + 1) / budget.warmupSteps : 1;
-            (optimizer as unknown as { learningRate: number }).learningRate = lr * ramp;
+            (optimizer as unknown as { learningRate: number }).learningRate = stepLearningRate(budget, epoch, epoch * stepsPerEpoch + s, prev !== undefined);
             await new Promise<void>((r) => setImmediate(r));
             if (opts.isCancelled?.()) {
               net.dispose();

@@ -5,7 +5,7 @@
  * the numbers. Cancellation is checked at every step; finished orders are kept.
  */
 import { tf } from './backend';
-import { converged, learningRate, type BudgetSpec } from './budget';
+import { converged, stepLearningRate, type BudgetSpec } from './budget';
 import { Rng } from './data/rng';
 import type { Split } from './data/dataset';
 import { Disentangler, trainStep } from './disentangler';
@@ -296,12 +296,9 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
     try {
       for (epoch = 0; epoch < budget.maxEpochs; epoch++) {
-        const lr = learningRate(budget, epoch) * (prevNet ? budget.warmFactor : 1);
         let sum = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
-          const step = epoch * stepsPerEpoch + s;
-          const ramp = prevNet && step < budget.warmupSteps ? (step + 1) / budget.warmupSteps : 1;
-          (optimizer as unknown as { learningRate: number }).learningRate = lr * ramp;
+          (optimizer as unknown as { learningRate: number }).learningRate = stepLearningRate(budget, epoch, epoch * stepsPerEpoch + s, prevNet !== undefined);
           // A macrotask turn lets the IPC channel deliver a cancel request and flush progress.
           await new Promise<void>((r) => setImmediate(r));
           if (hooks.isCancelled?.()) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
-import { BUDGETS, budgetSpec, converged, learningRate } from '../../src/analysis/budget';
+import { BUDGETS, budgetSpec, converged, learningRate, stepLearningRate } from '../../src/analysis/budget';
 import { Rng } from '../../src/analysis/data/rng';
 import type { Split } from '../../src/analysis/data/dataset';
 import { BadInputError } from '../../src/analysis/errors';
@@ -14,6 +14,14 @@ test('learning rate is log-spaced from lrStart to lrEnd', () => {
   const mid = learningRate(b, (b.maxEpochs - 1) / 2);
   assert.ok(Math.abs(mid - 1e-4) < 1e-9, `midpoint ${mid}`);
   assert.throws(() => budgetSpec('fast'), BadInputError);
+});
+
+test('a warm-started order ramps its learning rate up from zero at the warm factor; a cold one follows the schedule', () => {
+  const b = BUDGETS.quick;
+  assert.equal(stepLearningRate(b, 3, 100, false), learningRate(b, 3));
+  assert.equal(stepLearningRate(b, 0, 0, true), (learningRate(b, 0) * b.warmFactor) / b.warmupSteps);
+  assert.ok(stepLearningRate(b, 0, 5, true) > stepLearningRate(b, 0, 4, true));
+  assert.equal(stepLearningRate(b, 2, b.warmupSteps, true), learningRate(b, 2) * b.warmFactor);
 });
 
 test('stopping rule: flat ρ stops after minEpochs; a slow log-linear drift does not; reference never stops early', () => {
