@@ -6,7 +6,7 @@
  *
  *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
- *       [--peers [--peer-count 2]]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full]
  *
  * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
  * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
@@ -16,6 +16,11 @@
  * same depth and number of training samples (the next `--peer-count` seeds, cyclically; default 2,
  * so K = 3 as with the exemplars). Results go to $ZOO/results-peers[N]-<method>/, reports to
  * predict-peers[N][-joint][-T].json and reliability-peers[N][-joint][-T].txt (N: the peer count, when not 2).
+ *
+ * `--exemplar-set full`: the second fixed pair (`exemplar-full-a`, `-b`, trained on the 55,000
+ * images no teacher sees, common.ts) instead of `exemplar-a`, `-b`. Results go to
+ * $ZOO/results[-joint]-fullex/, reports to predict[-joint]-fullex[-T].json and
+ * reliability[-joint]-fullex[-T].txt.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +30,7 @@ import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
-import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, peersOf, resultPath, zooModels, type ZooModel } from './common';
+import { EXEMPLAR_SETS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, modelDir, parseExemplarSet, peersOf, resultPath, resultsDir as resultsDirOf, zooModels, type ExemplarSet, type ZooModel } from './common';
 
 /** The zoo's analysis settings: the four lowest orders (the predictor's vector), width 8, the quick budget. */
 export const ZOO_ORDERS = [0, 1, 2, 4];
@@ -36,8 +41,8 @@ function peersDir(method: ReliabilityMethod, peerCount: number): string {
   return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}`);
 }
 
-function outPath(name: string, method: ReliabilityMethod, peers: number): string {
-  return peers > 0 ? join(peersDir(method, peers), `${name}.json`) : resultPath(name, method);
+function outPath(name: string, method: ReliabilityMethod, peers: number, set: ExemplarSet): string {
+  return peers > 0 ? join(peersDir(method, peers), `${name}.json`) : resultPath(name, method, set);
 }
 
 function done(path: string, method: ReliabilityMethod): boolean {
@@ -135,8 +140,12 @@ async function main(): Promise<void> {
       tag: { type: 'string' },
       peers: { type: 'boolean' },
       'peer-count': { type: 'string' },
+      'exemplar-set': { type: 'string' },
     },
   });
+  const exemplarSet = parseExemplarSet(values['exemplar-set']);
+  if (values.peers && values['exemplar-set']) throw new Error('--peers and --exemplar-set exclude each other');
+  const EXEMPLARS = EXEMPLAR_SETS[exemplarSet];
   const method = (values.method ?? 'joint') as ReliabilityMethod;
   if (method !== 'joint' && method !== 'target-phi') throw new Error(`--method joint|target-phi, got ${method}`);
   const depths = list(values.depths, [2, 3]);
@@ -149,10 +158,11 @@ async function main(): Promise<void> {
   if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
   if (peers) mkdirSync(peersDir(method, peerCount), { recursive: true });
+  else mkdirSync(resultsDirOf(method, exemplarSet), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
     for (const m of schedule(models)) {
-      const out = outPath(m.name, method, peerArg);
+      const out = outPath(m.name, method, peerArg, exemplarSet);
       if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
       const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
@@ -185,8 +195,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  const results = models.filter((m) => done(outPath(m.name, method, peerArg), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peerArg), 'utf8')) as ResultFile }));
-  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + (values.tag ? `-${values.tag}` : '');
+  const results = models.filter((m) => done(outPath(m.name, method, peerArg, exemplarSet), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peerArg, exemplarSet), 'utf8')) as ResultFile }));
+  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + (values.tag ? `-${values.tag}` : '');
   const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
   let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
@@ -198,7 +208,7 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peerArg), result: readPredictSource(outPath(r.model.name, method, peerArg)) }));
+    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peerArg, exemplarSet), result: readPredictSource(outPath(r.model.name, method, peerArg, exemplarSet)) }));
     const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
     text += '\n' + formatPredictReport(report);
     writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');

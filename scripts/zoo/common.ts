@@ -35,6 +35,25 @@ export function zooModels(): ZooModel[] {
 export const EXEMPLARS = ['exemplar-a', 'exemplar-b'];
 
 /**
+ * Exemplar sets: `small` is the original pair (`EXEMPLARS`: 8,000 samples, 4 epochs); `full` is
+ * a pair of the same architecture trained on every training image no zoo teacher sees (the
+ * permutation's tail after the first 5,000: 55,000 images), closer to the paper's exemplars
+ * ("learned on the entire … dataset with different initial parameters").
+ */
+export type ExemplarSet = 'small' | 'full';
+export const EXEMPLAR_SETS: Record<ExemplarSet, string[]> = { small: EXEMPLARS, full: ['exemplar-full-a', 'exemplar-full-b'] };
+/** The weight-initialisation seeds of each set's exemplars (exemplarNet(seed)). */
+export const EXEMPLAR_SEEDS: Record<ExemplarSet, number[]> = { small: [11, 12], full: [21, 22] };
+/** Suffix of the output files of an exemplar set: '' for the original pair, '-fullex' for the full one. */
+export const exemplarSuffix = (set: ExemplarSet): string => (set === 'full' ? '-fullex' : '');
+
+export function parseExemplarSet(s: string | undefined): ExemplarSet {
+  const set = s ?? 'small';
+  if (set !== 'small' && set !== 'full') throw new Error(`--exemplar-set small|full, got ${set}`);
+  return set;
+}
+
+/**
  * The peers of a teacher: the next `count` seeds (cyclically over the zoo's seeds) of the same
  * depth and number of training samples, as zoo models.
  */
@@ -50,9 +69,10 @@ export function peersOf(m: ZooModel, count: number): ZooModel[] {
 
 export const modelDir = (name: string): string => join(ZOO_DIR, 'models', name);
 export const dataDir = (samples: number): string => join(ZOO_DIR, 'data', `n${samples}`);
-/** Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the joint ones. */
-export const resultsDir = (method: 'joint' | 'target-phi' = 'target-phi'): string => join(ZOO_DIR, method === 'joint' ? 'results-joint' : 'results');
-export const resultPath = (name: string, method: 'joint' | 'target-phi' = 'target-phi'): string => join(resultsDir(method), `${name}.json`);
+/** Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the joint ones (`-fullex` appended for the full exemplar set). */
+export const resultsDir = (method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small'): string =>
+  join(ZOO_DIR, (method === 'joint' ? 'results-joint' : 'results') + exemplarSuffix(set));
+export const resultPath = (name: string, method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small'): string => join(resultsDir(method, set), `${name}.json`);
 
 /**
  * The training samples of every zoo dataset are prefixes of one seeded permutation of the 60k,

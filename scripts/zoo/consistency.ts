@@ -7,9 +7,11 @@
  * every model is measured on the same images whatever its training-set size.
  *
  *   nice -n 19 node --import tsx scripts/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
- *       [--peers [--peer-count 2]]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full]
  *
- * Writes $ZOO/consistency.json and prints the means per size. `--peers`: the "exemplars" of each
+ * Writes $ZOO/consistency.json and prints the means per size. `--exemplar-set full`: the second
+ * exemplar pair (trained on the 55,000 images no teacher sees, common.ts); writes
+ * $ZOO/consistency-fullex.json. `--peers`: the "exemplars" of each
  * teacher are the next seeds of the same depth and size (as analyze-zoo --peers); writes
  * $ZOO/consistency-peers.json.
  */
@@ -20,7 +22,7 @@ import { useBackend, tf } from '../../src/analysis/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
 import { loadTeacher, mapBatchesAsync, type Teacher } from '../../src/analysis/teacher';
-import { EXEMPLARS, SAMPLE_SIZES, ZOO_DIR, dataDir, modelDir, peersOf, zooModels } from './common';
+import { EXEMPLAR_SETS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, modelDir, parseExemplarSet, peersOf, zooModels } from './common';
 
 async function features(t: Teacher, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
   const { data } = await mapBatchesAsync(split, indices, 250, (x) => t.runTrunk(x));
@@ -50,8 +52,11 @@ async function linearR2(xFit: tf.Tensor4D, yFit: tf.Tensor4D, xTest: tf.Tensor4D
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' } },
+    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' }, 'exemplar-set': { type: 'string' } },
   });
+  const exemplarSet = parseExemplarSet(values['exemplar-set']);
+  const EXEMPLARS = EXEMPLAR_SETS[exemplarSet];
+  if (values.peers && values['exemplar-set']) throw new Error('--peers and --exemplar-set exclude each other');
   const peers = values.peers ?? false;
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}\n`);
   }
   tf.dispose([...(fixed ? [fixed.fit, fixed.test] : []), ...[...cache.values()].flatMap((e) => [e.fit, e.test])]);
-  writeFileSync(join(ZOO_DIR, peers ? 'consistency-peers.json' : 'consistency.json'), JSON.stringify(rows, null, 2) + '\n');
+  writeFileSync(join(ZOO_DIR, peers ? 'consistency-peers.json' : `consistency${exemplarSuffix(exemplarSet)}.json`), JSON.stringify(rows, null, 2) + '\n');
   process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars (means)\n');
   for (const n of sizes) {
     const rs = rows.filter((r) => r.samples === n);

@@ -5,15 +5,23 @@
  * Resumable: a model whose folder already holds model.json is skipped.
  *
  *   nice -n 19 node --import tsx scripts/zoo/train-zoo.ts [--only NAME] [--limit N]
+ *   nice -n 19 node --import tsx scripts/zoo/train-zoo.ts --exemplar-set full [--only NAME] [--epochs 3] [--time-batches N]
+ *
+ * `--exemplar-set full` trains only the second exemplar pair (`exemplar-full-a`, `-b`, common.ts)
+ * on all 55,000 training images no teacher sees, `--epochs` passes (default 3), batch 64, Adam
+ * 2e-3 halved after each epoch, a fresh seeded shuffle per epoch; it records the test accuracy on
+ * the zoo's 1000 test images and on the full 10k test set. `--time-batches N` trains N batches of
+ * a fresh exemplar, prints the seconds per batch and per epoch, and saves nothing.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { loadDataset, type Split } from '../../src/analysis/data/dataset';
 import { saveLayersModel } from '../../src/analysis/teacher';
-import { EXEMPLARS, EXEMPLAR_SAMPLES, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, trainOrder, writeIdx, zooModels } from './common';
+import { Rng } from '../../src/analysis/data/rng';
+import { EXEMPLARS, EXEMPLAR_SAMPLES, EXEMPLAR_SEEDS, EXEMPLAR_SETS, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, parseExemplarSet, trainOrder, writeIdx, zooModels } from './common';
 
 type T = tfl.SymbolicTensor;
 
@@ -79,8 +87,91 @@ async function fitAndSave(model: tfl.LayersModel, split: Split, n: number, epoch
   return { seconds, testAccuracy };
 }
 
+/** Fraction of `split` classified right by `model`, in batches of 1000. */
+async function accuracy(model: tfl.LayersModel, split: Split): Promise<number> {
+  let right = 0;
+  for (let i = 0; i < split.count; i += 1000) {
+    const n = Math.min(1000, split.count - i);
+    const r = tf.tidy(() => {
+      const x = tf.tensor4d(split.images.subarray(i * 784, (i + n) * 784), [n, 28, 28, 1]);
+      const pred = model.predict(x) as tf.Tensor;
+      return tf.sum(tf.cast(tf.equal(tf.argMax(pred, 1), tf.tensor1d(split.labels.subarray(i, i + n), 'int32')), 'float32'));
+    });
+    right += (await r.data())[0];
+    r.dispose();
+  }
+  return right / split.count;
+}
+
+export const FULL_EXEMPLAR_BATCH = 64;
+export const FULL_EXEMPLAR_LR = 2e-3;
+
+/**
+ * Trains one exemplar of the full set: `epochs` passes over `train` (each in a fresh order drawn
+ * from Rng(seed · 1000 + epoch)), batch 64, Adam with the learning rate halved after each epoch.
+ * `timeBatches` > 0: only that many batches, timed, nothing saved.
+ */
+async function trainFullExemplar(name: string, seed: number, train: Split, epochs: number, test: Split, test10k: Split, timeBatches: number): Promise<void> {
+  const model = exemplarNet(seed);
+  const opt = tf.train.adam(FULL_EXEMPLAR_LR);
+  model.compile({ optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const B = FULL_EXEMPLAR_BATCH;
+  const steps = Math.floor(train.count / B);
+  const xb = new Float32Array(B * 784);
+  const yb = new Int32Array(B);
+  const t0 = performance.now();
+  const perEpoch: { epoch: number; learningRate: number; seconds: number; meanLoss: number; meanBatchAccuracy: number }[] = [];
+  for (let e = 0; e < epochs; e++) {
+    const lr = FULL_EXEMPLAR_LR * 0.5 ** e;
+    // The optimizer reads its learning rate at every step; tfjs declares the field protected.
+    (opt as unknown as { learningRate: number }).learningRate = lr;
+    const perm = new Rng(seed * 1000 + e).choose(train.count, train.count);
+    const te = performance.now();
+    let loss = 0;
+    let acc = 0;
+    const n = timeBatches > 0 ? Math.min(timeBatches, steps) : steps;
+    for (let s = 0; s < n; s++) {
+      for (let i = 0; i < B; i++) {
+        const j = perm[s * B + i];
+        xb.set(train.images.subarray(j * 784, (j + 1) * 784), i * 784);
+        yb[i] = train.labels[j];
+      }
+      const x = tf.tensor4d(xb, [B, 28, 28, 1]);
+      const y = tf.tidy(() => tf.oneHot(tf.tensor1d(yb, 'int32'), 10));
+      const [l, a] = (await model.trainOnBatch(x, y)) as number[];
+      tf.dispose([x, y]);
+      loss += l;
+      acc += a;
+      if (timeBatches === 0 && (s + 1) % 200 === 0) process.stdout.write(`${name}  epoch ${e + 1}/${epochs}  step ${s + 1}/${steps}  loss ${(loss / (s + 1)).toFixed(4)}  acc ${(acc / (s + 1)).toFixed(4)}  ${((performance.now() - te) / 1000).toFixed(0)} s\n`);
+    }
+    const seconds = (performance.now() - te) / 1000;
+    if (timeBatches > 0) {
+      process.stdout.write(`${name}: ${n} batches of ${B} in ${seconds.toFixed(1)} s: ${((seconds / n) * 1000).toFixed(1)} ms per batch, ${((seconds / n) * steps).toFixed(0)} s per epoch of ${steps} batches\n`);
+      model.dispose();
+      return;
+    }
+    perEpoch.push({ epoch: e + 1, learningRate: lr, seconds, meanLoss: loss / n, meanBatchAccuracy: acc / n });
+    process.stdout.write(`${name}  epoch ${e + 1}/${epochs}  lr ${lr}  mean loss ${(loss / n).toFixed(4)}  mean batch acc ${(acc / n).toFixed(4)}  ${seconds.toFixed(0)} s\n`);
+  }
+  const testAccuracy = await accuracy(model, test);
+  const testAccuracy10k = await accuracy(model, test10k);
+  const dir = modelDir(name);
+  mkdirSync(dir, { recursive: true });
+  await saveLayersModel(model, dir);
+  const seconds = (performance.now() - t0) / 1000;
+  writeFileSync(
+    join(dir, 'zoo.json'),
+    JSON.stringify({ samples: steps * B, epochs, batchSize: B, learningRate: `${FULL_EXEMPLAR_LR}, halved after each epoch`, initSeed: seed, seconds, testAccuracy, testAccuracy10k, perEpoch }, null, 2) + '\n',
+  );
+  model.dispose();
+  process.stdout.write(`${name}  n=${steps * B}  epochs=${epochs}  test acc ${testAccuracy.toFixed(4)} (1000)  ${testAccuracy10k.toFixed(4)} (10k)  ${seconds.toFixed(1)} s\n`);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, limit: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, limit: { type: 'string' }, 'exemplar-set': { type: 'string' }, epochs: { type: 'string' }, 'time-batches': { type: 'string' } },
+  });
+  const set = values['exemplar-set'] === undefined ? undefined : parseExemplarSet(values['exemplar-set']);
   await useBackend('wasm');
   const full = loadDataset(FASHION_MNIST);
   const order = trainOrder(full.train.count);
@@ -102,11 +193,28 @@ async function main(): Promise<void> {
     }
     return { ...full.train, images, labels, count: n };
   };
+  if (set === 'full') {
+    // Every training image no teacher sees: the permutation's tail after the largest zoo set.
+    const all = ordered(full.train.count);
+    const largest = Math.max(...SAMPLE_SIZES);
+    const tail: Split = { ...all, images: all.images.subarray(largest * 784), labels: all.labels.subarray(largest), count: all.count - largest };
+    const epochs = values.epochs ? Number(values.epochs) : 3;
+    const timeBatches = values['time-batches'] ? Number(values['time-batches']) : 0;
+    const names = EXEMPLAR_SETS.full;
+    for (let i = 0; i < names.length; i++) {
+      if (values.only && names[i] !== values.only) continue;
+      if (timeBatches === 0 && exists(join(modelDir(names[i]), 'model.json'))) continue;
+      await trainFullExemplar(names[i], EXEMPLAR_SEEDS.full[i], tail, epochs, test, full.test, timeBatches);
+      if (timeBatches > 0) break;
+    }
+    process.stdout.write(`zoo: ${ZOO_DIR}\n`);
+    return;
+  }
   const pool = ordered(EXEMPLAR_SAMPLES);
   const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split }[] = [];
   // Exemplars are trained on the tail of the permutation (samples after the largest zoo set), with their own seeds.
   const tail: Split = { ...pool, images: pool.images.subarray(5000 * 784), labels: pool.labels.subarray(5000), count: EXEMPLAR_SAMPLES - 5000 };
-  EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(11 + i), n: tail.count, epochs: 4, split: tail }));
+  EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
   for (const m of zooModels()) jobs.push({ name: m.name, build: () => zooTeacher(m.depth, m.seed), n: m.samples, epochs: epochsFor(m.samples), split: pool });
   let left = values.limit ? Number(values.limit) : Infinity;
   for (const job of jobs) {
