@@ -21,10 +21,13 @@
  *   Identity (and Cast to the same dtype) without a copy (the engine clones every tensor it saves
  *   for backprop).
  *
- * Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
+ * Stride-1 3×3 'same' convs (most of a disentangler) go to wasm-winograd.ts instead: the filter
+ * gradient always, the forward conv (and so the stride-1 input gradient, which is one) where wide
+ * enough. Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { winogradBackpropFilter, winogradConv2D, winogradFits, winogradPaysForward } from './wasm-winograd';
 
 type TensorInfo = tf.TensorInfo;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -202,6 +205,7 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
+  if (winogradFits(c)) return winogradBackpropFilter(backend, x, dy);
   const im2colFast = c.strideWidth === 1 && c.outWidth === c.inWidth && c.outHeight * c.outWidth >= BY_CONV_MAX_MAP;
   const convFits = !im2colFast && c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
   const byConv = convFits ? filterGradByConv(x, dy, c, backend) : undefined;
@@ -482,9 +486,46 @@ function makeCast(stock: tf.KernelConfig): tf.KernelConfig {
   return { kernelName: tf.Cast, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
 
+interface ForwardConvAttrs extends ConvGradAttrs {
+  dilations: number | [number, number];
+  activation?: string;
+}
+
+/** Whether a forward conv with these inputs and attributes runs by Winograd (wasm-winograd.ts). */
+function forwardByWinograd(x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
+  if (attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
+  const c = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
+  return winogradPaysForward(c);
+}
+
+/** Conv2D: stride-1 3×3 'same' convs wide enough by Winograd, the rest by the stock (XNNPACK) kernel. */
+function makeConv2D(stock: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: { x: TensorInfo; filter: TensorInfo }; backend: BackendWasm; attrs: ForwardConvAttrs }): TensorInfo => {
+    const { x, filter } = args.inputs;
+    if (forwardByWinograd(x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter);
+    return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  };
+  return { kernelName: tf.Conv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
+/** FusedConv2D (conv + bias, no activation) the same way; activations and PReLU go to the stock kernel. */
+function makeFusedConv2D(stock: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo }; backend: BackendWasm; attrs: ForwardConvAttrs }): TensorInfo => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const linear = (args.attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights;
+    const biasFits = !bias || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3] && bias.dtype === 'float32');
+    if (linear && biasFits && forwardByWinograd(x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter, bias);
+    return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  };
+  return { kernelName: tf.FusedConv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
 let registered = false;
 
-/** Registers the conv gradient kernels, the bias-gradient Sum and a copy-free Identity for 'wasm'. Idempotent. */
+/**
+ * Registers the conv gradient kernels, the Winograd forward convs (wasm-winograd.ts), the
+ * bias-gradient Sum and a copy-free Identity for 'wasm'. Idempotent.
+ */
 export function registerWasmConvKernels(): void {
   if (registered) return;
   for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
@@ -499,6 +540,15 @@ export function registerWasmConvKernels(): void {
   if (stockCast) {
     tf.unregisterKernel(tf.Cast, 'wasm');
     tf.registerKernel(makeCast(stockCast));
+  }
+  for (const [name, make] of [
+    [tf.Conv2D, makeConv2D],
+    [tf.FusedConv2D, makeFusedConv2D],
+  ] as const) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (!stock) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(make(stock));
   }
   const stockSum = tf.getKernel(tf.Sum, 'wasm');
   if (stockSum) {
