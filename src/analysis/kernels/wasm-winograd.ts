@@ -6,8 +6,10 @@
  *
  *   forward:  y_t = Aᵀ [Σ_ci (G g Gᵀ) ⊙ (Bᵀ d_t B)] A for every tile t (2×2 outputs, 4×4 inputs):
  *             the 16 element-wise products summed over ci are 16 matrix products
- *             M_ab[t, co] = V_ab[t, ci] · U_ab[ci, co] (XNNPACK), between an input transform and
- *             an output transform (WebAssembly SIMD, winograd-wat.ts, on the backend's own memory).
+ *             M_ab[t, co] = V_ab[t, ci] · U_ab[ci, co], between an input transform and an output
+ *             transform; all three in WebAssembly SIMD (winograd-wat.ts) on the backend's own
+ *             memory. The products run in gemm_nn: with Cin, Cout ≤ 128 XNNPACK's matrix product
+ *             (its set-up per call, its small-k kernels) was 1.1–2.4× slower on them.
  *   input gradient: the forward conv of dy with the flipped, in/out-transposed filter.
  *   filter gradient: dU_ab = Σ_t V_ab[t, ci]ᵀ · (A dy_t Aᵀ)_ab[t, co], then dg = Gᵀ dU G. These 16
  *             products reduce over the tiles, so XNNPACK would pack a [tiles, Cout] operand on every
@@ -29,6 +31,7 @@ interface Transforms {
   out_tf(mp: number, y: number, nb: number, th: number, tw: number, c: number, bias: number): void;
   dy_tf(mp: number, dy: number, nb: number, th: number, tw: number, c: number): void;
   gemm_tn(a: number, b: number, c: number, t: number, m: number, n: number): void;
+  gemm_nn(a: number, b: number, c: number, t: number, k: number, n: number): void;
 }
 
 const instances = new WeakMap<object, Transforms>();
@@ -46,12 +49,6 @@ function transforms(backend: BackendWasm): Transforms {
   return t;
 }
 
-function runKernel(name: string, backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo {
-  const kernel = tf.getKernel(name, 'wasm');
-  if (!kernel) throw new Error(`wasm backend has no ${name} kernel`);
-  return kernel.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend }) as TensorInfo;
-}
-
 const heap = (backend: BackendWasm, t: TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
 const address = (backend: BackendWasm, t: TensorInfo): number => heap(backend, t).byteOffset;
 const free = (backend: BackendWasm, ...infos: TensorInfo[]): void => {
@@ -60,13 +57,15 @@ const free = (backend: BackendWasm, ...infos: TensorInfo[]): void => {
 
 /**
  * Where the Winograd forward conv pays (measured here, B32, CPU ms of the stock XNNPACK conv /
- * Winograd): 32×32×64 81 / 53, 16×16×64 20 / 13, 8×8×64 4.9 / 4.4, 28×28×32 16 / 10,
- * 14×14×32 3.9 / 2.9, 7×7×32 1.1 / 1.2, 28×28×16 4.5 / 3.8 (input gradient 4.2 / 4.4),
- * 28×28×8 4.0 / 5.4. Its transforms cost ~ (Cin + Cout) per pixel and save ~ Cin·Cout, so narrow
- * convs and small maps keep the direct kernel: below this Cin·Cout, or below WINOGRAD_MIN_MAP (H·W).
+ * Winograd): 32×32×128 352 / 161, 32×32×64 81 / 39, 16×16×64 21 / 10, 8×8×64 5.0 / 3.1,
+ * 4×4×64 1.9 / 2.5, 28×28×32 16 / 7.7, 14×14×32 3.9 / 2.7, 7×7×32 1.0 / 1.6, 28×28×16 4.4 / 3.4,
+ * 14×14×16 1.1 / 0.7, 7×7×16 0.3 / 0.6, 28×28×8 1.2–1.8 / 1.4–1.7. The transforms cost
+ * ~ (Cin + Cout) per pixel and save ~ Cin·Cout, so narrow convs and small maps keep the direct
+ * kernel: below this Cin·Cout, or below WINOGRAD_MIN_MAP (H·W).
  */
-export const WINOGRAD_MIN_CHANNEL_PRODUCT = 32 * 32;
+export const WINOGRAD_MIN_CHANNEL_PRODUCT = 16 * 16;
 export const WINOGRAD_MIN_MAP = 64;
+
 
 /**
  * Whether a conv (as tfjs describes it) has the shape the Winograd kernels handle: 3×3, stride and
@@ -188,13 +187,16 @@ function winogradForward(backend: BackendWasm, x: TensorInfo, u: Float32Array, c
   for (let n0 = 0; n0 < nb; n0 += per) {
     const n = Math.min(per, nb - n0);
     const tiles = n * th * tw;
+    // gemm_nn works on blocks of 4 rows: its operands get the tile count rounded up (rows never read).
+    const rows = (tiles + 3) & ~3;
     const xp = padImages(backend, x, n0, n, th, tw);
-    const vs = Array.from({ length: 16 }, () => backend.makeOutput([1, tiles, cin], 'float32'));
+    const vs = Array.from({ length: 16 }, () => backend.makeOutput([1, rows, cin], 'float32'));
     const vTable = pointerTable(backend, vs);
     wasm.in_tf(address(backend, vTable), address(backend, xp), n, th, tw, cin);
     free(backend, xp, vTable);
     const ms = vs.map((v, ab) => {
-      const m = runKernel('BatchMatMul', backend, { a: v, b: us[ab] }, { transposeA: false, transposeB: false });
+      const m = backend.makeOutput([1, rows, cout], 'float32');
+      wasm.gemm_nn(address(backend, v), address(backend, us[ab]), address(backend, m), rows, cin, cout);
       free(backend, v);
       return m;
     });

@@ -15,6 +15,7 @@
  *   dy_tf(mp, dy, nb, th, tw, c)      M_ab[t, c] = (A dy_t Aᵀ)_ab, dy [nb, 2th, 2tw, c] (the
  *                                      gradient of out_tf's output with respect to M)
  *   gemm_tn(a, b, c, t, m, n)         C[m, n] += Σ_p A[p, m] B[p, n] (the filter gradient's products)
+ *   gemm_nn(a, b, c, t, k, n)         C[t, n] = Σ_q A[t, q] B[q, n] (narrow convs' forward products)
  *
  * Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
  */
@@ -181,6 +182,61 @@ const gemmTn = `
       (br $bl)))
   )`;
 
+/**
+ * One register block of gemm_nn: rows t..t+3 of C and `w` columns from j (w = 8 or 4):
+ * C[t + r, j + ·] = Σ_q A[t + r, q] · B[q, j + ·] over the whole (short) inner dimension k.
+ */
+function gemmNnBlock(w: 8 | 4): string {
+  const h = w / 4;
+  const acc = (r: number, q: number): string => `acc${r * 2 + q}`;
+  const each = (f: (r: number, q: number) => string): string => range(4).flatMap((r) => range(h).map((q) => f(r, q))).join('\n');
+  const rowOffset = (r: number): string => (r === 0 ? '(i32.const 0)' : get(`ks${r}`));
+  return `
+          ${each((r, q) => set(acc(r, q), '(v128.const f32x4 0 0 0 0)'))}
+          ${set('pa', i32add(get('a'), i32mul(get('i'), get('ks'))))}
+          ${set('pb', i32add(get('b'), `(i32.shl ${get('j')} (i32.const 2))`))}
+          ${set('pe', i32add(get('pa'), get('ks')))}
+          (block $qd${w} (loop $ql${w}
+            (br_if $qd${w} (i32.ge_u ${get('pa')} ${get('pe')}))
+            ${range(h).map((q) => set(`b${q}`, `(v128.load offset=${16 * q} ${get('pb')})`)).join('\n')}
+            ${range(4).map((r) => set(`s${r}`, `(v128.load32_splat ${i32add(get('pa'), rowOffset(r))})`)).join('\n')}
+            ${each((r, q) => set(acc(r, q), add(get(acc(r, q)), `(f32x4.mul ${get(`s${r}`)} ${get(`b${q}`)})`)))}
+            (local.set $pa (i32.add ${get('pa')} (i32.const 4)))
+            (local.set $pb (i32.add ${get('pb')} ${get('ns')}))
+            (br $ql${w})))
+          ${set('pc', i32add(get('c'), `(i32.shl ${i32add(i32mul(get('i'), get('n')), get('j'))} (i32.const 2))`))}
+          ${each((r, q) => `(v128.store ${i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`))} ${get(acc(r, q))})`)}`;
+}
+
+/**
+ * C[t, n] = Σ_q A[t, q] · B[q, n] for A [T, k], B [k, n] (row-major; T, k and n multiples of 4):
+ * the forward products of narrow convs, where XNNPACK's per-call set-up and its small-k kernels
+ * cost more than the multiplies. 4 × 8 register blocks, B (k × n, small) read from L1.
+ */
+const gemmNn = `
+  (func (export "gemm_nn") (param $a i32) (param $b i32) (param $c i32) (param $t i32) (param $k i32) (param $n i32)
+    (local $ks i32) (local $ks1 i32) (local $ks2 i32) (local $ks3 i32) (local $ns i32) (local $i i32) (local $j i32) (local $pa i32) (local $pb i32) (local $pc i32) (local $pe i32)
+    ${locals('acc', 8, 'v128')} ${locals('s', 4, 'v128')} ${locals('b', 2, 'v128')}
+    (local.set $ks (i32.shl ${get('k')} (i32.const 2)))
+    (local.set $ks1 ${get('ks')})
+    (local.set $ks2 (i32.shl ${get('ks')} (i32.const 1)))
+    (local.set $ks3 (i32.add ${get('ks2')} ${get('ks')}))
+    (local.set $ns (i32.shl ${get('n')} (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $id (loop $il
+      (br_if $id (i32.ge_u ${get('i')} ${get('t')}))
+      (local.set $j (i32.const 0))
+      (block $jd (loop $jl
+        (br_if $jd (i32.gt_u (i32.add ${get('j')} (i32.const 8)) ${get('n')}))
+        ${gemmNnBlock(8)}
+        (local.set $j (i32.add ${get('j')} (i32.const 8)))
+        (br $jl)))
+      (if (i32.lt_u ${get('j')} ${get('n')}) (then
+        ${gemmNnBlock(4)}))
+      (local.set $i (i32.add ${get('i')} (i32.const 4)))
+      (br $il)))
+  )`;
+
 /** Byte offsets of the tile's four outputs in y [nb, 2th, 2tw, c]: q0 (top left), q1, q2, q3. */
 const outputTileBase = `
     ${set('q0', i32add(get('y'), i32mul(i32add(i32mul(i32add(i32mul(get('n'), `(i32.shl ${get('th')} (i32.const 1))`), `(i32.shl ${get('ty')} (i32.const 1))`), `(i32.shl ${get('tw')} (i32.const 1))`), `(i32.shl ${get('tx')} (i32.const 1))`), get('cs'))))}
@@ -243,6 +299,7 @@ export function winogradWat(): string {
   (import "env" "memory" (memory 1))
 ${inTf}
 ${gemmTn}
+${gemmNn}
 ${outTf}
 ${dyTf}
 )
