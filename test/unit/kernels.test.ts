@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
 import { Disentangler, trainStep } from '../../src/analysis/disentangler';
-import { random } from './kernelHelpers';
+import { assertClose, random } from './kernelHelpers';
 
 before(async () => {
   await useBackend('wasm');
@@ -69,15 +69,6 @@ async function onBackend(name: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Floa
   }
 }
 
-function assertClose(got: Float32Array, want: Float32Array, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  assert.ok(scale > 0, `${what}: reference is all zero`);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  assert.ok(worst <= 1e-4 * scale, `${what}: max error ${worst} vs scale ${scale}`);
-}
 
 const name = (c: Case): string => `x ${c.x} k ${c.k} cout ${c.cout} strides ${c.strides} pad ${JSON.stringify(c.pad)}`;
 

@@ -6,7 +6,7 @@ import { tf, useBackend } from '../../src/analysis/backend';
 import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
 import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward } from '../../src/analysis/kernels/wasm-winograd';
 import { GENERATED, generatedSource } from '../../scripts/gen-winograd-wasm';
-import { random } from './kernelHelpers';
+import { assertClose, random } from './kernelHelpers';
 
 before(async () => {
   await useBackend('wasm');
@@ -29,15 +29,6 @@ async function onCpu(f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> 
   }
 }
 
-function assertClose(got: Float32Array, want: Float32Array, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  assert.ok(scale > 0, `${what}: reference is all zero`);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-  assert.ok(worst <= 2e-5 * scale, `${what}: max error ${worst} vs scale ${scale}`);
-}
 
 /** Reference conv (+ bias), input gradient and filter gradient of a 3×3 'same' conv, on the cpu backend. */
 async function reference(xs: Shape4, cout: number, x: Float32Array, w: Float32Array, b: Float32Array, dy: Float32Array): Promise<Float32Array[]> {
@@ -86,9 +77,9 @@ for (const c of DIRECT) {
       assert.deepEqual(y.shape, [nb, h, w, c.cout]);
       assert.deepEqual(dx.shape, c.x);
       assert.deepEqual(dw.shape, [3, 3, cin, c.cout]);
-      assertClose(y.dataSync() as Float32Array, ry, 'y');
-      assertClose(dx.dataSync() as Float32Array, rdx, 'dx');
-      assertClose(dw.dataSync() as Float32Array, rdw, 'dW');
+      assertClose(y.dataSync() as Float32Array, ry, 'y', 2e-5);
+      assertClose(dx.dataSync() as Float32Array, rdx, 'dx', 2e-5);
+      assertClose(dw.dataSync() as Float32Array, rdw, 'dW', 2e-5);
       assert.equal(tf.memory().numTensors, before + 3, 'only the three outputs are left');
       tf.dispose([x, f, b, dy, y, dx, dw]);
     } finally {
@@ -116,15 +107,15 @@ test('the registered wasm convs take the Winograd path where it fits (bit for bi
     const b = tf.tensor1d(bv);
     const dy = tf.tensor4d(dyv, [xs[0], xs[1], xs[2], cout]);
     const y = tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad: 'same' });
-    assertClose((await y.data()) as Float32Array, ry, `fused conv ${cin} → ${cout}`);
+    assertClose((await y.data()) as Float32Array, ry, `fused conv ${cin} → ${cout}`, 2e-5);
     const plain = tf.add(tf.conv2d(x, w, 1, 'same'), b);
-    assertClose((await plain.data()) as Float32Array, ry, `conv ${cin} → ${cout}`);
+    assertClose((await plain.data()) as Float32Array, ry, `conv ${cin} → ${cout}`, 2e-5);
     const direct = tf.engine().makeTensorFromTensorInfo(winogradConv2D(tf.backend() as BackendWasm, x, w, b));
     assert.deepEqual(await y.data(), await direct.data(), 'the fused conv ran by Winograd');
     direct.dispose();
     const [dx, dw] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'same'))([x, w], dy);
-    assertClose((await dx.data()) as Float32Array, rdx, `dx ${cin} → ${cout}`);
-    assertClose((await dw.data()) as Float32Array, rdw, `dW ${cin} → ${cout}`);
+    assertClose((await dx.data()) as Float32Array, rdx, `dx ${cin} → ${cout}`, 2e-5);
+    assertClose((await dw.data()) as Float32Array, rdw, `dW ${cin} → ${cout}`, 2e-5);
     tf.dispose([x, w, b, dy, y, plain, dx, dw]);
   }
 });
