@@ -205,7 +205,7 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
-  if (winogradFits(c)) return winogradBackpropFilter(backend, x, dy);
+  if (WINOGRAD_ON && winogradFits(c)) return winogradBackpropFilter(backend, x, dy);
   const im2colFast = c.strideWidth === 1 && c.outWidth === c.inWidth && c.outHeight * c.outWidth >= BY_CONV_MAX_MAP;
   const convFits = !im2colFast && c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
   const byConv = convFits ? filterGradByConv(x, dy, c, backend) : undefined;
@@ -486,6 +486,12 @@ function makeCast(stock: tf.KernelConfig): tf.KernelConfig {
   return { kernelName: tf.Cast, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
 
+/**
+ * `FEATURE_COMPLEXITY_WASM_WINOGRAD=off` keeps every conv on the direct kernels (A/B benchmarks,
+ * bench/convs.ts, or to rule the Winograd kernels out when chasing a numerical difference).
+ */
+const WINOGRAD_ON = process.env.FEATURE_COMPLEXITY_WASM_WINOGRAD !== 'off';
+
 interface ForwardConvAttrs extends ConvGradAttrs {
   dilations: number | [number, number];
   activation?: string;
@@ -493,7 +499,7 @@ interface ForwardConvAttrs extends ConvGradAttrs {
 
 /** Whether a forward conv with these inputs and attributes runs by Winograd (wasm-winograd.ts). */
 function forwardByWinograd(x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
-  if (attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
+  if (!WINOGRAD_ON || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
   const c = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
   return winogradPaysForward(c);
 }
