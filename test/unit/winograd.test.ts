@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
-import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward } from '../../src/analysis/kernels/wasm-winograd';
+import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from '../../src/analysis/kernels/wasm-winograd';
 import { GENERATED, generatedSource } from '../../scripts/gen-winograd-wasm';
 import { assertClose, random } from './kernelHelpers';
 
@@ -41,8 +41,9 @@ async function reference(xs: Shape4, cout: number, x: Float32Array, w: Float32Ar
   });
 }
 
-test('the committed Winograd wasm bytes are what the WebAssembly text compiles to (npm run gen:wasm)', async () => {
+test('the committed Winograd wasm bytes are what the WebAssembly text compiles to (npm run gen:wasm), and they instantiate on the backend\'s memory', async () => {
   assert.equal(readFileSync(GENERATED, 'utf8'), await generatedSource());
+  assert.equal(winogradReady(tf.backend() as BackendWasm), true);
 });
 
 const DIRECT: { x: Shape4; cout: number; chunk?: number }[] = [

@@ -27,7 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { winogradBackpropFilter, winogradConv2D, winogradFits, winogradPaysForward } from './wasm-winograd';
+import { winogradBackpropFilter, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from './wasm-winograd';
 
 type TensorInfo = tf.TensorInfo;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -205,7 +205,7 @@ function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
   const c = convInfo(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dataFormat, attrs.dimRoundingMode);
-  if (WINOGRAD_ON && winogradFits(c)) return winogradBackpropFilter(backend, x, dy);
+  if (WINOGRAD_ON && winogradFits(c) && winogradReady(backend)) return winogradBackpropFilter(backend, x, dy);
   const im2colFast = c.strideWidth === 1 && c.outWidth === c.inWidth && c.outHeight * c.outWidth >= BY_CONV_MAX_MAP;
   const convFits = !im2colFast && c.inChannels >= BY_CONV_MIN_IN_CHANNELS && c.batchSize * c.outHeight * c.outWidth * c.outChannels <= BY_CONV_MAX_FLOATS;
   const byConv = convFits ? filterGradByConv(x, dy, c, backend) : undefined;
@@ -498,8 +498,8 @@ interface ForwardConvAttrs extends ConvGradAttrs {
 }
 
 /** Whether a forward conv with these inputs and attributes runs by Winograd (wasm-winograd.ts). */
-function forwardByWinograd(x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
-  if (!WINOGRAD_ON || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
+function forwardByWinograd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
+  if (!WINOGRAD_ON || !winogradReady(backend) || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
   const c = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
   return winogradPaysForward(c);
 }
@@ -508,7 +508,7 @@ function forwardByWinograd(x: TensorInfo, filter: TensorInfo, attrs: ForwardConv
 function makeConv2D(stock: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc = (args: { inputs: { x: TensorInfo; filter: TensorInfo }; backend: BackendWasm; attrs: ForwardConvAttrs }): TensorInfo => {
     const { x, filter } = args.inputs;
-    if (forwardByWinograd(x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter);
+    if (forwardByWinograd(args.backend, x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter);
     return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   };
   return { kernelName: tf.Conv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
@@ -520,7 +520,7 @@ function makeFusedConv2D(stock: tf.KernelConfig): tf.KernelConfig {
     const { x, filter, bias, preluActivationWeights } = args.inputs;
     const linear = (args.attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights;
     const biasFits = !bias || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3] && bias.dtype === 'float32');
-    if (linear && biasFits && forwardByWinograd(x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter, bias);
+    if (linear && biasFits && forwardByWinograd(args.backend, x, filter, args.attrs)) return winogradConv2D(args.backend, x, filter, bias);
     return stock.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   };
   return { kernelName: tf.FusedConv2D, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc: kernelFunc as unknown as tf.KernelFunc };

@@ -34,18 +34,39 @@ interface Transforms {
   gemm_nn(a: number, b: number, c: number, t: number, k: number, n: number): void;
 }
 
-const instances = new WeakMap<object, Transforms>();
+const instances = new WeakMap<object, Transforms | null>();
 
-/** The transforms, instantiated once per backend on the backend's own memory. */
-function transforms(backend: BackendWasm): Transforms {
+/**
+ * The transforms, instantiated once per backend on the backend's own memory; null where that
+ * memory is not reachable or the module does not instantiate (a tfjs-backend-wasm build other than
+ * the one this was written for), in which case every conv keeps the direct kernels.
+ */
+function instantiate(backend: BackendWasm): Transforms | null {
   const module = backend.wasm as unknown as { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  let t = instances.get(module);
-  if (t) return t;
+  const known = instances.get(module);
+  if (known !== undefined) return known;
+  let t: Transforms | null = null;
   const memory = module.asm?.memory ?? module.wasmMemory;
-  if (!memory) throw new Error('the wasm backend does not expose its memory; the Winograd convolution cannot run');
-  const bytes = Buffer.from(WINOGRAD_WASM_BASE64, 'base64');
-  t = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as Transforms;
+  if (memory instanceof WebAssembly.Memory) {
+    try {
+      const bytes = Buffer.from(WINOGRAD_WASM_BASE64, 'base64');
+      t = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as Transforms;
+    } catch {
+      t = null;
+    }
+  }
   instances.set(module, t);
+  return t;
+}
+
+/** Whether the Winograd kernels can run on this backend (see instantiate). */
+export function winogradReady(backend: BackendWasm): boolean {
+  return instantiate(backend) !== null;
+}
+
+function transforms(backend: BackendWasm): Transforms {
+  const t = instantiate(backend);
+  if (!t) throw new Error('the Winograd convolution cannot run on this wasm backend (its memory is not reachable)');
   return t;
 }
 
