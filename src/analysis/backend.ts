@@ -176,11 +176,13 @@ async function tryBackend(name: BackendName, auto = false): Promise<string> {
       return loadTensorflow();
     case 'webgpu':
       return loadWebgpu(auto);
-    case 'wasm':
+    case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      (await import('./kernels/wasm-conv.js')).registerWasmConvKernels();
+      const kernels = await import('./kernels/wasm-conv.js');
+      kernels.registerWasmConvKernels();
       prepareWasm();
-      return '@tensorflow/tfjs-backend-wasm (SIMD)';
+      return `@tensorflow/tfjs-backend-wasm (SIMD, ${kernels.wasmConvDescription()})`;
+    }
     case 'cpu':
       // Naming the package's version keeps the bundler from dropping its registration as unused.
       return `@tensorflow/tfjs-backend-cpu ${version_cpu} (pure JS)`;

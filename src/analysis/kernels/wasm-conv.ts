@@ -492,6 +492,11 @@ function makeCast(stock: tf.KernelConfig): tf.KernelConfig {
  */
 const WINOGRAD_ON = process.env.FEATURE_COMPLEXITY_WASM_WINOGRAD !== 'off';
 
+/** How the wasm backend runs its 3×3 convs, for `capabilities`. */
+export function wasmConvDescription(): string {
+  return WINOGRAD_ON ? 'Winograd 3×3 convolutions' : 'direct convolutions (FEATURE_COMPLEXITY_WASM_WINOGRAD=off)';
+}
+
 interface ForwardConvAttrs extends ConvGradAttrs {
   dilations: number | [number, number];
   activation?: string;
