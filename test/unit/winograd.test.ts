@@ -133,6 +133,8 @@ test('Winograd is not used where it does not fit (strides, other kernels, paddin
   assert.equal(fits([1, 16, 16, 8], 3, 8, 1, 'same'), true, 'the filter gradient of a narrow conv');
   assert.equal(winogradPaysForward(info([1, 16, 16, 8], 3, 8, 1, 'same')), false, 'a narrow forward conv');
   assert.equal(winogradPaysForward(info([1, 16, 16, 16], 3, 16, 1, 'same')), true);
+  assert.equal(winogradPaysForward(info([1, 16, 16, 4], 3, 64, 1, 'same')), false, 'few input channels');
+  assert.equal(winogradPaysForward(info([1, 16, 16, 64], 3, 4, 1, 'same')), true);
   assert.equal(winogradPaysForward(info([1, 7, 7, 32], 3, 32, 1, 'same')), false, 'a 7×7 forward conv');
   assert.equal(winogradPaysForward(info([1, 8, 8, 32], 3, 32, 1, 'same')), true);
 });
