@@ -124,29 +124,67 @@ const inTf = `
 export const GEMM_ROWS_PER_BLOCK = 256;
 
 /**
- * One register block of gemm_tn: rows i..i+3 of C and `w` columns from j (w = 8 or 4, one or two
- * v128 per row), accumulated over the tiles p ∈ [tb, te): C[i + r, j + ·] += A[p, i + r] · B[p, j + ·].
+ * The pieces of a 4 × w register block of C (w = 8 or 4: two or one v128 per row), rows i..i+3 and
+ * columns from j, shared by both products: C's block address (pc), the accumulators, one step of
+ * accumulation (B's row at pb times the four values `splat(r)` of A), and C's block row addresses.
  */
-function gemmBlock(w: 8 | 4): string {
+function registerBlock(w: 8 | 4) {
   const h = w / 4;
   const acc = (r: number, q: number): string => `acc${r * 2 + q}`;
   const each = (f: (r: number, q: number) => string): string => range(4).flatMap((r) => range(h).map((q) => f(r, q))).join('\n');
+  const cAt = (r: number, q: number): string => i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`));
+  return {
+    setC: set('pc', i32add(get('c'), `(i32.shl ${i32add(i32mul(get('i'), get('n')), get('j'))} (i32.const 2))`)),
+    init: (value: (r: number, q: number) => string): string => each((r, q) => set(acc(r, q), value(r, q))),
+    loadC: (r: number, q: number): string => `(v128.load ${cAt(r, q)})`,
+    step: (splat: (r: number) => string): string =>
+      [
+        ...range(h).map((q) => set(`b${q}`, `(v128.load offset=${16 * q} ${get('pb')})`)),
+        ...range(4).map((r) => set(`s${r}`, splat(r))),
+        each((r, q) => set(acc(r, q), add(get(acc(r, q)), `(f32x4.mul ${get(`s${r}`)} ${get(`b${q}`)})`))),
+      ].join('\n'),
+    store: (): string => each((r, q) => `(v128.store ${cAt(r, q)} ${get(acc(r, q))})`),
+  };
+}
+
+/** Loops i over `rows` in steps of 4 and j over n in blocks of 8 columns, then a last block of 4 where n is not a multiple of 8. */
+function blockLoops(rows: string, block: (w: 8 | 4) => string): string {
   return `
-          ${set('pc', i32add(get('c'), `(i32.shl ${i32add(i32mul(get('i'), get('n')), get('j'))} (i32.const 2))`))}
-          ${each((r, q) => set(acc(r, q), `(v128.load ${i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`))})`))}
+      (local.set $i (i32.const 0))
+      (block $id (loop $il
+        (br_if $id (i32.ge_u ${get('i')} ${rows}))
+        (local.set $j (i32.const 0))
+        (block $jd (loop $jl
+          (br_if $jd (i32.gt_u (i32.add ${get('j')} (i32.const 8)) ${get('n')}))
+          ${block(8)}
+          (local.set $j (i32.add ${get('j')} (i32.const 8)))
+          (br $jl)))
+        (if (i32.lt_u ${get('j')} ${get('n')}) (then
+          ${block(4)}))
+        (local.set $i (i32.add ${get('i')} (i32.const 4)))
+        (br $il)))`;
+}
+
+/**
+ * One register block of gemm_tn: C[i + r, j + ·] += A[p, i + r] · B[p, j + ·] over the tiles
+ * p ∈ [tb, te).
+ */
+function gemmTnBlock(w: 8 | 4): string {
+  const b = registerBlock(w);
+  return `
+          ${b.setC}
+          ${b.init(b.loadC)}
           ${set('pa', i32add(get('a'), i32add(i32mul(get('tb'), get('ms')), `(i32.shl ${get('i')} (i32.const 2))`)))}
           ${set('pb', i32add(get('b'), i32add(i32mul(get('tb'), get('ns')), `(i32.shl ${get('j')} (i32.const 2))`)))}
           (local.set $p ${get('tb')})
           (block $pd${w} (loop $pl${w}
             (br_if $pd${w} (i32.ge_u ${get('p')} ${get('te')}))
-            ${range(h).map((q) => set(`b${q}`, `(v128.load offset=${16 * q} ${get('pb')})`)).join('\n')}
-            ${range(4).map((r) => set(`s${r}`, `(v128.load32_splat offset=${4 * r} ${get('pa')})`)).join('\n')}
-            ${each((r, q) => set(acc(r, q), add(get(acc(r, q)), `(f32x4.mul ${get(`s${r}`)} ${get(`b${q}`)})`)))}
+            ${b.step((r) => `(v128.load32_splat offset=${4 * r} ${get('pa')})`)}
             (local.set $pa (i32.add ${get('pa')} ${get('ms')}))
             (local.set $pb (i32.add ${get('pb')} ${get('ns')}))
             (local.set $p (i32.add ${get('p')} (i32.const 1)))
             (br $pl${w})))
-          ${each((r, q) => `(v128.store ${i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`))} ${get(acc(r, q))})`)}`;
+          ${b.store()}`;
 }
 
 /**
@@ -165,47 +203,31 @@ const gemmTn = `
       (br_if $bd (i32.ge_u ${get('tb')} ${get('t')}))
       (local.set $te (i32.add ${get('tb')} (i32.const ${GEMM_ROWS_PER_BLOCK})))
       (if (i32.gt_u ${get('te')} ${get('t')}) (then (local.set $te ${get('t')})))
-      (local.set $i (i32.const 0))
-      (block $id (loop $il
-        (br_if $id (i32.ge_u ${get('i')} ${get('m')}))
-        (local.set $j (i32.const 0))
-        (block $jd (loop $jl
-          (br_if $jd (i32.gt_u (i32.add ${get('j')} (i32.const 8)) ${get('n')}))
-          ${gemmBlock(8)}
-          (local.set $j (i32.add ${get('j')} (i32.const 8)))
-          (br $jl)))
-        (if (i32.lt_u ${get('j')} ${get('n')}) (then
-          ${gemmBlock(4)}))
-        (local.set $i (i32.add ${get('i')} (i32.const 4)))
-        (br $il)))
+      ${blockLoops(get('m'), gemmTnBlock)}
       (local.set $tb ${get('te')})
       (br $bl)))
   )`;
 
 /**
- * One register block of gemm_nn: rows t..t+3 of C and `w` columns from j (w = 8 or 4):
- * C[t + r, j + ·] = Σ_q A[t + r, q] · B[q, j + ·] over the whole (short) inner dimension k.
+ * One register block of gemm_nn: C[t + r, j + ·] = Σ_q A[t + r, q] · B[q, j + ·] over the whole
+ * (short) inner dimension k (here i is the row t).
  */
 function gemmNnBlock(w: 8 | 4): string {
-  const h = w / 4;
-  const acc = (r: number, q: number): string => `acc${r * 2 + q}`;
-  const each = (f: (r: number, q: number) => string): string => range(4).flatMap((r) => range(h).map((q) => f(r, q))).join('\n');
+  const b = registerBlock(w);
   const rowOffset = (r: number): string => (r === 0 ? '(i32.const 0)' : get(`ks${r}`));
   return `
-          ${each((r, q) => set(acc(r, q), '(v128.const f32x4 0 0 0 0)'))}
+          ${b.init(() => '(v128.const f32x4 0 0 0 0)')}
           ${set('pa', i32add(get('a'), i32mul(get('i'), get('ks'))))}
           ${set('pb', i32add(get('b'), `(i32.shl ${get('j')} (i32.const 2))`))}
           ${set('pe', i32add(get('pa'), get('ks')))}
           (block $qd${w} (loop $ql${w}
             (br_if $qd${w} (i32.ge_u ${get('pa')} ${get('pe')}))
-            ${range(h).map((q) => set(`b${q}`, `(v128.load offset=${16 * q} ${get('pb')})`)).join('\n')}
-            ${range(4).map((r) => set(`s${r}`, `(v128.load32_splat ${i32add(get('pa'), rowOffset(r))})`)).join('\n')}
-            ${each((r, q) => set(acc(r, q), add(get(acc(r, q)), `(f32x4.mul ${get(`s${r}`)} ${get(`b${q}`)})`)))}
+            ${b.step((r) => `(v128.load32_splat ${i32add(get('pa'), rowOffset(r))})`)}
             (local.set $pa (i32.add ${get('pa')} (i32.const 4)))
             (local.set $pb (i32.add ${get('pb')} ${get('ns')}))
             (br $ql${w})))
-          ${set('pc', i32add(get('c'), `(i32.shl ${i32add(i32mul(get('i'), get('n')), get('j'))} (i32.const 2))`))}
-          ${each((r, q) => `(v128.store ${i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`))} ${get(acc(r, q))})`)}`;
+          ${b.setC}
+          ${b.store()}`;
 }
 
 /**
@@ -222,19 +244,7 @@ const gemmNn = `
     (local.set $ks2 (i32.shl ${get('ks')} (i32.const 1)))
     (local.set $ks3 (i32.add ${get('ks2')} ${get('ks')}))
     (local.set $ns (i32.shl ${get('n')} (i32.const 2)))
-    (local.set $i (i32.const 0))
-    (block $id (loop $il
-      (br_if $id (i32.ge_u ${get('i')} ${get('t')}))
-      (local.set $j (i32.const 0))
-      (block $jd (loop $jl
-        (br_if $jd (i32.gt_u (i32.add ${get('j')} (i32.const 8)) ${get('n')}))
-        ${gemmNnBlock(8)}
-        (local.set $j (i32.add ${get('j')} (i32.const 8)))
-        (br $jl)))
-      (if (i32.lt_u ${get('j')} ${get('n')}) (then
-        ${gemmNnBlock(4)}))
-      (local.set $i (i32.add ${get('i')} (i32.const 4)))
-      (br $il)))
+    ${blockLoops(get('t'), gemmNnBlock)}
   )`;
 
 /** Byte offsets of the tile's four outputs in y [nb, 2th, 2tw, c]: q0 (top left), q1, q2, q3. */
