@@ -6,7 +6,7 @@
  *
  *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
- *       [--peers [--peer-count 2]] [--exemplar-set small|full]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap]
  *
  * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
  * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
@@ -21,6 +21,9 @@
  * images no teacher sees, common.ts) instead of `exemplar-a`, `-b`. Results go to
  * $ZOO/results[-joint]-fullex/, reports to predict[-joint]-fullex[-T].json and
  * reliability[-joint]-fullex[-T].txt.
+ *
+ * `--family gap`: the gap-head teachers (common.ts, train-zoo.ts --family gap) instead of the
+ * `cnn` ones; `-gap` is appended to the results folder and to the report names (after `-fullex`).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,19 +33,37 @@ import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
-import { EXEMPLAR_SETS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, modelDir, parseExemplarSet, peersOf, resultPath, resultsDir as resultsDirOf, zooModels, type ExemplarSet, type ZooModel } from './common';
+import {
+  EXEMPLAR_SETS,
+  FAMILY_DEPTHS,
+  SAMPLE_SIZES,
+  ZOO_DIR,
+  dataDir,
+  exemplarSuffix,
+  familySuffix,
+  modelDir,
+  parseExemplarSet,
+  parseFamily,
+  peersOf,
+  resultPath,
+  resultsDir as resultsDirOf,
+  zooModels,
+  type ExemplarSet,
+  type ZooFamily,
+  type ZooModel,
+} from './common';
 
 /** The zoo's analysis settings: the four lowest orders (the predictor's vector), width 8, the quick budget. */
 export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
 
 /** Where results go: the exemplar runs in results[-joint]/, the peer runs in results-peers[N]-<method>/ (N = peers when not 2). */
-function peersDir(method: ReliabilityMethod, peerCount: number): string {
-  return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}`);
+function peersDir(method: ReliabilityMethod, peerCount: number, family: ZooFamily): string {
+  return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}${familySuffix(family)}`);
 }
 
-function outPath(name: string, method: ReliabilityMethod, peers: number, set: ExemplarSet): string {
-  return peers > 0 ? join(peersDir(method, peers), `${name}.json`) : resultPath(name, method, set);
+function outPath(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet): string {
+  return peers > 0 ? join(peersDir(method, peers, m.family), `${m.name}.json`) : resultPath(m.name, method, set, m.family);
 }
 
 function done(path: string, method: ReliabilityMethod): boolean {
@@ -141,28 +162,30 @@ async function main(): Promise<void> {
       peers: { type: 'boolean' },
       'peer-count': { type: 'string' },
       'exemplar-set': { type: 'string' },
+      family: { type: 'string' },
     },
   });
+  const family = parseFamily(values.family);
   const exemplarSet = parseExemplarSet(values['exemplar-set']);
   if (values.peers && values['exemplar-set']) throw new Error('--peers and --exemplar-set exclude each other');
   const EXEMPLARS = EXEMPLAR_SETS[exemplarSet];
   const method = (values.method ?? 'joint') as ReliabilityMethod;
   if (method !== 'joint' && method !== 'target-phi') throw new Error(`--method joint|target-phi, got ${method}`);
-  const depths = list(values.depths, [2, 3]);
+  const depths = list(values.depths, FAMILY_DEPTHS[family]);
   const seeds = list(values.seeds, [1, 2, 3, 4]);
   const sizes = list(values.sizes, SAMPLE_SIZES);
-  const models = zooModels().filter((m) => depths.includes(m.depth) && seeds.includes(m.seed) && sizes.includes(m.samples));
+  const models = zooModels(family).filter((m) => depths.includes(m.depth) && seeds.includes(m.seed) && sizes.includes(m.samples));
   const peers = values.peers ?? false;
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const fixed = EXEMPLARS.map(modelDir);
   if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
-  if (peers) mkdirSync(peersDir(method, peerCount), { recursive: true });
-  else mkdirSync(resultsDirOf(method, exemplarSet), { recursive: true });
+  if (peers) mkdirSync(peersDir(method, peerCount, family), { recursive: true });
+  else mkdirSync(resultsDirOf(method, exemplarSet, family), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
     for (const m of schedule(models)) {
-      const out = outPath(m.name, method, peerArg, exemplarSet);
+      const out = outPath(m, method, peerArg, exemplarSet);
       if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
       const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
@@ -195,8 +218,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  const results = models.filter((m) => done(outPath(m.name, method, peerArg, exemplarSet), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m.name, method, peerArg, exemplarSet), 'utf8')) as ResultFile }));
-  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + (values.tag ? `-${values.tag}` : '');
+  const results = models.filter((m) => done(outPath(m, method, peerArg, exemplarSet), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet), 'utf8')) as ResultFile }));
+  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + familySuffix(family) + (values.tag ? `-${values.tag}` : '');
   const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
   let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
@@ -208,7 +231,7 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: outPath(r.model.name, method, peerArg, exemplarSet), result: readPredictSource(outPath(r.model.name, method, peerArg, exemplarSet)) }));
+    const inputs = results.map((r) => ({ path: outPath(r.model, method, peerArg, exemplarSet), result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet)) }));
     const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
     text += '\n' + formatPredictReport(report);
     writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');

@@ -19,16 +19,36 @@ export const TEST_SAMPLES = 1000;
 /** Training samples of the two exemplars (a large subset: the full 60k is too slow to train on two shared CPU cores). */
 export const EXEMPLAR_SAMPLES = 13000;
 
+/**
+ * Teacher families: `cnn` (the original zoo: 2–3 convs, a flatten + dense head, trained for
+ * 12k–40k sample passes) and `gap` (three conv + batch-norm blocks, 16–32–64 channels, a global
+ * average pooling head as in the paper's ResNets, trained until it fits its training set).
+ */
+export type ZooFamily = 'cnn' | 'gap';
+export const FAMILY_DEPTHS: Record<ZooFamily, number[]> = { cnn: DEPTHS, gap: [3] };
+
+export function parseFamily(s: string | undefined): ZooFamily {
+  const f = s ?? 'cnn';
+  if (f !== 'cnn' && f !== 'gap') throw new Error(`--family cnn|gap, got ${f}`);
+  return f;
+}
+
+/** Suffix of the output files of a family: '' for `cnn`, '-gap' for `gap`. */
+export const familySuffix = (family: ZooFamily): string => (family === 'cnn' ? '' : `-${family}`);
+
 export interface ZooModel {
   name: string;
+  family: ZooFamily;
   samples: number;
   depth: number;
   seed: number;
 }
 
-export function zooModels(): ZooModel[] {
+export const zooModelName = (family: ZooFamily, depth: number, samples: number, seed: number): string => `${family}-d${depth}-n${samples}-s${seed}`;
+
+export function zooModels(family: ZooFamily = 'cnn'): ZooModel[] {
   const out: ZooModel[] = [];
-  for (const samples of SAMPLE_SIZES) for (const depth of DEPTHS) for (const seed of SEEDS) out.push({ name: `cnn-d${depth}-n${samples}-s${seed}`, samples, depth, seed });
+  for (const samples of SAMPLE_SIZES) for (const depth of FAMILY_DEPTHS[family]) for (const seed of SEEDS) out.push({ name: zooModelName(family, depth, samples, seed), family, samples, depth, seed });
   return out;
 }
 
@@ -63,16 +83,20 @@ export function peersOf(m: ZooModel, count: number): ZooModel[] {
   if (count < 1 || count > SEEDS.length - 1) throw new Error(`--peer-count must be 1..${SEEDS.length - 1}, got ${count}`);
   return Array.from({ length: count }, (_, k) => {
     const seed = SEEDS[(i + 1 + k) % SEEDS.length];
-    return { name: `cnn-d${m.depth}-n${m.samples}-s${seed}`, samples: m.samples, depth: m.depth, seed };
+    return { name: zooModelName(m.family, m.depth, m.samples, seed), family: m.family, samples: m.samples, depth: m.depth, seed };
   });
 }
 
 export const modelDir = (name: string): string => join(ZOO_DIR, 'models', name);
 export const dataDir = (samples: number): string => join(ZOO_DIR, 'data', `n${samples}`);
-/** Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the joint ones (`-fullex` appended for the full exemplar set). */
-export const resultsDir = (method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small'): string =>
-  join(ZOO_DIR, (method === 'joint' ? 'results-joint' : 'results') + exemplarSuffix(set));
-export const resultPath = (name: string, method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small'): string => join(resultsDir(method, set), `${name}.json`);
+/**
+ * Result files of one reliability method: `results/` holds the target-Φ ones, `results-joint/` the
+ * joint ones (`-fullex` appended for the full exemplar set, then `-gap` for the gap family).
+ */
+export const resultsDir = (method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small', family: ZooFamily = 'cnn'): string =>
+  join(ZOO_DIR, (method === 'joint' ? 'results-joint' : 'results') + exemplarSuffix(set) + familySuffix(family));
+export const resultPath = (name: string, method: 'joint' | 'target-phi' = 'target-phi', set: ExemplarSet = 'small', family: ZooFamily = 'cnn'): string =>
+  join(resultsDir(method, set, family), `${name}.json`);
 
 /**
  * The training samples of every zoo dataset are prefixes of one seeded permutation of the 60k,

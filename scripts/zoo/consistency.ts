@@ -7,8 +7,11 @@
  * every model is measured on the same images whatever its training-set size.
  *
  *   nice -n 19 node --import tsx scripts/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
- *       [--peers [--peer-count 2]] [--exemplar-set small|full]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap]
  *
+ * Also, per teacher, how much of its trained feature the same network at its initial weights
+ * predicts linearly (R² untrained→target): how far training moved the feature from random.
+ * `--family gap`: the gap-head teachers (common.ts); the output file gets `-gap` appended.
  * Writes $ZOO/consistency.json and prints the means per size. `--exemplar-set full`: the second
  * exemplar pair (trained on the 55,000 images no teacher sees, common.ts); writes
  * $ZOO/consistency-fullex.json. `--peers`: the "exemplars" of each
@@ -21,10 +24,12 @@ import { parseArgs } from 'node:util';
 import { useBackend, tf } from '../../src/analysis/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
-import { loadTeacher, mapBatchesAsync, type Teacher } from '../../src/analysis/teacher';
-import { EXEMPLAR_SETS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, modelDir, parseExemplarSet, peersOf, zooModels } from './common';
+import type { TeacherRuntime } from '../../src/analysis/formats/teacherSource';
+import { layersTeacher, loadTeacher, mapBatchesAsync } from '../../src/analysis/teacher';
+import { EXEMPLAR_SETS, FAMILY_DEPTHS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, familySuffix, modelDir, parseExemplarSet, parseFamily, peersOf, zooModels } from './common';
+import { familyTeacher } from './train-zoo';
 
-async function features(t: Teacher, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
+async function features(t: TeacherRuntime, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
   const { data } = await mapBatchesAsync(split, indices, 250, (x) => t.runTrunk(x));
   const [h, w, c] = t.featureShape;
   return tf.tensor4d(data, [indices.length, h, w, c]);
@@ -52,15 +57,16 @@ async function linearR2(xFit: tf.Tensor4D, yFit: tf.Tensor4D, xTest: tf.Tensor4D
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' }, 'exemplar-set': { type: 'string' } },
+    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' }, 'exemplar-set': { type: 'string' }, family: { type: 'string' } },
   });
   const exemplarSet = parseExemplarSet(values['exemplar-set']);
   const EXEMPLARS = EXEMPLAR_SETS[exemplarSet];
   if (values.peers && values['exemplar-set']) throw new Error('--peers and --exemplar-set exclude each other');
+  const family = parseFamily(values.family);
   const peers = values.peers ?? false;
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const list = (s: string | undefined, d: number[]) => (s ? s.split(',').map(Number) : d);
-  const depths = list(values.depths, [2, 3]);
+  const depths = list(values.depths, FAMILY_DEPTHS[family]);
   const seeds = list(values.seeds, [1, 2, 3, 4]);
   const sizes = list(values.sizes, SAMPLE_SIZES);
   await useBackend('wasm');
@@ -88,8 +94,8 @@ async function main(): Promise<void> {
     return { fit: tf.concat(fs.map((e) => e.fit), 3), test: tf.concat(fs.map((e) => e.test), 3) };
   };
   const fixed = peers ? undefined : await concat(EXEMPLARS);
-  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number }[] = [];
-  for (const m of zooModels().filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
+  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number; initToTarget: number }[] = [];
+  for (const m of zooModels(family).filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
     const exemplars = peers ? peersOf(m, peerCount).map((p) => p.name) : EXEMPLARS;
     const ex = fixed ?? (await concat(exemplars));
     const exFit = ex.fit;
@@ -98,17 +104,26 @@ async function main(): Promise<void> {
     const e2t = await linearR2(exFit, fFit, exTest, fTest);
     const t2e = await linearR2(fFit, exFit, fTest, exTest);
     if (!fixed) tf.dispose([exFit, exTest]);
-    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e });
-    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}\n`);
+    // How far training moved the feature from its random start: the untrained network of the same
+    // seed (the same initial weights) predicting the trained one linearly.
+    const untrained = familyTeacher(m.family, m.depth, m.seed);
+    const start = layersTeacher(untrained, 'tfjs-layers');
+    const sFit = await features(start, test, fitIdx);
+    const sTest = await features(start, test, testIdx);
+    const i2t = await linearR2(sFit, fFit, sTest, fTest);
+    tf.dispose([sFit, sTest]);
+    untrained.dispose();
+    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e, initToTarget: i2t });
+    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}  untrained→target ${i2t.toFixed(3)}\n`);
   }
   tf.dispose([...(fixed ? [fixed.fit, fixed.test] : []), ...[...cache.values()].flatMap((e) => [e.fit, e.test])]);
-  writeFileSync(join(ZOO_DIR, peers ? 'consistency-peers.json' : `consistency${exemplarSuffix(exemplarSet)}.json`), JSON.stringify(rows, null, 2) + '\n');
-  process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars (means)\n');
+  writeFileSync(join(ZOO_DIR, `consistency${peers ? '-peers' : exemplarSuffix(exemplarSet)}${familySuffix(family)}.json`), JSON.stringify(rows, null, 2) + '\n');
+  process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars  R² untrained→target (means)\n');
   for (const n of sizes) {
     const rs = rows.filter((r) => r.samples === n);
     if (!rs.length) continue;
     const mean = (f: (r: (typeof rows)[number]) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}\n`);
+    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}  ${mean((r) => r.initToTarget).toFixed(3).padStart(19)}\n`);
   }
 }
 

@@ -21,7 +21,7 @@ import { tf, useBackend } from '../../src/analysis/backend';
 import { loadDataset, type Split } from '../../src/analysis/data/dataset';
 import { saveLayersModel } from '../../src/analysis/teacher';
 import { Rng } from '../../src/analysis/data/rng';
-import { EXEMPLARS, EXEMPLAR_SAMPLES, EXEMPLAR_SEEDS, EXEMPLAR_SETS, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, parseExemplarSet, trainOrder, writeIdx, zooModels } from './common';
+import { EXEMPLARS, EXEMPLAR_SAMPLES, EXEMPLAR_SEEDS, EXEMPLAR_SETS, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, parseExemplarSet, parseFamily, SEEDS, trainOrder, writeIdx, zooModels, type ZooFamily } from './common';
 
 type T = tfl.SymbolicTensor;
 
@@ -63,28 +63,81 @@ export function exemplarNet(seed: number): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: x, name: 'exemplar' });
 }
 
+/**
+ * The `gap` family teacher: three 3×3 conv blocks (conv without bias, batch norm, ReLU) of 16, 32
+ * and 64 channels, 2×2 max-pooling after the first two, then global average pooling and a dense
+ * softmax, like the paper's ResNets. The target feature (the last block's ReLU, fed to the
+ * pooling) is 7×7×64. With only 64 pooled numbers before the classifier the convs themselves must
+ * learn to fit the training set; the `cnn` family's flatten head (784 numbers) can fit 200 images
+ * on features that stay close to their random initialisation.
+ */
+export function gapTeacher(depth: number, seed: number): tfl.LayersModel {
+  const init = (k: number) => tfl.initializers.heNormal({ seed: seed * 100 + k });
+  const m = tfl.sequential({ name: `zoo_gap_d${depth}` });
+  const widths = [16, 32, 64, 64];
+  for (let b = 0; b < depth; b++) {
+    m.add(tfl.layers.conv2d({ ...(b === 0 ? { inputShape: [28, 28, 1] } : {}), filters: widths[b], kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(b), name: `conv${b + 1}` }));
+    m.add(tfl.layers.batchNormalization({ name: `bn${b + 1}` }));
+    m.add(tfl.layers.activation({ activation: 'relu', name: `relu${b + 1}` }));
+    if (b < 2) m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: `pool${b + 1}` }));
+  }
+  m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
+  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }));
+  return m;
+}
+
+/** An untrained teacher of `family` (the same initial weights as the zoo model of that depth and seed). */
+export function familyTeacher(family: ZooFamily, depth: number, seed: number): tfl.LayersModel {
+  return family === 'gap' ? gapTeacher(depth, seed) : zooTeacher(depth, seed);
+}
+
+/**
+ * Epochs of a `gap` teacher on n samples: 60 up to 500 samples, then 30,000 sample passes, at
+ * least 25 — enough for each to fit its training set (training accuracy in its zoo.json). The
+ * last third of the epochs runs at a tenth of the learning rate.
+ */
+export function gapEpochsFor(n: number): number {
+  return Math.min(60, Math.max(25, Math.round(30000 / n)));
+}
+
 /** Epochs for n samples: small sets get more passes, so every teacher sees 12k–40k samples. */
 export function epochsFor(n: number): number {
   return Math.min(60, Math.max(8, Math.round(12000 / n)));
 }
 
-async function fitAndSave(model: tfl.LayersModel, split: Split, n: number, epochs: number, dir: string, test: Split): Promise<{ seconds: number; testAccuracy: number }> {
+/**
+ * Trains `model` on the first n samples of `split` (Adam 2e-3, batch 32) and saves it with a
+ * zoo.json. `decay`: the last third of the epochs at a tenth of the learning rate, and the
+ * training set's accuracy and loss (inference mode) recorded too.
+ */
+async function fitAndSave(model: tfl.LayersModel, split: Split, n: number, epochs: number, dir: string, test: Split, decay = false): Promise<{ seconds: number; testAccuracy: number; trainAccuracy?: number }> {
   const t0 = performance.now();
   const x = tf.tensor4d(split.images.subarray(0, n * 784), [n, 28, 28, 1]);
   const y = tf.oneHot(tf.tensor1d(split.labels.subarray(0, n), 'int32'), 10);
-  model.compile({ optimizer: tf.train.adam(2e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const opt = tf.train.adam(2e-3);
+  model.compile({ optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   // The samples come already in a seeded random order; tfjs's own shuffle uses Math.random.
-  await model.fit(x, y, { epochs, batchSize: 32, shuffle: false, verbose: 0 });
-  const xt = tf.tensor4d(test.images, [test.count, 28, 28, 1]);
-  const pred = model.predict(xt) as tf.Tensor;
-  const acc = tf.mean(tf.cast(tf.equal(tf.argMax(pred, 1), tf.tensor1d(test.labels, 'int32')), 'float32'));
-  const testAccuracy = (await acc.data())[0];
+  const first = decay ? Math.ceil((2 * epochs) / 3) : epochs;
+  await model.fit(x, y, { epochs: first, batchSize: 32, shuffle: false, verbose: 0 });
+  if (first < epochs) {
+    (opt as unknown as { learningRate: number }).learningRate = 2e-4;
+    await model.fit(x, y, { epochs: epochs - first, batchSize: 32, shuffle: false, verbose: 0 });
+  }
+  const testAccuracy = await accuracy(model, test);
+  const extra: { trainAccuracy?: number; trainLoss?: number; learningRate?: string } = {};
+  if (decay) {
+    const ev = model.evaluate(x, y, { batchSize: 500 }) as tf.Scalar[];
+    extra.trainLoss = (await ev[0].data())[0];
+    extra.trainAccuracy = (await ev[1].data())[0];
+    extra.learningRate = `2e-3 for ${first} epochs, then 2e-4`;
+    tf.dispose(ev);
+  }
   await saveLayersModel(model, dir);
-  tf.dispose([x, y, xt, pred, acc]);
+  tf.dispose([x, y]);
   const seconds = (performance.now() - t0) / 1000;
-  writeFileSync(join(dir, 'zoo.json'), JSON.stringify({ samples: n, epochs, seconds, testAccuracy }, null, 2) + '\n');
+  writeFileSync(join(dir, 'zoo.json'), JSON.stringify({ samples: n, epochs, seconds, testAccuracy, ...extra }, null, 2) + '\n');
   model.dispose();
-  return { seconds, testAccuracy };
+  return { seconds, testAccuracy, trainAccuracy: extra.trainAccuracy };
 }
 
 /** Fraction of `split` classified right by `model`, in batches of 1000. */
@@ -169,8 +222,10 @@ async function trainFullExemplar(name: string, seed: number, train: Split, epoch
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { only: { type: 'string' }, limit: { type: 'string' }, 'exemplar-set': { type: 'string' }, epochs: { type: 'string' }, 'time-batches': { type: 'string' } },
+    options: { only: { type: 'string' }, limit: { type: 'string' }, 'exemplar-set': { type: 'string' }, epochs: { type: 'string' }, 'time-batches': { type: 'string' }, family: { type: 'string' }, seeds: { type: 'string' } },
   });
+  const family = parseFamily(values.family);
+  const seeds = values.seeds ? values.seeds.split(',').map(Number) : SEEDS;
   const set = values['exemplar-set'] === undefined ? undefined : parseExemplarSet(values['exemplar-set']);
   await useBackend('wasm');
   const full = loadDataset(FASHION_MNIST);
@@ -211,18 +266,24 @@ async function main(): Promise<void> {
     return;
   }
   const pool = ordered(EXEMPLAR_SAMPLES);
-  const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split }[] = [];
+  const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split; seed?: number; decay?: boolean }[] = [];
   // Exemplars are trained on the tail of the permutation (samples after the largest zoo set), with their own seeds.
   const tail: Split = { ...pool, images: pool.images.subarray(5000 * 784), labels: pool.labels.subarray(5000), count: EXEMPLAR_SAMPLES - 5000 };
-  EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
-  for (const m of zooModels()) jobs.push({ name: m.name, build: () => zooTeacher(m.depth, m.seed), n: m.samples, epochs: epochsFor(m.samples), split: pool });
+  if (family === 'gap') {
+    for (const m of zooModels('gap')) jobs.push({ name: m.name, seed: m.seed, build: () => gapTeacher(m.depth, m.seed), n: m.samples, epochs: gapEpochsFor(m.samples), split: pool, decay: true });
+  } else {
+    EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
+    for (const m of zooModels()) jobs.push({ name: m.name, seed: m.seed, build: () => zooTeacher(m.depth, m.seed), n: m.samples, epochs: epochsFor(m.samples), split: pool });
+  }
   let left = values.limit ? Number(values.limit) : Infinity;
   for (const job of jobs) {
     if (values.only && job.name !== values.only) continue;
+    if (job.seed !== undefined && !seeds.includes(job.seed)) continue;
     if (exists(join(modelDir(job.name), 'model.json'))) continue;
     if (left-- <= 0) break;
-    const r = await fitAndSave(job.build(), job.split, job.n, job.epochs, modelDir(job.name), test);
-    process.stdout.write(`${job.name}  n=${job.n}  epochs=${job.epochs}  test acc ${r.testAccuracy.toFixed(4)}  ${r.seconds.toFixed(1)} s\n`);
+    const r = await fitAndSave(job.build(), job.split, job.n, job.epochs, modelDir(job.name), test, job.decay);
+    const train = r.trainAccuracy === undefined ? '' : `  train acc ${r.trainAccuracy.toFixed(4)}`;
+    process.stdout.write(`${job.name}  n=${job.n}  epochs=${job.epochs}${train}  test acc ${r.testAccuracy.toFixed(4)}  ${r.seconds.toFixed(1)} s\n`);
   }
   process.stdout.write(`zoo: ${ZOO_DIR}\n`);
 }
