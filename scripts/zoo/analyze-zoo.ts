@@ -6,7 +6,7 @@
  *
  *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
- *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap] [--width 8]
  *
  * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
  * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
@@ -24,6 +24,7 @@
  *
  * `--family gap`: the gap-head teachers (common.ts, train-zoo.ts --family gap) instead of the
  * `cnn` ones; `-gap` is appended to the results folder and to the report names (after `-fullex`).
+ * `--width N`: the disentanglers' width (default 8); another width appends `-wN` after that.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { analyze } from '../../src/analysis/analyze';
 import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
+import { BadInputError } from '../../src/analysis/errors';
 import type { ReliabilityMethod } from '../../src/analysis/protocol';
 import type { ResultFile } from '../../src/analysis/result';
 import {
@@ -58,12 +60,16 @@ export const ZOO_ORDERS = [0, 1, 2, 4];
 export const ZOO_WIDTH = 8;
 
 /** Where results go: the exemplar runs in results[-joint]/, the peer runs in results-peers[N]-<method>/ (N = peers when not 2). */
-function peersDir(method: ReliabilityMethod, peerCount: number, family: ZooFamily): string {
-  return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}${familySuffix(family)}`);
+function peersDir(method: ReliabilityMethod, peerCount: number, family: ZooFamily, width: number): string {
+  return join(ZOO_DIR, `results-peers${peerCount === 2 ? '' : peerCount}-${method}${familySuffix(family)}${widthSuffix(width)}`);
 }
 
-function outPath(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet): string {
-  return peers > 0 ? join(peersDir(method, peers, m.family), `${m.name}.json`) : resultPath(m.name, method, set, m.family);
+/** Runs with a disentangler width other than ZOO_WIDTH go to folders and reports named `-w<width>`. */
+const widthSuffix = (width: number): string => (width === ZOO_WIDTH ? '' : `-w${width}`);
+
+function outPath(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet, width: number): string {
+  if (peers > 0) return join(peersDir(method, peers, m.family, width), `${m.name}.json`);
+  return width === ZOO_WIDTH ? resultPath(m.name, method, set, m.family) : join(resultsDirOf(method, set, m.family) + widthSuffix(width), `${m.name}.json`);
 }
 
 function done(path: string, method: ReliabilityMethod): boolean {
@@ -163,8 +169,11 @@ async function main(): Promise<void> {
       'peer-count': { type: 'string' },
       'exemplar-set': { type: 'string' },
       family: { type: 'string' },
+      width: { type: 'string' },
     },
   });
+  const width = values.width ? Number(values.width) : ZOO_WIDTH;
+  if (!Number.isInteger(width) || width < 1) throw new Error(`--width must be a positive integer, got ${values.width}`);
   const family = parseFamily(values.family);
   const exemplarSet = parseExemplarSet(values['exemplar-set']);
   if (values.peers && values['exemplar-set']) throw new Error('--peers and --exemplar-set exclude each other');
@@ -180,12 +189,12 @@ async function main(): Promise<void> {
   const fixed = EXEMPLARS.map(modelDir);
   if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
-  if (peers) mkdirSync(peersDir(method, peerCount, family), { recursive: true });
-  else mkdirSync(resultsDirOf(method, exemplarSet, family), { recursive: true });
+  if (peers) mkdirSync(peersDir(method, peerCount, family, width), { recursive: true });
+  else mkdirSync(resultsDirOf(method, exemplarSet, family) + widthSuffix(width), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
     for (const m of schedule(models)) {
-      const out = outPath(m, method, peerArg, exemplarSet);
+      const out = outPath(m, method, peerArg, exemplarSet, width);
       if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
       const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
@@ -199,7 +208,7 @@ async function main(): Promise<void> {
         checkpoint: modelDir(m.name),
         data: dataDir(m.samples),
         orders: ZOO_ORDERS,
-        width: ZOO_WIDTH,
+        width,
         budget: 'quick',
         backend: 'wasm',
         seed: 0,
@@ -218,8 +227,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  const results = models.filter((m) => done(outPath(m, method, peerArg, exemplarSet), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet), 'utf8')) as ResultFile }));
-  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + familySuffix(family) + (values.tag ? `-${values.tag}` : '');
+  const results = models.filter((m) => done(outPath(m, method, peerArg, exemplarSet, width), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet, width), 'utf8')) as ResultFile }));
+  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + familySuffix(family) + widthSuffix(width) + (values.tag ? `-${values.tag}` : '');
   const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
   let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
@@ -231,10 +240,16 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: outPath(r.model, method, peerArg, exemplarSet), result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet)) }));
-    const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
-    text += '\n' + formatPredictReport(report);
-    writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    const inputs = results.map((r) => ({ path: outPath(r.model, method, peerArg, exemplarSet, width), result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet, width)) }));
+    try {
+      const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
+      text += '\n' + formatPredictReport(report);
+      writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    } catch (e) {
+      // Too few models for the predictor is not a failure of the run: the table above stands.
+      if (!(e instanceof BadInputError)) throw e;
+      text += `\nNo accuracy predictor: ${e.message}\n`;
+    }
   }
   process.stdout.write('\n' + text);
   writeFileSync(join(ZOO_DIR, `reliability${suffix}.txt`), text);
