@@ -10,7 +10,8 @@
  *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap]
  *
  * Also, per teacher, how much of its trained feature the same network at its initial weights
- * predicts linearly (R² untrained→target): how far training moved the feature from random.
+ * predicts linearly (R² untrained→target): how far training moved the feature from random; and
+ * its accuracy on its own training set.
  * `--family gap`: the gap-head teachers (common.ts); the output file gets `-gap` appended.
  * Writes $ZOO/consistency.json and prints the means per size. `--exemplar-set full`: the second
  * exemplar pair (trained on the 55,000 images no teacher sees, common.ts); writes
@@ -25,7 +26,7 @@ import { useBackend, tf } from '../../src/analysis/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
 import type { TeacherRuntime } from '../../src/analysis/formats/teacherSource';
-import { layersTeacher, loadTeacher, mapBatchesAsync } from '../../src/analysis/teacher';
+import { layersTeacher, loadTeacher, mapBatchesAsync, teacherStats } from '../../src/analysis/teacher';
 import { EXEMPLAR_SETS, FAMILY_DEPTHS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, familySuffix, modelDir, parseExemplarSet, parseFamily, peersOf, zooModels } from './common';
 import { familyTeacher } from './train-zoo';
 
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     return { fit: tf.concat(fs.map((e) => e.fit), 3), test: tf.concat(fs.map((e) => e.test), 3) };
   };
   const fixed = peers ? undefined : await concat(EXEMPLARS);
-  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number; initToTarget: number }[] = [];
+  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number; initToTarget: number; trainAccuracy: number }[] = [];
   for (const m of zooModels(family).filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
     const exemplars = peers ? peersOf(m, peerCount).map((p) => p.name) : EXEMPLARS;
     const ex = fixed ?? (await concat(exemplars));
@@ -113,17 +114,22 @@ async function main(): Promise<void> {
     const i2t = await linearR2(sFit, fFit, sTest, fTest);
     tf.dispose([sFit, sTest]);
     untrained.dispose();
-    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e, initToTarget: i2t });
-    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}  untrained→target ${i2t.toFixed(3)}\n`);
+    // How well the teacher fits its own training set (inference mode).
+    const own = loadDataset(dataDir(m.samples)).train;
+    const trained = await loadTeacher(modelDir(m.name), undefined, opts);
+    const { accuracy: trainAccuracy } = await teacherStats(trained, own, Int32Array.from({ length: own.count }, (_, i) => i));
+    await trained.dispose();
+    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e, initToTarget: i2t, trainAccuracy });
+    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}  untrained→target ${i2t.toFixed(3)}  train acc ${trainAccuracy.toFixed(3)}\n`);
   }
   tf.dispose([...(fixed ? [fixed.fit, fixed.test] : []), ...[...cache.values()].flatMap((e) => [e.fit, e.test])]);
   writeFileSync(join(ZOO_DIR, `consistency${peers ? '-peers' : exemplarSuffix(exemplarSet)}${familySuffix(family)}.json`), JSON.stringify(rows, null, 2) + '\n');
-  process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars  R² untrained→target (means)\n');
+  process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars  R² untrained→target  train acc (means)\n');
   for (const n of sizes) {
     const rs = rows.filter((r) => r.samples === n);
     if (!rs.length) continue;
     const mean = (f: (r: (typeof rows)[number]) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}  ${mean((r) => r.initToTarget).toFixed(3).padStart(19)}\n`);
+    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}  ${mean((r) => r.initToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.trainAccuracy).toFixed(3).padStart(9)}\n`);
   }
 }
 
