@@ -93,14 +93,27 @@ export function formatResult(r: ResultFile): string {
   lines.push(`teacher     train acc ${fmt(r.teacher.trainAccuracy)}  loss ${fmt(r.teacher.trainLoss)}   test acc ${fmt(r.teacher.testAccuracy)}  loss ${fmt(r.teacher.testLoss)}`);
   lines.push(`Var[f]      train ${r.featureVariance.toPrecision(4)}   test ${r.featureVarianceTest === undefined ? '-' : r.featureVarianceTest.toPrecision(4)}`);
   lines.push('');
-  lines.push('order   ρ train   ρ test   epochs   final loss');
+  // The optional stages' numbers per order, as extra columns where the run computed them.
+  const extra: { head: string; cell: (order: number) => string; note: string }[] = [];
+  const byOrder = <T extends { order: number }>(xs: T[] | undefined, f: (x: T) => number | null | undefined) => (order: number) => {
+    const x = xs?.find((e) => e.order === order);
+    return x === undefined ? '-' : fmt(f(x) ?? undefined);
+  };
+  if (r.reliability) extra.push({ head: 'ρ_rel', cell: byOrder(r.reliability, (x) => x.reliableRho), note: `ρ_rel = Var[reliable part] / Var[component] (${r.reliabilityMethod ?? `${r.reliabilitySettings?.networks ?? '?'} networks`})` });
+  if (r.effectiveness) extra.push({ head: 'α_effective', cell: byOrder(r.effectiveness, (x) => x.alpha), note: 'α_effective = φ_train / √Var[component]: its Shapley value on the decrease of the training loss per unit of its standard deviation' });
+  if (r.overfitting) extra.push({ head: 'α_overfit', cell: byOrder(r.overfitting, (x) => x.alpha), note: 'α_overfit = φ_gap / φ_train: the increase of the test–train gap per unit of training-loss decrease that it brings' });
+  if (r.substitution) extra.push({ head: 'subst. test acc', cell: byOrder(r.substitution, (x) => x.testAccuracy), note: `subst. test acc = the head's test accuracy on Φ⁽ˡ⁾(x) instead of f(x) (teacher ${fmt(r.teacher.testAccuracy)})` });
+  lines.push('order   ρ train   ρ test   epochs   final loss' + extra.map((e) => `  ${e.head.padStart(Math.max(7, e.head.length))}`).join(''));
   for (const c of r.components) {
     const last = c.lossCurve && c.lossCurve.length ? c.lossCurve[c.lossCurve.length - 1].toPrecision(3) : '-';
-    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)}${c.converged ? '*' : ' '}  ${last}`);
+    const cells = extra.map((e) => `  ${e.cell(c.order).padStart(Math.max(7, e.head.length))}`).join('');
+    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)}${c.converged ? '*' : ' '}  ${last.padStart(10)}${cells}`);
   }
   lines.push(`residue   ${fmt(r.residue.rho).padStart(7)}   ${fmt(r.residue.rhoTest).padStart(6)}`);
   lines.push('');
   lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
+  for (const e of extra) lines.push(e.note + '.');
+  for (const e of r.errors ?? []) lines.push(`FAILED stage ${e.stage}: ${e.message}`);
   if (!r.complete) lines.push('INCOMPLETE: the run stopped early; the orders above are the ones that finished.');
   const total = Object.entries(r.timing).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
   lines.push(`timing: ${total}`);

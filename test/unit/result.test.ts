@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BadInputError } from '../../src/analysis/errors';
 import { readResult, validateResult, writeResult, type ResultFile } from '../../src/analysis/result';
+import { formatResult } from '../../src/analysis/commands';
 
 function sample(): ResultFile {
   return {
@@ -78,4 +79,29 @@ test('result: broken files do not validate', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the CLI table shows each optional metric of an order in its own column, and a failed stage', () => {
+  const plain = formatResult(sample());
+  assert.match(plain, /subst\. test acc/);
+  assert.doesNotMatch(plain, /ρ_rel|α_effective|α_overfit/);
+  const r: ResultFile = {
+    ...sample(),
+    reliability: [{ order: 2, reliableRho: 0.61, reliableVariance: 1.2, unreliableVariance: 0.8 }],
+    reliabilityMethod: 'joint test',
+    effectiveness: [
+      { order: 0, phiTrain: 0.5, alpha: 0.19 },
+      { order: 2, phiTrain: 0.1, alpha: null },
+    ],
+    overfitting: [{ order: 0, phiGap: 0.05, alpha: 0.1 }],
+    errors: [{ stage: 'visualization', message: 'out of memory' }],
+  };
+  const lines = formatResult(r).split('\n');
+  const head = lines.find((l) => l.startsWith('order'))!;
+  assert.deepEqual(head.split(/\s{2,}/).slice(-4), ['ρ_rel', 'α_effective', 'α_overfit', 'subst. test acc']);
+  const row = (order: number) => lines.find((l) => l.trim().startsWith(`${order} `))!.trim().split(/\s+/).slice(-4);
+  assert.deepEqual(row(0), ['-', '0.190', '0.100', '0.500']);
+  assert.deepEqual(row(2), ['0.610', '-', '-', '-']);
+  assert.ok(lines.includes('FAILED stage visualization: out of memory'));
+  assert.ok(lines.some((l) => l.startsWith('ρ_rel = Var[reliable part] / Var[component] (joint test)')));
 });
