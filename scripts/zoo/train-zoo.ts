@@ -274,11 +274,10 @@ async function main(): Promise<void> {
   const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split; seed?: number; decay?: boolean }[] = [];
   // Exemplars are trained on the tail of the permutation (samples after the largest zoo set), with their own seeds.
   const tail: Split = { ...pool, images: pool.images.subarray(5000 * 784), labels: pool.labels.subarray(5000), count: EXEMPLAR_SAMPLES - 5000 };
-  if (family === 'gap') {
-    for (const m of zooModels('gap')) jobs.push({ name: m.name, seed: m.seed, build: () => gapTeacher(m.depth, m.seed), n: m.samples, epochs: gapEpochsFor(m.samples), split: pool, decay: true });
-  } else {
-    EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
-    for (const m of zooModels()) jobs.push({ name: m.name, seed: m.seed, build: () => zooTeacher(m.depth, m.seed), n: m.samples, epochs: epochsFor(m.samples), split: pool });
+  if (family === 'cnn') EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
+  const gap = family === 'gap';
+  for (const m of zooModels(family)) {
+    jobs.push({ name: m.name, seed: m.seed, build: () => familyTeacher(family, m.depth, m.seed), n: m.samples, epochs: gap ? gapEpochsFor(m.samples) : epochsFor(m.samples), split: pool, decay: gap });
   }
   let left = values.limit ? Number(values.limit) : Infinity;
   for (const job of jobs) {
