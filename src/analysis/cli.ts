@@ -19,6 +19,8 @@ Usage:
                      [--python PATH] [--model-class module:Class]   (PyTorch state dicts and pickled models)
   feature-complexity layers <checkpoint> [--data <dataset>] [--python PATH] [--model-class module:Class] [--json]
   feature-complexity task-complexity [--tasks 0,2,8,26,80] [--orders ...] [--budget ...] [--width N] [--check-width N] [--out FILE.json]
+                     (the target DNN has 20 ReLU blocks of --width channels; a row whose target DNN fits its
+                     task net below 0.5 (1 − MSE/Var) is flagged POOR FIT: it measures an under-fit net)
   feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000] [--orders 0,2,4,8] [--for result.json] [--json]
   feature-complexity compress <model.json> --data <dataset> [--sparsity 0.5] [--conv-bits 8] [--dense-bits 5] [--out DIR] [--compare]
   feature-complexity distill <model.json> --data <dataset> [--layer NAME] [--out DIR] [--compare]

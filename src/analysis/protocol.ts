@@ -122,8 +122,12 @@ export interface TaskComplexityOutput {
   budget?: string;
   seed?: number;
   width?: number;
+  /** ReLU blocks of the target DNN. */
+  targetOrder?: number;
+  /** The fit below which the engine flags a task's row `poorFit`. */
+  poorFitThreshold?: number;
   orders?: number[];
-  tasks: { k: number; components: { order: number; rho: number }[]; residue: { rho: number }; centreOfMass?: number; targetFit?: number }[];
+  tasks: { k: number; components: { order: number; rho: number }[]; residue: { rho: number }; centreOfMass?: number; targetFit?: number; poorFit?: boolean }[];
   widthCheck?: { k: number; widths: [number, number]; rho: [number[], number[]]; centreOfMass: [number, number]; l1Distance: number };
   seconds?: number;
 }

@@ -24,7 +24,14 @@ export const TASK_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
 const INPUT: [number, number, number] = [8, 8, 2];
 const TARGET: [number, number, number] = [4, 4, 4];
 const TASK_WIDTH = 16;
-const TARGET_DNN_ORDER = 20;
+/** ReLU blocks of the target DNN (the CLI help says this number; a test keeps them in step). */
+export const TARGET_DNN_ORDER = 20;
+/**
+ * Below this fit (1 − MSE / Var of the target DNN against the task net, test inputs) a task's row
+ * is flagged: the target DNN has not learned its task net, so its ρ describes an under-fit net,
+ * not the task.
+ */
+export const POOR_TARGET_FIT = 0.5;
 const DEFAULT_WIDTH = 16;
 const N_TRAIN = 2000;
 const N_TEST = 500;
@@ -36,7 +43,7 @@ export interface TaskComplexityOptions extends Omit<TaskComplexityParams, 'out' 
   out?: string;
   /** Random inputs per split (default 2000 train, 500 test). */
   samples?: { train: number; test: number };
-  /** ReLU blocks of the target DNN (default 32). */
+  /** ReLU blocks of the target DNN (default TARGET_DNN_ORDER = 20). */
   targetOrder?: number;
 }
 
@@ -47,6 +54,8 @@ export interface TaskEntry {
   centreOfMass: number;
   /** How well the target DNN reproduces the task net: 1 − MSE / Var on test inputs. */
   targetFit: number;
+  /** targetFit < poorFitThreshold: the row measures an under-fit target DNN, not the task. */
+  poorFit: boolean;
 }
 
 export interface TaskComplexityResult {
@@ -58,6 +67,8 @@ export interface TaskComplexityResult {
   budget: Budget;
   width: number;
   targetOrder: number;
+  /** The fit below which a task's row is flagged `poorFit` (POOR_TARGET_FIT). */
+  poorFitThreshold: number;
   orders: number[];
   tasks: TaskEntry[];
   widthCheck?: { k: number; widths: [number, number]; rho: [number[], number[]]; centreOfMass: [number, number]; l1Distance: number };
@@ -76,6 +87,11 @@ export function centreOfMass(componentRhos: number[], residueRho: number): numbe
   const all = [...componentRhos, residueRho];
   const total = all.reduce((a, b) => a + b, 0);
   return total > 0 ? all.reduce((a, r, i) => a + r * i, 0) / total : 0;
+}
+
+/** Whether a target DNN with this fit reproduces its task net too poorly for its row to describe the task (NaN counts as poor). */
+export function isPoorFit(targetFit: number): boolean {
+  return !(targetFit >= POOR_TARGET_FIT);
 }
 
 /** Gaussian inputs as a dataset split (labels unused). */
@@ -216,7 +232,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const stageHooks = (label: string): Hooks => ({ ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: ${label}${p.order !== undefined ? ` order ${p.order}` : ''}` }) });
     const d = await disentangle(targetTrain, targetTest, orders, width, budget, seed, stageHooks('disentangle'), [span(1, 3)[0], span(2, 3)[1]]);
     if (!d) throw new CancelledError();
-    entries.push({ k, components: orders.map((order, i) => ({ order, rho: d.rho[i] })), residue: { rho: d.residue }, centreOfMass: centreOfMass(d.rho, d.residue), targetFit });
+    entries.push({ k, components: orders.map((order, i) => ({ order, rho: d.rho[i] })), residue: { rho: d.residue }, centreOfMass: centreOfMass(d.rho, d.residue), targetFit, poorFit: isPoorFit(targetFit) });
 
     if (k === checkK) checkSets = { train: targetTrain, test: targetTest, rho: d.rho, residue: d.residue };
   }
@@ -233,7 +249,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const l1 = a.reduce((acc, r, i) => acc + Math.abs(r - b[i]), 0);
     widthCheck = { k, widths: [width, checkWidth], rho: [cs.rho, d2.rho], centreOfMass: [centreOfMass(cs.rho, cs.residue), centreOfMass(d2.rho, d2.residue)], l1Distance: l1 };
   }
-  const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
+  const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, poorFitThreshold: POOR_TARGET_FIT, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
   if (opts.out) {
     mkdirSync(dirname(opts.out), { recursive: true });
     const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
@@ -246,12 +262,17 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
 
 export function formatTaskComplexity(r: TaskComplexityResult): string {
   const lines: string[] = [];
-  lines.push(`task complexity: ρ of the target DNN's components per task net depth k (budget ${r.budget}, width ${r.width}, backend ${r.backend}, test inputs)`);
+  lines.push(`task complexity: ρ of the target DNN's components per task net depth k (budget ${r.budget}, width ${r.width}, target DNN ${r.targetOrder} ReLU blocks, backend ${r.backend}, test inputs)`);
   lines.push(['    k', ...r.orders.map((o) => `l=${o}`.padStart(6)), 'resid'.padStart(6), '  centre', '  fit'].join(' '));
   for (const t of r.tasks) {
-    lines.push([String(t.k).padStart(5), ...t.components.map((c) => c.rho.toFixed(3).padStart(6)), t.residue.rho.toFixed(3).padStart(6), t.centreOfMass.toFixed(2).padStart(8), t.targetFit.toFixed(3).padStart(5)].join(' '));
+    const row = [String(t.k).padStart(5), ...t.components.map((c) => c.rho.toFixed(3).padStart(6)), t.residue.rho.toFixed(3).padStart(6), t.centreOfMass.toFixed(2).padStart(8), t.targetFit.toFixed(3).padStart(5)].join(' ');
+    lines.push(t.poorFit ? `${row}  POOR FIT` : row);
   }
   lines.push('centre = Σ ρ·index / Σ ρ (index of the order in the list, residue = one past the last); it should rise with k. fit = 1 − MSE/Var of the target DNN against the task net.');
+  const poor = r.tasks.filter((t) => t.poorFit);
+  if (poor.length) {
+    lines.push(`warning: the target DNN fits its task net poorly (fit < ${r.poorFitThreshold}) for ${poor.map((t) => `k = ${t.k} (${t.targetFit.toFixed(3)})`).join(', ')}: those rows measure an under-fit net, not the task; a larger --budget trains it longer.`);
+  }
   if (r.widthCheck) {
     const w = r.widthCheck;
     lines.push(`width check (k=${w.k}): width ${w.widths[0]}: ${w.rho[0].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[0].toFixed(2)}`);

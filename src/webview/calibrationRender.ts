@@ -48,6 +48,8 @@ export interface CalibrationSeries {
   rho: (number | undefined)[];
   centre: number;
   targetFit?: number;
+  /** The target DNN reproduces its task net poorly: the engine's flag, else targetFit < POOR_FIT (older files). */
+  poorFit: boolean;
 }
 
 /** One series per task, by increasing k. */
@@ -62,6 +64,7 @@ export function calibrationSeries(o: TaskComplexityOutput): CalibrationSeries[] 
         rho: [...rho, t.residue.rho],
         centre: t.centreOfMass ?? centreOfMass(rho.map((x) => x ?? 0), t.residue.rho),
         targetFit: t.targetFit,
+        poorFit: t.poorFit ?? (t.targetFit !== undefined && !(t.targetFit >= (o.poorFitThreshold ?? POOR_FIT))),
       };
     });
 }
@@ -83,14 +86,18 @@ export function calibrationVerdict(series: CalibrationSeries[]): string {
   return `The centre of mass does not rise at every step (it drops at ${drops.join(', ')}; ${trend}). With a small budget the disentanglers may be too short-trained to separate deep tasks; try a larger budget.`;
 }
 
-/** Below this fit the target DNN has not learned its task net, so its ρ says little about the task's complexity. */
+/**
+ * Below this fit the target DNN has not learned its task net, so its ρ says little about the task's
+ * complexity: the engine's POOR_TARGET_FIT (taskComplexity.ts; a test keeps them equal), used for
+ * files written before the engine recorded `poorFit`.
+ */
 export const POOR_FIT = 0.5;
 
 /** A warning naming the tasks whose target DNN fits the task net poorly; empty when all fit (or no fit is recorded). */
 export function poorFitWarning(series: CalibrationSeries[]): string {
-  const poor = series.filter((s) => s.targetFit !== undefined && s.targetFit < POOR_FIT);
+  const poor = series.filter((s) => s.poorFit);
   if (poor.length === 0) return '';
-  return `The target DNN reproduces the task net poorly for ${poor.map((s) => `k = ${s.k} (fit ${fixed(s.targetFit, 3)})`).join(', ')}: its ρ describes what it learned, not the task. A larger budget trains it longer.`;
+  return `The target DNN reproduces the task net poorly for ${poor.map((s) => `k = ${s.k} (fit ${fixed(s.targetFit, 3)})`).join(', ')}: those rows measure an under-fit net, not the task's complexity. A larger budget trains it longer.`;
 }
 
 /** ρ table: one row per component, one column per task (t0, t1, …). */
@@ -99,13 +106,15 @@ export function calibrationTable(o: TaskComplexityOutput, series: CalibrationSer
 }
 
 export function centreTable(series: CalibrationSeries[]): Record<string, string>[] {
-  return series.map((s) => ({ k: String(s.k), centre: fixed(s.centre, 3), fit: fixed(s.targetFit, 3) }));
+  return series.map((s) => ({ k: String(s.k), centre: fixed(s.centre, 3), fit: s.poorFit ? `${fixed(s.targetFit, 3)} (poor)` : fixed(s.targetFit, 3) }));
 }
 
 export function calibrationSettings(o: TaskComplexityOutput): [string, string][] {
   const rows: [string, string][] = [['Tasks k', o.tasks.map((t) => t.k).join(', ')], ['Orders', calibrationOrders(o).join(', ')]];
   if (o.budget) rows.push(['Budget', o.budget]);
   if (o.width !== undefined) rows.push(['Disentangler width', String(o.width)]);
+  if (o.targetOrder !== undefined) rows.push(['Target DNN', `${o.targetOrder} ReLU blocks${o.width !== undefined ? `, width ${o.width}` : ''}`]);
+  if (o.poorFitThreshold !== undefined) rows.push(['Poor fit below', fixed(o.poorFitThreshold, 2)]);
   if (o.seed !== undefined) rows.push(['Seed', String(o.seed)]);
   if (o.backend) rows.push(['Backend', o.backend]);
   if (o.seconds !== undefined) rows.push(['Took', `${o.seconds.toFixed(0)} s`]);
