@@ -25,6 +25,8 @@ export interface ReliabilitySettings {
   samples: number;
   /** Per order: epochs and seconds of the shared Φ (joint), and the fraction of each network's feature variance that A_k Φ explains on those samples. */
   perOrder?: { order: number; epochs?: number; seconds?: number; headFit: number[] }[];
+  /** The reliability rule (stages/reliabilityStage.ts RELIABILITY_VERSION); absent = the earlier rule, not comparable. */
+  version?: number;
 }
 
 export interface BackendStatus {
@@ -109,6 +111,8 @@ export interface PredictParams {
   seed?: number;
   /** Orders whose reliable/unreliable shares form the vector; default: the 4 lowest common ones. */
   orders?: number[];
+  /** Fit only the largest group of analyses with the same settings (the group of `for`, when given). */
+  consistentOnly?: boolean;
 }
 
 /**

@@ -51,6 +51,8 @@ export interface ResultFile {
   /** False when cancelled or still running: the file holds the orders that finished. */
   complete: boolean;
   reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+  /** The same split on the test samples, with the maps fitted on the training samples. */
+  reliabilityTest?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
   /** How the reliability heads were obtained (e.g. the target's Φ reused, closed-form heads and back maps). */
   reliabilityMethod?: string;
   /** The reliability stage's settings, as run. */

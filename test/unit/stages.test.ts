@@ -147,16 +147,24 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     assert.ok(last.testAccuracy >= 0.95, `substituted accuracy ${last.testAccuracy}`);
     assert.ok(Math.abs(last.testLoss - file.teacher.testLoss) < 0.1, `substituted loss ${last.testLoss} vs ${file.teacher.testLoss}`);
 
-    // Reliability: every order; Var[c_rel]/Var[c] and Var[c_rel]/Var[f] agree with ρ = Var[c]/Var[f]
-    // (the reliable part is a difference of reliable features, not a projection of c, so its
-    // share may exceed 1); the method recorded.
+    // Reliability: every order, on the training and the test samples; ρ_rel ∈ [0, 1], and the
+    // reliable and unreliable shares of Var f add up to the component's ρ; the rule recorded.
     assert.deepEqual(file.reliability!.map((r) => r.order), [0, 2]);
-    file.reliability!.forEach((r, k) => {
-      assert.ok(r.reliableRho >= 0 && r.reliableVariance >= 0 && r.unreliableVariance >= 0);
-      assert.ok(Math.abs(r.reliableRho * file.components[k].rho - r.reliableVariance) < 1e-6 + 1e-3 * r.reliableVariance, `order ${r.order}`);
-    });
-    // The linear component of a linear teacher is what the ReLU exemplars share with it most.
-    assert.ok(file.reliability![0].reliableRho > 0.5, `reliable ρ⁽⁰⁾ ${file.reliability![0].reliableRho}`);
+    assert.deepEqual(file.reliabilityTest!.map((r) => r.order), [0, 2]);
+    assert.equal(file.reliabilitySettings!.version, 2);
+    for (const [rows, rhoOf] of [
+      [file.reliability!, (k: number) => file.components[k].rho],
+      [file.reliabilityTest!, (k: number) => file.components[k].rhoTest!],
+    ] as const) {
+      rows.forEach((r, k) => {
+        assert.ok(r.reliableRho >= 0 && r.reliableRho <= 1 && r.reliableVariance >= 0 && r.unreliableVariance >= 0, JSON.stringify(r));
+        assert.ok(Math.abs(r.reliableRho * rhoOf(k) - r.reliableVariance) < 1e-6 + 1e-3 * r.reliableVariance, `order ${r.order}`);
+        assert.ok(Math.abs(r.reliableVariance + r.unreliableVariance - rhoOf(k)) < 1e-3 * rhoOf(k) + 1e-6, `order ${r.order}: ${r.reliableVariance} + ${r.unreliableVariance} vs ρ ${rhoOf(k)}`);
+      });
+    }
+    // The exemplars are untrained 4- and 6-channel ReLU nets: they reproduce a good part of the
+    // linear teacher's feature, not all of it (measured 0.40 at this seed).
+    assert.ok(file.reliability![0].reliableRho > 0.25 && file.reliability![0].reliableRho < 0.95, `reliable ρ⁽⁰⁾ ${file.reliability![0].reliableRho}`);
     assert.match(file.reliabilityMethod!, /K = 3, T = 10/);
 
     // Visualisation: 8×8 maps; Φ of the last order = Σ components, to the rounding.

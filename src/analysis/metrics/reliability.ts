@@ -1,23 +1,37 @@
 /**
- * Reliability of the components (METHOD.md §3): which part of a component the target network
- * shares with K − 1 exemplary networks trained for the same task.
+ * Reliability of the components (METHOD.md §3, paper §3.2 and Appendix B): which part of a
+ * component the target network shares with K − 1 exemplary networks trained for the same task.
  *
  * For one order, a shared disentangler output h(x) (shape [N, ...spatial, C_h], channels last)
  * is mapped to each network's target feature f_k(x) by a linear head A_k (a 1×1 convolution
  * without bias, i.e. the same C_h → C_k map at every position), and back by a linear map B_k.
  * The cycle h ← (1/K) Σ_k B_k(A_k h), repeated T times, keeps what every network can linearly
- * reconstruct from the others: a direction of h that only network k uses is lost by the other
- * K − 1 maps and shrinks by about 1/K per round. The reliable feature of the target is A_1 h_T.
+ * reconstruct; the reliable feature of the target is A_1 h_T.
  *
- * Training the shared Φ jointly with the heads under `headsLoss` is reliabilityTrain.ts's job.
- * The linear maps here are fitted in closed form (per-position least squares over channels,
- * through a truncated pseudo-inverse), the minimiser that SGD would approach: the heads are
- * refitted with Φ fixed (the exact minimiser of the joint loss over A), and B_k is fitted with
- * Φ and A fixed, as the release does. Each B_k reconstructs h from network k's head alone
- * (argmin ‖B_k A_k h − h‖²), so B_k A_k is a projection onto what network k keeps of h, and the
- * averaged cycle (1/K) Σ_k A_k B_k has eigenvalue 1 only on what every network keeps. (Fitting
- * the averaged cycle's own reconstruction loss instead has an exact solution that keeps
- * everything: B_1 can scale a direction only network 1 keeps by K; it would filter nothing.)
+ * Every map is fitted in closed form on features centred per dimension (the variance of
+ * METHOD.md is over samples per dimension, so a dimension's mean is not signal):
+ * - A_k: least squares from h to f_k (the exact minimiser of the joint heads loss over A).
+ * - B_k: least squares from network k's *own* feature f_k back to h. This is our fix of a
+ *   degenerate solution of the paper's loss: fitted on the head's prediction A_k h instead, the
+ *   least-squares B_k inverts A_k on everything A_k keeps, so B_k A_k is the identity there and
+ *   the cycle removes nothing, however faintly network k carries a direction (measured: the
+ *   same reliable share at T = 0 and T = 10 on trained exemplars), and any cut-off that tries to
+ *   tell a faint trace from signal depends on the number of evaluated positions. Regressed on
+ *   f_k, B_k A_k has as eigenvalues the squared canonical correlations between h and f_k: what
+ *   fraction of each direction of h network k reproduces, a population quantity that does not
+ *   grow with the number of positions. A direction every network reproduces has eigenvalue ≈ 1
+ *   in (1/K) Σ_k B_k A_k and survives T rounds; one that only some networks carry shrinks by
+ *   about (share of networks carrying it)^T.
+ *
+ * The split of a component c⁽ˡ⁾ into reliable and unreliable parts (reliabilitySplit): the
+ * reliable part is the least-squares projection of c⁽ˡ⁾ onto u⁽ˡ⁾ = A_1 h_T⁽ˡ⁾ − A_1 h_T⁽ˡ'⁾ (the
+ * paper's reliable component, the difference of consecutive reliable features) with one
+ * non-negative scalar coefficient. So reliable + unreliable = c⁽ˡ⁾, the two parts are
+ * uncorrelated, Var[rel] + Var[unrel] = Var[c], and ρ_rel = Var[rel] / Var[c] ∈ [0, 1] is the
+ * squared correlation of c⁽ˡ⁾ with u⁽ˡ⁾. The scalar absorbs the uniform shrinkage of the cycle
+ * (a shared direction reproduced at 0.99 keeps 0.99^T of its amplitude) and the difference of
+ * scale between a jointly trained Φ and the significance Φ, without un-doing the cycle's
+ * per-direction filtering, which a full least-squares map would.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { tf } from '../backend';
@@ -29,21 +43,12 @@ export type LinearMap = Matrix;
 export const DEFAULT_CYCLE_ROUNDS = 10;
 /**
  * The linear maps are least-squares fits through a truncated pseudo-inverse of the normal
- * matrix: directions whose variance is below `threshold` × the largest are dropped, not shrunk.
- * The heads only need to drop numerically dead directions of h (float32 data): 1e-9.
+ * matrix: directions whose variance is below `threshold` × the largest are dropped. They only
+ * need to drop numerically dead directions (dead ReLU channels, float32 data): 1e-9. No other
+ * cut-off: whether a direction is shared is decided by the canonical correlations (see above),
+ * not by its size against a floor.
  */
 export const DEFAULT_HEAD_THRESHOLD = 1e-9;
-/**
- * The back maps need a real cut. Least squares is blind to scale: a direction of A_k h that
- * carries only a trace of another network's private signal (the sampling error of A_k, fitted
- * on finite data) would be amplified to reconstruct that signal in full and defeat the cycle.
- * That error puts about s_k² (the per-position residual variance of head k) into each
- * direction of Σ (A_k h)ᵀ(A_k h), whatever the number of positions, while a real signal puts in
- * positions × its variance; directions below `noiseFloor` × s_k² are dropped (s_k² sums the
- * channels, so 3 is already conservative). A ridge instead
- * would shrink weak shared directions every round, which compounds over T rounds.
- */
-export const DEFAULT_NOISE_FLOOR = 3;
 /**
  * Moments are accumulated over chunks of rows only above this many elements per chunk: wasm's
  * Slice copies its whole input on every call, so chunking a tensor that fits is much slower.
@@ -51,10 +56,8 @@ export const DEFAULT_NOISE_FLOOR = 3;
 const CHUNK_ELEMENTS = 1 << 26;
 
 export interface LinearFitOptions {
-  /** Relative variance below which a direction of h is dropped when fitting the heads A_k. Default 1e-9. */
+  /** Relative variance below which a direction is dropped when fitting the heads A_k and the back maps B_k. Default 1e-9. */
   headThreshold?: number;
-  /** Directions of A_k h with less than this × the head's residual variance are dropped from B_k. Default 3. */
-  noiseFloor?: number;
   /** Positions (samples × spatial) per matrix product when accumulating moments. Default: as many as 2²⁶ elements allow. */
   rowsPerChunk?: number;
 }
@@ -118,14 +121,14 @@ async function crossMoment(x: tf.Tensor2D, y: tf.Tensor2D, rowsPerChunk?: number
  * argmin_W ‖X W − Y‖² from XᵀX and XᵀY, minimum-norm, ignoring the directions of X whose
  * variance is below `threshold` times the largest.
  */
-function truncatedSolve(xtx: Matrix, xty: Matrix, threshold: number, floor = 0): Matrix {
+function truncatedSolve(xtx: Matrix, xty: Matrix, threshold: number): Matrix {
   const evd = new EigenvalueDecomposition(xtx, { assumeSymmetric: true });
   const values = evd.realEigenvalues;
   const v = evd.eigenvectorMatrix;
   const top = Math.max(0, ...values);
   const inv = Matrix.zeros(values.length, values.length);
   values.forEach((l, i) => {
-    if (top > 0 && l > threshold * top && l > floor) inv.set(i, i, 1 / l);
+    if (top > 0 && l > threshold * top) inv.set(i, i, 1 / l);
   });
   return v.mmul(inv).mmul(v.transpose()).mmul(xty);
 }
@@ -201,24 +204,27 @@ export async function headResidualVariance(h: tf.Tensor, heads: LinearMap[], fks
 }
 
 /**
- * Closed-form back maps B_k (C_k × C_h): the least-squares map from A_k h back to h, with Φ
- * and the heads fixed. Besides the residuals, only the Gram matrix of h is needed:
- * (hA)ᵀ(hA) = Aᵀ G A and (hA)ᵀh = Aᵀ G.
+ * Closed-form back maps B_k (C_k × C_h): the least-squares map from network k's own feature f_k
+ * back to h (centred inputs; see the header for why not from A_k h).
  */
-export async function fitCycleMaps(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[], opts: LinearFitOptions & { gram?: Matrix } = {}): Promise<LinearMap[]> {
-  const g = opts.gram ?? (await gram(h, opts));
-  const residual = await headResidualVariance(h, heads, fks, opts);
-  return cycleMapsFromGram(g, heads, residual, opts);
-}
-
-/** B_k from the Gram matrix of h and the heads' residual variances (see DEFAULT_NOISE_FLOOR). */
-export function cycleMapsFromGram(g: Matrix, heads: LinearMap[], residualVariance: readonly number[], opts: LinearFitOptions = {}): LinearMap[] {
-  const floor = opts.noiseFloor ?? DEFAULT_NOISE_FLOOR;
-  return heads.map((a, k) => {
-    if (a.rows !== g.rows) throw new RangeError(`a head maps ${a.rows} channels, h has ${g.rows}`);
-    const atg = a.transpose().mmul(g);
-    return truncatedSolve(atg.mmul(a), atg, opts.headThreshold ?? DEFAULT_HEAD_THRESHOLD, floor * residualVariance[k]);
-  });
+export async function fitCycleMaps(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions = {}): Promise<LinearMap[]> {
+  checkCompatible(h, fks);
+  const chunk = opts.rowsPerChunk;
+  const hr = rows(h);
+  try {
+    const maps: LinearMap[] = [];
+    for (const f of fks) {
+      const fr = rows(f);
+      try {
+        maps.push(truncatedSolve(await crossMoment(fr, fr, chunk), await crossMoment(fr, hr, chunk), opts.headThreshold ?? DEFAULT_HEAD_THRESHOLD));
+      } finally {
+        fr.dispose();
+      }
+    }
+    return maps;
+  } finally {
+    hr.dispose();
+  }
 }
 
 /** One round of the cycle as a C_h × C_h map on the rows of h: (1/K) Σ_k A_k B_k. */
@@ -270,19 +276,45 @@ export function headsLoss(h: tf.Tensor, heads: tf.Tensor2D[], fks: tf.Tensor[]):
 }
 
 export interface OrderReliability {
+  /** A_k, fitted on the centred features. */
   heads: LinearMap[];
+  /** B_k, fitted on the centred features. */
   maps: LinearMap[];
-  /** A_1 h_T: the target's reliable feature of this order. */
+  /** h ↦ A_1 h_T as one C_h × C_target matrix (on centred h). */
+  projection: Matrix;
+  /** A_1 h_T on the samples the maps were fitted on, plus the target's mean: shaped and placed like the target feature. */
   reliable: tf.Tensor;
+  /** A_1 h_T for another set of samples of the same shared disentangler (e.g. the test split), with the fitted maps. */
+  apply(h: tf.Tensor): tf.Tensor;
 }
 
-/** Heads, back maps and the target's reliable feature for one order, all in closed form. */
+/** z − E_x z: the mean over samples removed per dimension. */
+export function centred(z: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(z, tf.mean(z, 0, true)));
+}
+
+/**
+ * Heads, back maps and the target's reliable feature for one order, all in closed form on the
+ * samples of `h` and `fks` (features centred per dimension before every fit).
+ */
 export async function reliabilityForOrder(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions & ReliableFeatureOptions & { names?: string[] } = {}): Promise<OrderReliability> {
   checkCompatible(h, fks, opts.names);
-  const g = await gram(h, opts);
-  const heads = await fitLinearHeads(h, fks, { ...opts, gram: g });
-  const maps = await fitCycleMaps(h, heads, fks, { ...opts, gram: g });
-  return { heads, maps, reliable: reliableFeature(h, heads, maps, opts) };
+  const target = opts.target ?? 0;
+  const hc = centred(h);
+  const fcs = fks.map(centred);
+  try {
+    const heads = await fitLinearHeads(hc, fcs, opts);
+    const maps = await fitCycleMaps(hc, fcs, opts);
+    const projection = reliableProjection(heads, maps, opts.rounds ?? DEFAULT_CYCLE_ROUNDS, target);
+    const means = [tf.mean(h, 0, true), tf.mean(fks[target], 0, true)];
+    const [hMean, fMean] = await Promise.all(means.map((m) => m.data()));
+    const [hShape, fShape] = means.map((m) => m.shape);
+    tf.dispose(means);
+    const apply = (x: tf.Tensor): tf.Tensor => tf.tidy(() => tf.add(applyLinear(tf.sub(x, tf.tensor(hMean, hShape)), projection), tf.tensor(fMean, fShape)));
+    return { heads, maps, projection, reliable: apply(h), apply };
+  } finally {
+    tf.dispose([hc, ...fcs]);
+  }
 }
 
 /** Var[z] = E_x ‖z(x) − E_x z(x)‖², summed over all feature dimensions. */
@@ -293,13 +325,21 @@ export async function sampleVariance(z: tf.Tensor): Promise<number> {
   return out;
 }
 
+/** Cov[a, b] = E_x ⟨a(x) − E a, b(x) − E b⟩, summed over all feature dimensions. */
+export async function sampleCovariance(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const v = tf.tidy(() => tf.div(tf.sum(tf.mul(centred(a), centred(b))), a.shape[0]));
+  const out = (await v.data())[0];
+  v.dispose();
+  return out;
+}
+
 export interface ReliabilityEntry {
   order: number;
-  /** Var[c_reliable] / Var[c]. */
+  /** ρ_rel = Var[c_reliable] / Var[c] ∈ [0, 1]. */
   reliableRho: number;
   /** Var[c_reliable] / Var[f]. */
   reliableVariance: number;
-  /** Var[c_unreliable] / Var[f]. */
+  /** Var[c_unreliable] / Var[f]; reliableVariance + unreliableVariance = ρ of the component. */
   unreliableVariance: number;
 }
 
@@ -307,15 +347,17 @@ export interface ReliabilitySplitInput {
   orders: readonly number[];
   /** c⁽ˡ⁾ per order, from the significance disentanglers. */
   components: tf.Tensor[];
-  /** A_1 h_T per order, from the reliability disentanglers. */
+  /** A_1 h_T per order, from the reliability disentanglers, on the same samples. */
   reliableFeatures: tf.Tensor[];
   /** Var[f] of the target feature on the same samples. */
   featureVariance: number;
 }
 
 /**
- * Splits each component into a reliable part (the difference of reliable features between
- * consecutive orders; the reliable feature itself for the first order) and the unreliable rest.
+ * Splits each component c into a reliable part β·u, u = the difference of reliable features
+ * between consecutive orders (the reliable feature itself for the first order) and
+ * β = max(0, Cov[c, u] / Var[u]) the least-squares coefficient, and the unreliable rest c − β·u.
+ * The two parts are uncorrelated, so their variances add up to Var[c] (see the header).
  */
 export async function reliabilitySplit(input: ReliabilitySplitInput): Promise<ReliabilityEntry[]> {
   const { orders, components, reliableFeatures, featureVariance } = input;
@@ -330,11 +372,12 @@ export async function reliabilitySplit(input: ReliabilitySplitInput): Promise<Re
     if (c.shape.length !== r.shape.length || c.shape.some((d, j) => d !== r.shape[j])) {
       throw new BadInputError(`order ${orders[i]}: the reliable feature is [${r.shape}], the component [${c.shape}]`);
     }
-    const reliable = i === 0 ? tf.clone(r) : tf.sub(r, reliableFeatures[i - 1]);
-    const unreliable = tf.sub(c, reliable);
-    const [vc, vr, vu] = [await sampleVariance(c), await sampleVariance(reliable), await sampleVariance(unreliable)];
-    tf.dispose([reliable, unreliable]);
-    out.push({ order: orders[i], reliableRho: vc > 0 ? vr / vc : 0, reliableVariance: vr / featureVariance, unreliableVariance: vu / featureVariance });
+    const u = i === 0 ? tf.clone(r) : tf.sub(r, reliableFeatures[i - 1]);
+    const [vc, vu, cov] = [await sampleVariance(c), await sampleVariance(u), await sampleCovariance(c, u)];
+    u.dispose();
+    // Var[β u] = β² Var[u] = Cov² / Var[u]; Var[c − β u] = Var[c] − Var[β u] (least squares).
+    const vr = vu > 0 && cov > 0 ? Math.min(vc, (cov * cov) / vu) : 0;
+    out.push({ order: orders[i], reliableRho: vc > 0 ? vr / vc : 0, reliableVariance: vr / featureVariance, unreliableVariance: Math.max(0, vc - vr) / featureVariance });
   }
   return out;
 }

@@ -21,7 +21,7 @@
  */
 import { registerAnalysisStage, type AnalysisContext } from '../analyze';
 import { tf } from '../backend';
-import { DEFAULT_CYCLE_ROUNDS, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
+import { DEFAULT_CYCLE_ROUNDS, centred, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
 import type { ReliabilityMethod, ReliabilitySettings } from '../protocol';
 import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../reliabilityTrain';
 import type { ResultFile } from '../result';
@@ -30,9 +30,17 @@ import type { FeatureSet } from '../train';
 import { componentTensors, featureShape4, featureTensor, guarded, phiTensor, stageOptions, stageProgress, throwIfCancelled } from './common';
 
 export const RELIABILITY_METHODS: Record<ReliabilityMethod, string> = {
-  joint: 'shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, closed-form back maps B_k',
-  'target-phi': "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k and back maps B_k",
+  joint: "shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, back maps B_k regressed from each network's own feature",
+  'target-phi': "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k, back maps B_k regressed from each network's own feature",
 };
+
+/**
+ * The reliability rule the numbers came from: 2 = back maps regressed on the networks' own
+ * features and the scalar-projection split (metrics/reliability.ts); results without it were
+ * made by the earlier rule (back maps on A_k h with a noise floor), whose shares are not
+ * comparable.
+ */
+export const RELIABILITY_VERSION = 2;
 
 export interface ExemplarFeatures {
   /** One per exemplar: n × dim, row i ↔ the set's indices[i]. */
@@ -65,37 +73,49 @@ function methodOf(ctx: AnalysisContext): ReliabilityMethod {
   return m;
 }
 
-/** 1 − Σ‖f_k − A_k h‖² / Σ‖f_k − mean‖² per network: how much of each network's feature the shared h explains. */
+/** 1 − Σ‖f_k − A_k h‖² / Σ‖f_k − mean‖² per network (centred per dimension, as the heads were fitted): how much of each network's feature the shared h explains. */
 async function headFits(h: tf.Tensor, heads: LinearMap[], fks: tf.Tensor[]): Promise<number[]> {
   const positions = h.size / h.shape[h.rank - 1];
-  const residual = await headResidualVariance(h, heads, fks);
-  const out: number[] = [];
-  for (let k = 0; k < fks.length; k++) {
-    const rss = residual[k] * Math.max(1, positions - h.shape[h.rank - 1]);
-    const total = (await sampleVariance(fks[k])) * fks[k].shape[0];
-    out.push(total > 0 ? 1 - rss / total : 0);
+  const hc = centred(h);
+  const fcs = fks.map(centred);
+  try {
+    const residual = await headResidualVariance(hc, heads, fcs);
+    const out: number[] = [];
+    for (let k = 0; k < fks.length; k++) {
+      const rss = residual[k] * Math.max(1, positions - h.shape[h.rank - 1]);
+      const total = (await sampleVariance(fks[k])) * fks[k].shape[0];
+      out.push(total > 0 ? 1 - rss / total : 0);
+    }
+    return out;
+  } finally {
+    tf.dispose([hc, ...fcs]);
   }
-  return out;
 }
 
-async function targetPhiReliable(ctx: AnalysisContext, fks: tf.Tensor[], names: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>): Promise<tf.Tensor[]> {
-  const reliable: tf.Tensor[] = [];
+/** The target's reliable features per order on the training and the test samples. */
+interface ReliableFeatures {
+  train: tf.Tensor[];
+  test: tf.Tensor[];
+}
+
+async function targetPhiReliable(ctx: AnalysisContext, fks: tf.Tensor[], names: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>, reliable: ReliableFeatures): Promise<void> {
   for (let k = 0; k < ctx.orders.length; k++) {
     throwIfCancelled(ctx);
     const h = phiTensor(ctx, 'train', k);
+    const hTest = phiTensor(ctx, 'test', k);
     try {
       const r = await reliabilityForOrder(h, fks, { rounds, names });
-      reliable.push(r.reliable);
+      reliable.train.push(r.reliable);
+      reliable.test.push(r.apply(hTest));
       perOrder.push({ order: ctx.orders[k].order, headFit: await headFits(h, r.heads, fks) });
     } finally {
-      h.dispose();
+      tf.dispose([h, hTest]);
     }
     stageProgress(ctx, 'reliability', (k + 1) / ctx.orders.length);
   }
-  return reliable;
 }
 
-async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>): Promise<tf.Tensor[]> {
+async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>, reliable: ReliableFeatures): Promise<void> {
   const pool = ctx.trainPool;
   stageProgress(ctx, 'reliability: exemplar features on the training pool', 0);
   const ex = await exemplarFeatures(ctx, paths, pool);
@@ -116,8 +136,7 @@ async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: numb
   const nEval = ctx.trainEval.indices.length;
   const evalRows = Int32Array.from({ length: nEval }, (_, i) => i);
   const target = scales.outputs[0];
-  const reliable: tf.Tensor[] = [];
-  try {
+  {
     const finished = await trainJoint({
       train: set,
       scales,
@@ -131,24 +150,23 @@ async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: numb
       onOrderDone: async (o) => {
         // trainEval is the pool's first rows: the heads, back maps and variances are computed on it.
         const h = await jointFeatures(o.net, pool.split, ctx.trainEval.indices, scales.input);
+        const hTest = await jointFeatures(o.net, ctx.testEval.split, ctx.testEval.indices, scales.input);
         const fks = set.networks.map((f, k) => standardFeatures(f, scales.outputs[k], evalRows));
         try {
           const r = await reliabilityForOrder(h, fks, { rounds, names });
           // Back to f's units: A_1 h_T · scale + mean.
-          const [, hh, ww, cc] = r.reliable.shape;
-          reliable.push(tf.tidy(() => tf.add(tf.mul(r.reliable, target.scale), tf.tensor4d(target.mean, [1, hh, ww, cc]))));
-          r.reliable.dispose();
+          const toF = (x: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(x, target.scale), tf.tensor4d(target.mean, [1, ...(x.shape.slice(1) as [number, number, number])])));
+          const test = r.apply(hTest);
+          reliable.train.push(toF(r.reliable));
+          reliable.test.push(toF(test));
+          tf.dispose([r.reliable, test]);
           perOrder.push({ order: o.order, epochs: o.epochs, seconds: o.seconds, headFit: await headFits(h, r.heads, fks) });
         } finally {
-          tf.dispose([h, ...fks]);
+          tf.dispose([h, hTest, ...fks]);
         }
       },
     });
     if (!finished) throwIfCancelled(ctx);
-    return reliable;
-  } catch (e) {
-    tf.dispose(reliable);
-    throw e;
   }
 }
 
@@ -157,32 +175,41 @@ export async function runReliability(ctx: AnalysisContext): Promise<Partial<Resu
   const rounds = stageOptions(ctx).reliabilityRounds ?? DEFAULT_CYCLE_ROUNDS;
   const method = methodOf(ctx);
   const f = featureTensor(ctx, 'train');
-  const components = componentTensors(ctx, 'train', false);
   const perOrder: NonNullable<ReliabilitySettings['perOrder']> = [];
-  let reliable: tf.Tensor[] = [];
+  const reliable: ReliableFeatures = { train: [], test: [] };
   const fks: tf.Tensor[] = [f];
+  const held: tf.Tensor[] = [];
   try {
     if (method === 'joint') {
-      reliable = await jointReliable(ctx, paths, rounds, perOrder);
+      await jointReliable(ctx, paths, rounds, perOrder, reliable);
     } else {
       stageProgress(ctx, 'reliability: exemplar features', 0);
       const ex = await exemplarFeatures(ctx, paths);
       const n = ctx.trainEval.indices.length;
       ex.features.forEach((data, k) => fks.push(tf.tensor4d(data, [n, ...ex.shapes[k]])));
-      reliable = await targetPhiReliable(ctx, fks, [`the target ${ctx.teacher.checkpoint}`, ...ex.names], rounds, perOrder);
+      await targetPhiReliable(ctx, fks, [`the target ${ctx.teacher.checkpoint}`, ...ex.names], rounds, perOrder, reliable);
     }
     const orders = ctx.orders.map((o) => o.order);
-    const featureVariance = await sampleVariance(f);
-    const entries = await reliabilitySplit({ orders, components, reliableFeatures: reliable, featureVariance });
+    // The maps were fitted on the training samples; the split is measured on both splits.
+    const split = async (name: 'train' | 'test', reliableFeatures: tf.Tensor[]) => {
+      const feature = name === 'train' ? f : featureTensor(ctx, name);
+      const components = componentTensors(ctx, name, false);
+      held.push(...components);
+      if (feature !== f) held.push(feature);
+      return reliabilitySplit({ orders, components, reliableFeatures, featureVariance: await sampleVariance(feature) });
+    };
+    const entries = await split('train', reliable.train);
+    const testEntries = ctx.testEval.indices.length > 1 ? await split('test', reliable.test) : undefined;
     const samples = featureShape4(ctx.trainEval)[0];
-    const settings: ReliabilitySettings = { method, networks: paths.length + 1, exemplars: [...paths], rounds, samples, perOrder };
+    const settings: ReliabilitySettings = { method, networks: paths.length + 1, exemplars: [...paths], rounds, samples, perOrder, version: RELIABILITY_VERSION };
     return {
       reliability: entries,
-      reliabilityMethod: `${RELIABILITY_METHODS[method]}; K = ${paths.length + 1}, T = ${rounds}, ${samples} training samples`,
+      ...(testEntries ? { reliabilityTest: testEntries } : {}),
+      reliabilityMethod: `${RELIABILITY_METHODS[method]}; K = ${paths.length + 1}, T = ${rounds}, maps fitted on ${samples} training samples`,
       reliabilitySettings: settings,
     };
   } finally {
-    tf.dispose([...fks, ...reliable, ...components]);
+    tf.dispose([...fks, ...reliable.train, ...reliable.test, ...held]);
   }
 }
 
