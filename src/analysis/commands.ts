@@ -85,6 +85,14 @@ function fmt(x: number | undefined, digits = 3): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 }
 
+/** Σ_l Var[c_rel⁽ˡ⁾] / Σ_l Var[c⁽ˡ⁾] over the orders of a reliability split. */
+export function reliableShare(rows: ResultFile['reliability']): number | undefined {
+  if (!rows?.length) return undefined;
+  const rel = rows.reduce((a, x) => a + x.reliableVariance, 0);
+  const all = rows.reduce((a, x) => a + x.reliableVariance + x.unreliableVariance, 0);
+  return all > 0 ? rel / all : undefined;
+}
+
 /** The ρ table of a result, one row per order plus the residue. */
 export function formatResult(r: ResultFile): string {
   const lines: string[] = [];
@@ -100,6 +108,7 @@ export function formatResult(r: ResultFile): string {
     return x === undefined ? '-' : fmt(f(x) ?? undefined);
   };
   if (r.reliability) extra.push({ head: 'ρ_rel', cell: byOrder(r.reliability, (x) => x.reliableRho), note: `ρ_rel = Var[reliable part] / Var[component] (${r.reliabilityMethod ?? `${r.reliabilitySettings?.networks ?? '?'} networks`})` });
+  if (r.reliabilityTest) extra.push({ head: 'ρ_rel test', cell: byOrder(r.reliabilityTest, (x) => x.reliableRho), note: 'ρ_rel test = the same on the test samples, with the maps fitted on the training samples' });
   if (r.effectiveness) extra.push({ head: 'α_effective', cell: byOrder(r.effectiveness, (x) => x.alpha), note: 'α_effective = φ_train / √Var[component]: its Shapley value on the decrease of the training loss per unit of its standard deviation' });
   if (r.overfitting) extra.push({ head: 'α_overfit', cell: byOrder(r.overfitting, (x) => x.alpha), note: 'α_overfit = φ_gap / φ_train: the increase of the test–train gap per unit of training-loss decrease that it brings' });
   if (r.substitution) extra.push({ head: 'subst. test acc', cell: byOrder(r.substitution, (x) => x.testAccuracy), note: `subst. test acc = the head's test accuracy on Φ⁽ˡ⁾(x) instead of f(x) (teacher ${fmt(r.teacher.testAccuracy)})` });
@@ -110,6 +119,9 @@ export function formatResult(r: ResultFile): string {
     lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)}${c.converged ? '*' : ' '}  ${last.padStart(10)}${cells}`);
   }
   lines.push(`residue   ${fmt(r.residue.rho).padStart(7)}   ${fmt(r.residue.rhoTest).padStart(6)}`);
+  const share = reliableShare(r.reliability);
+  if (share !== undefined) lines.push(`reliable share Σ Var[reliable] / Σ Var[component]: train ${fmt(share)}   test ${fmt(reliableShare(r.reliabilityTest))}`);
+  if (r.reliability && r.reliabilitySettings?.version === undefined) lines.push('(reliability made by the earlier rule, before version 2: not comparable with newer results)');
   lines.push('');
   lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
   for (const e of extra) lines.push(e.note + '.');

@@ -104,4 +104,29 @@ test('the CLI table shows each optional metric of an order in its own column, an
   assert.deepEqual(row(2), ['0.610', '-', '-', '-']);
   assert.ok(lines.includes('FAILED stage visualization: out of memory'));
   assert.ok(lines.some((l) => l.startsWith('ρ_rel = Var[reliable part] / Var[component] (joint test)')));
+  // A file from before reliability version 2 says its shares are not comparable.
+  assert.ok(lines.some((l) => /earlier rule/.test(l)));
+});
+
+test('the CLI table shows ρ_rel on the test samples and the reliable share of both splits', () => {
+  const r: ResultFile = {
+    ...sample(),
+    reliability: [
+      { order: 0, reliableRho: 0.5, reliableVariance: 0.3, unreliableVariance: 0.3 },
+      { order: 2, reliableRho: 0.25, reliableVariance: 0.05, unreliableVariance: 0.15 },
+    ],
+    reliabilityTest: [
+      { order: 0, reliableRho: 0.4, reliableVariance: 0.2, unreliableVariance: 0.3 },
+      { order: 2, reliableRho: 0.2, reliableVariance: 0.04, unreliableVariance: 0.16 },
+    ],
+    reliabilitySettings: { method: 'joint', networks: 3, exemplars: ['a', 'b'], rounds: 10, samples: 100, version: 2 },
+  };
+  const lines = formatResult(r).split('\n');
+  const head = lines.find((l) => l.startsWith('order'))!;
+  assert.deepEqual(head.split(/\s{2,}/).slice(-3), ['ρ_rel', 'ρ_rel test', 'subst. test acc']);
+  const row = lines.find((l) => l.trim().startsWith('2 '))!.trim().split(/\s+/).slice(-3);
+  assert.deepEqual(row, ['0.250', '0.200', '-']);
+  // (0.3 + 0.05) / 0.8 and (0.2 + 0.04) / 0.7.
+  assert.ok(lines.includes('reliable share Σ Var[reliable] / Σ Var[component]: train 0.438   test 0.343'), lines.join('\n'));
+  assert.ok(!lines.some((l) => /earlier rule/.test(l)));
 });
