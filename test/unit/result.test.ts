@@ -113,7 +113,7 @@ test('the CLI table shows ρ_rel on the test samples and the reliable share of b
     ...sample(),
     reliability: [
       { order: 0, reliableRho: 0.5, reliableVariance: 0.3, unreliableVariance: 0.3 },
-      { order: 2, reliableRho: 0.25, reliableVariance: 0.05, unreliableVariance: 0.15 },
+      { order: 2, reliableRho: 0.5, reliableVariance: 0.1, unreliableVariance: 0.1 },
     ],
     reliabilityTest: [
       { order: 0, reliableRho: 0.4, reliableVariance: 0.2, unreliableVariance: 0.3 },
@@ -125,8 +125,8 @@ test('the CLI table shows ρ_rel on the test samples and the reliable share of b
   const head = lines.find((l) => l.startsWith('order'))!;
   assert.deepEqual(head.split(/\s{2,}/).slice(-3), ['ρ_rel', 'ρ_rel test', 'subst. test acc']);
   const row = lines.find((l) => l.trim().startsWith('2 '))!.trim().split(/\s+/).slice(-3);
-  assert.deepEqual(row, ['0.250', '0.200', '-']);
-  // (0.3 + 0.05) / 0.8 and (0.2 + 0.04) / 0.7.
-  assert.ok(lines.includes('reliable share Σ Var[reliable] / Σ Var[component]: train 0.438   test 0.343'), lines.join('\n'));
+  assert.deepEqual(row, ['0.500', '0.200', '-']);
+  // (0.3 + 0.1) / 0.8 and (0.2 + 0.04) / 0.7.
+  assert.ok(lines.includes('reliable share Σ Var[reliable] / Σ Var[component]: train 0.500   test 0.343'), lines.join('\n'));
   assert.ok(!lines.some((l) => /earlier rule/.test(l)));
 });
