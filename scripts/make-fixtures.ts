@@ -11,8 +11,16 @@
  * with the TF.js model's own outputs as the reference; plus CIFAR-10 binary batches and an
  * image folder (PNG + JPEG) made from known pixels.
  *   node --import tsx scripts/make-fixtures.ts
+ *
+ * `results`: test/fixtures/results/engine-reliability.json, a result file written by the engine's
+ * own command line (dist/engine.js, built first) with reliability: the demo teacher (seed 0) on
+ * the shipped Fashion-MNIST subset, against two exemplars of the same architecture trained from
+ * seeds 1 and 2, orders 0 and 2, width 8, quick budget, wasm backend. The panels' tests read it.
+ *   node --import tsx scripts/make-fixtures.ts results
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { zipSync, strToU8 } from 'fflate';
@@ -20,9 +28,12 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { tf, useBackend } from '../src/analysis/backend';
 import { loadNpz } from '../src/analysis/data/npy';
+import { demoDataDir, trainDemoTeacher } from '../src/analysis/demo';
 import { h5wasm } from '../src/analysis/formats/keras';
 
-const OUT = join(__dirname, '..', 'test', 'fixtures', 'formats');
+const ROOT = join(__dirname, '..');
+const OUT = join(ROOT, 'test', 'fixtures', 'formats');
+const ENGINE_RESULT = join(ROOT, 'test', 'fixtures', 'results', 'engine-reliability.json');
 
 function buildModel(): tfl.LayersModel {
   const input = tfl.input({ shape: [8, 8, 3], name: 'image' });
@@ -248,7 +259,25 @@ async function main(): Promise<void> {
   process.stdout.write(`keras fixture test accuracy ${(correct / data.test.count).toFixed(3)}; wrote ${OUT}\n`);
 }
 
-main().catch((e) => {
+/** Trains the teacher and its exemplars, then runs `feature-complexity analyze` from the built bundle. */
+async function writeEngineResult(): Promise<void> {
+  await useBackend('wasm');
+  // A fixed folder: the checkpoint and exemplar paths are recorded in the result file.
+  const models = join(tmpdir(), 'fc-engine-result-fixture');
+  rmSync(models, { recursive: true, force: true });
+  const [teacher, exemplarA, exemplarB] = ['teacher', 'exemplar-a', 'exemplar-b'].map((n) => join(models, n));
+  for (const [dir, seed] of [[teacher, 0], [exemplarA, 1], [exemplarB, 2]] as const) {
+    await trainDemoTeacher(dir, seed);
+    process.stdout.write(`trained ${dir} (seed ${seed})\n`);
+  }
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: ROOT });
+  const args = ['analyze', teacher, '--data', demoDataDir(), '--exemplars', `${exemplarA},${exemplarB}`, '--orders', '0,2', '--width', '8', '--budget', 'quick', '--backend', 'wasm', '--seed', '0', '--out', ENGINE_RESULT];
+  execFileSync(process.execPath, [join(ROOT, 'dist', 'engine.js'), ...args], { stdio: 'inherit', cwd: ROOT });
+  rmSync(models, { recursive: true, force: true });
+  process.stdout.write(`wrote ${ENGINE_RESULT}\n`);
+}
+
+(process.argv[2] === 'results' ? writeEngineResult() : main()).catch((e) => {
   process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
   process.exitCode = 1;
 });

@@ -31,7 +31,7 @@ export type DatasetInfo = Partial<Pick<ResultFile['dataset'], 'format' | 'normal
  * `shapley.baseline` optional.
  */
 export interface AnalysisResult
-  extends Omit<ResultFile, 'kind' | 'featureShape' | 'checkpoint' | 'dataset' | 'backend' | 'budget' | 'shapley'> {
+  extends Omit<ResultFile, 'kind' | 'checkpoint' | 'dataset' | 'backend' | 'budget' | 'shapley'> {
   checkpoint: { path: string; sha256: string; format?: string };
   /** The dataset's path (or name), for display. */
   dataset: string;
@@ -81,6 +81,27 @@ function datasetLabel(v: unknown): string {
   if (typeof v === 'string') return v;
   if (isObj(v)) return str(v.path) ?? str(v.name) ?? str(v.kind) ?? JSON.stringify(v);
   return 'unknown';
+}
+
+/**
+ * The reliability stage's settings as run; left out with a warning when malformed. The panel's
+ * Settings tab and the comparison's settings check read them.
+ */
+function reliabilitySettingsOf(v: unknown, warnings: string[]): AnalysisResult['reliabilitySettings'] {
+  if (v === undefined) return undefined;
+  const o = isObj(v) ? v : {};
+  const ok =
+    (o.method === 'joint' || o.method === 'target-phi') &&
+    isNum(o.networks) &&
+    isNum(o.rounds) &&
+    isNum(o.samples) &&
+    Array.isArray(o.exemplars) &&
+    o.exemplars.every((e) => typeof e === 'string');
+  if (!ok) {
+    warnings.push('"reliabilitySettings" is malformed; the reliability settings are not shown.');
+    return undefined;
+  }
+  return v as AnalysisResult['reliabilitySettings'];
 }
 
 /** Reads an optional per-order array; entries that lack a required number are dropped with a warning. */
@@ -205,6 +226,7 @@ export function parseResult(raw: unknown): LoadedResult {
     seed: isNum(r.seed) ? r.seed : 0,
     budget: str(r.budget) ?? 'unknown',
     width: optNum(r, 'width'),
+    ...(Array.isArray(r.featureShape) && r.featureShape.every(isNum) ? { featureShape: [...(r.featureShape as number[])] } : {}),
     orders,
     ...(Array.isArray(r.plannedOrders) && r.plannedOrders.every(isNum) ? { plannedOrders: [...(r.plannedOrders as number[])] } : {}),
     components,
@@ -218,6 +240,8 @@ export function parseResult(raw: unknown): LoadedResult {
       reliableVariance: o.reliableVariance as number,
       unreliableVariance: o.unreliableVariance as number,
     })),
+    reliabilityMethod: str(r.reliabilityMethod),
+    reliabilitySettings: reliabilitySettingsOf(r.reliabilitySettings, warnings),
     // α is null where the ratio is undefined (a component with no variance, or φ_train = 0); φ still shows.
     effectiveness: optRows(r, 'effectiveness', ['order', 'phiTrain'], warnings, (o) => ({
       order: o.order as number,

@@ -18,6 +18,7 @@ import {
   pct,
   progressText,
   reliabilityRows,
+  reliabilityTable,
   settingsRows,
   shapleyRows,
   significanceRows,
@@ -196,11 +197,8 @@ class App {
       this.blocks.reliability.showMissing(missingText(r, 'Reliability', 'run with exemplar networks (setting featureComplexity.exemplars, or --exemplars A,B on the command line) to see reliable and unreliable components.'));
       return;
     }
-    this.blocks.reliability.show(
-      reliabilityChart(rows, this.theme),
-      [{ key: 'c', title: 'order' }, { key: 'rel', title: 'reliable / Var[c]' }, { key: 'relf', title: 'reliable / Var[f]' }, { key: 'unrelf', title: 'unreliable / Var[f]' }],
-      rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
-    );
+    const table = reliabilityTable(rows);
+    this.blocks.reliability.show(reliabilityChart(rows, this.theme), table.columns, table.rows);
   }
 
   private renderShapley(r: AnalysisResult): void {

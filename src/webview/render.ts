@@ -110,12 +110,24 @@ export interface ReliabilityRow {
   unreliableOfFeature: number;
 }
 
+/**
+ * The file's reliability entries by order. The engine writes `reliableVariance` and
+ * `unreliableVariance` already as shares of Var[f] (metrics/reliability.ts, reliabilitySplit),
+ * so they are shown as they are.
+ */
 export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined {
   if (!r.reliability || r.reliability.length === 0) return undefined;
-  const v = r.featureVariance;
   return [...r.reliability]
     .sort((a, b) => a.order - b.order)
-    .map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance / v, unreliableOfFeature: x.unreliableVariance / v }));
+    .map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance }));
+}
+
+/** The reliability table as the panel shows it: ρ_rel in percent, the two parts as shares of Var[f]. */
+export function reliabilityTable(rows: ReliabilityRow[]): { columns: { key: string; title: string }[]; rows: Record<string, string>[] } {
+  return {
+    columns: [{ key: 'c', title: 'order' }, { key: 'rel', title: 'reliable / Var[c]' }, { key: 'relf', title: 'reliable / Var[f]' }, { key: 'unrelf', title: 'unreliable / Var[f]' }],
+    rows: rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
+  };
 }
 
 export interface ShapleyRow {

@@ -22,6 +22,9 @@ import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, c
 import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks } from '../../src/webview/predictRender';
 import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
+import type { Theme } from '../../src/webview/theme';
+
+const THEME = { kind: 'dark', foreground: '#ccc', muted: '#999', background: '#1e1e1e', border: '#444', grid: '#333', gridMinor: '#222', fontFamily: 'sans-serif', fontSize: 12, blue: '#3794ff', green: '#89d185', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', series: ['#3794ff', '#d18616'] } as Theme;
 
 const fixture = (name: string): ComparedAnalysis => {
   const { result, warnings } = parseResult(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', name), 'utf8')));
@@ -78,11 +81,49 @@ test('settings that make ρ incomparable are named with each analysis’s value'
 test('reliability overlay: shares of Var[f] per analysis, none when no analysis measured it', () => {
   const items = comparedAnalyses([complete, demo]);
   const rows = compareReliabilityRows(items)!;
+  // The file holds shares of Var[f] already: shown as they are, not divided by Var[f] again.
   const r0 = complete.result!.reliability!.find((r) => r.order === 0)!;
-  close(rows[0].reliable[0], r0.reliableVariance / complete.result!.featureVariance);
-  close(rows[0].unreliable[0], r0.unreliableVariance / complete.result!.featureVariance);
+  close(rows[0].reliable[0], r0.reliableVariance);
+  close(rows[0].unreliable[0], r0.unreliableVariance);
+  close(rows[0].reliable[0]! + rows[0].unreliable[0]!, complete.result!.components[0].rho, 1e-6);
   assert.equal(rows[0].reliable[1], undefined);
   assert.equal(compareReliabilityRows(comparedAnalyses([demo, demo])), undefined);
+});
+
+test('comparing an engine-written result: its reliability rows, table cells and chart bars are the file\'s shares of Var[f]', async () => {
+  const engine = fixture('engine-reliability.json');
+  const file = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', 'engine-reliability.json'), 'utf8')) as { reliability: { order: number; reliableVariance: number; unreliableVariance: number }[] };
+  const items = comparedAnalyses([complete, engine]);
+  const rows = compareReliabilityRows(items)!;
+  for (const x of file.reliability) {
+    const row = rows.find((r) => r.order === x.order)!;
+    assert.equal(row.reliable[1], x.reliableVariance);
+    assert.equal(row.unreliable[1], x.unreliableVariance);
+  }
+  // Orders of the other analysis only: no number for the engine's.
+  assert.equal(rows.find((r) => r.order === 4)!.reliable[1], undefined);
+  const table = compareReliabilityTable(rows, items);
+  const col = table.columns.find((c) => c.title.startsWith(items[1].label))!.key;
+  for (const x of file.reliability) {
+    const cell = table.rows.find((r) => r.c === `l = ${x.order}`)![col];
+    const [rel, unrel] = cell.split(' / ').map(Number);
+    assert.ok(Math.abs(rel - x.reliableVariance) <= 0.0005 + 1e-12 && Math.abs(unrel - x.unreliableVariance) <= 0.0005 + 1e-12, `${cell} vs ${x.reliableVariance} / ${x.unreliableVariance}`);
+  }
+  // The chart module is an ES module (the webview bundle's): loaded as one.
+  const { compareReliabilityChart } = await import('../../src/webview/viewCharts.mjs');
+  const chart = compareReliabilityChart(rows, items, THEME);
+  const sets = chart.data.datasets as { label: string; data: number[] }[];
+  const orderIndex = (o: number) => rows.findIndex((r) => r.order === o);
+  const reliable = sets.find((d) => d.label === `${items[1].label}: reliable`)!;
+  const unreliable = sets.find((d) => d.label === `${items[1].label}: unreliable`)!;
+  for (const x of file.reliability) {
+    assert.equal(reliable.data[orderIndex(x.order)], x.reliableVariance);
+    assert.equal(unreliable.data[orderIndex(x.order)], x.unreliableVariance);
+  }
+  const csv = compareCsv(items).trim().split('\n');
+  const header = csv[0].split(',');
+  const c0 = csv.find((l) => l.startsWith('c0,'))!.split(',');
+  assert.equal(Number(c0[header.indexOf(`reliable/Var[f] ${items[1].label}`)]), file.reliability.find((x) => x.order === 0)!.reliableVariance);
 });
 
 test('comparison CSV: one ρ column per analysis, reliability columns, a row per component and the residue', () => {

@@ -12,6 +12,7 @@ import {
   headline,
   lossSeries,
   reliabilityRows,
+  reliabilityTable,
   settingsRows,
   shapleyRows,
   significanceRows,
@@ -21,7 +22,8 @@ import {
   progressText,
   CAVEAT,
 } from '../../src/webview/render';
-import { parseColor, withAlpha } from '../../src/webview/theme';
+import { parseColor, withAlpha, type Theme } from '../../src/webview/theme';
+import { validateResult, type ResultFile } from '../../src/analysis/result';
 
 const load = (name: string) => parseResult(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', name), 'utf8'))).result;
 const complete = load('fixture-complete.json');
@@ -80,15 +82,67 @@ test('loss series keep every epoch, 1-based, and drop non-positive values for th
   assert.deepEqual(t.map((x) => x.order), [0, 4]);
 });
 
-test('reliable and unreliable parts are shares of Var[f] and add up to the component variance', () => {
+test('reliable and unreliable parts are the file\'s shares of Var[f], shown as they are, and add up to ρ of the component', () => {
   const rows = reliabilityRows(complete)!;
-  const fv = complete.featureVariance;
   for (const [i, row] of rows.entries()) {
     const c = complete.reliability![i];
-    close(row.reliableOfFeature + row.unreliableOfFeature, (c.reliableVariance + c.unreliableVariance) / fv);
-    close(row.reliableOfFeature, c.reliableVariance / fv);
+    assert.equal(row.reliableOfFeature, c.reliableVariance);
+    assert.equal(row.unreliableOfFeature, c.unreliableVariance);
+    close(row.reliableOfFeature + row.unreliableOfFeature, complete.components[i].rho, 1e-6);
   }
   assert.equal(reliabilityRows(running), undefined);
+});
+
+/** Written by the engine's own command line (scripts/make-fixtures.ts results), not by hand. */
+const engineFile = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', 'engine-reliability.json'), 'utf8')) as ResultFile;
+const engine = load('engine-reliability.json');
+const THEME: Theme = { kind: 'dark', foreground: '#ccc', muted: '#999', background: '#1e1e1e', border: '#444', grid: '#333', gridMinor: '#222', fontFamily: 'sans-serif', fontSize: 12, blue: '#3794ff', green: '#89d185', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', series: ['#3794ff'] } as Theme;
+
+test('an engine-written result: the reliability table and chart show the file\'s shares of Var[f] and ρ_rel as they are', async () => {
+  assert.equal(validateResult(engineFile), null, 'a valid result file');
+  assert.ok(engineFile.reliabilitySettings && engineFile.reliability!.length === engineFile.components.length, 'the engine measured reliability for every order');
+  const file = [...engineFile.reliability!].sort((a, b) => a.order - b.order);
+  const rows = reliabilityRows(engine)!;
+  assert.deepEqual(rows, file.map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance })));
+  for (const x of file) {
+    // Shares of Var[f], so each part is at most the component's own ρ share of f (not absolute variances, not divided twice).
+    const rho = engineFile.components.find((c) => c.order === x.order)!.rho;
+    assert.ok(x.reliableVariance > 1e-3 && x.reliableVariance <= rho + 1e-9, `order ${x.order}: reliable ${x.reliableVariance} of ρ ${rho}`);
+    assert.ok(x.unreliableVariance >= 0 && x.unreliableVariance <= rho + 1e-9);
+    assert.ok(x.reliableRho >= 0 && x.reliableRho <= 1, `ρ_rel ${x.reliableRho}`);
+  }
+
+  // The table: ρ_rel in percent to 0.1, the parts to 4 decimals, read back equal to the file's.
+  const table = reliabilityTable(rows);
+  assert.deepEqual(table.rows.map((r) => r.c), file.map((x) => `l = ${x.order}`));
+  table.rows.forEach((r, i) => {
+    const x = file[i];
+    assert.ok(Math.abs(Number(r.rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12, `${r.rel} vs ${x.reliableRho}`);
+    assert.ok(Math.abs(Number(r.relf) - x.reliableVariance) <= 0.00005 + 1e-12, `${r.relf} vs ${x.reliableVariance}`);
+    assert.ok(Math.abs(Number(r.unrelf) - x.unreliableVariance) <= 0.00005 + 1e-12, `${r.unrelf} vs ${x.unreliableVariance}`);
+  });
+
+  // The chart: two stacked datasets whose bars are the file's numbers.
+  // The chart module is an ES module (the webview bundle's): loaded as one.
+  const { reliabilityChart } = await import('../../src/webview/charts.mjs');
+  const chart = reliabilityChart(rows, THEME);
+  const data = chart.data.datasets as { label: string; data: number[] }[];
+  assert.deepEqual(data.map((d) => d.label), ['reliable', 'unreliable']);
+  assert.deepEqual(data[0].data, file.map((x) => x.reliableVariance));
+  assert.deepEqual(data[1].data, file.map((x) => x.unreliableVariance));
+
+  // The Settings tab names how reliability was measured, as the file records it.
+  assert.match(new Map(settingsRows(engine)).get('Reliability') ?? '', /^joint .*; K = 3 networks \(the model and 2 exemplars\), 10 cycle rounds, \d+ samples$/);
+
+  // The CSV export carries them unchanged too.
+  const lines = toCsv(engine).trimEnd().split('\n');
+  const header = lines[0].split(',');
+  file.forEach((x, i) => {
+    const row = lines[1 + i].split(',');
+    assert.equal(Number(row[header.indexOf('reliable_var_over_f')]), x.reliableVariance);
+    assert.equal(Number(row[header.indexOf('unreliable_var_over_f')]), x.unreliableVariance);
+    assert.equal(Number(row[header.indexOf('reliable_rho')]), x.reliableRho);
+  });
 });
 
 test('Shapley rows join effectiveness and over-fitting by order, with either missing', () => {
