@@ -10,14 +10,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { consistentGroups, settingDifferences, settingSpread, type PredictSettingsCheck, type SettingsSource } from './comparability';
 import { BadInputError } from './errors';
 import { pca, projectPca, regressionPlaneInPca, type PcaPlane } from './metrics/pca';
 import { crossValidate, fitLinear, predictLinear, rSquared, type LinearModel } from './metrics/regression';
 
 export type PredictTarget = 'accuracy' | 'loss';
 
-/** The fields of a result file (ARCHITECTURE.md, schemaVersion 1) that the predictor reads. */
-export interface PredictSource {
+/** The fields of a result file (ARCHITECTURE.md, schemaVersion 1) that the predictor reads, with the settings it checks. */
+export interface PredictSource extends SettingsSource {
   checkpoint?: { path: string };
   orders?: number[];
   teacher: { testAccuracy: number; testLoss: number };
@@ -36,6 +37,11 @@ export interface PredictOptions {
   seed?: number;
   /** Orders whose reliable/unreliable shares form the vector. Default: the 4 lowest common ones. */
   orders?: number[];
+  /**
+   * Fit only the largest group of analyses with the same settings (comparability.ts); with a
+   * model to predict, the group of that model. Default false: fit all, and say what differs.
+   */
+  consistentOnly?: boolean;
 }
 
 export const DEFAULT_FEATURE_ORDERS = 4;
@@ -66,6 +72,8 @@ export interface PredictReport {
   r2Fit: number;
   crossValidation: { repeats: number; trainSize: number; testSize: number; seed: number; maeTest: number; maeTestStd: number; maeTrain: number; r2Test: number };
   pca: { mean: number[]; components: number[][]; explainedVarianceRatio: number[]; plane: PcaPlane };
+  /** Whether the analyses given agree in the settings their numbers depend on, and what was left out for it (absent in reports saved before it was recorded). */
+  settings?: PredictSettingsCheck;
   /** The model named by --for, which was kept out of every fit. */
   prediction?: { path: string; label: string; features: number[]; predicted: number; actual: number; pca: number[] };
 }
@@ -137,11 +145,31 @@ function targetOf(input: PredictInput, target: PredictTarget): number {
   return v;
 }
 
+/**
+ * What differs among the analyses given (the one to predict included), and which of them are
+ * fitted: all, or with `consistentOnly` the largest group with the same settings (the group of
+ * the model to predict, when there is one: a regressor from other settings says nothing about it).
+ */
+export function checkSettings(fitInputs: PredictInput[], forInput: PredictInput | undefined, consistentOnly: boolean): { fitInputs: PredictInput[]; settings: PredictSettingsCheck } {
+  const all = forInput ? [...fitInputs, forInput] : fitInputs;
+  const sources = all.map((i) => i.result);
+  const differing = settingSpread(settingDifferences(sources, 'predict'));
+  const groups = consistentGroups(sources, 'predict');
+  const forIndex = forInput ? all.length - 1 : -1;
+  const group = new Set(groups.find((g) => g.includes(forIndex)) ?? groups[0] ?? []);
+  group.delete(forIndex);
+  const restrict = consistentOnly && differing.length > 0;
+  const kept = restrict ? fitInputs.filter((_, i) => group.has(i)) : fitInputs;
+  const leftOut = restrict ? fitInputs.filter((_, i) => !group.has(i)).map((i) => ({ path: i.path, label: label(i) })) : [];
+  return { fitInputs: kept, settings: { differing, given: all.length, largestGroup: group.size + (forInput ? 1 : 0), consistentOnly: restrict, leftOut } };
+}
+
 /** Fits, validates and maps the models; `forInput` is predicted by a regressor that never saw it. */
 export function predictFromResults(inputs: PredictInput[], opts: PredictOptions = {}, forInput?: PredictInput): PredictReport {
   const target = opts.target ?? 'accuracy';
   const forPath = forInput ? resolve(forInput.path) : undefined;
-  const fitInputs = inputs.filter((i) => resolve(i.path) !== forPath);
+  const given = inputs.filter((i) => resolve(i.path) !== forPath);
+  const { fitInputs, settings } = checkSettings(given, forInput, opts.consistentOnly ?? false);
   if (fitInputs.length === 0) throw new BadInputError('no result files to fit');
   const orders = selectFeatureOrders(forInput ? [...fitInputs, forInput] : fitInputs, opts.orders);
   const p = 2 * orders.length;
@@ -181,6 +209,7 @@ export function predictFromResults(inputs: PredictInput[], opts: PredictOptions 
     r2Fit: rSquared(y, fitted),
     crossValidation: cv,
     pca: { mean: map.mean, components: map.components, explainedVarianceRatio: map.explainedVarianceRatio, plane: regressionPlaneInPca(fit, map) },
+    settings,
   };
   if (forInput) {
     const features = featureVector(forInput, orders);

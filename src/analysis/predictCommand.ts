@@ -1,12 +1,16 @@
 /**
  * `feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000]
- *  [--seed N] [--orders 0,2,4,8] [--for result.json] [--json] [--out FILE.json]`
+ *  [--seed N] [--orders 0,2,4,8] [--for result.json] [--consistent-only] [--json] [--out FILE.json]`
+ *
+ * When the analyses differ in the settings their numbers depend on (comparability.ts), a warning
+ * on stderr lists what differs; `--consistent-only` fits only the largest group that agrees.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerCommand } from './cli';
 import { BadInputError } from './errors';
+import { predictSettingsWarning } from './comparability';
 import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from './predict';
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {
@@ -35,6 +39,7 @@ registerCommand('predict', async (argv) => {
       seed: { type: 'string' },
       orders: { type: 'string' },
       for: { type: 'string' },
+      'consistent-only': { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
     },
@@ -51,9 +56,15 @@ registerCommand('predict', async (argv) => {
       repeats: parseInteger('repeats', values.repeats, 1000, 1),
       seed: parseInteger('seed', values.seed, 0, 0),
       orders: parseOrders(values.orders),
+      consistentOnly: values['consistent-only'] ?? false,
     },
     forInput,
   );
+  const warning = predictSettingsWarning(report.settings);
+  if (warning) {
+    const hint = report.settings?.consistentOnly ? '' : ' Pass --consistent-only to fit only that group.';
+    process.stderr.write(`feature-complexity predict: warning: ${warning}${hint}\n`);
+  }
   const json = JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
   if (values.out) {
     mkdirSync(dirname(values.out), { recursive: true });

@@ -13,7 +13,7 @@ import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import type { StoredAnalysis } from './resultsStore';
-import { ViewsPanel } from './viewsPanel';
+import { type PredictRefit, ViewsPanel } from './viewsPanel';
 
 type AnalysisItem = vscode.QuickPickItem & { analysis: StoredAnalysis };
 
@@ -65,11 +65,28 @@ export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknow
   ViewsPanel.show(ctx.extension, { view: 'compare', paths });
 }
 
+const isRefit = (arg: unknown): arg is PredictRefit => typeof arg === 'object' && arg !== null && (arg as PredictRefit).refit === true && Array.isArray((arg as PredictRefit).results);
+
+/** Asks the engine and shows its report; the report says when the analyses differ in settings. */
+async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; target?: PredictRefit['target']; consistentOnly?: boolean }): Promise<void> {
+  try {
+    const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true }, (_p, token) =>
+      ctx.engine.request(predictRequest, params, token),
+    );
+    ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
+  } catch (e) {
+    if (!isCancellation(e)) showError(ctx, e);
+  }
+}
+
 /**
  * Fits the regressor on the analyses with reliability (all of them unless the user unpicks some)
- * and, optionally, predicts one more that is kept out of the fit.
+ * and, optionally, predicts one more that is kept out of the fit. Called with a `PredictRefit`
+ * (the prediction panel's button, or another extension), it fits those analyses again without
+ * asking, on all of them or on the largest group with the same settings.
  */
 export async function predictCommand(ctx: Ctx, arg?: unknown): Promise<void> {
+  if (isRefit(arg)) return runPredict(ctx, { results: arg.results, for: arg.for, target: arg.target, consistentOnly: arg.consistentOnly });
   await ctx.store.whenReady();
   const all = ctx.store.all();
   const withReliability = all.filter((a) => a.summary.reliable !== undefined);
@@ -93,15 +110,7 @@ export async function predictCommand(ctx: Ctx, arg?: unknown): Promise<void> {
     if (!choice) return;
     forPath = 'analysis' in choice ? choice.analysis.uri.fsPath : undefined;
   }
-  const results = fit.map((p) => p.analysis.uri.fsPath);
-  try {
-    const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true }, (_p, token) =>
-      ctx.engine.request(predictRequest, { results, for: forPath }, token),
-    );
-    ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
-  } catch (e) {
-    if (!isCancellation(e)) showError(ctx, e);
-  }
+  await runPredict(ctx, { results: fit.map((p) => p.analysis.uri.fsPath), for: forPath });
 }
 
 /** Saved calibrations sit beside the analyses, named task-complexity-<time>.json. */

@@ -13,6 +13,7 @@ import {
   type ComparedAnalysis,
   exportNotification,
   readyNotification,
+  refitPredictNotification,
   showCalibrationNotification,
   type ShowCalibrationParams,
   showCompareNotification,
@@ -22,6 +23,7 @@ import {
   type ViewKind,
   type ViewsWebviewState,
 } from '../webview/protocol';
+import type { PredictReport, PredictTarget } from '../analysis/protocol';
 import { readResultFile } from './resultsModel';
 import { saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 
@@ -52,6 +54,26 @@ export async function readCalibration(p: string): Promise<ShowCalibrationParams>
   } catch (e) {
     return { path: p, fileName, error: readError(e) };
   }
+}
+
+/** The argument of `featureComplexity.predict` that fits again on the analyses of a shown report, without asking. */
+export interface PredictRefit {
+  refit: true;
+  results: string[];
+  for?: string;
+  target: PredictTarget;
+  consistentOnly: boolean;
+}
+
+/** Every analysis the report was given (fitted or left out for its settings), to fit again. */
+export function refitOf(report: PredictReport, consistentOnly: boolean): PredictRefit {
+  return {
+    refit: true,
+    results: [...report.models.map((m) => m.path), ...(report.settings?.leftOut ?? []).map((l) => l.path)],
+    for: report.prediction?.path,
+    target: report.target,
+    consistentOnly,
+  };
 }
 
 export class ViewsPanel {
@@ -156,6 +178,8 @@ export class ViewsPanel {
       const s = this.source;
       const near = s.view === 'compare' ? s.paths[0] : s.view === 'calibration' ? s.path : s.shown.report.models[0]?.path;
       void saveExport(m.params, near ? path.dirname(near) : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? ''));
+    } else if (refitPredictNotification.is(m) && this.source.view === 'predict') {
+      void vscode.commands.executeCommand('featureComplexity.predict', refitOf(this.source.shown.report, m.params.consistentOnly));
     }
   }
 

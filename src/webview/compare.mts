@@ -41,7 +41,7 @@ class CompareApp extends ViewApp {
     const notes: HTMLElement[] = [];
     const diffs = settingDifferences(items);
     if (diffs.length) {
-      const values = diffs.map((d): [string, string] => [d.setting, d.values.map((v, i) => `${items[i].label}: ${v}`).join('\n')]);
+      const values = diffs.map((d): [string, string] => [d.setting, d.values.map((v, i) => `${items[i].label}: ${v ?? '–'}`).join('\n')]);
       notes.push(h('div', { class: 'warning', id: 'settings-differ', role: 'alert' }, h('p', {}, differenceWarning(diffs)), settingsList('settings-differ-list', values)));
     }
     for (const a of p.analyses) {

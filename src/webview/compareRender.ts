@@ -3,6 +3,7 @@
  * side by side, and which disentangler settings differ between them (METHOD.md §1: ρ is
  * comparable only under the same settings). Pure, so chart and table come from the same rows.
  */
+import { settingDifferences as differingSettings, type SettingDifference } from '../analysis/comparability';
 import type { AnalysisResult, ComparedAnalysis } from './protocol';
 import { fixed, orderLabel, reliabilityRows } from './render';
 
@@ -71,24 +72,11 @@ export function compareReliabilityRows(items: Compared[]): CompareReliabilityRow
   }));
 }
 
-export interface SettingDifference {
-  setting: string;
-  /** The value of each analysis, in the order of the legend. */
-  values: string[];
-}
+export type { SettingDifference };
 
-/** The disentangler settings under which ρ distributions are comparable, as shown for each analysis. */
-const COMPARED_SETTINGS: [string, (r: AnalysisResult) => string][] = [
-  ['orders', (r) => r.orders.join(', ')],
-  ['disentangler width', (r) => (r.width === undefined ? 'not recorded' : String(r.width))],
-  ['budget', (r) => r.budget],
-  ['dataset', (r) => r.dataset],
-  ['target layer', (r) => r.targetLayer],
-];
-
-/** The settings whose values are not all the same. */
+/** The settings (comparability.ts, one list for the comparison and the predictor) whose values are not all the same. */
 export function settingDifferences(items: Compared[]): SettingDifference[] {
-  return COMPARED_SETTINGS.map(([setting, get]) => ({ setting, values: items.map((c) => get(c.result)) })).filter((d) => new Set(d.values).size > 1);
+  return differingSettings(items.map((c) => c.result), 'compare');
 }
 
 /** One sentence for the warning row; empty when the settings agree. The values follow in a list. */

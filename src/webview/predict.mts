@@ -4,8 +4,8 @@
  * for the chosen model.
  */
 import { ChartBlock, exportPng, h, post, settingsList, stat, vscode, ViewApp } from './page.mjs';
-import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, targetScale } from './predictRender.js';
-import { exportNotification, type ExportParams, readyNotification, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from './protocol.js';
+import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, settingsNotice, targetScale } from './predictRender.js';
+import { exportNotification, type ExportParams, readyNotification, refitPredictNotification, type RefitPredictParams, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from './protocol.js';
 import { createButton } from './toolkit.mjs';
 import { colourBarGradient, pcaChart, predictedVsActualChart } from './viewCharts.mjs';
 
@@ -38,7 +38,19 @@ class PredictApp extends ViewApp {
     const stats = h('div', { class: 'stats' }, ...predictStats(r).map((s) => stat(s.id, s.value, s.label, s.title)));
     const from = h('p', { class: 'file' }, `${r.models.length} models; vector: ${r.featureNames.join(', ')} (each over Var[f]). Made ${new Date(this.params!.madeAt).toLocaleString()}.`);
     const warning = predictWarning(r);
-    this.header.replaceChildren(title, stats, from, ...(warning ? [h('div', { class: 'warning', id: 'predict-warning' }, warning)] : []));
+    const notice = settingsNotice(r);
+    const settingsWarning = notice
+      ? [
+          h(
+            'div',
+            { class: 'warning', id: 'predict-settings', role: 'alert' },
+            h('p', {}, notice.text),
+            settingsList('predict-settings-list', notice.rows),
+            createButton(notice.action.label, () => post<RefitPredictParams>(refitPredictNotification, { consistentOnly: notice.action.consistentOnly }), { id: 'predict-refit' }),
+          ),
+        ]
+      : [];
+    this.header.replaceChildren(title, stats, from, ...settingsWarning, ...(warning ? [h('div', { class: 'warning', id: 'predict-warning' }, warning)] : []));
 
     const cols = [{ key: 'model', title: 'model' }, { key: 'actual', title: 'measured' }, { key: 'heldOut', title: 'held out' }, { key: 'fitted', title: 'fitted' }, { key: 'error', title: '|error|' }];
     const table = predictTable(r);

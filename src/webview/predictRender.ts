@@ -2,6 +2,7 @@
  * The numbers of the prediction view (METHOD.md §5): predicted against measured test accuracy,
  * the error over repeated splits, and the PCA map of the models coloured by accuracy. Pure.
  */
+import { predictSettingsWarning } from '../analysis/comparability';
 import type { PredictReport } from './protocol';
 import { fixed } from './render';
 import { parseColor } from './theme';
@@ -94,6 +95,28 @@ export function predictWarning(r: PredictReport): string {
   const cv = r.crossValidation;
   if (cv.maeTest < r.targetSpread.std / 2) return '';
   return `The held-out error (${err(r, cv.maeTest)}) is not well below the spread of the measured values (std ${err(r, r.targetSpread.std)}): on these models the regressor does not generalise. More models, the same analysis settings for all, or leaving out an outlier may help.`;
+}
+
+export interface SettingsNotice {
+  text: string;
+  /** Each differing setting with its values and how many analyses have each. */
+  rows: [string, string][];
+  /** The button that fits again: on the largest consistent group, or on all analyses again. */
+  action: { label: string; consistentOnly: boolean };
+}
+
+/** The warning when the analyses differ in settings (comparability.ts), with the way to fit again; undefined when they agree. */
+export function settingsNotice(r: PredictReport): SettingsNotice | undefined {
+  const s = r.settings;
+  const text = predictSettingsWarning(s);
+  if (!s || !text) return undefined;
+  return {
+    text,
+    rows: s.differing.map((d): [string, string] => [d.setting, d.counts.map((c) => `${c.value}: ${c.analyses} ${c.analyses === 1 ? 'analysis' : 'analyses'}`).join('\n')]),
+    action: s.consistentOnly
+      ? { label: `Fit all ${s.given - (r.prediction ? 1 : 0)} analyses again`, consistentOnly: false }
+      : { label: `Fit only the largest consistent group (${s.largestGroup - (r.prediction ? 1 : 0)} analyses)`, consistentOnly: true },
+  };
 }
 
 export interface PcaPoint extends ScatterPoint {

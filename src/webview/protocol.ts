@@ -101,6 +101,14 @@ export interface ExportParams {
 /** Asks the host for a path (save dialog) and writes the content there. */
 export const exportNotification = new IpcNotification<ExportParams>('results', 'export');
 
+export interface RefitPredictParams {
+  /** Fit only the largest group of analyses with the same settings (true), or all of them again (false). */
+  consistentOnly: boolean;
+}
+
+/** The prediction panel asks the host to fit the regressor again on the same analyses, restricted or not. */
+export const refitPredictNotification = new IpcNotification<RefitPredictParams>('predict', 'refit');
+
 // ── webview state ──────────────────────────────────────────────────────────────
 
 /** What `vscode.setState` keeps across a window reload; the panel serializer reads it. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/analysis/comparability';
 import { BadInputError } from '../../src/analysis/errors';
 import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/predict';
 import { seededRandom } from '../../src/analysis/metrics/shapley';
@@ -137,4 +138,110 @@ test('the command prints MAE, R², the spread, a table and the prediction; --jso
   const missing = cli('predict', ...files, noRel);
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /bare\.json: has no reliability/);
+});
+
+/** Reliability as the engine records it: the same method, rounds and exemplars for every model unless changed. */
+const SETTINGS = { method: 'joint', networks: 3, exemplars: ['/ex/a', '/ex/b'], rounds: 10, samples: 1000, version: 2 };
+
+/**
+ * `base` models with one set of settings, then groups that differ in one setting each (`change`
+ * applied to their result), so the largest consistent group is known.
+ */
+function mixed(base: number, groups: { n: number; change: (r: Record<string, unknown>) => void }[], seed = 8): PredictInput[] {
+  const rand = seededRandom(seed);
+  let i = 0;
+  const make = (change?: (r: Record<string, unknown>) => void) => {
+    const result: Record<string, unknown> = { ...syntheticResult(i, rand, 0.01), width: 16, featureShape: [7, 7, 16], reliabilitySettings: structuredClone(SETTINGS) };
+    change?.(result);
+    return { path: `/r/model-${i++}.json`, result: result as unknown as PredictInput['result'] };
+  };
+  return [...Array.from({ length: base }, () => make()), ...groups.flatMap((g) => Array.from({ length: g.n }, () => make(g.change)))];
+}
+
+const standardBudget = (r: Record<string, unknown>) => (r.budget = 'standard');
+const targetPhi = (r: Record<string, unknown>) => ((r.reliabilitySettings as typeof SETTINGS).method = 'target-phi');
+
+test('analyses with the same settings: no differing setting, no warning, every one fitted', () => {
+  // The dataset folder and its training samples differ per model (each is analysed on its own training set): not a mixed setting.
+  const inputs = mixed(12, []);
+  const r = predictFromResults(inputs, { repeats: 20 });
+  assert.deepEqual(r.settings?.differing, []);
+  assert.equal(predictSettingsWarning(r.settings), '');
+  assert.equal(r.models.length, 12);
+  assert.deepEqual(r.settings?.leftOut, []);
+  assert.equal(predictFromResults(inputs, { repeats: 20, consistentOnly: true }).models.length, 12, 'nothing to restrict');
+});
+
+test('mixed budgets and reliability methods: the report names each differing setting with its counts, and the warning says so', () => {
+  const inputs = mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]);
+  const r = predictFromResults(inputs, { repeats: 20 });
+  assert.equal(r.models.length, 17, 'without --consistent-only every analysis is fitted');
+  assert.deepEqual(r.settings?.differing, [
+    { setting: 'budget', counts: [{ value: 'quick', analyses: 14 }, { value: 'standard', analyses: 3 }] },
+    { setting: 'reliability method', counts: [{ value: 'joint', analyses: 15 }, { value: 'target-phi', analyses: 2 }] },
+  ]);
+  assert.equal(r.settings?.largestGroup, 12);
+  const warning = predictSettingsWarning(r.settings);
+  assert.match(warning, /^The analyses differ in settings: budget \(quick: 14, standard: 3\); reliability method \(joint: 15, target-phi: 2\)\./);
+  assert.match(warning, /largest group with the same settings has 12 of 17 analyses/);
+  // Widths, orders, exemplars, rounds, the rule's version, the task and the feature shape count too.
+  const each: [string, (x: Record<string, unknown>) => void][] = [
+    ['disentangler width', (x) => (x.width = 32)],
+    ['orders', (x) => (x.orders = [0, 2, 4, 8, 14, 20])],
+    ['exemplars', (x) => ((x.reliabilitySettings as typeof SETTINGS).exemplars = ['/ex/c', '/ex/d'])],
+    ['reliability cycle rounds', (x) => ((x.reliabilitySettings as typeof SETTINGS).rounds = 0)],
+    ['reliability rule version', (x) => delete (x.reliabilitySettings as Partial<typeof SETTINGS>).version],
+    ['task (format, classes, test samples)', (x) => (x.dataset = { ...(x.dataset as object), testSamples: 500 })],
+    ['target feature shape', (x) => (x.featureShape = [14, 14, 16])],
+  ];
+  for (const [setting, change] of each) {
+    const diffs = settingDifferences(mixed(2, [{ n: 1, change }]).map((x) => x.result), 'predict');
+    assert.deepEqual(diffs.map((d) => d.setting), [setting]);
+  }
+});
+
+test('--consistent-only fits the largest group with the same settings and names the ones left out', () => {
+  const inputs = mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]);
+  assert.deepEqual(consistentGroups(inputs.map((i) => i.result), 'predict').map((g) => g.length), [12, 3, 2]);
+  const r = predictFromResults(inputs, { repeats: 20, consistentOnly: true });
+  assert.deepEqual(r.models.map((m) => m.path), inputs.slice(0, 12).map((i) => i.path));
+  assert.deepEqual(r.settings?.leftOut.map((l) => l.label), ['resnet-12.h5', 'resnet-13.h5', 'resnet-14.h5', 'resnet-15.h5', 'resnet-16.h5']);
+  assert.equal(r.settings?.consistentOnly, true);
+  assert.match(predictSettingsWarning(r.settings), /Only the largest group with the same settings was fitted: 12 of 17 analyses; left out: resnet-12\.h5, /);
+  // With a model to predict, the group is that model's: a regressor from other settings says nothing about it.
+  const five = mixed(12, [{ n: 5, change: standardBudget }]);
+  const own = predictFromResults(five, { repeats: 20, consistentOnly: true, orders: [0] }, five[13]);
+  assert.deepEqual(own.models.map((m) => m.path), [12, 14, 15, 16].map((i) => five[i].path));
+  assert.equal(own.settings?.largestGroup, 5);
+  assert.equal(own.prediction?.path, five[13].path);
+});
+
+test('the command warns on stderr when the analyses differ, not when they agree; --consistent-only restricts the fit', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-predict-mixed-'));
+  const write = (inputs: PredictInput[], prefix: string) =>
+    inputs.map((input, i) => {
+      const path = join(dir, `${prefix}-${i}.json`);
+      writeFileSync(path, JSON.stringify(input.result));
+      return path;
+    });
+  const same = write(mixed(12, []), 'same');
+  const agree = cli('predict', ...same, '--repeats', '20');
+  assert.equal(agree.status, 0, agree.stderr);
+  assert.doesNotMatch(agree.stderr, /warning|differ/);
+
+  const files = write(mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]), 'mixed');
+  const all = cli('predict', ...files, '--repeats', '20');
+  assert.equal(all.status, 0, all.stderr);
+  assert.match(all.stderr, /^feature-complexity predict: warning: The analyses differ in settings: budget \(quick: 14, standard: 3\); reliability method \(joint: 15, target-phi: 2\)\..* Pass --consistent-only to fit only that group\.$/m);
+  assert.match(all.stdout, /of 17 models/);
+
+  const only = cli('predict', ...files, '--repeats', '20', '--consistent-only', '--json');
+  assert.equal(only.status, 0, only.stderr);
+  const report = JSON.parse(only.stdout);
+  assert.equal(report.models.length, 12);
+  assert.equal(report.settings.leftOut.length, 5);
+  assert.match(only.stderr, /warning: .*Only the largest group with the same settings was fitted: 12 of 17 analyses/);
+
+  const help = cli('predict', '--help');
+  assert.match(help.stdout, /--consistent-only/);
 });

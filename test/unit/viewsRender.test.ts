@@ -19,7 +19,7 @@ import {
   poorFitWarning,
 } from '../../src/webview/calibrationRender';
 import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compareRender';
-import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks } from '../../src/webview/predictRender';
+import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks, settingsNotice } from '../../src/webview/predictRender';
 import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 import type { Theme } from '../../src/webview/theme';
@@ -70,12 +70,21 @@ test('ρ rows: the union of orders, an empty cell where an analysis lacks an ord
 test('settings that make ρ incomparable are named with each analysis’s value', () => {
   const items = comparedAnalyses([complete, demo]);
   const diffs = settingDifferences(items);
-  assert.deepEqual(diffs.map((d) => d.setting), ['orders', 'disentangler width', 'budget', 'dataset', 'target layer']);
+  assert.deepEqual(diffs.map((d) => d.setting), ['orders', 'disentangler width', 'budget', 'dataset', 'target layer', 'target feature shape']);
   assert.deepEqual(diffs.find((d) => d.setting === 'disentangler width')?.values, ['32', '16']);
-  assert.match(differenceWarning(diffs), /^Settings differ: orders, disentangler width, budget, dataset, target layer\. ρ is a relative distribution/);
+  assert.deepEqual(diffs.find((d) => d.setting === 'target feature shape')?.values, ['7×7×32', '7×7×16']);
+  assert.match(differenceWarning(diffs), /^Settings differ: orders, disentangler width, budget, dataset, target layer, target feature shape\. ρ is a relative distribution/);
   const same = comparedAnalyses([complete, { ...complete, fileName: 'copy.json' }]);
   assert.deepEqual(settingDifferences(same), []);
   assert.equal(differenceWarning([]), '');
+  // Reliability settings count where both measured reliability; an analysis without it has none to differ.
+  const engine = fixture('engine-reliability.json');
+  const other = structuredClone(engine);
+  other.fileName = 'other.json';
+  other.result!.reliabilitySettings!.method = 'target-phi';
+  other.result!.reliabilitySettings!.rounds = 0;
+  assert.deepEqual(settingDifferences(comparedAnalyses([engine, other])).map((d) => d.setting), ['reliability method', 'reliability cycle rounds']);
+  assert.ok(!settingDifferences(comparedAnalyses([engine, demo])).some((d) => d.setting.startsWith('reliability') || d.setting === 'exemplars'));
 });
 
 test('reliability overlay: shares of Var[f] per analysis, none when no analysis measured it', () => {
@@ -175,6 +184,22 @@ test('headline: held-out MAE ± its std in points, R², the spread of the target
   assert.ok(rows[24].model.startsWith('▶ '));
   const loss = predictFromResults(zoo.slice(0, 20), { repeats: 20, target: 'loss' });
   assert.match(predictStats(loss)[0].value, /^\d\.\d{4} ± \d\.\d{4}$/);
+});
+
+test('prediction panel: a settings warning with a refit button when the analyses differ, none when they agree', () => {
+  assert.equal(settingsNotice(report), undefined, 'the synthetic zoo was analysed with one set of settings');
+  // A saved report from before the check has no settings record: no warning to show.
+  assert.equal(settingsNotice({ ...report, settings: undefined }), undefined);
+  const mixed = zoo.map((z, i) => (i < 4 ? { ...z, result: { ...z.result, budget: 'standard' } } : z));
+  const all = predictFromResults(mixed.slice(0, 24), { repeats: 20 }, mixed[24]);
+  const n = settingsNotice(all)!;
+  assert.match(n.text, /^The analyses differ in settings: budget \(quick: 21, standard: 4\)\./);
+  assert.deepEqual(n.rows, [['budget', 'quick: 21 analyses\nstandard: 4 analyses']]);
+  // The model to predict (a quick one) is in the quick group: 21 with it, 20 to fit.
+  assert.deepEqual(n.action, { label: 'Fit only the largest consistent group (20 analyses)', consistentOnly: true });
+  const only = predictFromResults(mixed.slice(0, 24), { repeats: 20, consistentOnly: true }, mixed[24]);
+  assert.equal(only.models.length, 20);
+  assert.deepEqual(settingsNotice(only)!.action, { label: 'Fit all 24 analyses again', consistentOnly: false });
 });
 
 test('PCA map: one point per model, colour scale over the measured values, iso-lines of the regressor', () => {

@@ -1,0 +1,159 @@
+/**
+ * The sampling grid of a teacher's trunk (input → target layer), measured from the trunk itself so
+ * that it works for every format the engine loads (TF.js layers and graph models, Keras, ONNX,
+ * PyTorch exports) and every padding convention (TF `same`, which pads (0, 1) with stride 2 on an
+ * even map; PyTorch `padding=1`, which pads (1, 1); explicit `ZeroPadding2D` / ONNX `pads`; pools).
+ *
+ * Per axis, output position i of the target feature reads the input window
+ *   [stride·i − offset, stride·i − offset + field − 1]
+ * clipped to the image (zero padding outside). The probe perturbs one input row (column) at a time
+ * on random images and records which output rows (columns) move; the interior windows give the
+ * stride, the offset and the field, and every window, clipped ones included, must agree with them.
+ * A trunk whose windows do not follow one grid (resizing, dilation patterns, global pooling to 1×1)
+ * has no geometry: the disentangler then keeps its default design and the result says so.
+ *
+ * Why it matters (PLATFORM.md, "Geometry"): an order-0 disentangler whose grid is shifted against
+ * the teacher's cannot represent the teacher's linear part; the rest is counted as higher orders.
+ */
+import { tf } from './backend';
+import { Rng } from './data/rng';
+
+/** One axis of the grid: output i reads input [stride·i − offset, stride·i − offset + field − 1]. */
+export interface AxisGeometry {
+  stride: number;
+  offset: number;
+  field: number;
+}
+
+/** The trunk's grid along the height and the width. */
+export interface Geometry {
+  height: AxisGeometry;
+  width: AxisGeometry;
+}
+
+/** What the probe found: the grid, or why there is none. */
+export type GeometryProbe = { geometry: Geometry } | { geometry?: undefined; reason: string };
+
+/** Windows [first, last] of each output position (−1, −1 when nothing moved it). */
+export type Windows = [number, number][];
+
+/**
+ * The grid of one axis from the windows of its output positions over an input of `size`, or why
+ * they follow no grid.
+ */
+export function axisFromWindows(windows: Windows, size: number): AxisGeometry | string {
+  const n = windows.length;
+  if (windows.some(([a]) => a < 0)) return 'some output positions do not depend on the input';
+  const interior = windows.map(([a, b], i) => ({ i, a, b })).filter(({ a, b }) => a > 0 && b < size - 1);
+  if (interior.length === 0) return n === 1 ? 'the target feature has a single position on this axis' : 'every output window touches the border';
+  const field = interior[0].b - interior[0].a + 1;
+  let stride: number;
+  if (interior.length >= 2) {
+    const [p, q] = [interior[0], interior[interior.length - 1]];
+    stride = (q.a - p.a) / (q.i - p.i);
+  } else {
+    // One interior window: the neighbours' clipped windows still give the step of their far ends.
+    const k = interior[0].i;
+    stride = k + 1 < n ? windows[k + 1][1] - windows[k][1] : windows[k][0] - windows[k - 1][0];
+  }
+  if (!Number.isInteger(stride) || stride < 1) return `the windows do not advance by a whole number of pixels (${stride})`;
+  const offset = stride * interior[0].i - interior[0].a;
+  for (let i = 0; i < n; i++) {
+    const a = Math.max(0, stride * i - offset);
+    const b = Math.min(size - 1, stride * i - offset + field - 1);
+    if (windows[i][0] !== a || windows[i][1] !== b) {
+      return `output ${i} reads input ${windows[i][0]}–${windows[i][1]}, the grid (stride ${stride}, offset ${offset}, field ${field}) says ${a}–${b}`;
+    }
+  }
+  return { stride, offset, field };
+}
+
+/**
+ * Measures the windows of one axis: for each input line, a batch of random images with that line
+ * perturbed, against the same images unperturbed. Two random bases, so that a ReLU dead on one
+ * input does not hide a dependence.
+ */
+async function probeAxis(runTrunk: (x: tf.Tensor4D) => Promise<tf.Tensor4D>, inputShape: number[], axis: 1 | 2, seed: number): Promise<Windows> {
+  const [h, w, c] = inputShape;
+  const lines = axis === 1 ? h : w;
+  const rng = new Rng(seed);
+  let windows: Windows | undefined;
+  for (let base = 0; base < 2; base++) {
+    const x0 = Float32Array.from({ length: h * w * c }, () => rng.next());
+    const batch = new Float32Array((lines + 1) * h * w * c);
+    for (let k = 0; k <= lines; k++) batch.set(x0, k * h * w * c);
+    for (let k = 0; k < lines; k++) {
+      const img = (k + 1) * h * w * c;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          if ((axis === 1 ? y : x) !== k) continue;
+          for (let ch = 0; ch < c; ch++) batch[img + (y * w + x) * c + ch] += 0.5 + rng.next();
+        }
+      }
+    }
+    const input = tf.tensor4d(batch, [lines + 1, h, w, c]);
+    let out: tf.Tensor4D | undefined;
+    let moved: Float32Array;
+    let outShape: number[];
+    try {
+      out = await runTrunk(input);
+      outShape = out.shape;
+      // |f(x + δ) − f(x)| summed over everything but the probed axis: [lines, outLines].
+      const d = tf.tidy(() => {
+        const ref = tf.slice(out!, [0, 0, 0, 0], [1, -1, -1, -1]);
+        const diff = tf.abs(tf.sub(tf.slice(out!, [1, 0, 0, 0], [lines, -1, -1, -1]), ref));
+        const scale = tf.add(tf.mean(tf.abs(ref)), 1e-12);
+        return tf.div(tf.sum(diff, axis === 1 ? [2, 3] : [1, 3]), scale);
+      });
+      moved = (await d.data()) as Float32Array;
+      d.dispose();
+    } finally {
+      input.dispose();
+      out?.dispose();
+    }
+    const outLines = outShape[axis];
+    // A float32 trunk moves by rounding alone far below this (relative to the mean activation).
+    const tol = 1e-4;
+    const found: Windows = Array.from({ length: outLines }, () => [-1, -1] as [number, number]);
+    for (let k = 0; k < lines; k++) {
+      for (let i = 0; i < outLines; i++) {
+        if (moved[k * outLines + i] > tol) {
+          if (found[i][0] < 0) found[i] = [k, k];
+          else found[i] = [Math.min(found[i][0], k), Math.max(found[i][1], k)];
+        }
+      }
+    }
+    windows = windows
+      ? windows.map(([a, b], i) => {
+          const [a2, b2] = found[i];
+          if (a < 0) return [a2, b2];
+          if (a2 < 0) return [a, b];
+          return [Math.min(a, a2), Math.max(b, b2)];
+        })
+      : found;
+  }
+  return windows!;
+}
+
+/** The trunk's grid on both axes, or why it has none. */
+export async function probeGeometry(runTrunk: (x: tf.Tensor4D) => Promise<tf.Tensor4D>, inputShape: number[], seed = 1): Promise<GeometryProbe> {
+  const out: Partial<Geometry> = {};
+  for (const [axis, name] of [
+    [1, 'height'],
+    [2, 'width'],
+  ] as const) {
+    const windows = await probeAxis(runTrunk, inputShape, axis, seed + axis);
+    const g = axisFromWindows(windows, inputShape[axis - 1]);
+    if (typeof g === 'string') return { reason: `${name}: ${g}` };
+    out[name] = g;
+  }
+  return { geometry: out as Geometry };
+}
+
+/** One line for the CLI and the Settings tab. */
+export function describeGeometry(g: Geometry): string {
+  const axis = (a: AxisGeometry) => `stride ${a.stride}, field ${a.field}, offset ${a.offset}`;
+  return g.height.stride === g.width.stride && g.height.field === g.width.field && g.height.offset === g.width.offset
+    ? `output i reads input [${g.height.stride}·i − ${g.height.offset}, +${g.height.field}) on both axes (${axis(g.height)})`
+    : `height: ${axis(g.height)}; width: ${axis(g.width)}`;
+}
