@@ -14,6 +14,7 @@
  * With l = 0 the net is affine (convs with bias, no ReLU), so it captures the linear component;
  * the bias lets it fit the feature's mean, which carries no variance and so no significance.
  */
+import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 
 export interface DisentanglerSpec {
@@ -218,6 +219,41 @@ export class Disentangler {
         });
       });
     });
+  }
+
+  /**
+   * This net as tfjs-layers layers applied to `input`, with its current weights copied: the same
+   * convs, strides, 'same' padding, ReLUs and residual sums, so the result computes `apply`'s
+   * function and can be saved and loaded as an ordinary TF.js layers model (the distilled student
+   * of distill.ts is one). Layer names start with `prefix`; the output conv is `outputName`.
+   * Each ReLU is its own layer (`…_relu`), so a model built from it has exactly `order` of them.
+   */
+  toLayers(input: tfl.SymbolicTensor, prefix: string, outputName = `${prefix}out`): tfl.SymbolicTensor {
+    type T = tfl.SymbolicTensor;
+    const layer = (c: Conv, name: string, h: T): T => {
+      const [kh, kw, , filters] = c.kernel.shape;
+      const l = tfl.layers.conv2d({ filters, kernelSize: [kh, kw], strides: c.strides, padding: 'same', useBias: true, activation: 'linear', name });
+      const out = l.apply(h) as T;
+      l.setWeights([c.kernel, c.bias]);
+      return out;
+    };
+    const relu = (h: T, name: string): T => tfl.layers.reLU({ name }).apply(h) as T;
+    const add = (a: T, b: T, name: string): T => tfl.layers.add({ name }).apply([a, b]) as T;
+    let h = layer(this.inputConv, `${prefix}in`, input);
+    this.stages.forEach((stage, i) => {
+      let start = 0;
+      if (stage.projection) {
+        const skip = layer(stage.projection, `${prefix}s${i}_proj`, h);
+        if (stage.blocks.length > 0) {
+          h = add(skip, layer(stage.blocks[0], `${prefix}s${i}_b0`, relu(h, `${prefix}s${i}_b0_relu`)), `${prefix}s${i}_b0_add`);
+          start = 1;
+        } else {
+          h = skip;
+        }
+      }
+      for (let b = start; b < stage.blocks.length; b++) h = add(h, layer(stage.blocks[b], `${prefix}s${i}_b${b}`, relu(h, `${prefix}s${i}_b${b}_relu`)), `${prefix}s${i}_b${b}_add`);
+    });
+    return layer(this.outputConv, outputName, h);
   }
 
   dispose(): void {

@@ -16,6 +16,7 @@ import { compressModel, type CompressReport } from './compress';
 import { distillModel, type DistillReport } from './distill';
 import { BadInputError } from './errors';
 import { modelJsonPath } from './teacher';
+import type { Budget } from './protocol';
 import type { ResultFile } from './result';
 
 const ANALYSIS_OPTIONS = {
@@ -111,7 +112,13 @@ function compressSummary(r: CompressReport): string {
 }
 
 function distillSummary(r: DistillReport): string {
-  return `distilled → ${r.out}\n  student: ${r.reluLayers?.student ?? '?'} ReLU layers (original ${r.reluLayers?.original ?? '?'}), ${r.convLayers.student} conv layers (original ${r.convLayers.original}), ${r.params.student} parameters (original ${r.params.original}); head: ${r.head}\n  feature fit 1 − MSE/Var[f] = ${f3(r.featureFit)}; test accuracy: original ${f3(r.testAccuracy.original)}, distilled ${f3(r.testAccuracy.distilled)}\n  analyse it at layer '${r.studentLayer}'\n`;
+  const st = r.student;
+  const arch = st ? `the disentangler with ${st.order} ReLU blocks (${st.blocks.join(', ')} per stage), width ${st.width}` : 'an earlier student';
+  const training = r.budget ? `; trained ${r.epochs} epochs (${r.budget} budget${r.converged ? ', stopped when ρ settled' : ''}) on ${r.samples} training samples` : '';
+  return (
+    `distilled → ${r.out}\n  student: ${arch}: ${r.reluLayers?.student ?? '?'} ReLU layers (original ${r.reluLayers?.original ?? '?'}), ${r.convLayers.student} conv layers (original ${r.convLayers.original}), ${r.params.student} parameters (original ${r.params.original}); head: ${r.head}${training}\n` +
+    `  feature fit 1 − MSE/Var[f] = ${f3(r.featureFit)} train, ${f3(r.featureFitTest)} test; test accuracy: original ${f3(r.testAccuracy.original)}, distilled ${f3(r.testAccuracy.distilled)}\n  analyse it at layer '${r.studentLayer}'\n`
+  );
 }
 
 registerCommand('compress', async (argv) => {
@@ -151,7 +158,17 @@ registerCommand('distill', async (argv) => {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { data: { type: 'string' }, out: { type: 'string' }, layer: { type: 'string' }, epochs: { type: 'string' }, 'student-width': { type: 'string' }, ...ANALYSIS_OPTIONS },
+    options: {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      layer: { type: 'string' },
+      epochs: { type: 'string' },
+      'student-order': { type: 'string' },
+      'student-width': { type: 'string' },
+      'student-budget': { type: 'string' },
+      'max-samples': { type: 'string' },
+      ...ANALYSIS_OPTIONS,
+    },
   });
   if (positionals.length !== 1) throw new BadInputError('distill needs exactly one model: feature-complexity distill <model.json> --data <dataset>');
   if (!values.data) throw new BadInputError('distill needs --data <dataset folder>');
@@ -161,7 +178,16 @@ registerCommand('distill', async (argv) => {
     positionals[0],
     values.data,
     out,
-    { layer: values.layer, epochs: parseInteger('epochs', values.epochs, undefined, 1), width: parseInteger('student-width', values['student-width'], undefined, 1), seed: parseInteger('seed', values.seed, 0) },
+    {
+      layer: values.layer,
+      epochs: parseInteger('epochs', values.epochs, undefined, 1),
+      order: parseInteger('student-order', values['student-order'], undefined, 0),
+      width: parseInteger('student-width', values['student-width'], undefined, 1),
+      // budgetSpec refuses an unknown name with the list of budgets.
+      budget: values['student-budget'] as Budget | undefined,
+      maxSamples: parseInteger('max-samples', values['max-samples'], undefined, 1),
+      seed: parseInteger('seed', values.seed, 0),
+    },
     { progress: stderrProgress() },
   );
   process.stdout.write(distillSummary(report));

@@ -1,5 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../../src/analysis/disentangler';
 
@@ -145,4 +146,34 @@ test('creating and disposing a disentangler leaves no tensors behind', () => {
   assert.ok(tf.memory().numTensors > before);
   d.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('as tfjs-layers layers the net computes the same function, with one ReLU layer per order', () => {
+  const cases: Array<Pick<DisentanglerSpec, 'inputShape' | 'targetShape'> & { order: number }> = [
+    { order: 0, inputShape: [16, 16, 3], targetShape: [4, 4, 5] },
+    { order: 3, inputShape: [16, 16, 3], targetShape: [4, 4, 5] },
+    { order: 7, inputShape: [28, 28, 1], targetShape: [7, 7, 6] },
+    { order: 2, inputShape: [12, 10, 2], targetShape: [12, 10, 5] },
+  ];
+  for (const c of cases) {
+    const net = Disentangler.create({ width: 6, ...c }, 5);
+    // Nonzero biases, so that the copy of every bias is checked too.
+    for (const v of net.variables) if (v.shape.length === 1) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 4));
+    const input = tfl.input({ shape: c.inputShape });
+    const model = tfl.model({ inputs: input, outputs: net.toLayers(input, 'phi_', 'phi_feature') });
+    const x = randomInput([3, ...c.inputShape], 8);
+    const want = net.apply(x);
+    const got = model.predict(x) as tf.Tensor4D;
+    assert.deepEqual(got.shape, want.shape);
+    assert.ok(maxAbs(want) > 1e-2, 'not trivially zero');
+    assert.ok(maxAbsDiff(got, want) < 1e-4 * Math.max(1, maxAbs(want)), `order ${c.order}: differs by ${maxAbsDiff(got, want)}`);
+    assert.equal(model.layers.filter((l) => l.getClassName() === 'ReLU').length, c.order, `order ${c.order}`);
+    assert.equal(model.layers[model.layers.length - 1].name, 'phi_feature');
+    // The layers hold their own copy: the net can go.
+    net.dispose();
+    const again = model.predict(x) as tf.Tensor4D;
+    assert.ok(maxAbsDiff(again, got) === 0);
+    tf.dispose([x, want, got, again]);
+    model.dispose();
+  }
 });
