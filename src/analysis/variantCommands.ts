@@ -108,7 +108,14 @@ export function formatComparison(names: string[], results: ResultFile[]): string
 
 function compressSummary(r: CompressReport): string {
   const a = r.testAccuracy;
-  return `compressed → ${r.out}\n  sparsity ${r.sparsity}, conv ${r.convBits}-bit, dense ${r.denseBits}-bit, ${r.epochs} retraining epochs on ${r.samples} samples\n  test accuracy: original ${f3(a.original)}, pruned ${f3(a.pruned)}, retrained ${f3(a.retrained)}, quantised ${f3(a.quantized)}\n`;
+  if (!r.schedule) return `compressed → ${r.out} (a report from an earlier engine: one-shot pruning, uniform quantisation)\n  test accuracy: original ${f3(a.original)}, quantised ${f3(a.quantized)}\n`;
+  const target = r.criterion.kind === 'sensitivity' ? `|w| < ${r.criterion.sensitivity} · std(w) per kernel (Han et al.)` : `${r.criterion.sparsity} of every kernel`;
+  return (
+    `compressed → ${r.out}\n` +
+    `  pruned ${target} in ${r.pruneSteps} round${r.pruneSteps === 1 ? '' : 's'} of ${r.epochs} retraining epoch${r.epochs === 1 ? '' : 's'} on ${r.samples} of ${r.trainingSamples} training samples: ${f3(r.sparsity)} of the weights zero (pruning rate ${r.pruningRate.toFixed(2)}×)\n` +
+    `  k-means weight sharing: conv ${r.convBits}-bit, dense ${r.denseBits}-bit, shared values fine-tuned ${r.quantEpochs} epochs\n` +
+    `  test accuracy: original ${f3(a.original)}, last pruning round ${f3(a.pruned)}, retrained ${f3(a.retrained)}, shared ${f3(a.quantized)}, fine-tuned ${f3(a.fineTuned)}\n`
+  );
 }
 
 function distillSummary(r: DistillReport): string {
@@ -126,10 +133,22 @@ registerCommand('compress', async (argv) => {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { data: { type: 'string' }, out: { type: 'string' }, sparsity: { type: 'string' }, epochs: { type: 'string' }, 'conv-bits': { type: 'string' }, 'dense-bits': { type: 'string' }, ...ANALYSIS_OPTIONS },
+    options: {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      sensitivity: { type: 'string' },
+      sparsity: { type: 'string' },
+      'prune-steps': { type: 'string' },
+      epochs: { type: 'string' },
+      'quant-epochs': { type: 'string' },
+      'max-samples': { type: 'string' },
+      'conv-bits': { type: 'string' },
+      'dense-bits': { type: 'string' },
+      ...ANALYSIS_OPTIONS,
+    },
   });
   if (positionals.length !== 1) throw new BadInputError('compress needs exactly one model: feature-complexity compress <model.json> --data <dataset>');
-  if (!values.data) throw new BadInputError('compress needs --data <dataset folder> (to retrain after pruning)');
+  if (!values.data) throw new BadInputError('compress needs --data <dataset folder> (the teacher\'s training set: retraining after pruning uses its training split)');
   await useBackend(parseBackend(values.backend));
   const out = values.out ?? defaultOut(positionals[0], 'compressed');
   const report = await compressModel(
@@ -137,10 +156,14 @@ registerCommand('compress', async (argv) => {
     values.data,
     out,
     {
+      sensitivity: parseFraction('sensitivity', values.sensitivity),
       sparsity: parseFraction('sparsity', values.sparsity),
+      pruneSteps: parseInteger('prune-steps', values['prune-steps'], undefined, 1),
       epochs: parseInteger('epochs', values.epochs, undefined, 0),
-      convBits: parseInteger('conv-bits', values['conv-bits'], undefined, 2),
-      denseBits: parseInteger('dense-bits', values['dense-bits'], undefined, 2),
+      quantEpochs: parseInteger('quant-epochs', values['quant-epochs'], undefined, 0),
+      maxSamples: parseInteger('max-samples', values['max-samples'], undefined, 1),
+      convBits: parseInteger('conv-bits', values['conv-bits'], undefined, 1),
+      denseBits: parseInteger('dense-bits', values['dense-bits'], undefined, 1),
       seed: parseInteger('seed', values.seed, 0),
     },
     { progress: stderrProgress() },
