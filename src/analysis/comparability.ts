@@ -147,5 +147,5 @@ export function predictSettingsWarning(s: PredictSettingsCheck | undefined): str
   if (s.consistentOnly) {
     return `${what} Only the largest group with the same settings was fitted: ${s.largestGroup} of ${s.given} analyses; left out: ${s.leftOut.map((l) => l.label).join(', ')}.`;
   }
-  return `${what} Their reliability vectors are not measured on the same scale, so the regressor mixes settings with models; the largest group with the same settings has ${s.largestGroup} of ${s.given} analyses.`;
+  return `${what} Their reliability vectors are not measured alike, so the regressor may fit the settings rather than the models; the largest group with the same settings has ${s.largestGroup} of ${s.given} analyses.`;
 }
