@@ -5,9 +5,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportNotification, readyNotification, RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../webview/protocol';
+import { exportNotification, openDocsNotification, readyNotification, RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../webview/protocol';
 import { readResultFile } from './resultsModel';
-import { saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
+import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 
 export class ResultsPanel {
   static readonly viewType = RESULTS_VIEW_TYPE;
@@ -62,7 +62,7 @@ export class ResultsPanel {
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    extension: vscode.ExtensionContext,
+    private readonly extension: vscode.ExtensionContext,
     private readonly resultUri: vscode.Uri,
   ) {
     ResultsPanel.open.set(resultUri.fsPath, this);
@@ -111,6 +111,8 @@ export class ResultsPanel {
       void this.send();
     } else if (exportNotification.is(m)) {
       void saveExport(m.params, path.dirname(this.resultUri.fsPath));
+    } else if (openDocsNotification.is(m)) {
+      void openDocs(this.extension, m.params);
     }
   }
 

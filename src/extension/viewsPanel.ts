@@ -12,6 +12,7 @@ import { checkpointName } from '../webview/compareRender';
 import {
   type ComparedAnalysis,
   exportNotification,
+  openDocsNotification,
   readyNotification,
   refitPredictNotification,
   showCalibrationNotification,
@@ -25,7 +26,7 @@ import {
 } from '../webview/protocol';
 import type { PredictReport, PredictTarget } from '../analysis/protocol';
 import { readResultFile } from './resultsModel';
-import { saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
+import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 
 /** Why a file could not be read, in words. */
 function readError(e: unknown): string {
@@ -133,7 +134,7 @@ export class ViewsPanel {
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
-    extension: vscode.ExtensionContext,
+    private readonly extension: vscode.ExtensionContext,
     private source: ViewsWebviewState,
   ) {
     ViewsPanel.open.set(ViewsPanel.key(source), this);
@@ -178,6 +179,8 @@ export class ViewsPanel {
       const s = this.source;
       const near = s.view === 'compare' ? s.paths[0] : s.view === 'calibration' ? s.path : s.shown.report.models[0]?.path;
       void saveExport(m.params, near ? path.dirname(near) : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? ''));
+    } else if (openDocsNotification.is(m)) {
+      void openDocs(this.extension, m.params);
     } else if (refitPredictNotification.is(m) && this.source.view === 'predict') {
       void vscode.commands.executeCommand('featureComplexity.predict', refitOf(this.source.shown.report, m.params.consistentOnly));
     }

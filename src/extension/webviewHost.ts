@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { makeNonce, type PageOptions, resultsPageHtml } from '../webview/html';
-import type { ExportParams } from '../webview/protocol';
+import { DOCS_PAGES, type ExportParams, type OpenDocsParams } from '../webview/protocol';
 
 export function webviewOptions(extension: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return {
@@ -50,6 +50,25 @@ export function webviewPage(webview: vscode.Webview, extension: vscode.Extension
     title,
     view,
   });
+}
+
+/**
+ * Opens a docs page of the extension (DOCS_PAGES) from its install folder: in the Markdown
+ * preview, or as text where the preview is not there.
+ */
+export async function openDocs(extension: vscode.ExtensionContext, p: OpenDocsParams): Promise<void> {
+  const rel = DOCS_PAGES[p.page];
+  if (!rel) return;
+  const uri = vscode.Uri.joinPath(extension.extensionUri, ...rel.split('/'));
+  try {
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  } catch {
+    try {
+      await vscode.window.showTextDocument(uri);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Feature Complexity: ${rel} could not be opened (${e instanceof Error ? e.message : String(e)}).`);
+    }
+  }
 }
 
 /** Asks where to save an export (proposed beside `nearFolder`) and writes it. */

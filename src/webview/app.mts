@@ -26,7 +26,7 @@ import {
   toCsv,
 } from './render.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { ChartBlock, h, markOnce, post, vscode } from './page.mjs';
+import { ChartBlock, docsLink, h, markOnce, post, vscode } from './page.mjs';
 import { createButton, createTabs, type GridColumn, registerToolkit } from './toolkit.mjs';
 
 /** What an absent optional section means: not computed yet, or not requested. */
@@ -93,12 +93,13 @@ class App {
     registerToolkit();
     const b = this.blocks;
     const tab = (id: string, label: string, ...content: HTMLElement[]) => ({ id, label, content: h('div', { class: 'tab-content' }, ...content) });
-    const settingsSection = h('section', { class: 'block', id: 'block-settings' }, h('h2', {}, 'Settings and backend'), h('p', { class: 'caveat' }, CAVEAT), this.settingsBox);
+    const definitions = (id: string) => h('p', { class: 'note' }, 'How each number is defined, with the paper’s equation and where we deviate: ', docsLink('metrics', 'metric definitions (docs/METRICS.md)', id), '.');
+    const settingsSection = h('section', { class: 'block', id: 'block-settings' }, h('h2', {}, 'Settings and backend'), h('p', { class: 'caveat' }, CAVEAT), definitions('metrics-doc-link'), this.settingsBox);
     const saved = vscode.getState<ResultsWebviewState>()?.tab;
     if (saved && saved in this.sections) this.activeTab = saved;
     const tabs = createTabs(
       [
-        tab('significance', 'Significance', b.significance.el, h('p', { class: 'caveat' }, CAVEAT)),
+        tab('significance', 'Significance', b.significance.el, h('p', { class: 'caveat' }, CAVEAT), definitions('metrics-doc-link-significance')),
         tab('training', 'Training', b.loss.el),
         tab('reliability', 'Reliability', b.reliability.el),
         tab('shapley', 'Effectiveness & over-fitting', b.effectiveness.el, b.overfitting.el, this.efficiency),

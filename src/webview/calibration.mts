@@ -4,7 +4,7 @@
  */
 import { calibrationChart, centreChart } from './viewCharts.mjs';
 import { calibrationLabels, calibrationOrders, calibrationSeries, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
-import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
+import { ChartBlock, docsLink, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
 import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from './protocol.js';
 import { createButton } from './toolkit.mjs';
 
@@ -56,7 +56,11 @@ class CalibrationApp extends ViewApp {
 
     this.rho.show(calibrationChart(labels, series, this.theme), [{ key: 'c', title: 'order' }, ...series.map((s, i) => ({ key: `t${i}`, title: `k = ${s.k}` }))], calibrationTable(o, series));
     this.centre.show(centreChart(series, calibrationOrders(o).length, this.theme), [{ key: 'k', title: 'k' }, { key: 'centre', title: 'centre of mass' }, { key: 'fit', title: 'target DNN fit' }], centreTable(series), 'Target DNN fit = 1 − MSE / Var of the target DNN against the task net on test inputs, when recorded.');
-    this.settings.replaceChildren(h('h2', {}, 'Settings'), settingsList('calibration-settings', calibrationSettings(o)));
+    this.settings.replaceChildren(
+      h('h2', {}, 'Settings'),
+      h('p', { class: 'note' }, 'The fit, the poor-fit flag and the centre of mass are defined with the other metrics in ', docsLink('metrics', 'docs/METRICS.md', 'metrics-doc-link'), '.'),
+      settingsList('calibration-settings', calibrationSettings(o)),
+    );
   }
 
   private exportJson(): void {

@@ -3,7 +3,7 @@
  * the host, and a chart block (chart, table beside it, PNG button, or a note when data is missing).
  */
 import { type AnyChartConfig, ChartRegistry } from './charts.mjs';
-import { exportNotification, type ExportParams } from './protocol.js';
+import { DOCS_PAGES, exportNotification, type ExportParams, type OpenDocsParams, openDocsNotification } from './protocol.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
 import { createButton, createDataGrid, type GridColumn, registerToolkit, setDataGrid } from './toolkit.mjs';
 
@@ -46,6 +46,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<s
 
 export function post<P>(n: { message(p: P): unknown }, params: P): void {
   vscode.postMessage(n.message(params));
+}
+
+/** A link to one of the extension's docs pages; the host opens it (a webview cannot open files itself). */
+export function docsLink(page: OpenDocsParams['page'], text: string, id: string): HTMLAnchorElement {
+  const a = h('a', { href: '#', id, class: 'docs-link', title: `Opens ${DOCS_PAGES[page]} of the extension` }, text);
+  a.addEventListener('click', (e) => {
+    e.preventDefault();
+    post<OpenDocsParams>(openDocsNotification, { page });
+  });
+  return a;
 }
 
 /** One chart with its table and a PNG button; or, when the file lacks its data, a note saying how to get it. */

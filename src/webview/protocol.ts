@@ -109,6 +109,19 @@ export interface RefitPredictParams {
 /** The prediction panel asks the host to fit the regressor again on the same analyses, restricted or not. */
 export const refitPredictNotification = new IpcNotification<RefitPredictParams>('predict', 'refit');
 
+/** The docs pages a panel may link to, as paths inside the extension's folder (`.vscodeignore` packs them). */
+export const DOCS_PAGES = {
+  /** Every metric's definition, with the paper's equation or section and our choices. */
+  metrics: 'docs/METRICS.md',
+} as const;
+
+export interface OpenDocsParams {
+  page: keyof typeof DOCS_PAGES;
+}
+
+/** A link in a panel: the host opens the docs page from the extension's folder (a webview cannot open files). */
+export const openDocsNotification = new IpcNotification<OpenDocsParams>('results', 'openDocs');
+
 // ── webview state ──────────────────────────────────────────────────────────────
 
 /** What `vscode.setState` keeps across a window reload; the panel serializer reads it. */
