@@ -157,3 +157,110 @@ export function describeGeometry(g: Geometry): string {
     ? `output i reads input [${g.height.stride}·i − ${g.height.offset}, +${g.height.field}) on both axes (${axis(g.height)})`
     : `height: ${axis(g.height)}; width: ${axis(g.width)}`;
 }
+
+/**
+ * How the disentangler follows one axis of the grid: an input conv (stride 1) and three stages
+ * whose strided convs (the linear projections, and the first block of a stage) take these
+ * kernels and explicit pads. Pads are (before, after); a negative pad crops.
+ */
+export interface AxisPlan {
+  /** Stage strides, product = the grid's stride, downsampling as late as possible. */
+  strides: number[];
+  /** Kernel of the input conv (3, or 4 when the grid's centre falls between two pixels). */
+  inputKernel: number;
+  inputPad: [number, number];
+  /** Kernel and pads of each stage's strided convs (unused for a stride-1 stage). */
+  kernels: number[];
+  pads: [number, number][];
+  /** Output size of the input conv, then of each stage; the last is the target's. */
+  sizes: number[];
+}
+
+const PLAN_STAGES = 3;
+
+/** The strides a, b, c with a·b·c = stride, smallest largest factor first, then as late as possible. */
+export function factorStride(stride: number): number[] {
+  let best: number[] | undefined;
+  for (let a = 1; a <= stride; a++) {
+    if (stride % a) continue;
+    for (let b = 1; b <= stride / a; b++) {
+      if ((stride / a) % b) continue;
+      const c = stride / a / b;
+      const cand = [a, b, c];
+      const key = (x: number[]) => [Math.max(...x), x[0], x[1]];
+      if (!best || lexLess(key(cand), key(best))) best = cand;
+    }
+  }
+  return best!;
+}
+
+function lexLess(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+}
+
+/**
+ * Plans one axis so that the order-0 disentangler's window for output i has the grid's centre
+ * and at least its field: it can then represent any linear map the teacher's trunk can. With the
+ * usual conventions the plan is the teacher's own: TF `same` 3-conv trunks get pads (1, 0, 0) in
+ * front, PyTorch `padding=1` ones (1, 1, 1), `valid` ones (0, 0, 0), and the same intermediate sizes.
+ *
+ * Centre offset of a window: δ = (field − 1)/2 − offset. A conv of kernel k and pad p in front
+ * moves it by (k − 1)/2 − p in its input's pixels, which are P pixels of the image (P = product of
+ * the earlier strides). The stages' shares are chosen from the last (coarsest) stage down, each
+ * within its kernel; the input conv takes the rest, and an even kernel when δ is a half-integer.
+ */
+export function planAxis(g: AxisGeometry, inSize: number, outSize: number): AxisPlan {
+  const strides = factorStride(g.stride);
+  const delta = (g.field - 1) / 2 - g.offset;
+  const half = !Number.isInteger(delta);
+  const inputKernel = half ? 4 : 3;
+  const kernels = strides.map((s) => (s > 1 ? Math.max(3, s % 2 ? s : s + 1) : 1));
+  const P = strides.map((_, j) => strides.slice(0, j).reduce((a, b) => a * b, 1));
+  // The field grows fastest on the coarsest strided stage; without one, on the input conv.
+  let k0 = inputKernel;
+  const field = () => k0 + kernels.reduce((acc, k, j) => acc + (strides[j] > 1 ? (k - 1) * P[j] : 0), 0);
+  const last = strides.map((s) => s > 1).lastIndexOf(true);
+  while (field() < g.field) {
+    if (last >= 0) kernels[last] += 2;
+    else k0 += 2;
+  }
+  // Shares of δ, coarsest stage first.
+  let rest = delta;
+  const d = strides.map(() => 0);
+  for (let j = PLAN_STAGES - 1; j >= 0; j--) {
+    if (strides[j] === 1) continue;
+    const cap = (kernels[j] - 1) / 2;
+    d[j] = Math.max(-cap, Math.min(cap, Math.trunc(rest / P[j])));
+    rest -= d[j] * P[j];
+  }
+  const p0 = (k0 - 1) / 2 - rest;
+  // Sizes: the input conv keeps the input's, each stage divides (rounding up), the last is the target's.
+  // With no strided stage the input conv itself gives the target's size.
+  const sizes = [last >= 0 ? inSize : outSize];
+  strides.forEach((s, j) => sizes.push(j === PLAN_STAGES - 1 ? outSize : Math.ceil(sizes[j] / s)));
+  const after = (n: number, s: number, k: number, before: number, inN: number) => (n - 1) * s + k - inN - before;
+  const pads = strides.map((s, j): [number, number] => {
+    if (s === 1) return [0, 0];
+    const before = (kernels[j] - 1) / 2 - d[j];
+    return [before, after(sizes[j + 1], s, kernels[j], before, sizes[j])];
+  });
+  // A stride-1 stage keeps its size, except a last one, which the plan does not allow to differ.
+  strides.forEach((s, j) => {
+    if (s === 1 && sizes[j + 1] !== sizes[j]) throw new Error(`stage ${j + 1} has stride 1 but maps ${sizes[j]} to ${sizes[j + 1]}`);
+  });
+  return { strides, inputKernel: k0, inputPad: [p0, after(sizes[0], 1, k0, p0, inSize)], kernels, pads, sizes };
+}
+
+/** The window [first, last] (image pixels) that output i of a plan's linear path reads. */
+export function planWindow(plan: AxisPlan, i: number): [number, number] {
+  // Walk back from the last stage: a window [a, b] of a stage's output reads [a·s − p, b·s − p + k − 1] of its input.
+  let [a, b] = [i, i];
+  for (let j = plan.strides.length - 1; j >= 0; j--) {
+    if (plan.strides[j] === 1) continue;
+    const [p] = plan.pads[j];
+    [a, b] = [a * plan.strides[j] - p, b * plan.strides[j] - p + plan.kernels[j] - 1];
+  }
+  const [p0] = plan.inputPad;
+  return [a - p0, b - p0 + plan.inputKernel - 1];
+}

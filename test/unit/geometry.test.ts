@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
-import { axisFromWindows, probeGeometry, type Geometry } from '../../src/analysis/geometry';
+import { axisFromWindows, planAxis, planWindow, probeGeometry, type Geometry } from '../../src/analysis/geometry';
 
 before(async () => {
   await useBackend('cpu');
@@ -76,4 +76,35 @@ test('windows that follow no grid are refused with the reason', () => {
   assert.match(axisFromWindows([[0, 7]], 8) as string, /single position/);
   assert.match(axisFromWindows([[0, 2], [1, 4], [3, 5], [5, 7]], 8) as string, /output/);
   assert.match(axisFromWindows([[0, 2], [-1, -1]], 8) as string, /do not depend/);
+});
+
+test('the plan reproduces the usual conventions layer for layer', () => {
+  const tfSame = planAxis(expected['tf-same'], 28, 7);
+  assert.deepEqual(tfSame.strides, [1, 2, 2]);
+  assert.deepEqual([tfSame.inputPad, tfSame.pads[1], tfSame.pads[2]], [[1, 1], [0, 1], [0, 1]]);
+  assert.deepEqual(tfSame.sizes, [28, 28, 14, 7]);
+  const torch = planAxis(expected.torch, 28, 7);
+  assert.deepEqual([torch.inputPad[0], torch.pads[1][0], torch.pads[2][0]], [1, 1, 1]);
+  const valid = planAxis(expected.valid, 28, 5);
+  assert.deepEqual([valid.inputPad[0], valid.pads[1][0], valid.pads[2][0]], [0, 0, 0]);
+});
+
+test('every plan centres its window on the grid and covers the field, for strides 1–8 and offsets across the field', () => {
+  for (const stride of [1, 2, 3, 4, 8]) {
+    for (const field of [1, 2, 3, 5, 9, 12, 18, 31]) {
+      for (let offset = -2; offset <= field + 2; offset++) {
+        const g = { stride, offset, field };
+        const out = 5;
+        const inSize = stride * out + 6;
+        const plan = planAxis(g, inSize, out);
+        assert.equal(plan.strides.reduce((a, b) => a * b, 1), stride);
+        for (let i = 0; i < out; i++) {
+          const [a, b] = planWindow(plan, i);
+          const [ta, tb] = [stride * i - offset, stride * i - offset + field - 1];
+          assert.ok(a <= ta && b >= tb, `${JSON.stringify(g)}: output ${i} reads ${a}–${b}, the teacher ${ta}–${tb}`);
+          assert.equal(a + b, ta + tb, `${JSON.stringify(g)}: centres of output ${i}`);
+        }
+      }
+    }
+  }
 });
