@@ -118,9 +118,9 @@ export function settingSpread(diffs: readonly SettingDifference[]): SettingSprea
   });
 }
 
-/** "budget (quick: 12, standard: 3); disentangler width (16: 12, 32: 3)". */
+/** "budget (12 × quick | 3 × standard); orders (12 × 0, 2, 4, 8 | 3 × 0, 2, 4, 8, 14)": values may hold commas. */
 export function formatSpread(spread: readonly SettingSpread[]): string {
-  return spread.map((s) => `${s.setting} (${s.counts.map((c) => `${c.value}: ${c.analyses}`).join(', ')})`).join('; ');
+  return spread.map((s) => `${s.setting} (${s.counts.map((c) => `${c.analyses} × ${c.value}`).join(' | ')})`).join('; ');
 }
 
 /** What the predictor records about its inputs' settings (PredictReport.settings). */
@@ -138,12 +138,13 @@ export interface PredictSettingsCheck {
 }
 
 /**
- * The predictor's warning, one paragraph; empty when the analyses agree. The caller adds how to
+ * The predictor's warning, one paragraph; empty when the analyses agree. With `values` false it
+ * names the settings only (the panel lists their values below it). The caller adds how to
  * restrict the fit (a flag on the command line, a button in the panel).
  */
-export function predictSettingsWarning(s: PredictSettingsCheck | undefined): string {
+export function predictSettingsWarning(s: PredictSettingsCheck | undefined, values = true): string {
   if (!s || s.differing.length === 0) return '';
-  const what = `The analyses differ in settings: ${formatSpread(s.differing)}.`;
+  const what = `The analyses differ in settings: ${values ? formatSpread(s.differing) : s.differing.map((d) => d.setting).join(', ')}.`;
   if (s.consistentOnly) {
     return `${what} Only the largest group with the same settings was fitted: ${s.largestGroup} of ${s.given} analyses; left out: ${s.leftOut.map((l) => l.label).join(', ')}.`;
   }

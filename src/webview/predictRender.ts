@@ -108,7 +108,7 @@ export interface SettingsNotice {
 /** The warning when the analyses differ in settings (comparability.ts), with the way to fit again; undefined when they agree. */
 export function settingsNotice(r: PredictReport): SettingsNotice | undefined {
   const s = r.settings;
-  const text = predictSettingsWarning(s);
+  const text = predictSettingsWarning(s, false);
   if (!s || !text) return undefined;
   return {
     text,

@@ -2,7 +2,8 @@
  * The comparison, prediction and calibration views as the user meets them: two stored analyses
  * selected together in the Explorer open in one comparison that names both and warns that their
  * settings differ; "Predict Performance from Analyses" fits the engine's regressor on every
- * analysis with reliability; a saved calibration opens from its context menu.
+ * analysis with reliability, warns that their settings differ and fits again on the largest group
+ * that agrees; a saved calibration opens from its context menu.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -157,6 +158,18 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     assert.match(await frame.locator('#stat-mae .value').innerText(), /^\d+\.\d\d pts ± \d+\.\d\d pts$/);
     assert.match(await frame.locator('#stat-r2 .value').innerText(), /^-?\d+\.\d{3}$/);
     assert.ok(await frame.locator('#colour-legend').isVisible(), 'the PCA colour scale is shown');
+
+    // The hand-made fixture was analysed with other orders, width, budget and task than the zoo: the panel says so.
+    const settings = frame.locator('#predict-settings');
+    assert.match(await settings.innerText(), /^The analyses differ in settings: orders, disentangler width, budget, task \(format, classes, test samples\)\./);
+    assert.match(await settings.innerText(), /quick: 12 analyses\nstandard: 1 analysis/);
+    const refit = frame.locator('#predict-refit');
+    assert.equal((await refit.innerText()).trim(), `Fit only the largest consistent group (${ZOO.length} analyses)`);
+    await refit.click();
+    await frame.locator('header .file', { hasText: new RegExp(`^${ZOO.length} models;`) }).waitFor({ state: 'visible', timeout: 90_000 });
+    await vs.screenshot('predict-panel-consistent');
+    assert.match(await settings.innerText(), new RegExp(`Only the largest group with the same settings was fitted: ${ZOO.length} of ${withReliability} analyses; left out: model\\.json\\.`));
+    assert.equal((await refit.innerText()).trim(), `Fit all ${withReliability} analyses again`);
   });
 
   test('a saved calibration opens from its context menu with its verdict', async () => {

@@ -182,7 +182,7 @@ test('mixed budgets and reliability methods: the report names each differing set
   ]);
   assert.equal(r.settings?.largestGroup, 12);
   const warning = predictSettingsWarning(r.settings);
-  assert.match(warning, /^The analyses differ in settings: budget \(quick: 14, standard: 3\); reliability method \(joint: 15, target-phi: 2\)\./);
+  assert.match(warning, /^The analyses differ in settings: budget \(14 × quick \| 3 × standard\); reliability method \(15 × joint \| 2 × target-phi\)\./);
   assert.match(warning, /largest group with the same settings has 12 of 17 analyses/);
   // Widths, orders, exemplars, rounds, the rule's version, the task and the feature shape count too.
   const each: [string, (x: Record<string, unknown>) => void][] = [
@@ -232,7 +232,7 @@ test('the command warns on stderr when the analyses differ, not when they agree;
   const files = write(mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]), 'mixed');
   const all = cli('predict', ...files, '--repeats', '20');
   assert.equal(all.status, 0, all.stderr);
-  assert.match(all.stderr, /^feature-complexity predict: warning: The analyses differ in settings: budget \(quick: 14, standard: 3\); reliability method \(joint: 15, target-phi: 2\)\..* Pass --consistent-only to fit only that group\.$/m);
+  assert.match(all.stderr, /^feature-complexity predict: warning: The analyses differ in settings: budget \(14 × quick \| 3 × standard\); reliability method \(15 × joint \| 2 × target-phi\)\..* Pass --consistent-only to fit only that group\.$/m);
   assert.match(all.stdout, /of 17 models/);
 
   const only = cli('predict', ...files, '--repeats', '20', '--consistent-only', '--json');
