@@ -20,6 +20,7 @@ import {
   Tooltip,
 } from 'chart.js';
 import {
+  type DrawnValues,
   type LossSeries,
   type ReliabilityRow,
   type ShapleyRow,
@@ -31,7 +32,35 @@ import {
 } from './render.js';
 import { type Theme, withAlpha } from './theme.js';
 
-Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip, Filler);
+/**
+ * After each draw, writes what every bar or point shows, recovered from where it was drawn (a
+ * stacked bar's value is its top minus its base on the value scale), into the canvas's
+ * `data-drawn` attribute as JSON. The chart itself is pixels; this lets the page be checked
+ * against the result file it came from (the e2e tests do) without trusting the data handed in.
+ */
+export const drawnValuesPlugin: Plugin<'bar' | 'line'> = {
+  id: 'fcDrawnValues',
+  afterDraw(chart) {
+    const datasets = chart.data.datasets.map((d, i) => {
+      const meta = chart.getDatasetMeta(i);
+      const scale = meta.vScale;
+      const values = meta.data.map((el) => {
+        if (!scale) return null;
+        const p = el.getProps(['x', 'y', 'base', 'horizontal'], true) as { x: number; y: number; base?: number; horizontal?: boolean };
+        const at = p.horizontal ? p.x : p.y;
+        const v = p.base === undefined ? scale.getValueForPixel(at) : (scale.getValueForPixel(at) ?? NaN) - (scale.getValueForPixel(p.base) ?? NaN);
+        return v !== undefined && Number.isFinite(v) ? v : null;
+      });
+      return { label: String(d.label ?? ''), values };
+    });
+    const scale = chart.data.datasets.length ? chart.getDatasetMeta(0).vScale : undefined;
+    const perPixel = scale ? Math.abs((scale.getValueForPixel(0) ?? NaN) - (scale.getValueForPixel(1) ?? NaN)) : NaN;
+    const drawn: DrawnValues = { labels: (chart.data.labels ?? []).map(String), datasets, perPixel: Number.isFinite(perPixel) ? perPixel : null };
+    chart.canvas.setAttribute('data-drawn', JSON.stringify(drawn));
+  },
+};
+
+Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip, Filler, drawnValuesPlugin);
 
 /**
  * Paints the editor background under the chart, so an exported PNG keeps its contrast outside

@@ -122,6 +122,14 @@ export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined
     .map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance }));
 }
 
+/** What a chart drew, read back from its elements' geometry through the value scale: the canvas's `data-drawn` (charts.mts writes it after each draw). */
+export interface DrawnValues {
+  labels: string[];
+  datasets: { label: string; values: (number | null)[] }[];
+  /** Value units per pixel of the first dataset's value axis (a linear one): how finely a drawn value can be read back. */
+  perPixel: number | null;
+}
+
 /** The reliability table as the panel shows it: ρ_rel in percent, the two parts as shares of Var[f]. */
 export function reliabilityTable(rows: ReliabilityRow[]): { columns: { key: string; title: string }[]; rows: Record<string, string>[] } {
   return {
