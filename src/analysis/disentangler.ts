@@ -16,6 +16,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
+import { planAxis, type Geometry } from './geometry';
 
 export interface DisentanglerSpec {
   /** l = number of nonlinear (ReLU) blocks; 0 = purely linear net. */
@@ -26,6 +27,13 @@ export interface DisentanglerSpec {
   inputShape: [number, number, number];
   /** H, W, C of the target feature f(x). */
   targetShape: [number, number, number];
+  /**
+   * The teacher trunk's grid (geometry.ts). With it, the input conv and the strided convs take
+   * the kernels and explicit pads of planAxis, so the order-0 net's window for each output has
+   * the teacher's centre and covers its field; without it, every conv pads 'same' (the design
+   * before the geometry was read, kept for teachers whose grid could not be measured).
+   */
+  geometry?: Geometry;
 }
 
 export const DEFAULT_WIDTH = 64;
@@ -95,10 +103,15 @@ function normal(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
+/** Explicit pads [[top, bottom], [left, right]]; a negative pad crops. */
+export type Pads = [[number, number], [number, number]];
+
 interface Conv {
   kernel: tf.Variable<tf.Rank.R4>;
   bias: tf.Variable<tf.Rank.R1>;
   strides: [number, number];
+  /** Explicit pads before a 'valid' conv; absent = 'same'. */
+  pads?: Pads;
 }
 
 interface Stage {
@@ -106,6 +119,25 @@ interface Stage {
   /** Linear skip projection of a strided stage. */
   projection?: Conv;
   blocks: Conv[];
+}
+
+/** One conv of an order-0 net's linear chain, as closedForm.ts sets it (Disentangler.linearChain). */
+export interface LinearSolvePoint {
+  kernel: [number, number];
+  inChannels: number;
+  /** The conv's output channels (the net's width). */
+  width: number;
+  strides: [number, number];
+  /** Explicit pads before the conv ('same' when absent). */
+  pads?: Pads;
+  /** The target's channels (what the output conv after the last point gives). */
+  outChannels: number;
+  /** True for the conv before the output conv. */
+  last: boolean;
+  /** The tensor this conv reads, for standardised images x. */
+  input(x: tf.Tensor4D): tf.Tensor4D;
+  /** Sets this conv (kh × kw × inChannels × width, flat) and, for the last, the output conv (width × outChannels). */
+  assign(w: { kernel: Float32Array; bias: Float32Array; outKernel?: Float32Array; outBias?: Float32Array }): void;
 }
 
 let netCounter = 0;
@@ -122,13 +154,14 @@ export class Disentangler {
     const [h, w, cin] = spec.inputShape;
     const [th, tw, tc] = spec.targetShape;
     const c = spec.width;
-    const sh = stageStrides(h, th);
-    const sw = stageStrides(w, tw);
+    const plan = spec.geometry ? [planAxis(spec.geometry.height, h, th), planAxis(spec.geometry.width, w, tw)] : undefined;
+    const sh = plan ? plan[0].strides : stageStrides(h, th);
+    const sw = plan ? plan[1].strides : stageStrides(w, tw);
     const counts = blocksPerStage(spec.order);
     const id = netCounter++;
     let seedIndex = 0;
     const variables: tf.Variable[] = [];
-    const makeConv = (name: string, k: [number, number], cIn: number, cOut: number, strides: [number, number], std: number): Conv => {
+    const makeConv = (name: string, k: [number, number], cIn: number, cOut: number, strides: [number, number], std: number, pads?: Pads): Conv => {
       const n = k[0] * k[1] * cIn * cOut;
       const s = (Math.imul(seed >>> 0, 0x9e3779b1) + 0x85ebca6b * ++seedIndex) >>> 0;
       // A variable shares its initial tensor's data; dropping that tensor leaves the variable the only owner.
@@ -140,20 +173,25 @@ export class Disentangler {
       const kernel = owned(tf.tensor4d(normal(n, std, s), [k[0], k[1], cIn, cOut]), `dis${id}_${name}_w`) as tf.Variable<tf.Rank.R4>;
       const bias = owned(tf.zeros([cOut]), `dis${id}_${name}_b`) as tf.Variable<tf.Rank.R1>;
       variables.push(kernel, bias);
-      return { kernel, bias, strides };
+      return pads ? { kernel, bias, strides, pads } : { kernel, bias, strides };
     };
     // LeCun-normal for the linear convs keeps the scale of x; block convs get He-normal shrunk by
     // 1/sqrt(l) so that a fresh deep residual stack does not blow up its output variance.
-    this.inputConv = makeConv('in', [3, 3], cin, c, [1, 1], Math.sqrt(1 / (9 * cin)));
-    const blockStd = Math.sqrt(2 / (9 * c)) / Math.sqrt(Math.max(1, spec.order));
+    const ik: [number, number] = plan ? [plan[0].inputKernel, plan[1].inputKernel] : [3, 3];
+    this.inputConv = makeConv('in', ik, cin, c, [1, 1], Math.sqrt(1 / (ik[0] * ik[1] * cin)), plan ? [plan[0].inputPad, plan[1].inputPad] : undefined);
+    const blockStd = (k: [number, number]) => Math.sqrt(2 / (k[0] * k[1] * c)) / Math.sqrt(Math.max(1, spec.order));
     this.stages = counts.map((count, i) => {
       const strides: [number, number] = [sh[i], sw[i]];
       const strided = strides[0] > 1 || strides[1] > 1;
-      const pk: [number, number] = [Math.max(3, strides[0]), Math.max(3, strides[1])];
-      const projection = strided ? makeConv(`s${i}_proj`, pk, c, c, strides, Math.sqrt(1 / (pk[0] * pk[1] * c))) : undefined;
+      // With a geometry the strided convs (projection and first block) share the plan's kernel and pads, so both land on the teacher's grid.
+      const pk: [number, number] = plan ? [plan[0].kernels[i], plan[1].kernels[i]] : [Math.max(3, strides[0]), Math.max(3, strides[1])];
+      const pads: Pads | undefined = plan && strided ? [plan[0].pads[i], plan[1].pads[i]] : undefined;
+      const projection = strided ? makeConv(`s${i}_proj`, pk, c, c, strides, Math.sqrt(1 / (pk[0] * pk[1] * c)), pads) : undefined;
       const blocks: Conv[] = [];
       for (let b = 0; b < count; b++) {
-        blocks.push(makeConv(`s${i}_b${b}`, [3, 3], c, c, b === 0 ? strides : [1, 1], blockStd));
+        const first = b === 0 && strided;
+        const bk: [number, number] = first && plan ? pk : [3, 3];
+        blocks.push(makeConv(`s${i}_b${b}`, bk, c, c, first ? strides : [1, 1], blockStd(bk), first ? pads : undefined));
       }
       return { strides, projection, blocks };
     });
@@ -165,7 +203,7 @@ export class Disentangler {
   static create(spec: DisentanglerSpec, seed: number): Disentangler {
     if (!Number.isInteger(spec.order) || spec.order < 0) throw new Error(`order must be a non-negative integer, got ${spec.order}`);
     if (!Number.isInteger(spec.width) || spec.width < 1) throw new Error(`width must be a positive integer, got ${spec.width}`);
-    return new Disentangler({ ...spec, inputShape: [...spec.inputShape], targetShape: [...spec.targetShape] }, seed);
+    return new Disentangler({ ...spec, inputShape: [...spec.inputShape], targetShape: [...spec.targetShape], ...(spec.geometry ? { geometry: structuredClone(spec.geometry) } : {}) }, seed);
   }
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
@@ -189,6 +227,58 @@ export class Disentangler {
   }
 
   /**
+   * The linear chain of an order-0 net, for its closed form (closedForm.ts): the input conv, then
+   * each stage's projection, in order. Each point reads what the earlier convs compute with their
+   * current weights, so setting them one after the other builds the net layer by layer; the last
+   * point's setter also sets the output conv. Undefined for a net with blocks (not linear).
+   */
+  linearChain(): LinearSolvePoint[] | undefined {
+    if (this.spec.order !== 0) return undefined;
+    const convs = [this.inputConv, ...this.stages.filter((st) => st.projection).map((st) => st.projection!)];
+    return convs.map((target, idx) => {
+      const input = (x: tf.Tensor4D): tf.Tensor4D =>
+        tf.tidy(() => {
+          if (idx === 0) return tf.clone(x);
+          let h = inputConv(x, this.inputConv);
+          for (const c of convs.slice(1, idx)) h = conv(h, c);
+          return h;
+        });
+      const [kh, kw, cIn, cOut] = target.kernel.shape;
+      const last = idx === convs.length - 1;
+      return {
+        kernel: [kh, kw] as [number, number],
+        inChannels: cIn,
+        width: cOut,
+        strides: target.strides,
+        pads: target.pads,
+        outChannels: this.spec.targetShape[2],
+        last,
+        input,
+        assign: (w: { kernel: Float32Array; bias: Float32Array; outKernel?: Float32Array; outBias?: Float32Array }) => {
+          tf.tidy(() => {
+            target.kernel.assign(tf.tensor4d(w.kernel, [kh, kw, cIn, cOut]));
+            target.bias.assign(tf.tensor1d(w.bias));
+            if (w.outKernel && w.outBias) {
+              this.outputConv.kernel.assign(tf.tensor4d(w.outKernel, [1, 1, cOut, this.spec.targetShape[2]]));
+              this.outputConv.bias.assign(tf.tensor1d(w.outBias));
+            }
+          });
+        },
+      };
+    });
+  }
+
+  /** A copy of every weight, to go back to with `restore`. */
+  snapshot(): tf.Tensor[] {
+    return this.variables.map((v) => tf.clone(v));
+  }
+
+  /** Puts back the weights of a snapshot (and keeps the snapshot's tensors alive for the caller to dispose). */
+  restore(snap: tf.Tensor[]): void {
+    this.variables.forEach((v, i) => v.assign(snap[i]));
+  }
+
+  /**
    * Starts from the previous (lower) order's weights. Shared convs are copied and the blocks this
    * order adds get zero weights and bias, so each new block is the identity and the net starts as
    * exactly the previous order's function: training then only has to learn what the extra
@@ -199,8 +289,8 @@ export class Disentangler {
   warmStartFrom(prev: Disentangler): void {
     const a = prev.spec;
     const b = this.spec;
-    if (a.width !== b.width || a.inputShape.join() !== b.inputShape.join() || a.targetShape.join() !== b.targetShape.join()) {
-      throw new Error('warm start needs the same width, input shape and target shape');
+    if (a.width !== b.width || a.inputShape.join() !== b.inputShape.join() || a.targetShape.join() !== b.targetShape.join() || JSON.stringify(a.geometry) !== JSON.stringify(b.geometry)) {
+      throw new Error('warm start needs the same width, input shape, target shape and geometry');
     }
     if (a.order > b.order) throw new Error(`cannot warm-start order ${b.order} from the higher order ${a.order}`);
     tf.tidy(() => {
@@ -232,8 +322,16 @@ export class Disentangler {
     type T = tfl.SymbolicTensor;
     const layer = (c: Conv, name: string, h: T): T => {
       const [kh, kw, , filters] = c.kernel.shape;
-      const l = tfl.layers.conv2d({ filters, kernelSize: [kh, kw], strides: c.strides, padding: 'same', useBias: true, activation: 'linear', name });
-      const out = l.apply(h) as T;
+      const l = tfl.layers.conv2d({ filters, kernelSize: [kh, kw], strides: c.strides, padding: c.pads ? 'valid' : 'same', useBias: true, activation: 'linear', name });
+      let x = h;
+      if (c.pads) {
+        // Explicit pads as layers: zeros where positive, a crop where negative.
+        const [[t, b], [lf, r]] = c.pads;
+        const pos = (v: number) => Math.max(0, v);
+        if (t > 0 || b > 0 || lf > 0 || r > 0) x = tfl.layers.zeroPadding2d({ padding: [[pos(t), pos(b)], [pos(lf), pos(r)]], name: `${name}_pad` }).apply(x) as T;
+        if (t < 0 || b < 0 || lf < 0 || r < 0) x = tfl.layers.cropping2D({ cropping: [[pos(-t), pos(-b)], [pos(-lf), pos(-r)]], name: `${name}_crop` }).apply(x) as T;
+      }
+      const out = l.apply(x) as T;
       l.setWeights([c.kernel, c.bias]);
       return out;
     };
@@ -261,7 +359,22 @@ export class Disentangler {
   }
 }
 
+/** Pads (zeros) or crops (negative pads) the spatial axes of a NHWC tensor. */
+export function padOrCrop(h: tf.Tensor4D, pads: Pads): tf.Tensor4D {
+  const [[t, b], [l, r]] = pads;
+  let out = h;
+  if (t > 0 || b > 0 || l > 0 || r > 0) out = tf.pad(out, [[0, 0], [Math.max(0, t), Math.max(0, b)], [Math.max(0, l), Math.max(0, r)], [0, 0]]);
+  if (t < 0 || b < 0 || l < 0 || r < 0) {
+    const [, hh, ww, cc] = out.shape;
+    const top = Math.max(0, -t);
+    const left = Math.max(0, -l);
+    out = tf.slice(out, [0, top, left, 0], [-1, hh - top - Math.max(0, -b), ww - left - Math.max(0, -r), cc]);
+  }
+  return out;
+}
+
 function conv(h: tf.Tensor4D, c: Conv): tf.Tensor4D {
+  if (c.pads) return tf.fused.conv2d({ x: padOrCrop(h, c.pads), filter: c.kernel, bias: c.bias, strides: c.strides, pad: 'valid' });
   return tf.fused.conv2d({ x: h, filter: c.kernel, bias: c.bias, strides: c.strides, pad: 'same' });
 }
 
@@ -270,6 +383,7 @@ function conv(h: tf.Tensor4D, c: Conv): tf.Tensor4D {
  * which for the image is never needed (a full backprop-input conv per step for nothing).
  */
 function inputConv(x: tf.Tensor4D, c: Conv): tf.Tensor4D {
+  if (c.pads) return tf.add(tf.conv2d(padOrCrop(x, c.pads), c.kernel, c.strides, 'valid'), c.bias);
   return tf.add(tf.conv2d(x, c.kernel, c.strides, 'same'), c.bias);
 }
 
