@@ -18,6 +18,7 @@ import { writeResult, type ResultFile } from './result';
 import { checkTeacherFits, loadTeacher, mapBatchesAsync, teacherStats, type Teacher } from './teacher';
 import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type Progress, type TrainedOrder } from './train';
 import { ENGINE_VERSION } from './version';
+import { describeGeometry, probeGeometry, type Geometry, type GeometryProbe } from './geometry';
 
 export const DEFAULT_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
 /** Most training samples whose teacher features are cached (batches are resampled from them). */
@@ -45,6 +46,8 @@ export interface AnalysisContext {
   width: number;
   budget: BudgetSpec;
   hooks: Hooks;
+  /** The teacher trunk's grid the disentanglers follow (absent: 'same' padding, see geometryNote in the result). */
+  geometry?: Geometry;
 }
 
 /** A stage run after significance when `enabled(params)`; its fields are merged into the result. */
@@ -139,6 +142,16 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
   try {
     await checkTeacherFits(teacher, dataset);
     const fns = teacher;
+    // The disentanglers follow the trunk's sampling grid (geometry.ts) unless told not to or it has none.
+    let geometry: Geometry | undefined;
+    let geometryNote: string;
+    if (params.geometry === 'same') {
+      geometryNote = "not read (--geometry same): every conv pads 'same'";
+    } else {
+      const probe = await probeGeometry((x) => teacher.runTrunk(x), teacher.inputShape).catch((e: unknown): GeometryProbe => ({ reason: `the probe failed: ${e instanceof Error ? e.message : String(e)}` }));
+      geometry = probe.geometry;
+      geometryNote = probe.geometry ? describeGeometry(probe.geometry) : `the trunk's grid could not be read (${probe.reason}); every conv pads 'same'`;
+    }
     lap('load', since);
     if (hooks.isCancelled?.()) throw new CancelledError();
 
@@ -191,6 +204,8 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
       seed,
       budget: budget.name,
       width,
+      ...(geometry ? { geometry } : {}),
+      geometryNote,
       // The plan, so a partial file says how many orders are still to come.
       plannedOrders: [...orders],
       teacher: { trainAccuracy: trainStats.accuracy, testAccuracy: testStats.accuracy, trainLoss: trainStats.loss, testLoss: testStats.loss },
@@ -212,6 +227,10 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
           lossCurve: d.lossCurve,
           epochs: d.epochs,
           converged: d.converged,
+          fit: d.fit,
+          ...(d.solver ? { solver: d.solver } : {}),
+          ...(d.restored ? { restored: d.restored } : {}),
+          ...(d.lrDecays ? { lrDecays: d.lrDecays } : {}),
           seconds: d.seconds,
         })),
         residue: { rho: tr.residue.rho, variance: tr.residue.variance, rhoTest: te.residue.rho, varianceTest: te.residue.variance },
@@ -238,6 +257,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
         inputShape: teacher.inputShape as [number, number, number],
         orders,
         width,
+        ...(geometry ? { geometry } : {}),
         budget,
         seed,
         span: [0.02, 0.95],
@@ -268,7 +288,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
       let result = assemble(trained.orders, true);
       lap('significance', since);
 
-      const ctx: AnalysisContext = { params, teacher, dataset, trainPool, trainEval, testEval, orders: trained.orders, phiTrain, phiTest, seed, width, budget, hooks };
+      const ctx: AnalysisContext = { params, teacher, dataset, trainPool, trainEval, testEval, orders: trained.orders, phiTrain, phiTest, seed, width, budget, hooks, ...(geometry ? { geometry } : {}) };
       for (const stage of stages) {
         if (!stage.enabled(params)) continue;
         if (hooks.isCancelled?.()) {

@@ -14,7 +14,7 @@ const USAGE = `feature-complexity ${ENGINE_VERSION}
 Usage:
   feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders 0,2,4,8,14,20,26,32]
                      [--budget quick|standard|thorough|reference] [--backend auto|tensorflow|webgpu|wasm|cpu]
-                     [--seed N] [--width N] [--exemplars A,B] [--reliability-method joint|target-phi]
+                     [--seed N] [--width N] [--exemplars A,B] [--reliability-method joint|target-phi] [--reliability-rounds T] [--geometry teacher|same]
                      [--shapley] [--substitution] [--out FILE.json] [--json]
                      [--python PATH] [--model-class module:Class]   (PyTorch state dicts and pickled models)
   feature-complexity layers <checkpoint> [--data <dataset>] [--python PATH] [--model-class module:Class] [--json]

@@ -85,6 +85,17 @@ function fmt(x: number | undefined, digits = 3): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 }
 
+function parseRounds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1000) throw new BadInputError(`--reliability-rounds must be a whole number 0–1000 (the cycle rounds T), got '${v}'`);
+  return n;
+}
+
+function parseGeometry(v: string): 'teacher' | 'same' {
+  if (v !== 'teacher' && v !== 'same') throw new BadInputError(`--geometry must be 'teacher' (follow the trunk's sampling grid) or 'same' (pad 'same' everywhere), got '${v}'`);
+  return v;
+}
+
 /** Σ_l Var[c_rel⁽ˡ⁾] / Σ_l Var[c⁽ˡ⁾] over the orders of a reliability split. */
 export function reliableShare(rows: ResultFile['reliability']): number | undefined {
   if (!rows?.length) return undefined;
@@ -112,18 +123,22 @@ export function formatResult(r: ResultFile): string {
   if (r.effectiveness) extra.push({ head: 'α_effective', cell: byOrder(r.effectiveness, (x) => x.alpha), note: 'α_effective = φ_train / √Var[component]: its Shapley value on the decrease of the training loss per unit of its standard deviation' });
   if (r.overfitting) extra.push({ head: 'α_overfit', cell: byOrder(r.overfitting, (x) => x.alpha), note: 'α_overfit = φ_gap / φ_train: the increase of the test–train gap per unit of training-loss decrease that it brings' });
   if (r.substitution) extra.push({ head: 'subst. test acc', cell: byOrder(r.substitution, (x) => x.testAccuracy), note: `subst. test acc = the head's test accuracy on Φ⁽ˡ⁾(x) instead of f(x) (teacher ${fmt(r.teacher.testAccuracy)})` });
-  lines.push('order   ρ train   ρ test   epochs   final loss' + extra.map((e) => `  ${e.head.padStart(Math.max(7, e.head.length))}`).join(''));
+  lines.push('order   ρ train   ρ test   epochs   final loss     fit' + extra.map((e) => `  ${e.head.padStart(Math.max(7, e.head.length))}`).join(''));
   for (const c of r.components) {
     const last = c.lossCurve && c.lossCurve.length ? c.lossCurve[c.lossCurve.length - 1].toPrecision(3) : '-';
     const cells = extra.map((e) => `  ${e.cell(c.order).padStart(Math.max(7, e.head.length))}`).join('');
-    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)}${c.converged ? '*' : ' '}  ${last.padStart(10)}${cells}`);
+    const how = c.solver === 'closed-form' ? 'LS' : c.converged ? '*' : ' ';
+    const fitCell = `${fmt(c.fit)}${c.restored ? '!' : ' '}`;
+    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? "-").padStart(6)} ${how.padEnd(2)}${last.padStart(10)}  ${fitCell.padStart(6)}${cells}`);
   }
   lines.push(`residue   ${fmt(r.residue.rho).padStart(7)}   ${fmt(r.residue.rhoTest).padStart(6)}`);
   const share = reliableShare(r.reliability);
   if (share !== undefined) lines.push(`reliable share Σ Var[reliable] / Σ Var[component]: train ${fmt(share)}   test ${fmt(reliableShare(r.reliabilityTest))}`);
   if (r.reliability && r.reliabilitySettings?.version === undefined) lines.push('(reliability made by the earlier rule, before version 2: not comparable with newer results)');
   lines.push('');
-  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
+  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving at a low learning rate, without * = stopped by the budget (not settled); LS = solved by least squares. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
+  if (r.components.some((c) => c.fit !== undefined)) lines.push('fit = 1 − E‖f − Φ⁽ˡ⁾‖² / Var[f] on the monitor samples; ! = training made the fit worse than the previous order, so that order\'s Φ was kept (the component is zero).');
+  if (r.geometryNote) lines.push(`disentangler grid: ${r.geometryNote}`);
   for (const e of extra) lines.push(e.note + '.');
   for (const e of r.errors ?? []) lines.push(`FAILED stage ${e.stage}: ${e.message}`);
   if (!r.complete) lines.push('INCOMPLETE: the run stopped early; the orders above are the ones that finished.');
@@ -144,6 +159,8 @@ registerCommand('analyze', async (argv) => {
       out: { type: 'string' },
       exemplars: { type: 'string' },
       'reliability-method': { type: 'string' },
+      'reliability-rounds': { type: 'string' },
+      geometry: { type: 'string' },
       shapley: { type: 'boolean' },
       substitution: { type: 'boolean' },
       python: { type: 'string' },
@@ -164,6 +181,8 @@ registerCommand('analyze', async (argv) => {
       ...trainingSettings(values, 'standard'),
       exemplars: values.exemplars ? values.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
       reliabilityMethod: parseReliabilityMethod(values['reliability-method']),
+      ...(values['reliability-rounds'] !== undefined ? { reliabilityRounds: parseRounds(values['reliability-rounds']) } : {}),
+      ...(values.geometry !== undefined ? { geometry: parseGeometry(values.geometry) } : {}),
       shapley: values.shapley,
       substitution: values.substitution,
       out,

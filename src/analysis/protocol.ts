@@ -62,6 +62,8 @@ export interface AnalyzeParams {
    * Φ⁽ˡ⁾ with closed-form heads (fast, no extra training).
    */
   reliabilityMethod?: ReliabilityMethod;
+  /** 'teacher' (default): the disentanglers follow the trunk's sampling grid (geometry.ts); 'same': every conv pads 'same', the design before the grid was read. */
+  geometry?: 'teacher' | 'same';
   shapley?: boolean;
   substitution?: boolean;
   /** Python with torch, to export a PyTorch checkpoint to ONNX (default: $FC_PYTHON or python3). */

@@ -19,6 +19,7 @@ import { stepLearningRate, type BudgetSpec } from './budget';
 import { gatherImages, type Split } from './data/dataset';
 import { Rng } from './data/rng';
 import { Disentangler } from './disentangler';
+import type { Geometry } from './geometry';
 import { headsLoss } from './metrics/reliability';
 
 export interface NetworkFeatures {
@@ -120,6 +121,8 @@ export interface JointTrainOptions {
   scales: JointScales;
   orders: number[];
   width: number;
+  /** The target trunk's grid (geometry.ts), as the significance disentanglers follow it. */
+  geometry?: Geometry;
   budget: BudgetSpec;
   seed: number;
   /** Epochs of each order (default: the budget's maxEpochs); the stage gives each order the epochs the target's own Φ⁽ˡ⁾ trained. */
@@ -179,7 +182,7 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
       const started = performance.now();
       let net!: Disentangler;
       tf.tidy(() => {
-        net = Disentangler.create({ order, width: opts.width, inputShape, targetShape: [target[0], target[1], ch] }, opts.seed * 1000 + order + 500);
+        net = Disentangler.create({ order, width: opts.width, inputShape, targetShape: [target[0], target[1], ch], ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order + 500);
       });
       const heads = train.networks.map((f, j) => headInit(ch, f.shape[2], rng, `joint${id}_o${order}_A${j}`));
       if (prev) {

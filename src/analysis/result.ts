@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { BadInputError } from './errors';
 import type { BackendName, Budget, ReliabilitySettings } from './protocol';
 import schema from './result.schema.json';
+import type { Geometry } from './geometry';
 
 export interface ResultComponent {
   order: number;
@@ -19,8 +20,16 @@ export interface ResultComponent {
   /** Mean training MSE per epoch of Φ⁽ˡ⁾. */
   lossCurve?: number[];
   epochs?: number;
-  /** True when the stopping rule ended training before the budget's last epoch. */
+  /** True when the stopping rule ended training before the budget's last epoch (or the closed form solved it). */
   converged?: boolean;
+  /** 1 − E‖f − Φ⁽ˡ⁾‖² / Var[f] on the monitor samples: how close Φ⁽ˡ⁾ got to f. */
+  fit?: number;
+  /** 'closed-form': the linear order solved by least squares, not trained. */
+  solver?: 'closed-form';
+  /** Training left the fit below the warm start's, so the warm start (the previous order's Φ) was kept: the component is zero. */
+  restored?: boolean;
+  /** Times the learning rate was cut tenfold on a plateau before the stop. */
+  lrDecays?: number;
   seconds?: number;
 }
 
@@ -37,6 +46,10 @@ export interface ResultFile {
   seed: number;
   budget: Budget;
   width?: number;
+  /** The teacher trunk's grid the disentanglers followed (geometry.ts). */
+  geometry?: Geometry;
+  /** In words: the grid, or why the disentanglers pad 'same' instead. */
+  geometryNote?: string;
   /** The orders that finished (all of them when `complete`). */
   orders: number[];
   /** Every order the run was asked for, written from the first partial file on; absent in older files. */

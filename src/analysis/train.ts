@@ -5,10 +5,12 @@
  * the numbers. Cancellation is checked at every step; finished orders are kept.
  */
 import { tf } from './backend';
-import { converged, stepLearningRate, type BudgetSpec } from './budget';
+import { converged, learningRate, stepLearningRate, type BudgetSpec } from './budget';
 import { Rng } from './data/rng';
 import type { Split } from './data/dataset';
 import { Disentangler, trainStep } from './disentangler';
+import { solveLinearOrder } from './closedForm';
+import type { Geometry } from './geometry';
 import { adam } from './kernels/adam';
 
 /** Teacher features cached for samples of a split: `features` is n × dim, row i ↔ `indices[i]`. */
@@ -186,8 +188,16 @@ export interface TrainedOrder {
   /** Mean training MSE of each epoch. */
   lossCurve: number[];
   epochs: number;
-  /** True when the stopping test ended training before maxEpochs. */
+  /** True when the stopping test ended training before maxEpochs (or the closed form solved it). */
   converged: boolean;
+  /** 1 − E‖f − Φ‖² / Var[f] on the monitor set, as kept. */
+  fit: number;
+  /** 'closed-form' when the linear order was solved by least squares instead of trained. */
+  solver?: 'closed-form';
+  /** True when training left the fit worse than the warm start, so the warm start was kept (the component is then zero). */
+  restored?: boolean;
+  /** Times the learning rate was cut tenfold on a plateau before the stop. */
+  lrDecays?: number;
   monitor: MonitorPoint[];
   seconds: number;
 }
@@ -198,6 +208,8 @@ export interface TrainOptions {
   inputShape: [number, number, number];
   orders: number[];
   width: number;
+  /** The teacher trunk's grid (geometry.ts): the disentanglers follow it; absent = 'same' padding everywhere. */
+  geometry?: Geometry;
   budget: BudgetSpec;
   seed: number;
   /** Called after each finished order (e.g. to save a partial result). */
@@ -262,6 +274,14 @@ function monitorPoint(epoch: number, f: Float32Array, phi: Float32Array, prev: F
   return { epoch, rho: varianceOf(c, n, dim) / varF, fit: 1 - sq / n / varF };
 }
 
+/** Training samples the closed-form linear order is fitted on (the pool's first rows). */
+export const CLOSED_FORM_SAMPLES = 2048;
+/** A plateau counts as the end only at a rate within this factor of the budget's last one; above it the rate is cut tenfold. */
+export const PLATEAU_RATE_FACTOR = 3;
+export const MAX_LR_DECAYS = 2;
+/** A deeper order whose monitor fit ends more than this below its warm start keeps the warm start. */
+export const GUARD_TOLERANCE = 1e-4;
+
 export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promise<TrainResult> {
   const { train, monitor, budget, orders } = opts;
   const [spanStart, spanEnd] = opts.span ?? [0, 1];
@@ -279,31 +299,92 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
   // Rows of the feature cache, not sample indices: the cache is aligned with train.indices.
   const poolSize = train.indices.length;
 
+  const monitorFit = async (net: Disentangler): Promise<{ phi: Float32Array; point: MonitorPoint }> => {
+    const phi = await predictSet(new ScaledDisentangler(net, std), monitor);
+    return { phi, point: monitorPoint(0, monitor.features, phi, prevMonitor, nMon, mDim, varF) };
+  };
+
   for (let k = 0; k < orders.length; k++) {
     const order = orders[k];
     const started = performance.now();
     // tidy frees the initial-value tensors the variables were made from (variables survive it).
     let net!: Disentangler;
     tf.tidy(() => {
-      net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape }, opts.seed * 1000 + order);
+      net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order);
     });
+    const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
+
+    // The linear order first in the list: least squares, no gradient steps (closedForm.ts).
+    const chain = prevNet ? undefined : net.linearChain();
+    if (chain) {
+      hooks.progress?.({ stage: `order ${order}: least squares`, fraction: frac(0), order });
+      try {
+        await solveLinearOrder(chain, async (visit) => {
+          const rows = Int32Array.from({ length: Math.min(poolSize, CLOSED_FORM_SAMPLES) }, (_, i) => i);
+          for (let s = 0; s < rows.length; s += 128) {
+            const batch = rows.subarray(s, s + 128);
+            const xRaw = gatherRows(train.split.images, inSize, Array.from(batch, (r) => train.indices[r]), opts.inputShape);
+            const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
+            const x = standardInput(xRaw, std);
+            const y = standardTarget(yRaw, std);
+            try {
+              await visit(x, y);
+            } finally {
+              tf.dispose([xRaw, yRaw, x, y]);
+            }
+          }
+        });
+        const { phi, point } = await monitorFit(net);
+        const trained: TrainedOrder = {
+          order,
+          phi: new ScaledDisentangler(net, std),
+          // One point: the closed form's MSE per element on the monitor set, in f's units.
+          lossCurve: [((1 - point.fit) * varF) / mDim],
+          epochs: 0,
+          converged: true,
+          fit: point.fit,
+          solver: 'closed-form',
+          monitor: [point],
+          seconds: (performance.now() - started) / 1000,
+        };
+        hooks.progress?.({ stage: `order ${order}`, fraction: frac(budget.maxEpochs), order, epoch: 0, loss: trained.lossCurve[0] });
+        prevMonitor = phi;
+        done.push(trained);
+        prevNet = net;
+        await opts.onOrderDone?.(done);
+        continue;
+      } catch (e) {
+        // A system that cannot be solved (it should not happen) falls back to gradient training from a fresh net.
+        hooks.progress?.({ stage: `order ${order}: least squares failed (${e instanceof Error ? e.message : String(e)}), training instead`, fraction: frac(0), order });
+        net.dispose();
+        tf.tidy(() => {
+          net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order);
+        });
+      }
+    }
     if (prevNet) net.warmStartFrom(prevNet);
+    // The warm start computes the previous order's function: its fit is the floor this order must not go below.
+    const start = prevNet ? { snapshot: net.snapshot(), fit: done[done.length - 1].fit } : undefined;
     const optimizer = adam(budget.lrStart);
     const lossCurve: number[] = [];
     const history: MonitorPoint[] = [];
     let stopped = false;
     let epoch = 0;
-    const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
+    // The stopping rule may only stop at a low rate: a plateau at a high one cuts the rate tenfold and watches again.
+    let lrScale = 1;
+    let lrDecays = 0;
+    let watchFrom = 0;
     try {
       for (epoch = 0; epoch < budget.maxEpochs; epoch++) {
         let sum = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
-          (optimizer as unknown as { learningRate: number }).learningRate = stepLearningRate(budget, epoch, epoch * stepsPerEpoch + s, prevNet !== undefined);
+          (optimizer as unknown as { learningRate: number }).learningRate = lrScale * stepLearningRate(budget, epoch, epoch * stepsPerEpoch + s, prevNet !== undefined);
           // A macrotask turn lets the IPC channel deliver a cancel request and flush progress.
           await new Promise<void>((r) => setImmediate(r));
           if (hooks.isCancelled?.()) {
             net.dispose();
             optimizer.dispose();
+            if (start) tf.dispose(start.snapshot);
             return { orders: done, complete: false };
           }
           const rows = rng.sample(poolSize, budget.batchSize);
@@ -322,7 +403,14 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
         if ((epoch + 1) % budget.evalEvery === 0 || epoch + 1 === budget.maxEpochs) {
           const phi = await predictSet(new ScaledDisentangler(net, std), monitor);
           history.push(monitorPoint(epoch, monitor.features, phi, prevMonitor, nMon, mDim, varF));
-          if (converged(budget, history)) {
+          if (converged(budget, history.filter((h) => h.epoch >= watchFrom))) {
+            const rate = lrScale * learningRate(budget, epoch);
+            if (rate > PLATEAU_RATE_FACTOR * budget.lrEnd && lrDecays < MAX_LR_DECAYS) {
+              lrScale /= 10;
+              lrDecays++;
+              watchFrom = epoch + 1;
+              continue;
+            }
             stopped = true;
             epoch++;
             break;
@@ -333,9 +421,30 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
       optimizer.dispose();
     }
     await calibrateOutput(net, std, train, rng.choose(poolSize, Math.min(poolSize, 1024)));
-    const scaled = new ScaledDisentangler(net, std);
-    prevMonitor = await predictSet(scaled, monitor);
-    const trained: TrainedOrder = { order, phi: scaled, lossCurve, epochs: Math.min(epoch, budget.maxEpochs), converged: stopped, monitor: history, seconds: (performance.now() - started) / 1000 };
+    let { phi: kept, point: final } = await monitorFit(net);
+    let restored = false;
+    if (start) {
+      // A deeper order must never fit worse than the one it starts from (its difference would count as a component).
+      if (final.fit < start.fit - GUARD_TOLERANCE) {
+        net.restore(start.snapshot);
+        ({ phi: kept, point: final } = await monitorFit(net));
+        restored = true;
+      }
+      tf.dispose(start.snapshot);
+    }
+    prevMonitor = kept;
+    const trained: TrainedOrder = {
+      order,
+      phi: new ScaledDisentangler(net, std),
+      lossCurve,
+      epochs: Math.min(epoch, budget.maxEpochs),
+      converged: stopped,
+      fit: final.fit,
+      ...(restored ? { restored } : {}),
+      ...(lrDecays ? { lrDecays } : {}),
+      monitor: history,
+      seconds: (performance.now() - started) / 1000,
+    };
     done.push(trained);
     prevNet = net;
     await opts.onOrderDone?.(done);

@@ -188,6 +188,10 @@ export function parseResult(raw: unknown): LoadedResult {
       lossCurve,
       epochs: optNum(o, 'epochs'),
       converged: typeof o.converged === 'boolean' ? o.converged : undefined,
+      fit: optNum(o, 'fit'),
+      ...(o.solver === 'closed-form' ? { solver: 'closed-form' as const } : {}),
+      ...(o.restored === true ? { restored: true } : {}),
+      lrDecays: optNum(o, 'lrDecays'),
       seconds: optNum(o, 'seconds'),
     };
   });
@@ -240,6 +244,13 @@ export function parseResult(raw: unknown): LoadedResult {
       reliableVariance: o.reliableVariance as number,
       unreliableVariance: o.unreliableVariance as number,
     })),
+    reliabilityTest: optRows(r, 'reliabilityTest', ['order', 'reliableRho', 'reliableVariance', 'unreliableVariance'], warnings, (o) => ({
+      order: o.order as number,
+      reliableRho: o.reliableRho as number,
+      reliableVariance: o.reliableVariance as number,
+      unreliableVariance: o.unreliableVariance as number,
+    })),
+    geometryNote: str(r.geometryNote),
     reliabilityMethod: str(r.reliabilityMethod),
     reliabilitySettings: reliabilitySettingsOf(r.reliabilitySettings, warnings),
     // α is null where the ratio is undefined (a component with no variance, or φ_train = 0); φ still shows.

@@ -187,8 +187,8 @@ class App {
     }
     this.blocks.loss.show(
       lossChart(series, this.theme),
-      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }, { key: 'stop', title: 'stopped' }],
-      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.epochs), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5), stop: s.converged === undefined ? '–' : s.converged ? 'converged' : 'budget' })),
+      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }, { key: 'fit', title: 'fit (1 − MSE/Var f)' }, { key: 'stop', title: 'stopped' }],
+      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.epochs), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5), fit: fixed(s.fit), stop: s.stop })),
     );
   }
 

@@ -84,6 +84,18 @@ export interface LossSeries {
   final: number | undefined;
   epochs: number;
   converged?: boolean;
+  /** 1 − MSE / Var[f] on the monitor samples. */
+  fit?: number;
+  /** How training ended: least squares, the stopping rule, the budget, or the warm start kept. */
+  stop: string;
+}
+
+/** How an order's training ended, in words. */
+export function stopLabel(c: { solver?: string; converged?: boolean; restored?: boolean; lrDecays?: number }): string {
+  if (c.solver === 'closed-form') return 'least squares';
+  const base = c.converged === undefined ? '–' : c.converged ? 'converged' : 'budget (not settled)';
+  const decays = c.lrDecays ? `, rate cut ${c.lrDecays}×` : '';
+  return c.restored ? `${base}${decays}; worse than the warm start, previous order kept` : `${base}${decays}`;
 }
 
 export function lossSeries(r: AnalysisResult): LossSeries[] {
@@ -97,6 +109,8 @@ export function lossSeries(r: AnalysisResult): LossSeries[] {
         final: curve[curve.length - 1],
         epochs: c.epochs ?? curve.length,
         converged: c.converged,
+        fit: c.fit,
+        stop: stopLabel(c),
       };
     });
 }
@@ -108,6 +122,8 @@ export interface ReliabilityRow {
   /** Both variances over Var[f], so the stacked bar's height is the component's share of f. */
   reliableOfFeature: number;
   unreliableOfFeature: number;
+  /** ρ_rel on the test samples (maps fitted on the training samples). */
+  reliableRhoTest?: number;
 }
 
 /**
@@ -119,7 +135,10 @@ export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined
   if (!r.reliability || r.reliability.length === 0) return undefined;
   return [...r.reliability]
     .sort((a, b) => a.order - b.order)
-    .map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance }));
+    .map((x) => {
+      const test = r.reliabilityTest?.find((t) => t.order === x.order);
+      return { order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance, ...(test ? { reliableRhoTest: test.reliableRho } : {}) };
+    });
 }
 
 /** What a chart drew, read back from its elements' geometry through the value scale: the canvas's `data-drawn` (charts.mts writes it after each draw). */
@@ -132,9 +151,16 @@ export interface DrawnValues {
 
 /** The reliability table as the panel shows it: ρ_rel in percent, the two parts as shares of Var[f]. */
 export function reliabilityTable(rows: ReliabilityRow[]): { columns: { key: string; title: string }[]; rows: Record<string, string>[] } {
+  const withTest = rows.some((x) => x.reliableRhoTest !== undefined);
   return {
-    columns: [{ key: 'c', title: 'order' }, { key: 'rel', title: 'reliable / Var[c]' }, { key: 'relf', title: 'reliable / Var[f]' }, { key: 'unrelf', title: 'unreliable / Var[f]' }],
-    rows: rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
+    columns: [
+      { key: 'c', title: 'order' },
+      { key: 'rel', title: 'reliable / Var[c]' },
+      ...(withTest ? [{ key: 'relt', title: 'reliable / Var[c], test' }] : []),
+      { key: 'relf', title: 'reliable / Var[f]' },
+      { key: 'unrelf', title: 'unreliable / Var[f]' },
+    ],
+    rows: rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), ...(withTest ? { relt: pct(x.reliableRhoTest) } : {}), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
   };
 }
 
@@ -216,6 +242,7 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   const planned = r.plannedOrders && r.plannedOrders.join(', ') !== r.orders.join(', ') ? ` (of ${r.plannedOrders.join(', ')} planned)` : '';
   rows.push(['Orders', `${r.orders.join(', ')}${planned}`], ['Budget', r.budget]);
   if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
+  if (r.geometryNote) rows.push(['Disentangler grid', r.geometryNote]);
   rows.push(['Seed', String(r.seed)], ['Backend', r.backend]);
   rows.push(['Var[f] (train / test)', `${fixed(r.featureVariance)} / ${fixed(r.featureVarianceTest)}`]);
   rows.push(['Teacher accuracy (train / test)', `${pct(r.teacher.trainAccuracy, 2)} / ${pct(r.teacher.testAccuracy, 2)}`]);
@@ -225,6 +252,7 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   if (rs) {
     const method = rs.method === 'joint' ? 'joint (one Φ per order shared by all networks, a linear head each)' : 'target Φ (the model\'s own disentanglers, closed-form heads)';
     rows.push(['Reliability', `${method}; K = ${rs.networks} networks (the model and ${rs.exemplars.length} exemplar${rs.exemplars.length === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`]);
+    rows.push(['Reliability rule', rs.version ? `version ${rs.version} (back maps from each network's own feature; see docs/METRICS.md)` : 'the earlier rule (before version 2): shares not comparable with newer results']);
     if (rs.exemplars.length) rows.push(['Exemplars', rs.exemplars.join(', ')]);
   }
   for (const [stage, s] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatSeconds(s)]);

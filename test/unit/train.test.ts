@@ -71,15 +71,46 @@ test('trainOrders: warm-started orders, deterministic, no tensors accumulate acr
   const a = await run();
   assert.equal(a.complete, true);
   assert.deepEqual(a.orders.map((o) => o.order), [0, 2]);
-  for (const o of a.orders) assert.equal(o.lossCurve.length, 6);
+  // Order 0 is solved by least squares (one loss point, no epochs); order 2 trains its 6 epochs.
+  assert.equal(a.orders[0].solver, 'closed-form');
+  assert.deepEqual([a.orders[0].epochs, a.orders[0].lossCurve.length], [0, 1]);
+  assert.equal(a.orders[1].lossCurve.length, 6);
+  // A deeper order never keeps a worse fit than the one it starts from.
+  assert.ok(a.orders[1].fit >= a.orders[0].fit - 1e-4, `order 2 fit ${a.orders[1].fit} vs order 0 ${a.orders[0].fit}`);
   for (const [order, c] of counts) assert.ok(c.slice(1).every((v) => v === c[1]), `order ${order}: tensors per epoch ${c.join(',')}`);
   const b = await run();
   const pa = await predictSet(a.orders[1].phi, monitor);
   const pb = await predictSet(b.orders[1].phi, monitor);
   assert.deepEqual(Array.from(pa), Array.from(pb), 'same seed, same backend, same Φ');
   let steps = 0;
-  const c = await run(() => ++steps > 6 * 8 + 3);
+  // Cancelled during order 2's training (order 0 takes no gradient steps).
+  const c = await run(() => ++steps > 3);
   assert.equal(c.complete, false);
   assert.deepEqual(c.orders.map((o) => o.order), [0]);
   for (const r of [a, b, c]) for (const o of r.orders) o.phi.net.dispose();
+});
+
+test('trainOrders: a deeper order whose training makes the fit worse keeps its warm start (the component is zero), and says so', async () => {
+  await useBackend('wasm');
+  const rng = new Rng(6);
+  const n = 96;
+  const split: Split = { images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 6, width: 6, channels: 1 };
+  // A linear target: order 0 solves it exactly, so any training of order 2 can only make it worse.
+  const features = new Float32Array(n * 3 * 3);
+  for (let i = 0; i < n; i++) for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) features[(i * 3 + y) * 3 + x] = split.images[i * 36 + 2 * y * 6 + 2 * x] - 0.5 * split.images[i * 36 + (2 * y + 1) * 6 + 2 * x + 1];
+  const all: FeatureSet = { split, indices: Int32Array.from({ length: n }, (_, i) => i), features, featureShape: [3, 3, 1] };
+  const monitor: FeatureSet = { ...all, indices: all.indices.slice(0, 32), features: features.slice(0, 32 * 9) };
+  // A learning rate far too high for order 2: Adam wrecks the warm start.
+  const budget = { ...BUDGETS.quick, maxEpochs: 3, minEpochs: 3, lrStart: 5, lrEnd: 5, warmFactor: 1, warmupSteps: 0 };
+  const r = await trainOrders({ train: all, monitor, inputShape: [6, 6, 1], orders: [0, 2], width: 4, budget, seed: 3 });
+  try {
+    assert.equal(r.orders[0].solver, 'closed-form');
+    assert.ok(r.orders[0].fit > 0.99, `order 0 fit ${r.orders[0].fit}`);
+    assert.equal(r.orders[1].restored, true);
+    assert.ok(Math.abs(r.orders[1].fit - r.orders[0].fit) < 1e-6, `kept warm start: ${r.orders[1].fit} vs ${r.orders[0].fit}`);
+    const [p0, p2] = [await predictSet(r.orders[0].phi, monitor), await predictSet(r.orders[1].phi, monitor)];
+    assert.ok(p0.every((v, i) => Math.abs(v - p2[i]) < 1e-4), 'Φ⁽²⁾ = Φ⁽⁰⁾: the component of order 2 is zero');
+  } finally {
+    for (const o of r.orders) o.phi.net.dispose();
+  }
 });

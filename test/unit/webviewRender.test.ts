@@ -103,7 +103,8 @@ test('an engine-written result: the reliability table and chart show the file\'s
   assert.ok(engineFile.reliabilitySettings && engineFile.reliability!.length === engineFile.components.length, 'the engine measured reliability for every order');
   const file = [...engineFile.reliability!].sort((a, b) => a.order - b.order);
   const rows = reliabilityRows(engine)!;
-  assert.deepEqual(rows, file.map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance })));
+  const testRho = (order: number) => engineFile.reliabilityTest!.find((t) => t.order === order)!.reliableRho;
+  assert.deepEqual(rows, file.map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance, reliableRhoTest: testRho(x.order) })));
   for (const x of file) {
     // Shares of Var[f], so each part is at most the component's own ρ share of f (not absolute variances, not divided twice).
     const rho = engineFile.components.find((c) => c.order === x.order)!.rho;
@@ -120,6 +121,8 @@ test('an engine-written result: the reliability table and chart show the file\'s
     assert.ok(Math.abs(Number(r.rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12, `${r.rel} vs ${x.reliableRho}`);
     assert.ok(Math.abs(Number(r.relf) - x.reliableVariance) <= 0.00005 + 1e-12, `${r.relf} vs ${x.reliableVariance}`);
     assert.ok(Math.abs(Number(r.unrelf) - x.unreliableVariance) <= 0.00005 + 1e-12, `${r.unrelf} vs ${x.unreliableVariance}`);
+    // ρ_rel on the test samples, the file's reliabilityTest.
+    assert.ok(Math.abs(Number(r.relt.replace(' %', '')) / 100 - testRho(x.order)) <= 0.0005 + 1e-12, `${r.relt} vs ${testRho(x.order)}`);
   });
 
   // The chart: two stacked datasets whose bars are the file's numbers.

@@ -142,9 +142,11 @@ async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: numb
       scales,
       orders: ctx.orders.map((o) => o.order),
       width: ctx.width,
+      ...(ctx.geometry ? { geometry: ctx.geometry } : {}),
       budget: ctx.budget,
       seed: ctx.seed,
-      epochs: ctx.orders.map((o) => Math.max(1, o.epochs)),
+      // A linear order solved in closed form trained no epochs; the joint one trains the budget's.
+      epochs: ctx.orders.map((o) => (o.solver === 'closed-form' ? ctx.budget.maxEpochs : Math.max(1, o.epochs))),
       isCancelled: ctx.hooks.isCancelled,
       progress: (f) => stageProgress(ctx, 'reliability: shared disentanglers', 0.95 * f),
       onOrderDone: async (o) => {
