@@ -47,24 +47,31 @@ export function axisFromWindows(windows: Windows, size: number): AxisGeometry | 
   const interior = windows.map(([a, b], i) => ({ i, a, b })).filter(({ a, b }) => a > 0 && b < size - 1);
   if (interior.length === 0) return n === 1 ? 'the target feature has a single position on this axis' : 'every output window touches the border';
   const field = interior[0].b - interior[0].a + 1;
+  const check = (stride: number): string | undefined => {
+    const offset = stride * interior[0].i - interior[0].a;
+    for (let i = 0; i < n; i++) {
+      const a = Math.max(0, stride * i - offset);
+      const b = Math.min(size - 1, stride * i - offset + field - 1);
+      if (windows[i][0] !== a || windows[i][1] !== b) {
+        return `output ${i} reads input ${windows[i][0]}–${windows[i][1]}, the grid (stride ${stride}, offset ${offset}, field ${field}) says ${a}–${b}`;
+      }
+    }
+    return undefined;
+  };
   let stride: number;
   if (interior.length >= 2) {
     const [p, q] = [interior[0], interior[interior.length - 1]];
     stride = (q.a - p.a) / (q.i - p.i);
+    if (!Number.isInteger(stride) || stride < 1) return `the windows do not advance by a whole number of pixels (${stride})`;
+    const bad = check(stride);
+    if (bad) return bad;
   } else {
-    // One interior window: the neighbours' clipped windows still give the step of their far ends.
-    const k = interior[0].i;
-    stride = k + 1 < n ? windows[k + 1][1] - windows[k][1] : windows[k][0] - windows[k - 1][0];
+    // One interior window (a small map): the stride is the one whose clipped windows match all the others.
+    const found = Array.from({ length: size }, (_, k) => k + 1).find((st) => check(st) === undefined);
+    if (found === undefined) return `no stride makes the clipped windows of the ${n} outputs agree with the interior one (${interior[0].a}–${interior[0].b})`;
+    stride = found;
   }
-  if (!Number.isInteger(stride) || stride < 1) return `the windows do not advance by a whole number of pixels (${stride})`;
   const offset = stride * interior[0].i - interior[0].a;
-  for (let i = 0; i < n; i++) {
-    const a = Math.max(0, stride * i - offset);
-    const b = Math.min(size - 1, stride * i - offset + field - 1);
-    if (windows[i][0] !== a || windows[i][1] !== b) {
-      return `output ${i} reads input ${windows[i][0]}–${windows[i][1]}, the grid (stride ${stride}, offset ${offset}, field ${field}) says ${a}–${b}`;
-    }
-  }
   return { stride, offset, field };
 }
 

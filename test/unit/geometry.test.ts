@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { axisFromWindows, planAxis, planWindow, probeGeometry } from '../../src/analysis/geometry';
 import { convTrunk, expected, type Convention } from './geometryCases';
+import { join } from 'node:path';
+import { loadTeacher } from '../../src/analysis/teacher';
 
 before(async () => {
   await useBackend('cpu');
@@ -63,6 +65,26 @@ test('every plan centres its window on the grid and covers the field, for stride
           assert.equal(a + b, ta + tb, `${JSON.stringify(g)}: centres of output ${i}`);
         }
       }
+    }
+  }
+});
+
+test('probe through the loaders: the PyTorch-exported ONNX fixture (padding=1) and the Keras fixture (same) have their own grids', async () => {
+  const F = join(__dirname, '..', 'fixtures', 'formats');
+  for (const [file, want] of [
+    // conv1 3×3 pad 1, conv2 3×3 stride 2 pad (1, 1): output i reads pixels 2i−2 … 2i+2.
+    ['cnn.onnx', { stride: 2, offset: 2, field: 5 }],
+    // The same convs padded 'same': stride 2 on an even map pads (0, 1), so pixels 2i−1 … 2i+3.
+    ['keras_cnn.h5', { stride: 2, offset: 1, field: 5 }],
+  ] as const) {
+    const t = await loadTeacher(join(F, file), undefined, { inputShape: [8, 8, 3] });
+    try {
+      const probe = await probeGeometry((x) => t.runTrunk(x), t.inputShape);
+      assert.ok(probe.geometry, `${file}: ${'reason' in probe ? probe.reason : ''}`);
+      assert.deepEqual(probe.geometry.height, want, file);
+      assert.deepEqual(probe.geometry.width, want, file);
+    } finally {
+      await t.dispose();
     }
   }
 });
