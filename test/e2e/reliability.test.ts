@@ -20,6 +20,7 @@ interface Result {
   featureVariance: number;
   components: { order: number; rho: number }[];
   reliability: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+  reliabilityTest: { order: number; reliableRho: number }[];
 }
 
 describe('reliability of an engine-written result in VS Code', { timeout: 20 * 60_000 }, () => {
@@ -62,14 +63,16 @@ describe('reliability of an engine-written result in VS Code', { timeout: 20 * 6
     await frame.locator('#chart-reliability[data-drawn]').waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
     const shot = await vs.screenshot('reliability-tab');
 
-    // The table: order, ρ_rel in percent, reliable / Var[f], unreliable / Var[f].
+    // The table: order, ρ_rel in percent on the training and the test samples, reliable / Var[f], unreliable / Var[f].
     const cells = await block.locator('vscode-data-grid-row').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('vscode-data-grid-cell')].map((c) => (c.textContent ?? '').trim())));
-    const table = new Map(cells.filter((c) => c.length === 4 && c[0].startsWith('l = ')).map(([label, ...values]) => [label, values]));
+    const table = new Map(cells.filter((c) => c.length === 5 && c[0].startsWith('l = ')).map(([label, ...values]) => [label, values]));
     assert.equal(table.size, file.length, `one row per order with reliability: ${JSON.stringify([...table.keys()])} (screenshot ${shot})`);
     for (const x of file) {
-      const [rel, relf, unrelf] = table.get(`l = ${x.order}`) ?? [];
+      const [rel, relt, relf, unrelf] = table.get(`l = ${x.order}`) ?? [];
       assert.match(rel, /^\d+\.\d %$/);
       assert.ok(Math.abs(Number(rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12, `ρ_rel of l = ${x.order}: panel ${rel}, file ${x.reliableRho}`);
+      const test = result.reliabilityTest.find((t) => t.order === x.order)!;
+      assert.ok(Math.abs(Number(relt.replace(' %', '')) / 100 - test.reliableRho) <= 0.0005 + 1e-12, `test ρ_rel of l = ${x.order}: panel ${relt}, file ${test.reliableRho}`);
       assert.ok(Math.abs(Number(relf) - x.reliableVariance) <= 0.00005 + 1e-12, `reliable / Var[f] of l = ${x.order}: panel ${relf}, file ${x.reliableVariance}`);
       assert.ok(Math.abs(Number(unrelf) - x.unreliableVariance) <= 0.00005 + 1e-12, `unreliable / Var[f] of l = ${x.order}: panel ${unrelf}, file ${x.unreliableVariance}`);
     }
