@@ -128,23 +128,28 @@ function distillSummary(r: DistillReport): string {
   );
 }
 
+/** The flags compress and distill share: the dataset, where the variant goes, its training, and --compare's analysis flags. */
+const VARIANT_OPTIONS = {
+  data: { type: 'string' },
+  out: { type: 'string' },
+  epochs: { type: 'string' },
+  'max-samples': { type: 'string' },
+  ...ANALYSIS_OPTIONS,
+} as const;
+
 registerCommand('compress', async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
     options: {
-      data: { type: 'string' },
-      out: { type: 'string' },
+      ...VARIANT_OPTIONS,
       sensitivity: { type: 'string' },
       sparsity: { type: 'string' },
       'prune-steps': { type: 'string' },
-      epochs: { type: 'string' },
       'quant-epochs': { type: 'string' },
-      'max-samples': { type: 'string' },
       'conv-bits': { type: 'string' },
       'dense-bits': { type: 'string' },
-      ...ANALYSIS_OPTIONS,
     },
   });
   if (positionals.length !== 1) throw new BadInputError('compress needs exactly one model: feature-complexity compress <model.json> --data <dataset>');
@@ -182,15 +187,11 @@ registerCommand('distill', async (argv) => {
     allowPositionals: true,
     strict: true,
     options: {
-      data: { type: 'string' },
-      out: { type: 'string' },
+      ...VARIANT_OPTIONS,
       layer: { type: 'string' },
-      epochs: { type: 'string' },
       'student-order': { type: 'string' },
       'student-width': { type: 'string' },
       'student-budget': { type: 'string' },
-      'max-samples': { type: 'string' },
-      ...ANALYSIS_OPTIONS,
     },
   });
   if (positionals.length !== 1) throw new BadInputError('distill needs exactly one model: feature-complexity distill <model.json> --data <dataset>');

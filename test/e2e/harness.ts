@@ -14,7 +14,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { chromium, type Browser, type FrameLocator, type Locator, type Page } from 'playwright-core';
 
 export const repoRoot = resolve(__dirname, '..', '..');
@@ -121,6 +121,17 @@ function hookExit(): void {
       process.exit(130);
     });
   }
+}
+
+/**
+ * Puts stored results into a workspace, where the extension looks for them
+ * (`.feature-complexity/`, each file under its own name); returns that folder.
+ */
+export function storeResults(workspace: string, files: readonly string[]): string {
+  const dir = join(workspace, '.feature-complexity');
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) cpSync(f, join(dir, basename(f)));
+  return dir;
 }
 
 export interface StartOptions {

@@ -7,11 +7,11 @@
  * it drew (the canvas's data-drawn: each bar's top minus its base on the value axis).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DrawnValues } from '../../src/webview/render';
-import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
+import { repoRoot, SESSION_START_TIMEOUT_MS, storeResults, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const RESULT_FILE = join(repoRoot, 'test', 'fixtures', 'results', 'engine-reliability.json');
 
@@ -31,10 +31,7 @@ describe('reliability of an engine-written result in VS Code', { timeout: 20 * 6
   before(async () => {
     vs = await VsCode.start({
       name: 'reliability',
-      prepare: (ws) => {
-        mkdirSync(join(ws, '.feature-complexity'));
-        cpSync(RESULT_FILE, join(ws, '.feature-complexity', basename(RESULT_FILE)));
-      },
+      prepare: (ws) => storeResults(ws, [RESULT_FILE]),
     });
   }, { timeout: SESSION_START_TIMEOUT_MS });
 

@@ -5,10 +5,10 @@
  * definition in the user's code whose name matches the checkpoint gets a CodeLens with the summary.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
+import { repoRoot, SESSION_START_TIMEOUT_MS, storeResults, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const RESULT_FILE = join(repoRoot, 'test', 'fixtures', 'results', 'fixture-complete.json');
 
@@ -53,8 +53,7 @@ describe('stored analyses in VS Code', { timeout: 20 * 60_000 }, () => {
     vs = await VsCode.start({
       name: 'results',
       prepare: (ws) => {
-        mkdirSync(join(ws, '.feature-complexity'));
-        cpSync(RESULT_FILE, join(ws, '.feature-complexity', basename(RESULT_FILE)));
+        storeResults(ws, [RESULT_FILE]);
         writeFileSync(
           join(ws, 'net.py'),
           ['import torch.nn as nn', '', '', `class ${linkedClass}(nn.Module):`, '    pass', '', '', 'class UnseenNet(nn.Module):', '    pass', ''].join('\n'),

@@ -6,13 +6,13 @@
  * that agrees; a saved calibration opens from its context menu.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 import { predictFromResults } from '../../src/analysis/predict';
 import type { Locator } from 'playwright-core';
-import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
+import { repoRoot, SESSION_START_TIMEOUT_MS, storeResults, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const FILES = ['fixture-complete.json', 'demo-quick.json'].map((f) => join(repoRoot, 'test', 'fixtures', 'results', f));
 const ZOO = syntheticZoo(12, 7);
@@ -76,11 +76,10 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     vs = await VsCode.start({
       name: 'views',
       prepare: (ws) => {
-        mkdirSync(join(ws, '.feature-complexity'));
-        for (const f of FILES) cpSync(f, join(ws, '.feature-complexity', basename(f)));
-        ZOO.forEach((z, i) => writeFileSync(join(ws, '.feature-complexity', `zoo-${i}.json`), JSON.stringify(z.result)));
-        cpSync(CALIBRATION, join(ws, '.feature-complexity', CALIBRATION_NAME));
-        writeFileSync(join(ws, '.feature-complexity', 'prediction.json'), JSON.stringify(PREDICTION, null, 2));
+        const dir = storeResults(ws, FILES);
+        ZOO.forEach((z, i) => writeFileSync(join(dir, `zoo-${i}.json`), JSON.stringify(z.result)));
+        cpSync(CALIBRATION, join(dir, CALIBRATION_NAME));
+        writeFileSync(join(dir, 'prediction.json'), JSON.stringify(PREDICTION, null, 2));
       },
     });
   }, { timeout: SESSION_START_TIMEOUT_MS });
