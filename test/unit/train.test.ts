@@ -114,3 +114,30 @@ test('trainOrders: a deeper order whose training makes the fit worse keeps its w
     for (const o of r.orders) o.phi.net.dispose();
   }
 });
+
+test('trainOrders: a plateau at a high learning rate cuts the rate tenfold (at most twice) before the stop; at a low rate it stops at once', async () => {
+  await useBackend('wasm');
+  const rng = new Rng(7);
+  const n = 64;
+  const split: Split = { images: Float32Array.from({ length: n * 4 * 4 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 4, width: 4, channels: 1 };
+  const features = Float32Array.from({ length: n * 2 * 2 }, (_, i) => Math.abs(split.images[4 * i] - 0.5));
+  const all: FeatureSet = { split, indices: Int32Array.from({ length: n }, (_, i) => i), features, featureShape: [2, 2, 1] };
+  const monitor: FeatureSet = { ...all, indices: all.indices.slice(0, 16), features: features.slice(0, 16 * 4) };
+  // A tolerance so loose that every check looks like a plateau.
+  const loose = { ...BUDGETS.quick, samplesPerEpoch: 32, batchSize: 16, minEpochs: 1, maxEpochs: 40, evalEvery: 1, window: 1, tolerance: 10 };
+  const run = async (lrStart: number, lrEnd: number) => {
+    const r = await trainOrders({ train: all, monitor, inputShape: [4, 4, 1], orders: [2], width: 4, budget: { ...loose, lrStart, lrEnd }, seed: 1 });
+    const o = r.orders[0];
+    o.phi.net.dispose();
+    return o;
+  };
+  // The rate starts 100× above the last one: the first two plateaus cut it, the third stops.
+  const high = await run(1e-2, 1e-4);
+  assert.equal(high.lrDecays, 2);
+  assert.equal(high.converged, true);
+  // Three plateaus, each needing a look-back past the last cut: more epochs than one plateau takes.
+  const low = await run(2e-4, 1e-4);
+  assert.equal(low.lrDecays, undefined);
+  assert.equal(low.converged, true);
+  assert.ok(high.epochs > low.epochs, `epochs with cuts ${high.epochs}, without ${low.epochs}`);
+});
