@@ -30,6 +30,7 @@ import { tf, useBackend } from '../src/analysis/backend';
 import { loadNpz } from '../src/analysis/data/npy';
 import { demoDataDir, trainDemoTeacher } from '../src/analysis/demo';
 import { h5wasm } from '../src/analysis/formats/keras';
+import { layerWeights, writeKeras2 } from './kerasWriter';
 
 const ROOT = join(__dirname, '..');
 const OUT = join(ROOT, 'test', 'fixtures', 'formats');
@@ -43,40 +44,6 @@ function buildModel(): tfl.LayersModel {
   x = tfl.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 4, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: 'keras_cnn' });
-}
-
-function layerWeights(model: tfl.LayersModel): Map<string, { name: string; data: Float32Array; shape: number[] }[]> {
-  const out = new Map<string, { name: string; data: Float32Array; shape: number[] }[]>();
-  for (const layer of model.layers) {
-    if (layer.weights.length === 0) continue;
-    out.set(layer.name, layer.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() as Float32Array, shape: w.shape as number[] })));
-  }
-  return out;
-}
-
-async function writeKeras2(model: tfl.LayersModel, path: string): Promise<void> {
-  const h5 = await h5wasm();
-  const f = new h5.File(path, 'w');
-  const topology = model.toJSON(null, false) as { class_name: string; config: unknown };
-  f.create_attribute('keras_version', '2.15.0');
-  f.create_attribute('backend', 'tensorflow');
-  f.create_attribute('model_config', JSON.stringify({ class_name: 'Functional', config: topology.config }));
-  const mw = f.create_group('model_weights');
-  mw.create_attribute('layer_names', model.layers.map((l) => l.name));
-  mw.create_attribute('backend', 'tensorflow');
-  mw.create_attribute('keras_version', '2.15.0');
-  const weights = layerWeights(model);
-  for (const layer of model.layers) {
-    const g = mw.create_group(layer.name);
-    const ws = weights.get(layer.name) ?? [];
-    // Keras 2 names weights "<layer>/<var>:0" and stores them under that path.
-    const names = ws.map((w) => `${w.name}:0`);
-    g.create_attribute('weight_names', names.length > 0 ? names : ['']);
-    if (ws.length === 0) continue;
-    const sub = g.create_group(layer.name);
-    ws.forEach((w, i) => sub.create_dataset({ name: names[i].split('/').pop() as string, data: w.data, shape: w.shape, dtype: '<f' }));
-  }
-  f.close();
 }
 
 /** Keras 3's serialisation of one object. */

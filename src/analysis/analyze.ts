@@ -120,7 +120,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
   const progress = (stage: string, fraction: number) => hooks.progress?.({ stage, fraction });
 
   const orders = checkOrders(params.orders ?? DEFAULT_ORDERS);
-  const budget = budgetSpec(params.budget ?? 'standard');
+  const budget = budgetSpec(params.budget);
   const seed = params.seed ?? 0;
   const width = params.width ?? DEFAULT_WIDTH;
   if (!Number.isInteger(seed)) throw new BadInputError(`--seed must be an integer, got ${seed}`);

@@ -45,8 +45,11 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
   reference: { name: 'reference', samplesPerEpoch: 2000, batchSize: 128, minEpochs: 500, maxEpochs: 500, evalEvery: 25, window: 500, tolerance: 0, lrStart: 1e-3, lrEnd: 1e-5, monitorSamples: 512, earlyStop: false, warmFactor: 1, warmupSteps: 0 },
 };
 
+/** The budget of an analysis that names none (CLI, settings and the engine's own default). */
+export const DEFAULT_BUDGET: Budget = 'standard';
+
 export function budgetSpec(name: string | undefined): BudgetSpec {
-  const b = BUDGETS[(name ?? 'standard') as Budget];
+  const b = BUDGETS[(name ?? DEFAULT_BUDGET) as Budget];
   if (!b) throw new BadInputError(`unknown budget '${name}' (quick, standard, thorough, reference)`);
   return b;
 }

@@ -62,20 +62,26 @@ async function addTo(acc: Float64Array, t: tf.Tensor): Promise<void> {
 }
 
 export interface ClosedFormFit {
-  /** 1 − MSE / Var of the standardised targets, on the samples it was fitted on. */
+  /** 1 − (error variance about each position's mean) / (the targets' variance about it), on the samples it was fitted on. */
   fit: number;
   /** k·k·C of the last conv: the size of the least-squares problem. */
   patchDims: number;
 }
 
-/** Centred second moments of a conv's input patches (and of the targets, when asked). */
+/**
+ * Second moments of a conv's input patches (and of the targets, when asked), centred per output
+ * position: the disentangler's mean at each position is fitted apart (train.ts), so the solve
+ * fits only how the output varies with the image. Centring over all positions instead would ask
+ * the shift-invariant convs to reproduce how f's mean changes from the centre to the borders,
+ * at the cost of the variation (measured on a linear pooling teacher: a fit of −0.7).
+ */
 interface Moments {
   n: number;
   mx: Float64Array;
   cxx: Matrix;
   my?: Float64Array;
   cxy?: Matrix;
-  /** E‖y − E y‖². */
+  /** E‖y − E_q y‖²: the targets' variance about each position's mean. */
   vy?: number;
 }
 
@@ -87,6 +93,10 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
   const xy = new Float64Array(d * tc);
   const sx = new Float64Array(d);
   const sy = new Float64Array(tc);
+  // Sums per output position (positions × d and positions × tc), known after the first batch.
+  let positions = 0;
+  let px: Float64Array | undefined;
+  let py: Float64Array | undefined;
   let syy = 0;
   let n = 0;
   try {
@@ -94,9 +104,16 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
       const h = p.input(x);
       const rows = patches(h, p, eye);
       h.dispose();
+      const batch = x.shape[0];
+      if (!px) {
+        positions = rows.shape[0] / batch;
+        px = new Float64Array(positions * d);
+        py = new Float64Array(positions * tc);
+      }
       const xt = tf.transpose(rows);
       await addTo(xx, tf.matMul(xt, rows));
       await addTo(sx, tf.sum(rows, 0));
+      await addTo(px, tf.sum(tf.reshape(rows, [batch, positions, d]), 0));
       if (withTargets) {
         const yr = tf.reshape(y, [y.size / tc, tc]) as tf.Tensor2D;
         if (yr.shape[0] !== rows.shape[0]) {
@@ -105,6 +122,7 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
         }
         await addTo(xy, tf.matMul(xt, yr));
         await addTo(sy, tf.sum(yr, 0));
+        await addTo(py!, tf.sum(tf.reshape(yr, [batch, positions, tc]), 0));
         const q = tf.sum(tf.square(yr));
         syy += (await q.data())[0];
         tf.dispose([q, yr]);
@@ -117,13 +135,23 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
   }
   if (n === 0) throw new Error('no samples for the closed-form linear order');
   const mx = Float64Array.from(sx, (v) => v / n);
+  // Per-position means (every sample has every position): μ_q = P · Σ_q / n.
+  const perPos = n / positions;
+  const mux = new Matrix(positions, d);
+  for (let q = 0; q < positions; q++) for (let i = 0; i < d; i++) mux.set(q, i, px![q * d + i] / perPos);
+  const between = mux.transpose().mmul(mux);
   const cxx = new Matrix(d, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cxx.set(i, j, xx[i * d + j] / n - mx[i] * mx[j]);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cxx.set(i, j, xx[i * d + j] / n - between.get(i, j) / positions);
   if (!withTargets) return { n, mx, cxx };
   const my = Float64Array.from(sy, (v) => v / n);
+  const muy = new Matrix(positions, tc);
+  for (let q = 0; q < positions; q++) for (let j = 0; j < tc; j++) muy.set(q, j, py![q * tc + j] / perPos);
+  const betweenXY = mux.transpose().mmul(muy);
   const cxy = new Matrix(d, tc);
-  for (let i = 0; i < d; i++) for (let j = 0; j < tc; j++) cxy.set(i, j, xy[i * tc + j] / n - mx[i] * my[j]);
-  return { n, mx, cxx, my, cxy, vy: syy / n - my.reduce((a, m) => a + m * m, 0) };
+  for (let i = 0; i < d; i++) for (let j = 0; j < tc; j++) cxy.set(i, j, xy[i * tc + j] / n - betweenXY.get(i, j) / positions);
+  let myy = 0;
+  for (let q = 0; q < positions; q++) for (let j = 0; j < tc; j++) myy += muy.get(q, j) ** 2;
+  return { n, mx, cxx, my, cxy, vy: syy / n - myy / positions };
 }
 
 /**

@@ -392,9 +392,18 @@ function copyConv(dst: Conv, src: Conv): void {
   dst.bias.assign(src.bias);
 }
 
-/** One Adam step of MSE(net(x), y); returns the loss (read asynchronously). */
-export async function trainStep(net: Disentangler, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D): Promise<number> {
-  const loss = optimizer.minimize(() => tf.mean(tf.squaredDifference(net.apply(x), y)) as tf.Scalar, true, net.variables);
+/**
+ * One Adam step of MSE(net(x), y); returns the loss (read asynchronously). `centred`: both are
+ * centred per position over the batch first, so the loss sees only how the output varies with x
+ * (the mean at each position is fitted afterwards, train.ts).
+ */
+export async function trainStep(net: Disentangler, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D, centred = false): Promise<number> {
+  const loss = optimizer.minimize(() => {
+    const p = net.apply(x);
+    if (!centred) return tf.mean(tf.squaredDifference(p, y)) as tf.Scalar;
+    const e = tf.sub(p, y);
+    return tf.mean(tf.square(tf.sub(e, tf.mean(e, 0, true)))) as tf.Scalar;
+  }, true, net.variables);
   if (!loss) throw new Error('optimizer returned no loss');
   try {
     return (await loss.data())[0];

@@ -161,7 +161,7 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
     const monitor: FeatureSet = { ...train, indices: train.indices.slice(0, nMon), features: train.features.slice(0, nMon * dim) };
     const std = channelStandardizer(train);
     const res = await trainOrders(
-      { train, monitor, inputShape, orders: [order], width, budget, seed, standardizer: std, span: [0.05, 0.9] },
+      { train, monitor, inputShape, orders: [order], width, budget, seed, standardizer: std, offsets: 'channel', span: [0.05, 0.9] },
       { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: 'distill' }) },
     );
     if (!res.complete) throw new CancelledError();

@@ -24,7 +24,7 @@ export interface ResultComponent {
   converged?: boolean;
   /** 1 − E‖f − Φ⁽ˡ⁾‖² / Var[f] on the monitor samples: how close Φ⁽ˡ⁾ got to f. */
   fit?: number;
-  /** 'closed-form': the linear order solved by least squares, not trained. */
+  /** 'closed-form': the linear order started from its least-squares solution (earlier results stopped there: epochs 0). */
   solver?: 'closed-form';
   /** Training left the fit below the warm start's, so the warm start (the previous order's Φ) was kept: the component is zero. */
   restored?: boolean;

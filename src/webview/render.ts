@@ -91,11 +91,15 @@ export interface LossSeries {
 }
 
 /** How an order's training ended, in words. */
-export function stopLabel(c: { solver?: string; converged?: boolean; restored?: boolean; lrDecays?: number }): string {
-  if (c.solver === 'closed-form') return 'least squares';
+export function stopLabel(c: { solver?: string; converged?: boolean; restored?: boolean; lrDecays?: number; epochs?: number }): string {
+  const ls = c.solver === 'closed-form';
+  // Results of the earlier engine stopped at the least-squares solution (0 epochs, no stopping test).
+  if (ls && c.converged !== false && !c.restored && !c.lrDecays && c.epochs === 0) return 'least squares';
   const base = c.converged === undefined ? '–' : c.converged ? 'converged' : 'budget (not settled)';
   const decays = c.lrDecays ? `, rate cut ${c.lrDecays}×` : '';
-  return c.restored ? `${base}${decays}; worse than the warm start, previous order kept` : `${base}${decays}`;
+  const from = ls ? 'least squares, then ' : '';
+  if (c.restored) return `${from}${base}${decays}; worse than its start, ${ls ? 'least-squares solution' : 'previous order'} kept`;
+  return `${from}${base}${decays}`;
 }
 
 export function lossSeries(r: AnalysisResult): LossSeries[] {

@@ -25,10 +25,11 @@ function images(n: number, seed: number): tf.Tensor4D {
   });
 }
 
+/** 1 − Var[f − Φ] / Var[f]: the error's variance about each position's mean (train.ts fits the mean apart). */
 async function fitOf(net: Disentangler, x: tf.Tensor4D, y: tf.Tensor4D): Promise<number> {
   const r = tf.tidy(() => {
-    const p = net.apply(x);
-    const mse = tf.sum(tf.squaredDifference(p, y));
+    const e = tf.sub(net.apply(x), y);
+    const mse = tf.sum(tf.square(tf.sub(e, tf.mean(e, 0, true))));
     const v = tf.mul(tf.sum(tf.moments(y, 0).variance), y.shape[0]);
     return tf.sub(1, tf.div(mse, v));
   });
