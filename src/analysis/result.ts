@@ -22,7 +22,7 @@ export interface ResultComponent {
   epochs?: number;
   /** True when the stopping rule ended training before the budget's last epoch (or the closed form solved it). */
   converged?: boolean;
-  /** 1 − E‖f − Φ⁽ˡ⁾‖² / Var[f] on the monitor samples: how close Φ⁽ˡ⁾ got to f. */
+  /** 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples (the error about each position's mean): how close Φ⁽ˡ⁾ got to f. */
   fit?: number;
   /** 'closed-form': the linear order started from its least-squares solution (earlier results stopped there: epochs 0). */
   solver?: 'closed-form';

@@ -5,7 +5,7 @@
  * the numbers. Cancellation is checked at every step; finished orders are kept.
  */
 import { tf } from './backend';
-import { converged, learningRate, stepLearningRate, type BudgetSpec } from './budget';
+import { converged, stepLearningRate, type BudgetSpec } from './budget';
 import { Rng } from './data/rng';
 import type { Split } from './data/dataset';
 import { Disentangler, trainStep } from './disentangler';
@@ -197,7 +197,7 @@ export interface MonitorPoint {
   epoch: number;
   /** ρ of this order's component on the monitor set. */
   rho: number;
-  /** 1 − E‖f − Φ‖² / Var[f] on the monitor set. */
+  /** 1 − Var[f − Φ] / Var[f] on the monitor set (the error about each position's mean). */
   fit: number;
 }
 
@@ -210,7 +210,7 @@ export interface TrainedOrder {
   epochs: number;
   /** True when the stopping test ended training before maxEpochs (or the closed form solved it). */
   converged: boolean;
-  /** 1 − E‖f − Φ‖² / Var[f] on the monitor set, as kept. */
+  /** 1 − Var[f − Φ] / Var[f] on the monitor set (the error about each position's mean), as kept. */
   fit: number;
   /** 'closed-form' when the linear order started from its least-squares solution (then trained from it). */
   solver?: 'closed-form';
@@ -237,10 +237,9 @@ export interface TrainOptions {
   /** Defaults to one fitted on `train`. */
   standardizer?: Standardizer;
   /**
-   * How Φ's mean is fitted. 'position' (the default): training fits only how Φ varies with x
-   * (the loss compares Φ and f each centred per position over the batch), and each order then
-   * gets its own per-position offset, so a mean the shift-invariant net cannot make costs it
-   * nothing. 'channel': plain MSE against the standardiser's targets and a per-channel shift, so
+   * How Φ's mean is fitted. 'position' (the default): a per-position output offset is trained
+   * with the net (started at the exact mean error) and each order gets its own per-position
+   * offset, so a mean that the shift-invariant net cannot make costs it nothing. 'channel': plain MSE against the standardiser's targets and a per-channel shift, so
    * the trained net itself is the whole Φ (distill.ts exports it as a model).
    */
   offsets?: 'position' | 'channel';
@@ -393,7 +392,20 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     // fit is the floor this order must not go below.
     if (prevNet) start = { snapshot: net.snapshot(), fit: done[done.length - 1].fit };
     const warm = start !== undefined;
-    const optimizer = adam(budget.lrStart);
+    // The per-position offset trained with the net, started at the exact mean error ('position').
+    let offset: tf.Variable | undefined;
+    let offsetStart: tf.Tensor | undefined;
+    if (centred) {
+      const initial = await calibrateOutput(net, std, train, rng.choose(poolSize, Math.min(poolSize, 1024)), offsets);
+      const [h, w, c] = train.featureShape;
+      offsetStart = tf.tensor4d(Float32Array.from(initial.outMean, (m, d) => (m - std.outMean[d]) / std.outScale), [1, h, w, c]);
+      offset = tf.variable(offsetStart, true);
+    }
+    // Where a diverged run goes back to: the start (warm start or least squares) or the fresh net.
+    const origin = start ? undefined : net.snapshot();
+    let optimizer = adam(budget.lrStart);
+    // A warm start begins at the previous order's optimum: half the minimum epochs before the stopping test may end it.
+    const warmBudget = { ...budget, minEpochs: Math.ceil(budget.minEpochs / 2) };
     const lossCurve: number[] = [];
     const history: MonitorPoint[] = [];
     let stopped = false;
@@ -422,17 +434,31 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
           const x = standardInput(xRaw, std);
           const y = standardTarget(yRaw, std);
           // The loss is reported in f's units (squared), so curves of different teachers compare.
-          sum += (await trainStep(net, optimizer, x, y, centred)) * std.outScale * std.outScale;
+          sum += (await trainStep(net, optimizer, x, y, offset)) * std.outScale * std.outScale;
           tf.dispose([xRaw, yRaw, x, y]);
         }
         const loss = sum / stepsPerEpoch;
+        if (!Number.isFinite(loss)) {
+          // Diverged (a NaN or an overflow): back to where this order started, with a tenfold lower rate and a fresh Adam state.
+          net.restore(start ? start.snapshot : origin!);
+          if (offset && offsetStart) offset.assign(offsetStart);
+          optimizer.dispose();
+          optimizer = adam(budget.lrStart);
+          if (lrDecays >= MAX_LR_DECAYS + 1) break;
+          lrScale /= 10;
+          lrDecays++;
+          watchFrom = epoch + 1;
+          hooks.progress?.({ stage: `order ${order}: diverged, restarting at a tenfold lower rate`, fraction: frac(epoch + 1), order });
+          continue;
+        }
         lossCurve.push(loss);
         hooks.progress?.({ stage: `order ${order}`, fraction: frac(epoch + 1), order, epoch: epoch + 1, loss });
         if ((epoch + 1) % budget.evalEvery === 0 || epoch + 1 === budget.maxEpochs) {
           const phi = await predictSet(new ScaledDisentangler(net, std), monitor);
           history.push(monitorPoint(epoch, monitor.features, phi, prevMonitor, nMon, mDim, varF, centred));
-          if (converged(budget, history.filter((h) => h.epoch >= watchFrom))) {
-            const rate = lrScale * learningRate(budget, epoch);
+          if (converged(warm ? warmBudget : budget, history.filter((h) => h.epoch >= watchFrom))) {
+            // The rate the steps actually took (the warm factor included).
+            const rate = lrScale * stepLearningRate(budget, epoch, (epoch + 1) * stepsPerEpoch - 1, warm);
             if (rate > PLATEAU_RATE_FACTOR * budget.lrEnd && lrDecays < MAX_LR_DECAYS) {
               lrScale /= 10;
               lrDecays++;
@@ -447,6 +473,9 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
       }
     } finally {
       optimizer.dispose();
+      if (origin) tf.dispose(origin);
+      offset?.dispose();
+      offsetStart?.dispose();
     }
     const calibrationRows = rng.choose(poolSize, Math.min(poolSize, 1024));
     let orderStd = await calibrateOutput(net, std, train, calibrationRows, offsets);
@@ -454,7 +483,7 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     let restored = false;
     if (start) {
       // A deeper order must never fit worse than the one it starts from (its difference would count as a component).
-      if (final.fit < start.fit - GUARD_TOLERANCE) {
+      if (!(final.fit >= start.fit - GUARD_TOLERANCE)) {
         net.restore(start.snapshot);
         orderStd = await calibrateOutput(net, std, train, calibrationRows, offsets);
         ({ phi: kept, point: final } = await monitorFit(net));

@@ -23,7 +23,7 @@ export function settings(scope?: vscode.Uri): Settings {
     orders: c.get<number[]>('orders', [0, 2, 4, 8, 14, 20, 26, 32]),
     budget: c.get<Budget>('budget', 'standard'),
     backend: c.get<BackendChoice>('backend', 'auto'),
-    width: c.get<number>('width', 64),
+    width: c.get<number>('width', 32),
     seed: c.get<number>('seed', 0),
     dataset: c.get<string>('dataset', ''),
     exemplars: c.get<string[]>('exemplars', []),
