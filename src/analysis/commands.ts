@@ -136,7 +136,7 @@ export function formatResult(r: ResultFile): string {
   if (share !== undefined) lines.push(`reliable share Σ Var[reliable] / Σ Var[component]: train ${fmt(share)}   test ${fmt(reliableShare(r.reliabilityTest))}`);
   if (r.reliability && r.reliabilitySettings?.version === undefined) lines.push('(reliability made by the earlier rule, before version 2: not comparable with newer results)');
   lines.push('');
-  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving at a low learning rate, without * = stopped by the budget (not settled); LS = started from its least-squares solution. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
+  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving at a low learning rate, without * = stopped by the budget (not settled); LS = solved by least squares. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
   if (r.components.some((c) => c.fit !== undefined)) lines.push('fit = 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples; ! = training made the fit worse than where it started (the previous order\'s Φ, or the least-squares solution), so that start was kept (for a higher order the component is then zero).');
   if (r.geometryNote) lines.push(`disentangler grid: ${r.geometryNote}`);
   for (const e of extra) lines.push(e.note + '.');

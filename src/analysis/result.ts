@@ -24,7 +24,7 @@ export interface ResultComponent {
   converged?: boolean;
   /** 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples (the error about each position's mean): how close Φ⁽ˡ⁾ got to f. */
   fit?: number;
-  /** 'closed-form': the linear order started from its least-squares solution (earlier results stopped there: epochs 0). */
+  /** 'closed-form': the linear order solved by least squares, not trained. */
   solver?: 'closed-form';
   /** Training left the fit below the warm start's, so the warm start (the previous order's Φ) was kept: the component is zero. */
   restored?: boolean;
