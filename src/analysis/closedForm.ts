@@ -113,7 +113,7 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
       const xt = tf.transpose(rows);
       await addTo(xx, tf.matMul(xt, rows));
       await addTo(sx, tf.sum(rows, 0));
-      await addTo(px, tf.sum(tf.reshape(rows, [batch, positions, d]), 0));
+      await addTo(px, tf.tidy(() => tf.sum(tf.reshape(rows, [batch, positions, d]), 0)));
       if (withTargets) {
         const yr = tf.reshape(y, [y.size / tc, tc]) as tf.Tensor2D;
         if (yr.shape[0] !== rows.shape[0]) {
@@ -122,8 +122,8 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
         }
         await addTo(xy, tf.matMul(xt, yr));
         await addTo(sy, tf.sum(yr, 0));
-        await addTo(py!, tf.sum(tf.reshape(yr, [batch, positions, tc]), 0));
-        const q = tf.sum(tf.square(yr));
+        await addTo(py!, tf.tidy(() => tf.sum(tf.reshape(yr, [batch, positions, tc]), 0)));
+        const q = tf.tidy(() => tf.sum(tf.square(yr)));
         syy += (await q.data())[0];
         tf.dispose([q, yr]);
       }
