@@ -259,8 +259,23 @@ export class VsCode {
     return rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
   }
 
+  /**
+   * Closes a hover left open by the last pointer position (the Explorer shows a file's path over
+   * the rows below it, where it takes the next click), by moving the pointer to the empty editor
+   * area and pressing Escape.
+   */
+  async dismissHover(): Promise<void> {
+    const size = this.page.viewportSize();
+    if (size) await this.page.mouse.move(Math.round(size.width * 0.6), Math.round(size.height * 0.5));
+    const hover = this.page.locator('.context-view .hover-contents');
+    if ((await hover.count()) === 0) return;
+    await this.page.keyboard.press('Escape');
+    await hover.first().waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  }
+
   /** Right-clicks an Explorer row and returns the labels of the context menu, then closes it. */
   async explorerContextMenu(name: string, step?: string): Promise<string[]> {
+    await this.dismissHover();
     // A right-click alone selects the row without opening the file in an editor.
     await this.explorerRow(name).click({ button: 'right' });
     const menu = this.page.locator('.context-view .monaco-menu');
@@ -386,6 +401,7 @@ export class VsCode {
     // Menu entries of extensions register a little after the Explorer shows, and on a loaded
     // machine a menu can open during a re-render of the tree: right-click again until it offers `label`.
     for (let attempt = 1; ; attempt++) {
+      await this.dismissHover();
       await this.explorerRow(name, depth).click({ button: 'right' });
       try {
         await item.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS / 3 });
