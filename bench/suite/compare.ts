@@ -36,6 +36,8 @@ interface Measured {
   residueTest: number;
   fit: Record<string, number>;
   date: string;
+  /** The engine's commit (git describe --always --dirty). */
+  engine?: string;
 }
 
 const { values } = parseArgs({
@@ -50,7 +52,6 @@ const { values } = parseArgs({
 
 const refs = JSON.parse(readFileSync(REFS, 'utf8')) as Record<string, Reference>;
 const names = (values.teachers?.split(',') ?? Object.keys(refs)).filter((n) => !values.split || refs[n]?.split === values.split);
-const measured: Measured[] = existsSync(MEASURED) ? (JSON.parse(readFileSync(MEASURED, 'utf8')) as Measured[]) : [];
 const outDir = join(SUITE, 'results');
 mkdirSync(outDir, { recursive: true });
 
@@ -76,7 +77,10 @@ for (const name of names) {
     residueTest: r.residue.rhoTest,
     fit: Object.fromEntries(r.components.map((c) => [String(c.order), c.fit ?? NaN])),
     date: new Date().toISOString(),
+    engine: execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim(),
   };
+  // Read again before appending: another compare may have written meanwhile.
+  const measured: Measured[] = existsSync(MEASURED) ? (JSON.parse(readFileSync(MEASURED, 'utf8')) as Measured[]) : [];
   measured.push(m);
   writeFileSync(MEASURED, `${JSON.stringify(measured, null, 1)}\n`);
   rows.push(row(name, ref, m));
