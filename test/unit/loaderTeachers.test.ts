@@ -6,11 +6,11 @@
  *
  * - A teacher with no nonlinearity must come out with ρ⁽⁰⁾ ≥ 0.98 and nothing above it.
  * - A teacher with exactly one ReLU layer (its units switching at the mean image, so the ReLU
- *   carries 0.12–0.35 of Var f) must put its nonlinear part at order 2 and nothing significant
- *   above: orders 4 and 8 together under 0.05 of Var f with the default budget. Measured
- *   0.012–0.039 (the most in TF 'same'); the exact answer is 0, since an order-2 disentangler can
- *   represent the teacher, but order 2 converges slowly to it (fit 0.90–0.97 with the default
- *   budget, 0.943 with 'thorough' in 'same', which still leaves 0.035 above it).
+ *   carries 0.14–0.37 of Var f) must put its nonlinear part at order 2 and nothing significant
+ *   above: orders 4 and 8 together under 0.03 of Var f with the default budget. Measured
+ *   0.004–0.015; the exact answer is 0 (an order-2 disentangler can represent the teacher), and
+ *   order 2 reaches a fit of 0.946–0.987. Before the first nonlinear order took the full learning
+ *   rate it stopped at 0.906–0.974 and orders 4 and 8 held up to 0.039.
  * The TF.js and Keras teachers are built here; the ONNX ones were exported by PyTorch
  * (scripts/make-linear-fixtures.py, test/fixtures/formats/teachers/).
  */
@@ -143,8 +143,8 @@ for (const format of FORMATS) {
     test(`one-ReLU teacher, ${format}, ${convention}: nothing significant above order 2 with the default budget`, async () => {
       const { rho } = await run('onerelu', format, convention, [0, 2, 4, 8], DEFAULT_BUDGET);
       assert.ok(rho[2] > 0.1, `the ReLU's part is found at order 2: ρ⁽²⁾ = ${rho[2]}`);
-      assert.ok(rho[4] + rho[8] < 0.05, `orders 4 and 8 hold ${rho[4] + rho[8]} of Var f`);
-      assert.ok(rho[0] + rho[2] > 0.85, `orders 0 and 2 hold ${rho[0] + rho[2]}`);
+      assert.ok(rho[4] + rho[8] < 0.03, `orders 4 and 8 hold ${rho[4] + rho[8]} of Var f`);
+      assert.ok(rho[0] + rho[2] > 0.9, `orders 0 and 2 hold ${rho[0] + rho[2]}`);
     });
   }
 }
