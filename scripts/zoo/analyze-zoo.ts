@@ -33,7 +33,7 @@ import { analyze } from '../../src/analysis/analyze';
 import '../../src/analysis/stages';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
 import { BadInputError } from '../../src/analysis/errors';
-import type { ReliabilityMethod } from '../../src/analysis/protocol';
+import type { ReliabilityMethod } from '../../src/shared/engineProtocol';
 import type { ResultFile } from '../../src/analysis/result';
 import {
   EXEMPLAR_SETS,

@@ -5,7 +5,7 @@
  * After each finished order the partial result is written, so a crash or a cancel keeps it.
  */
 import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { useBackend } from './backend';
 import { budgetSpec, type BudgetSpec } from './budget';
 import { loadDataset, type Dataset, type Split } from './data/dataset';
@@ -13,12 +13,13 @@ import { Rng } from './data/rng';
 import { DEFAULT_WIDTH } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator, type Significance } from './metrics/significance';
-import type { AnalyzeParams, AnalyzeResponse, BackendName, ProgressParams } from './protocol';
+import type { AnalyzeParams, AnalyzeResponse, BackendName, ProgressParams } from '../shared/engineProtocol';
 import { writeResult, type ResultFile } from './result';
 import { checkTeacherFits, loadTeacher, mapBatchesAsync, teacherStats, type Teacher } from './teacher';
 import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type Progress, type TrainedOrder } from './train';
 import { ENGINE_VERSION } from './version';
 import { describeGeometry, probeGeometry, type Geometry, type GeometryProbe } from './geometry';
+import { resultFileName } from '../shared/naming';
 
 export const DEFAULT_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
 /** Most training samples whose teacher features are cached (batches are resampled from them). */
@@ -90,9 +91,7 @@ function workspaceOf(path: string): string {
 /** `<workspace>/.feature-complexity/<model name>-<timestamp>.json` for a checkpoint. */
 export function defaultResultPath(checkpoint: string, now = new Date()): string {
   const abs = resolve(checkpoint);
-  const name = basename(abs) === 'model.json' ? basename(dirname(abs)) : basename(abs).replace(/\.[^.]+$/, '');
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return join(workspaceOf(abs), '.feature-complexity', `${name}-${stamp}.json`);
+  return join(workspaceOf(abs), '.feature-complexity', resultFileName(abs, now));
 }
 
 /** Teacher features f(x) of `indices` of `split`. */

@@ -12,7 +12,7 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendChoice, BackendName, BackendStatus } from './protocol';
+import type { BackendChoice, BackendName, BackendStatus } from '../shared/engineProtocol';
 
 /** Where the wasm binaries are: beside the bundle in dist/, or in node_modules when run from source. */
 function wasmDir(): string {

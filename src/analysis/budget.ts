@@ -8,7 +8,7 @@
  * roughly log-linear drift of ρ⁽⁰⁾ under Adam (PLATFORM.md) instead of taking it for convergence.
  */
 import { BadInputError } from './errors';
-import type { Budget } from './protocol';
+import type { Budget } from '../shared/engineProtocol';
 
 export interface BudgetSpec {
   name: Budget;

@@ -1,5 +1,5 @@
 import { probeBackends } from './backend';
-import type { BackendName, Capabilities } from './protocol';
+import type { BackendName, Capabilities } from '../shared/engineProtocol';
 import { ENGINE_VERSION } from './version';
 
 export async function capabilities(): Promise<Capabilities> {

@@ -9,7 +9,7 @@ import { registerCommand } from './cli';
 import { runDemo } from './demo';
 import { BadInputError } from './errors';
 import { loadDataset } from './data/dataset';
-import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse, type ReliabilityMethod } from './protocol';
+import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse, type ReliabilityMethod } from '../shared/engineProtocol';
 import type { ResultFile } from './result';
 import { registerHandlers, toResponseError } from './server';
 import { loadTeacher } from './teacher';

@@ -10,7 +10,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { analyze } from './analyze';
 import { tf, useBackend } from './backend';
 import { loadDataset } from './data/dataset';
-import type { BackendChoice, Budget } from './protocol';
+import type { BackendChoice, Budget } from '../shared/engineProtocol';
 import type { ResultFile } from './result';
 import { saveLayersModel } from './teacher';
 import type { Hooks } from './train';

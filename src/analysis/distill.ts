@@ -25,7 +25,7 @@ import { Rng } from './data/rng';
 import { blocksPerStage, stageStrides } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
 import { checkData, loadTrainable, saveVariant, testAccuracy } from './compress';
-import type { Budget } from './protocol';
+import type { Budget } from '../shared/engineProtocol';
 import { cutModel, defaultTargetLayer } from './teacher';
 import { fitStandardizer, predictSet, trainOrders, type FeatureSet, type Hooks, type Standardizer } from './train';
 

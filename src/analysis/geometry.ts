@@ -17,19 +17,9 @@
  */
 import { tf } from './backend';
 import { Rng } from './data/rng';
+import type { AxisGeometry, Geometry } from '../shared/files/analysis';
 
-/** One axis of the grid: output i reads input [stride·i − offset, stride·i − offset + field − 1]. */
-export interface AxisGeometry {
-  stride: number;
-  offset: number;
-  field: number;
-}
-
-/** The trunk's grid along the height and the width. */
-export interface Geometry {
-  height: AxisGeometry;
-  width: AxisGeometry;
-}
+export type { AxisGeometry, Geometry };
 
 /** What the probe found: the grid, or why there is none. */
 export type GeometryProbe = { geometry: Geometry } | { geometry?: undefined; reason: string };

@@ -10,12 +10,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { consistentGroups, settingDifferences, settingSpread, type PredictSettingsCheck, type SettingsSource } from './comparability';
+import { consistentGroups, settingDifferences, settingSpread, type PredictSettingsCheck, type SettingsSource } from '../shared/comparability';
 import { BadInputError } from './errors';
-import { pca, projectPca, regressionPlaneInPca, type PcaPlane } from './metrics/pca';
-import { crossValidate, fitLinear, predictLinear, rSquared, type LinearModel } from './metrics/regression';
+import { pca, projectPca, regressionPlaneInPca } from './metrics/pca';
+import { crossValidate, fitLinear, predictLinear, rSquared } from './metrics/regression';
+import type { PredictedModel, PredictReport, PredictTarget } from '../shared/files/prediction';
+import { checkpointName } from '../shared/naming';
 
-export type PredictTarget = 'accuracy' | 'loss';
+export type { PredictedModel, PredictReport, PredictTarget };
 
 /** The fields of a result file (ARCHITECTURE.md, schemaVersion 1) that the predictor reads, with the settings it checks. */
 export interface PredictSource extends SettingsSource {
@@ -46,38 +48,6 @@ export interface PredictOptions {
 
 export const DEFAULT_FEATURE_ORDERS = 4;
 
-export interface PredictedModel {
-  path: string;
-  /** Checkpoint file name, or the result file's name. */
-  label: string;
-  features: number[];
-  actual: number;
-  /** Prediction of the regressor fitted on all models. */
-  fitted: number;
-  /** Mean prediction over the splits that held this model out (NaN if never held out). */
-  heldOut: number;
-  /** Coordinates in the PCA plane. */
-  pca: number[];
-}
-
-export interface PredictReport {
-  target: PredictTarget;
-  featureOrders: number[];
-  featureNames: string[];
-  models: PredictedModel[];
-  targetSpread: { min: number; max: number; mean: number; std: number };
-  /** The regressor fitted on all models. */
-  fit: LinearModel;
-  /** In-sample R² of that regressor. */
-  r2Fit: number;
-  crossValidation: { repeats: number; trainSize: number; testSize: number; seed: number; maeTest: number; maeTestStd: number; maeTrain: number; r2Test: number };
-  pca: { mean: number[]; components: number[][]; explainedVarianceRatio: number[]; plane: PcaPlane };
-  /** Whether the analyses given agree in the settings their numbers depend on, and what was left out for it (absent in reports saved before it was recorded). */
-  settings?: PredictSettingsCheck;
-  /** The model named by --for, which was kept out of every fit. */
-  prediction?: { path: string; label: string; features: number[]; predicted: number; actual: number; pca: number[] };
-}
-
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /**
@@ -103,7 +73,7 @@ export function readPredictSource(path: string): PredictSource {
 }
 
 function label(input: PredictInput): string {
-  return input.result.checkpoint?.path ? basename(input.result.checkpoint.path) : basename(input.path);
+  return input.result.checkpoint?.path ? checkpointName(input.result.checkpoint.path) : basename(input.path);
 }
 
 function reliabilityOf(input: PredictInput) {

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerCommand } from './cli';
 import { BadInputError } from './errors';
-import { predictSettingsWarning } from './comparability';
+import { predictSettingsWarning } from '../shared/comparability';
 import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from './predict';
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {

@@ -5,7 +5,7 @@
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
 import { capabilities } from './capabilities';
 import { BadInputError, CancelledError } from './errors';
-import { capabilitiesRequest, EngineErrorCode, logNotification, shutdownRequest } from './protocol';
+import { capabilitiesRequest, EngineErrorCode, logNotification, shutdownRequest } from '../shared/engineProtocol';
 import type { MessageConnection } from 'vscode-jsonrpc';
 
 /** Handlers that other engine modules add (analysis, layers, ...), each wired in one place. */

@@ -14,7 +14,7 @@ import type { Split } from './data/dataset';
 import { Rng } from './data/rng';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator } from './metrics/significance';
-import type { BackendName, Budget, TaskComplexityParams } from './protocol';
+import type { BackendName, Budget, TaskComplexityParams } from '../shared/engineProtocol';
 import { predictSet, trainOrders, type FeatureSet, type Hooks, type ScaledDisentangler } from './train';
 import { ENGINE_VERSION } from './version';
 

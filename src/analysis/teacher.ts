@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { BadInputError } from './errors';
-import type { LayerInfo } from './protocol';
+import type { LayerInfo } from '../shared/engineProtocol';
 import { gatherImages, type Dataset, type Split } from './data/dataset';
 import { detectCheckpointFormat, type CheckpointFormat, type TeacherRuntime } from './formats/teacherSource';
 import { loadKerasModel } from './formats/keras';

@@ -16,7 +16,7 @@ import { compressModel, type CompressReport } from './compress';
 import { distillModel, type DistillReport } from './distill';
 import { BadInputError } from './errors';
 import { modelJsonPath } from './teacher';
-import type { Budget } from './protocol';
+import type { Budget } from '../shared/engineProtocol';
 import type { ResultFile } from './result';
 
 const ANALYSIS_OPTIONS = {

@@ -6,7 +6,7 @@
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
 import { CancelledError } from './errors';
 import { predictFromResults, readPredictSource, type PredictReport } from './predict';
-import { predictRequest, progressNotification, taskComplexityRequest, type PredictParams, type ProgressParams, type TaskComplexityOutput, type TaskComplexityParams } from './protocol';
+import { predictRequest, progressNotification, taskComplexityRequest, type PredictParams, type ProgressParams, type TaskComplexityOutput, type TaskComplexityParams } from '../shared/engineProtocol';
 import { registerHandlers, toResponseError } from './server';
 import { runTaskComplexity } from './taskComplexity';
 

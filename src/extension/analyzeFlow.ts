@@ -5,12 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../analysis/protocol';
+import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../shared/engineProtocol';
 import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import { isPyTorchCheckpoint, pythonFor } from './python';
+import { checkpointName, resultFileName } from '../shared/naming';
 
 interface Answers {
   data?: string;
@@ -98,9 +99,7 @@ async function pickBudget(current: Budget): Promise<Budget | undefined> {
 
 function resultPath(checkpoint: string, folder: string): string {
   const ws = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(checkpoint))?.uri.fsPath ?? path.dirname(checkpoint);
-  const base = path.basename(checkpoint) === 'model.json' ? path.basename(path.dirname(checkpoint)) : path.basename(checkpoint).replace(/\.[^.]+$/, '');
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return path.join(ws, folder, `${base}-${stamp}.json`);
+  return path.join(ws, folder, resultFileName(checkpoint));
 }
 
 export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> {
@@ -198,7 +197,7 @@ export function finishedText(json: string): string {
 }
 
 async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
-  const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
+  const name = checkpointName(params.checkpoint);
   // The engine rewrites the result file after each finished order: the panel opens as soon as the
   // first order is there, so a long run can be read while the later orders train.
   let opened = false;

@@ -1,6 +1,6 @@
 /** Every command of the extension, in one table: id → factory taking the shared context. */
 import * as vscode from 'vscode';
-import { capabilitiesRequest } from '../analysis/protocol';
+import { capabilitiesRequest } from '../shared/engineProtocol';
 import { analyzeCommand } from './analyzeFlow';
 import type { AnalysesNode } from './analysesView';
 import type { Ctx } from './ctx';

@@ -1,6 +1,6 @@
 /** Typed view of the extension's settings (package.json `contributes.configuration`). */
 import * as vscode from 'vscode';
-import type { BackendChoice, Budget, ReliabilityMethod } from '../analysis/protocol';
+import type { BackendChoice, Budget, ReliabilityMethod } from '../shared/engineProtocol';
 
 export interface Settings {
   orders: number[];

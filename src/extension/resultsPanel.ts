@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportNotification, openDocsNotification, readyNotification, RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../webview/protocol';
-import { readResultFile } from './resultsModel';
+import { exportNotification, openDocsNotification, readyNotification, RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../shared/webviewProtocol';
+import { readResultFile } from './resultFile';
 import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 
 export class ResultsPanel {

@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { predictRequest, taskComplexityRequest, type Budget } from '../analysis/protocol';
-import { checkpointName } from '../webview/compareRender';
+import { predictRequest, taskComplexityRequest, type Budget } from '../shared/engineProtocol';
+import { checkpointName } from '../shared/naming';
 import type { AnalysesNode } from './analysesView';
 import { settings } from './config';
 import type { Ctx } from './ctx';
@@ -14,6 +14,7 @@ import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import type { StoredAnalysis } from './resultsStore';
 import { type PredictRefit, ViewsPanel } from './viewsPanel';
+import { calibrationFileName } from '../shared/naming';
 
 type AnalysisItem = vscode.QuickPickItem & { analysis: StoredAnalysis };
 
@@ -179,7 +180,7 @@ async function runCalibration(ctx: Ctx): Promise<void> {
   const budget = await vscode.window.showQuickPick(CALIBRATION_BUDGETS, { title: 'Training budget of the calibration' });
   if (!budget) return;
   const cfg = settings(ws.uri);
-  const out = path.join(ws.uri.fsPath, cfg.resultsFolder, `task-complexity-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const out = path.join(ws.uri.fsPath, cfg.resultsFolder, calibrationFileName());
   const progressToken = `task-complexity-${Date.now()}`;
   try {
     await withEngineProgress(ctx, 'Task-complexity calibration', progressToken, (token) =>

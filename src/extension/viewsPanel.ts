@@ -7,8 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseTaskComplexity } from '../webview/calibrationRender';
-import { checkpointName } from '../webview/compareRender';
+import { parseTaskComplexity } from '../shared/files/calibration';
+import { checkpointName } from '../shared/naming';
 import {
   type ComparedAnalysis,
   exportNotification,
@@ -23,9 +23,9 @@ import {
   VIEW_TYPES,
   type ViewKind,
   type ViewsWebviewState,
-} from '../webview/protocol';
-import type { PredictReport, PredictTarget } from '../analysis/protocol';
-import { readResultFile } from './resultsModel';
+} from '../shared/webviewProtocol';
+import type { PredictReport, PredictTarget } from '../shared/engineProtocol';
+import { readResultFile } from './resultFile';
 import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 
 /** Why a file could not be read, in words. */

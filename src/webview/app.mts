@@ -3,7 +3,7 @@
  * again whenever the file changes, and redraws in place so a running analysis can be watched.
  */
 import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
-import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from './protocol.js';
+import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../shared/webviewProtocol.js';
 import {
   axisCut,
   BAND_LABELS,
@@ -28,6 +28,7 @@ import {
 import { onThemeChange, readTheme, type Theme } from './theme.js';
 import { ChartBlock, docsLink, h, markOnce, post, vscode } from './page.mjs';
 import { createButton, createTabs, type GridColumn, registerToolkit } from './toolkit.mjs';
+import { checkpointName } from '../shared/naming.js';
 
 /** What an absent optional section means: not computed yet, or not requested. */
 function missingText(r: AnalysisResult, what: string, how: string): string {
@@ -141,8 +142,7 @@ class App {
     const hl = headline(r);
     const stat = (id: string, value: string, label: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('span', { class: 'value' }, value), h('span', { class: 'label' }, label));
     const band = (k: 'low' | 'mid' | 'high') => stat(k, hl.bandsPresent[k] ? pct(hl.shares[k]) : '–', `ρ ${BAND_LABELS[k]}`, hl.bandsPresent[k] ? 'Sum of ρ (train) of the components in this band' : 'No order in this band has finished');
-    const name = r.checkpoint.path.split(/[\\/]/).filter(Boolean);
-    const model = name[name.length - 1] === 'model.json' && name.length > 1 ? name[name.length - 2] : name[name.length - 1] ?? r.checkpoint.path;
+    const model = checkpointName(r.checkpoint.path);
     const badges = h('div', { class: 'badges' });
     if (!hl.complete) badges.append(h('span', { class: 'badge incomplete', id: 'incomplete' }, progressText(hl)));
     const title = h('div', { class: 'title-row' }, h('h1', {}, `${model} · ${r.targetLayer}`), badges, h('div', { class: 'actions' }, createButton('Export CSV', () => this.exportData('csv'), { id: 'export-csv' }), createButton('Export JSON', () => this.exportData('json'), { id: 'export-json' })));

@@ -3,9 +3,10 @@
  * net depth k, and the centre of mass of ρ against k, which should rise.
  */
 import { calibrationChart, centreChart } from './viewCharts.mjs';
-import { calibrationLabels, calibrationOrders, calibrationSeries, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
+import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
+import { calibrationOrders, calibrationSeries } from '../shared/files/calibration.js';
 import { ChartBlock, docsLink, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
-import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from './protocol.js';
+import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from '../shared/webviewProtocol.js';
 import { createButton } from './toolkit.mjs';
 
 class CalibrationApp extends ViewApp {

@@ -5,7 +5,7 @@
 import { CAVEAT } from './render.js';
 import { compareCsv, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, comparedAnalyses, differenceWarning, isZoo, settingDifferences, type Compared } from './compareRender.js';
 import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
-import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from './protocol.js';
+import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from '../shared/webviewProtocol.js';
 import { createButton } from './toolkit.mjs';
 import { compareChart, compareReliabilityChart } from './viewCharts.mjs';
 

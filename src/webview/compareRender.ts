@@ -3,9 +3,10 @@
  * side by side, and which disentangler settings differ between them (METHOD.md §1: ρ is
  * comparable only under the same settings). Pure, so chart and table come from the same rows.
  */
-import { settingDifferences as differingSettings, type SettingDifference } from '../analysis/comparability';
-import type { AnalysisResult, ComparedAnalysis } from './protocol';
+import { settingDifferences as differingSettings, type SettingDifference } from '../shared/comparability';
+import type { AnalysisResult, ComparedAnalysis } from '../shared/webviewProtocol';
 import { fixed, orderLabel, reliabilityRows } from './render';
+import { checkpointName } from '../shared/naming';
 
 export interface Compared {
   /** Legend name: checkpoint · layer · budget, with the file name when two would read the same. */
@@ -15,11 +16,6 @@ export interface Compared {
 }
 
 /** A TF.js model.json is named after its folder; any other checkpoint after its file. */
-export function checkpointName(path: string): string {
-  const parts = path.split(/[\\/]/).filter(Boolean);
-  const last = parts[parts.length - 1] ?? path;
-  return last === 'model.json' && parts.length > 1 ? parts[parts.length - 2] : last;
-}
 
 /** The readable analyses with unique legend names; unreadable ones are reported by the caller. */
 export function comparedAnalyses(analyses: ComparedAnalysis[]): Compared[] {

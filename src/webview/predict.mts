@@ -5,7 +5,7 @@
  */
 import { ChartBlock, exportPng, h, post, settingsList, stat, vscode, ViewApp } from './page.mjs';
 import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, settingsNotice, targetScale } from './predictRender.js';
-import { exportNotification, type ExportParams, readyNotification, refitPredictNotification, type RefitPredictParams, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from './protocol.js';
+import { exportNotification, type ExportParams, readyNotification, refitPredictNotification, type RefitPredictParams, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from '../shared/webviewProtocol.js';
 import { createButton } from './toolkit.mjs';
 import { colourBarGradient, pcaChart, predictedVsActualChart } from './viewCharts.mjs';
 

@@ -2,8 +2,8 @@
  * The numbers of the prediction view (METHOD.md §5): predicted against measured test accuracy,
  * the error over repeated splits, and the PCA map of the models coloured by accuracy. Pure.
  */
-import { predictSettingsWarning } from '../analysis/comparability';
-import type { PredictReport } from './protocol';
+import { predictSettingsWarning } from '../shared/comparability';
+import type { PredictReport } from '../shared/webviewProtocol';
 import { fixed } from './render';
 import { parseColor } from './theme';
 

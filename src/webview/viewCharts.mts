@@ -4,7 +4,7 @@
  */
 import { Chart, ScatterController, type TooltipItem } from 'chart.js';
 import { type AnyChartConfig, backgroundPlugin, base } from './charts.mjs';
-import type { CalibrationSeries } from './calibrationRender.js';
+import type { CalibrationSeries } from '../shared/files/calibration.js';
 import { type CompareReliabilityRow, type CompareRow, type Compared, isZoo } from './compareRender.js';
 import { type IsoLine, type PcaMap, type PredictedVsActual, scaleColor } from './predictRender.js';
 import { type Theme, withAlpha } from './theme.js';

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import { tf, useBackend } from '../../src/analysis/backend';
-import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/analysis/protocol';
+import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/shared/engineProtocol';
 import { analyze, defaultResultPath, parseOrders } from '../../src/analysis/analyze';
 import { Rng } from '../../src/analysis/data/rng';
 import { writeIdx } from '../../src/analysis/data/idx';

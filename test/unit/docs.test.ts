@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DOCS_PAGES, openDocsNotification } from '../../src/webview/protocol';
+import { DOCS_PAGES, openDocsNotification } from '../../src/shared/webviewProtocol';
 import { POOR_TARGET_FIT, TARGET_DNN_ORDER } from '../../src/analysis/taskComplexity';
 import { STUDENT_ORDER, STUDENT_WIDTH } from '../../src/analysis/distill';
 import { DEFAULT_SENSITIVITY } from '../../src/analysis/compress';

@@ -23,7 +23,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { analyze } from '../../src/analysis/analyze';
 import { DEFAULT_BUDGET } from '../../src/analysis/budget';
-import type { Budget } from '../../src/analysis/protocol';
+import type { Budget } from '../../src/shared/engineProtocol';
 import { saveLayersModel } from '../../src/analysis/teacher';
 import { writeIdx } from '../../src/analysis/data/idx';
 import { Rng } from '../../src/analysis/data/rng';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/analysis/comparability';
+import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/shared/comparability';
 import { BadInputError } from '../../src/analysis/errors';
 import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/predict';
 import { seededRandom } from '../../src/analysis/metrics/shapley';

@@ -4,23 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { predictFromResults } from '../../src/analysis/predict';
-import { parseResult } from '../../src/extension/resultsModel';
-import { makeNonce, resultsPageHtml } from '../../src/webview/html';
-import {
-  calibrationLabels,
-  calibrationSeries,
-  calibrationSettings,
-  calibrationTable,
-  calibrationVerdict,
-  CalibrationFormatError,
-  centreOfMass,
-  centreRises,
-  parseTaskComplexity,
-  poorFitWarning,
-} from '../../src/webview/calibrationRender';
-import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compareRender';
+import { parseResult } from '../../src/shared/files/analysis';
+import { makeNonce, resultsPageHtml } from '../../src/extension/pageHtml';
+import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, poorFitWarning } from '../../src/webview/calibrationRender';
+import { calibrationSeries, CalibrationFormatError, centreOfMass, parseTaskComplexity } from '../../src/shared/files/calibration';
+import { compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compareRender';
+import { checkpointName } from '../../src/shared/naming';
 import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks, settingsNotice } from '../../src/webview/predictRender';
-import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
+import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/shared/webviewProtocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 import type { Theme } from '../../src/webview/theme';
 

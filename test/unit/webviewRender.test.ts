@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseResult } from '../../src/extension/resultsModel';
-import { inlineable, makeNonce, resultsPageHtml } from '../../src/webview/html';
-import { exportNotification, readyNotification, showResultNotification } from '../../src/webview/protocol';
+import { parseResult } from '../../src/shared/files/analysis';
+import { inlineable, makeNonce, resultsPageHtml } from '../../src/extension/pageHtml';
+import { exportNotification, readyNotification, showResultNotification } from '../../src/shared/webviewProtocol';
 import {
   axisCut,
   bandOf,

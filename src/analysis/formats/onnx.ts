@@ -10,7 +10,7 @@ import { onnx } from 'onnx-proto';
 import type * as Ort from 'onnxruntime-node';
 import { tf } from '../backend';
 import { BadInputError } from '../errors';
-import type { LayerInfo } from '../protocol';
+import type { LayerInfo } from '../../shared/engineProtocol';
 import { checkSize, firstNonFinite, type Layout, type TeacherRuntime } from './teacherSource';
 
 type Num = number | { toNumber(): number };

@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { basename, extname, join } from 'node:path';
 import type { tf } from '../backend';
 import { BadInputError } from '../errors';
-import type { LayerInfo } from '../protocol';
+import type { LayerInfo } from '../../shared/engineProtocol';
 
 export type CheckpointFormat = 'tfjs-layers' | 'tfjs-graph' | 'keras-h5' | 'keras' | 'onnx' | 'pytorch';
 export type Layout = 'NHWC' | 'NCHW';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { tf } from '../backend';
 import { BadInputError } from '../errors';
-import type { LayerInfo } from '../protocol';
+import type { LayerInfo } from '../../shared/engineProtocol';
 import { fileLoadHandler } from '../teacher';
 import { firstNonFinite, type TeacherRuntime } from './teacherSource';
 

@@ -4,11 +4,9 @@
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { seededRandom } from './shapley';
+import type { LinearModel } from '../../shared/files/prediction';
 
-export interface LinearModel {
-  intercept: number;
-  coefficients: number[];
-}
+export type { LinearModel };
 
 function checkData(x: readonly (readonly number[])[], y: readonly number[]): number {
   if (x.length !== y.length) throw new RangeError(`${x.length} feature vectors but ${y.length} targets`);

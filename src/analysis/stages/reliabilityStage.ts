@@ -22,7 +22,7 @@
 import { registerAnalysisStage, type AnalysisContext } from '../analyze';
 import { tf } from '../backend';
 import { DEFAULT_CYCLE_ROUNDS, centred, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
-import type { ReliabilityMethod, ReliabilitySettings } from '../protocol';
+import type { ReliabilityMethod, ReliabilitySettings } from '../../shared/engineProtocol';
 import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../reliabilityTrain';
 import type { ResultFile } from '../result';
 import { loadExemplar, mapBatchesAsync, type Teacher } from '../teacher';

@@ -1,10 +1,10 @@
 /**
  * Every message between the extension host and the results webview, named once with its
  * payload type. Both sides send and test messages only through these objects, so neither
- * guesses a payload shape. (The host↔engine messages live in src/analysis/protocol.ts.)
+ * guesses a payload shape. (The host↔engine messages live in src/shared/engineProtocol.ts.)
  */
-import type { PredictReport, TaskComplexityOutput } from '../analysis/protocol';
-import type { AnalysisResult } from '../extension/resultsModel';
+import type { PredictReport, TaskComplexityOutput } from './engineProtocol';
+import type { AnalysisResult } from './files/analysis';
 
 export type { AnalysisResult, PredictReport, TaskComplexityOutput };
 

@@ -4,9 +4,10 @@
  * Transport: vscode-jsonrpc over the Node IPC channel of a forked child process.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { PredictReport, PredictTarget } from './predict';
+import type { TaskComplexityOutput } from './files/calibration';
+import type { PredictReport, PredictTarget } from './files/prediction';
 
-export type { PredictReport, PredictTarget };
+export type { PredictReport, PredictTarget, TaskComplexityOutput };
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendChoice = BackendName | 'auto';
@@ -115,27 +116,6 @@ export interface PredictParams {
   orders?: number[];
   /** Fit only the largest group of analyses with the same settings (the group of `for`, when given). */
   consistentOnly?: boolean;
-}
-
-/**
- * What the calibration view reads of the task-complexity output (ARCHITECTURE.md:
- * `{tasks: [{k, components: [{order, rho}], residue}]}`); the rest is shown when present.
- */
-export interface TaskComplexityOutput {
-  kind?: 'task-complexity';
-  engineVersion?: string;
-  backend?: string;
-  budget?: string;
-  seed?: number;
-  width?: number;
-  /** ReLU blocks of the target DNN. */
-  targetOrder?: number;
-  /** The fit below which the engine flags a task's row `poorFit`. */
-  poorFitThreshold?: number;
-  orders?: number[];
-  tasks: { k: number; components: { order: number; rho: number }[]; residue: { rho: number }; centreOfMass?: number; targetFit?: number; poorFit?: boolean }[];
-  widthCheck?: { k: number; widths: [number, number]; rho: [number[], number[]]; centreOfMass: [number, number]; l1Distance: number };
-  seconds?: number;
 }
 
 export interface TaskComplexityParams {

@@ -1,15 +1,123 @@
 /**
- * Reads one result file (ARCHITECTURE.md "Result file", schemaVersion 1) into the shape the
- * results panel shows. Required parts missing → ResultFormatError with one clear sentence;
- * optional sections missing or malformed → left out with a warning, so a partial file written
- * by a running or cancelled analysis still shows what it has.
- *
- * The engine writes `ResultFile` (src/analysis/result.ts); this is the panel's view of it:
- * everything optional in the file stays optional here, and older spellings (`checkpoint.hash`,
- * a dataset given as a plain path) are read too.
+ * The result file of one analysis (ARCHITECTURE.md "Result file", schemaVersion 1): the type the
+ * engine writes (`ResultFile`; its JSON schema and atomic writer are in src/analysis/result.ts),
+ * and `parseResult`, which reads it into the shape the panels show. Required parts missing →
+ * ResultFormatError with one clear sentence; optional sections missing or malformed → left out
+ * with a warning, so a partial file written by a running or cancelled analysis still shows what
+ * it has. `AnalysisResult` is the panels' view of a `ResultFile`: everything optional in the file
+ * stays optional there, and older spellings (`checkpoint.hash`, a dataset given as a plain path)
+ * are read too.
  */
-import { readFile } from 'node:fs/promises';
-import type { ResultComponent, ResultFile } from '../analysis/result';
+import type { BackendName, Budget, ReliabilitySettings } from '../engineProtocol';
+
+// ── the file as the engine writes it ───────────────────────────────────────────
+
+/** One axis of the grid: output i reads input [stride·i − offset, stride·i − offset + field − 1]. */
+export interface AxisGeometry {
+  stride: number;
+  offset: number;
+  field: number;
+}
+
+/** The trunk's grid along the height and the width. */
+export interface Geometry {
+  height: AxisGeometry;
+  width: AxisGeometry;
+}
+
+export interface ResultComponent {
+  order: number;
+  /** ρ⁽ˡ⁾ = Var[c⁽ˡ⁾] / Var[f] on training samples. */
+  rho: number;
+  variance: number;
+  rhoTest?: number;
+  varianceTest?: number;
+  /** Mean training MSE per epoch of Φ⁽ˡ⁾. */
+  lossCurve?: number[];
+  epochs?: number;
+  /** True when the stopping rule ended training before the budget's last epoch (or the closed form solved it). */
+  converged?: boolean;
+  /** 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples (the error about each position's mean): how close Φ⁽ˡ⁾ got to f. */
+  fit?: number;
+  /** 'closed-form': the linear order solved by least squares, not trained. */
+  solver?: 'closed-form';
+  /** Training left the fit below the warm start's, so the warm start (the previous order's Φ) was kept: the component is zero. */
+  restored?: boolean;
+  /** Times the learning rate was cut tenfold on a plateau before the stop. */
+  lrDecays?: number;
+  seconds?: number;
+}
+
+export interface ResultFile {
+  schemaVersion: 1;
+  kind?: 'analysis';
+  engineVersion?: string;
+  createdAt?: string;
+  checkpoint: { path: string; sha256: string; format?: string };
+  targetLayer: string;
+  featureShape?: number[];
+  dataset: { path: string; format: string; normalization: string; inputShape?: number[]; trainSamples: number; testSamples: number; monitorSamples?: number; numClasses?: number; notes?: string[] };
+  backend: BackendName;
+  seed: number;
+  budget: Budget;
+  width?: number;
+  /** The teacher trunk's grid the disentanglers followed (geometry.ts). */
+  geometry?: Geometry;
+  /** In words: the grid, or why the disentanglers pad 'same' instead. */
+  geometryNote?: string;
+  /** The orders that finished (all of them when `complete`). */
+  orders: number[];
+  /** Every order the run was asked for, written from the first partial file on; absent in older files. */
+  plannedOrders?: number[];
+  components: ResultComponent[];
+  residue: { rho: number; variance: number; rhoTest?: number; varianceTest?: number };
+  featureVariance: number;
+  featureVarianceTest?: number;
+  teacher: { trainAccuracy: number; testAccuracy: number; trainLoss: number; testLoss: number };
+  /** Seconds per stage. */
+  timing: Record<string, number>;
+  /** False when cancelled or still running: the file holds the orders that finished. */
+  complete: boolean;
+  reliability?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+  /** The same split on the test samples, with the maps fitted on the training samples. */
+  reliabilityTest?: { order: number; reliableRho: number; reliableVariance: number; unreliableVariance: number }[];
+  /** How the reliability heads were obtained (e.g. the target's Φ reused, closed-form heads and back maps). */
+  reliabilityMethod?: string;
+  /** The reliability stage's settings, as run. */
+  reliabilitySettings?: ReliabilitySettings;
+  /** α is null where the ratio is undefined (a component with no variance, or φ_train = 0). */
+  effectiveness?: { order: number; phiTrain: number; alpha: number | null }[];
+  overfitting?: { order: number; phiGap: number; alpha: number | null }[];
+  shapley?: {
+    baseline: string;
+    /** 'exact' (all 2ⁿ coalitions) or 'permutation' (sampled; players then carry standard errors). */
+    method?: string;
+    permutations?: number;
+    players: { name: string; phiTrain: number; phiGap: number; phiTrainStdErr?: number; phiGapStdErr?: number }[];
+    train: { lossEmpty: number; lossFull: number };
+    test: { lossEmpty: number; lossFull: number };
+  };
+  substitution?: { order: number; testAccuracy: number; testLoss: number }[];
+  /** Maps (H×W, row-major rows) of the most activated channel of f for a few samples (METHOD.md §4). */
+  visualization?: ResultVisualization;
+  /** Optional stages that failed; the orders and the other stages are still in the file. */
+  errors?: { stage: string; message: string }[];
+}
+
+export interface ResultVisualization {
+  channel: number;
+  samples: {
+    index: number;
+    label: number;
+    f: number[][];
+    /** Φ⁽ˡ⁾ per order, keyed by the order. */
+    phi: Record<string, number[][]>;
+    /** c⁽ˡ⁾ per order, keyed by the order. */
+    components: Record<string, number[][]>;
+  }[];
+}
+
+// ── the panel's tolerant reading ───────────────────────────────────────────────
 
 type Row<K extends keyof ResultFile> = NonNullable<ResultFile[K]> extends (infer T)[] ? T : never;
 
@@ -276,15 +384,4 @@ export function parseResult(raw: unknown): LoadedResult {
   };
   if (!isNum(r.featureVariance)) warnings.push('"featureVariance" is missing.');
   return { result, warnings };
-}
-
-export async function readResultFile(path: string): Promise<LoadedResult> {
-  const text = await readFile(path, 'utf8');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ResultFormatError(`The file is not valid JSON (${(e as Error).message}).`);
-  }
-  return parseResult(raw);
 }
