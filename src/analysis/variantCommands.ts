@@ -15,7 +15,7 @@ import { parseBackend, parseInteger, stderrProgress, trainingSettings, TRAINING_
 import { compressModel, type CompressReport } from './compress';
 import { distillModel, type DistillReport } from './distill';
 import { BadInputError } from './errors';
-import { modelJsonPath } from './teacher';
+import { modelJsonPath } from './formats/tfjsFiles';
 import type { Budget } from '../shared/engineProtocol';
 import type { ResultFile } from './result';
 

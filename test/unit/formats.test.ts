@@ -12,7 +12,8 @@ import { loadDataset } from '../../src/analysis/data/dataset';
 import { BadInputError } from '../../src/analysis/errors';
 import { detectCheckpointFormat } from '../../src/analysis/formats/teacherSource';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkpointHash, checkTeacherFits, loadExemplar, loadTeacher, saveLayersModel, teacherStats } from '../../src/analysis/teacher';
+import { checkTeacherFits, loadExemplar, loadTeacher, saveLayersModel, teacherStats } from '../../src/analysis/teacher';
+import { checkpointHash } from '../../src/analysis/formats/tfjsFiles';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as { testAccuracy: number; testOutputs: number[][] };

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { BadInputError } from '../../src/analysis/errors';
-import { checkpointHash, cutModel, defaultTargetLayer, listLayers, loadLayersModel, loadTeacher, saveLayersModel } from '../../src/analysis/teacher';
+import { cutModel, defaultTargetLayer, listLayers, loadLayersModel, loadTeacher, saveLayersModel } from '../../src/analysis/teacher';
+import { checkpointHash } from '../../src/analysis/formats/tfjsFiles';
 
 function smallCnn(): tfl.LayersModel {
   const m = tfl.sequential();

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
+import type { Dataset, Split } from './types';
 
 const PIXELS = 32 * 32 * 3;
 

@@ -11,7 +11,7 @@ import { extname, join } from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
+import type { Dataset, Split } from './types';
 import { Rng } from './rng';
 
 const EXTS = new Set(['.png', '.jpg', '.jpeg']);

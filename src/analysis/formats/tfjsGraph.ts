@@ -9,7 +9,7 @@ import * as tfc from '@tensorflow/tfjs-converter';
 import { tf } from '../backend';
 import { BadInputError } from '../errors';
 import type { LayerInfo } from '../../shared/engineProtocol';
-import { fileLoadHandler } from '../teacher';
+import { fileLoadHandler } from './tfjsFiles';
 import { firstNonFinite, type TeacherRuntime } from './teacherSource';
 
 interface GraphNodeJson {
