@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { useBackend } from './backend';
 import { budgetSpec, type BudgetSpec } from './budget';
 import { loadDataset, type Dataset, type Split } from './data/dataset';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import { DEFAULT_WIDTH } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator, type Significance } from './metrics/significance';
@@ -20,8 +20,8 @@ import { featureDim, predictSet, trainOrders, type FeatureSet, type Hooks, type 
 import { ENGINE_VERSION } from './version';
 import { describeGeometry, probeGeometry, type Geometry, type GeometryProbe } from './geometry';
 import { resultFileName } from '../shared/naming';
+import { DEFAULT_ORDERS } from '../shared/vocabulary';
 
-export const DEFAULT_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
 /** Most training samples whose teacher features are cached (batches are resampled from them). */
 export const MAX_TRAIN_POOL = 10000;
 /** Most samples per split that significance is evaluated on. */
@@ -64,7 +64,7 @@ export function registerAnalysisStage(stage: AnalysisStage): void {
 }
 
 export function parseOrders(text: string | undefined): number[] {
-  if (text === undefined || text === '') return DEFAULT_ORDERS;
+  if (text === undefined || text === '') return [...DEFAULT_ORDERS];
   const orders = text.split(',').map((s) => Number(s.trim()));
   if (orders.some((o) => !Number.isInteger(o) || o < 0)) throw new BadInputError(`--orders must be non-negative integers separated by commas, got '${text}'`);
   return checkOrders(orders);
@@ -118,7 +118,7 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise
   const lap = (name: string, since: number) => (timing[name] = (performance.now() - since) / 1000);
   const progress = (stage: string, fraction: number) => hooks.progress?.({ stage, fraction });
 
-  const orders = checkOrders(params.orders ?? DEFAULT_ORDERS);
+  const orders = checkOrders(params.orders ?? [...DEFAULT_ORDERS]);
   const budget = budgetSpec(params.budget);
   const seed = params.seed ?? 0;
   const width = params.width ?? DEFAULT_WIDTH;

@@ -13,6 +13,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendChoice, BackendName, BackendStatus } from '../shared/engineProtocol';
+import { AUTO_BACKENDS, BACKENDS } from '../shared/vocabulary';
 
 /** Where the wasm binaries are: beside the bundle in dist/, or in node_modules when run from source. */
 function wasmDir(): string {
@@ -189,12 +190,10 @@ async function tryBackend(name: BackendName, auto = false): Promise<string> {
   }
 }
 
-const AUTO_ORDER: BackendName[] = ['tensorflow', 'webgpu', 'wasm'];
-
 /** Probes every backend without switching the active one for good. */
 export async function probeBackends(): Promise<BackendStatus[]> {
   const out: BackendStatus[] = [];
-  for (const name of [...AUTO_ORDER, 'cpu'] as BackendName[]) {
+  for (const name of BACKENDS) {
     try {
       // Probed as `auto` would: a software WebGPU adapter is reported, not initialised.
       const detail = await tryBackend(name, true);
@@ -209,7 +208,7 @@ export async function probeBackends(): Promise<BackendStatus[]> {
 
 /** Makes `choice` the active backend and returns the one in use. Throws with a clear reason. */
 export async function useBackend(choice: BackendChoice): Promise<BackendName> {
-  const candidates = choice === 'auto' ? AUTO_ORDER : [choice];
+  const candidates = choice === 'auto' ? AUTO_BACKENDS : [choice];
   const reasons: string[] = [];
   for (const name of candidates) {
     try {

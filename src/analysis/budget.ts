@@ -9,6 +9,7 @@
  */
 import { BadInputError } from './errors';
 import type { Budget } from '../shared/engineProtocol';
+import { DEFAULT_BUDGET } from '../shared/vocabulary';
 
 export interface BudgetSpec {
   name: Budget;
@@ -46,7 +47,6 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
 };
 
 /** The budget of an analysis that names none (CLI, settings and the engine's own default). */
-export const DEFAULT_BUDGET: Budget = 'standard';
 
 export function budgetSpec(name: string | undefined): BudgetSpec {
   const b = BUDGETS[(name ?? DEFAULT_BUDGET) as Budget];

@@ -6,15 +6,16 @@ import { parseArgs } from 'node:util';
 import { capabilities } from './capabilities';
 import { BadInputError } from './errors';
 import { ENGINE_VERSION } from './version';
+import { BACKEND_CHOICES, BUDGETS, DEFAULT_ORDERS, RELIABILITY_METHODS } from '../shared/vocabulary';
 
 export type CommandHandler = (argv: string[]) => Promise<void>;
 
 const USAGE = `feature-complexity ${ENGINE_VERSION}
 
 Usage:
-  feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders 0,2,4,8,14,20,26,32]
-                     [--budget quick|standard|thorough|reference] [--backend auto|tensorflow|webgpu|wasm|cpu]
-                     [--seed N] [--width N] [--exemplars A,B] [--reliability-method joint|target-phi] [--reliability-rounds T] [--geometry teacher|same]
+  feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders ${DEFAULT_ORDERS.join(',')}]
+                     [--budget ${BUDGETS.join('|')}] [--backend ${BACKEND_CHOICES.join('|')}]
+                     [--seed N] [--width N] [--exemplars A,B] [--reliability-method ${RELIABILITY_METHODS.join('|')}] [--reliability-rounds T] [--geometry teacher|same]
                      [--shapley] [--substitution] [--out FILE.json] [--json]
                      [--python PATH] [--model-class module:Class]   (PyTorch state dicts and pickled models)
   feature-complexity layers <checkpoint> [--data <dataset>] [--python PATH] [--model-class module:Class] [--json]

@@ -15,20 +15,19 @@ import { registerHandlers, toResponseError } from './server';
 import { loadTeacher } from './teacher';
 import { formatTaskComplexity, parseTasks, runTaskComplexity } from './taskComplexity';
 import type { Progress } from './train';
+import { BACKEND_CHOICES, BUDGETS, isOneOf, RELIABILITY_METHODS } from '../shared/vocabulary';
 
-const BUDGETS = ['quick', 'standard', 'thorough', 'reference'];
-const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export function parseBudget(v: string | undefined, fallback: Budget): Budget {
   if (v === undefined) return fallback;
-  if (!BUDGETS.includes(v)) throw new BadInputError(`--budget must be one of ${BUDGETS.join(', ')}, got '${v}'`);
-  return v as Budget;
+  if (!isOneOf(BUDGETS, v)) throw new BadInputError(`--budget must be one of ${BUDGETS.join(', ')}, got '${v}'`);
+  return v;
 }
 
 export function parseBackend(v: string | undefined): BackendChoice {
   if (v === undefined) return 'auto';
-  if (!BACKENDS.includes(v)) throw new BadInputError(`--backend must be one of ${BACKENDS.join(', ')}, got '${v}'`);
-  return v as BackendChoice;
+  if (!isOneOf(BACKEND_CHOICES, v)) throw new BadInputError(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got '${v}'`);
+  return v;
 }
 
 export function parseInteger(name: string, v: string | undefined, fallback: number | undefined, min = -Infinity): number | undefined {
@@ -38,12 +37,10 @@ export function parseInteger(name: string, v: string | undefined, fallback: numb
   return n;
 }
 
-const RELIABILITY_METHODS: ReliabilityMethod[] = ['joint', 'target-phi'];
-
 export function parseReliabilityMethod(v: string | undefined): ReliabilityMethod | undefined {
   if (v === undefined) return undefined;
-  if (!RELIABILITY_METHODS.includes(v as ReliabilityMethod)) throw new BadInputError(`--reliability-method must be one of ${RELIABILITY_METHODS.join(', ')}, got '${v}'`);
-  return v as ReliabilityMethod;
+  if (!isOneOf(RELIABILITY_METHODS, v)) throw new BadInputError(`--reliability-method must be one of ${RELIABILITY_METHODS.join(', ')}, got '${v}'`);
+  return v;
 }
 
 /** The flags every training command takes: orders, budget, backend, seed and width of the disentanglers. */

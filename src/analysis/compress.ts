@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { loadDataset, type Dataset, type Split } from './data/dataset';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import { BadInputError } from './errors';
 import { loadKerasModel } from './formats/keras';
 import { detectCheckpointFormat } from './formats/teacherSource';

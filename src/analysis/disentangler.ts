@@ -17,6 +17,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { planAxis, type Geometry } from './geometry';
+import { mulberry32 } from './util/random';
 
 export interface DisentanglerSpec {
   /** l = number of nonlinear (ReLU) blocks; 0 = purely linear net. */
@@ -84,20 +85,8 @@ function lexLess(a: number[], b: number[]): boolean {
   return false;
 }
 
-/** mulberry32: a small seeded generator, so that weights do not depend on the backend's RNG. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function normal(n: number, std: number, seed: number): Float32Array {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const u = Math.max(next(), 1e-12);

@@ -21,7 +21,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './backend';
 import { budgetSpec, type BudgetSpec } from './budget';
 import { loadDataset, type Split } from './data/dataset';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import { blocksPerStage, stageStrides } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
 import { checkData, loadTrainable, saveVariant, testAccuracy } from './compress';

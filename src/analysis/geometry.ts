@@ -16,7 +16,7 @@
  * the teacher's cannot represent the teacher's linear part; the rest is counted as higher orders.
  */
 import { tf } from './backend';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import type { AxisGeometry, Geometry } from '../shared/files/analysis';
 
 export type { AxisGeometry, Geometry };

@@ -5,13 +5,12 @@
  * When the analyses differ in the settings their numbers depend on (comparability.ts), a warning
  * on stderr lists what differs; `--consistent-only` fits only the largest group that agrees.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerCommand } from './cli';
 import { BadInputError } from './errors';
 import { predictSettingsWarning } from '../shared/comparability';
 import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from './predict';
+import { writeFileAtomic } from './util/atomicWrite';
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -67,10 +66,7 @@ registerCommand('predict', async (argv) => {
   }
   const json = JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
   if (values.out) {
-    mkdirSync(dirname(values.out), { recursive: true });
-    const tmp = join(dirname(values.out), `.${basename(values.out)}.${process.pid}.tmp`);
-    writeFileSync(tmp, json);
-    renameSync(tmp, values.out);
+    writeFileAtomic(values.out, json);
   }
   process.stdout.write(values.json ? json : formatPredictReport(report));
 });

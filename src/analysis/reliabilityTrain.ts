@@ -17,7 +17,7 @@
 import { tf } from './backend';
 import { stepLearningRate, type BudgetSpec } from './budget';
 import { gatherImages, type Split } from './data/dataset';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import { Disentangler } from './disentangler';
 import type { Geometry } from './geometry';
 import { headsLoss } from './metrics/reliability';

@@ -4,11 +4,11 @@
  * with ajv) and an atomic writer.
  */
 import Ajv from 'ajv';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { BadInputError } from './errors';
 import schema from './result.schema.json';
 import type { ResultFile } from '../shared/files/analysis';
+import { writeJsonAtomic } from './util/atomicWrite';
 
 export type { ResultFile };
 
@@ -27,10 +27,7 @@ export function validateResult(value: unknown): string[] | null {
 export function writeResult(path: string, result: ResultFile): void {
   const errors = validateResult(result);
   if (errors) throw new Error(`internal: the result does not match its schema: ${errors.join('; ')}`);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
-  renameSync(tmp, path);
+  writeJsonAtomic(path, result);
 }
 
 export function readResult(path: string): ResultFile {

@@ -6,21 +6,21 @@
  * counted as one past the last order) summarises where it sits. A width check disentangles one
  * target DNN with two disentangler widths: their ρ distributions should be close.
  */
-import { dirname, join, basename } from 'node:path';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tf, useBackend } from './backend';
 import { budgetSpec } from './budget';
 import type { Split } from './data/dataset';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import { BadInputError, CancelledError } from './errors';
 import { SignificanceAccumulator } from './metrics/significance';
 import type { BackendName, Budget, TaskComplexityParams } from '../shared/engineProtocol';
 import { predictSet, trainOrders, type FeatureSet, type Hooks, type ScaledDisentangler } from './train';
 import { ENGINE_VERSION } from './version';
+import { writeJsonAtomic } from './util/atomicWrite';
+import { DEFAULT_ORDERS } from '../shared/vocabulary';
 
 export const DEFAULT_TASKS = [0, 2, 8, 26, 80];
 /** Smaller than the analysis default: the calibration runs on tiny inputs in minutes. */
-export const TASK_ORDERS = [0, 2, 4, 8, 14, 20, 26, 32];
+export const TASK_ORDERS: number[] = [...DEFAULT_ORDERS];
 const INPUT: [number, number, number] = [8, 8, 2];
 const TARGET: [number, number, number] = [4, 4, 4];
 const TASK_WIDTH = 16;
@@ -251,10 +251,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
   }
   const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, poorFitThreshold: POOR_TARGET_FIT, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
   if (opts.out) {
-    mkdirSync(dirname(opts.out), { recursive: true });
-    const tmp = join(dirname(opts.out), `.${basename(opts.out)}.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
-    renameSync(tmp, opts.out);
+    writeJsonAtomic(opts.out, result);
   }
   hooks.progress?.({ stage: 'done', fraction: 1 });
   return result;

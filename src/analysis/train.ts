@@ -6,7 +6,7 @@
  */
 import { tf } from './backend';
 import { converged, stepLearningRate, type BudgetSpec } from './budget';
-import { Rng } from './data/rng';
+import { Rng } from './util/random';
 import type { Split } from './data/dataset';
 import { Disentangler, trainStep } from './disentangler';
 import { solveLinearOrder } from './closedForm';

@@ -12,6 +12,7 @@ import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import { isPyTorchCheckpoint, pythonFor } from './python';
 import { checkpointName, resultFileName } from '../shared/naming';
+import { BUDGET_DETAILS, BUDGETS } from '../shared/vocabulary';
 
 interface Answers {
   data?: string;
@@ -75,12 +76,7 @@ async function pickLayer({ layers, defaultLayer }: ListLayersResponse): Promise<
 }
 
 async function pickBudget(current: Budget): Promise<Budget | undefined> {
-  const budgets: { label: Budget; detail: string }[] = [
-    { label: 'quick', detail: 'Stops as soon as the ρ estimates settle roughly. Minutes on a CPU.' },
-    { label: 'standard', detail: 'Stops when ρ moves less than a tight tolerance.' },
-    { label: 'thorough', detail: 'Longer training with a stricter stopping rule.' },
-    { label: 'reference', detail: "The paper's recipe: 500 epochs × 2000 samples. Hours on a CPU." },
-  ];
+  const budgets = BUDGETS.map((label) => ({ label, detail: BUDGET_DETAILS[label] }));
   const items = budgets.map((b) => ({ ...b, picked: b.label === current }));
   const qp = vscode.window.createQuickPick<(typeof items)[number]>();
   qp.title = 'Training budget of the disentanglers';

@@ -6,13 +6,9 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { TaskComplexityOutput } from './files/calibration';
 import type { PredictReport, PredictTarget } from './files/prediction';
+import type { BackendChoice, BackendName, Budget, ReliabilityMethod } from './vocabulary';
 
-export type { PredictReport, PredictTarget, TaskComplexityOutput };
-
-export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export type BackendChoice = BackendName | 'auto';
-export type Budget = 'quick' | 'standard' | 'thorough' | 'reference';
-export type ReliabilityMethod = 'joint' | 'target-phi';
+export type { BackendChoice, BackendName, Budget, PredictReport, PredictTarget, ReliabilityMethod, TaskComplexityOutput };
 
 /** What a result file records of its reliability stage (result.schema.json, `reliabilitySettings`). */
 export interface ReliabilitySettings {

@@ -10,7 +10,7 @@ import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vsc
 import { tf, useBackend } from '../../src/analysis/backend';
 import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/shared/engineProtocol';
 import { analyze, defaultResultPath, parseOrders } from '../../src/analysis/analyze';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import { writeIdx } from '../../src/analysis/data/idx';
 import { BadInputError } from '../../src/analysis/errors';
 import { validateResult } from '../../src/analysis/result';

@@ -9,7 +9,7 @@ import { tf, useBackend } from '../../src/analysis/backend';
 import { Disentangler } from '../../src/analysis/disentangler';
 import { solveLinearOrder } from '../../src/analysis/closedForm';
 import { probeGeometry } from '../../src/analysis/geometry';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import { convTrunk, type Convention } from './geometryCases';
 
 before(async () => {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, useBackend } from '../../src/analysis/backend';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import { trainedFixture } from '../fixtures/variants/smallCnn';
 import { compressModel, magnitudeMask, prunableKernels, sensitivityFraction, shareWeights } from '../../src/analysis/compress';
 import { BadInputError } from '../../src/analysis/errors';

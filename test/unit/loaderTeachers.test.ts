@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { analyze } from '../../src/analysis/analyze';
-import { DEFAULT_BUDGET } from '../../src/analysis/budget';
+import { DEFAULT_BUDGET } from '../../src/shared/vocabulary';
 import type { Budget } from '../../src/shared/engineProtocol';
 import { saveLayersModel } from '../../src/analysis/teacher';
 import { writeIdx } from '../../src/analysis/data/idx';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import { writeKeras2 } from '../../scripts/kerasWriter';
 import { convTrunk, type Convention } from './geometryCases';
 

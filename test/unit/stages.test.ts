@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { analyze, registerAnalysisStage, type AnalysisContext } from '../../src/analysis/analyze';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import { writeIdx } from '../../src/analysis/data/idx';
 import { BadInputError, CancelledError } from '../../src/analysis/errors';
 import { validateResult, type ResultFile } from '../../src/analysis/result';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/backend';
 import { BUDGETS, budgetSpec, converged, learningRate, stepLearningRate } from '../../src/analysis/budget';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import type { Split } from '../../src/analysis/data/dataset';
 import { BadInputError } from '../../src/analysis/errors';
 import { predictSet, trainOrders, type FeatureSet } from '../../src/analysis/train';

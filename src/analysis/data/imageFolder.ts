@@ -12,7 +12,7 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { BadInputError } from '../errors';
 import type { Dataset, Split } from './types';
-import { Rng } from './rng';
+import { Rng } from '../util/random';
 
 const EXTS = new Set(['.png', '.jpg', '.jpeg']);
 export const DEFAULT_MAX_PER_SPLIT = 20000;

@@ -3,10 +3,11 @@
  * with no network and no tfjs-node, and the checkpoint's content hash.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tf } from '../backend';
 import { BadInputError } from '../errors';
+import { writeFileAtomic } from '../util/atomicWrite';
 
 /** `model.json` for a checkpoint given as the file itself or as the folder that holds it. */
 export function modelJsonPath(checkpoint: string): string {
@@ -118,15 +119,9 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
         ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
       };
-      writeAtomic(join(dir, 'weights.bin'), Buffer.from(weightData));
-      writeAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
+      writeFileAtomic(join(dir, 'weights.bin'), Buffer.from(weightData));
+      writeFileAtomic(join(dir, 'model.json'), JSON.stringify(modelJson));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weightData.byteLength } };
     },
   };
-}
-
-function writeAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }

@@ -28,8 +28,9 @@ import type { ResultFile } from '../result';
 import { loadExemplar, mapBatchesAsync, type Teacher } from '../teacher';
 import type { FeatureSet } from '../train';
 import { componentTensors, featureShape4, featureTensor, guarded, phiTensor, stageOptions, stageProgress, throwIfCancelled } from './common';
+import { isOneOf, RELIABILITY_METHODS } from '../../shared/vocabulary';
 
-export const RELIABILITY_METHODS: Record<ReliabilityMethod, string> = {
+export const RELIABILITY_METHOD_DETAILS: Record<ReliabilityMethod, string> = {
   joint: "shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, back maps B_k regressed from each network's own feature",
   'target-phi': "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k, back maps B_k regressed from each network's own feature",
 };
@@ -69,7 +70,7 @@ export async function exemplarFeatures(ctx: AnalysisContext, paths: string[], se
 
 function methodOf(ctx: AnalysisContext): ReliabilityMethod {
   const m = ctx.params.reliabilityMethod ?? 'joint';
-  if (m !== 'joint' && m !== 'target-phi') throw new RangeError(`unknown reliability method '${String(m)}' (joint, target-phi)`);
+  if (!isOneOf(RELIABILITY_METHODS, m)) throw new RangeError(`unknown reliability method '${String(m)}' (${RELIABILITY_METHODS.join(', ')})`);
   return m;
 }
 
@@ -207,7 +208,7 @@ export async function runReliability(ctx: AnalysisContext): Promise<Partial<Resu
     return {
       reliability: entries,
       ...(testEntries ? { reliabilityTest: testEntries } : {}),
-      reliabilityMethod: `${RELIABILITY_METHODS[method]}; K = ${paths.length + 1}, T = ${rounds}, maps fitted on ${samples} training samples`,
+      reliabilityMethod: `${RELIABILITY_METHOD_DETAILS[method]}; K = ${paths.length + 1}, T = ${rounds}, maps fitted on ${samples} training samples`,
       reliabilitySettings: settings,
     };
   } finally {

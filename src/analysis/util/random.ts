@@ -1,15 +1,29 @@
-/** A small seeded RNG (mulberry32) so that batches and subsets repeat for a given seed. */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = (seed >>> 0) ^ 0x9e3779b9;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+/**
+ * The engine's one seeded generator (mulberry32), so that weights, batches, subsets and Shapley
+ * permutations repeat for a given seed on every backend.
+ */
+
+/** Uniform numbers in [0, 1) from a 32-bit state. */
+export function mulberry32(state: number): () => number {
+  let a = state >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Draws for batches and subsets; its state is the seed mixed with the golden ratio, so seed 0 starts away from state 0. */
+export class Rng {
+  private readonly draw: () => number;
+  constructor(seed: number) {
+    this.draw = mulberry32((seed >>> 0) ^ 0x9e3779b9);
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.draw();
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
