@@ -1,14 +1,14 @@
 /**
  * One analysis (ARCHITECTURE.md, "Stages of one analysis"): load → teacher features (once) →
  * one disentangler per order, each warm-started from the previous → significance → optional
- * stages registered by other modules (reliability, Shapley, substitution) → result file.
+ * the optional stages of stages/index.ts, in its order (reliability, Shapley, substitution) → result file.
  * After each finished order the partial result is written, so a crash or a cancel keeps it.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { useBackend } from './backend';
-import { budgetSpec, type BudgetSpec } from './budget';
-import { loadDataset, type Dataset, type Split } from './data/dataset';
+import { budgetSpec } from './budget';
+import { loadDataset, type Split } from './data/dataset';
 import { Rng } from './util/random';
 import { DEFAULT_WIDTH } from './disentangler';
 import { BadInputError, CancelledError } from './errors';
@@ -21,6 +21,8 @@ import { ENGINE_VERSION } from './version';
 import { describeGeometry, probeGeometry, type Geometry, type GeometryProbe } from './geometry';
 import { resultFileName } from '../shared/naming';
 import { DEFAULT_ORDERS } from '../shared/vocabulary';
+import { STAGES } from './stages';
+import type { AnalysisContext, AnalysisStage } from './stages/types';
 
 /** Most training samples whose teacher features are cached (batches are resampled from them). */
 export const MAX_TRAIN_POOL = 10000;
@@ -28,40 +30,6 @@ export const MAX_TRAIN_POOL = 10000;
 export const MAX_EVAL_SAMPLES = 2000;
 /** Φ of every order on the evaluation samples is kept in memory up to this many floats. */
 const MAX_CACHED_FLOATS = 2 ** 27;
-
-/** Everything an optional stage may use; the nets stay alive until every stage has run. */
-export interface AnalysisContext {
-  params: AnalyzeParams;
-  teacher: Teacher;
-  dataset: Dataset;
-  /** Samples the disentanglers trained on, with f(x) cached. */
-  trainPool: FeatureSet;
-  /** Training samples significance is evaluated on (a prefix of the pool). */
-  trainEval: FeatureSet;
-  testEval: FeatureSet;
-  orders: TrainedOrder[];
-  /** Φ⁽ˡ⁾ on trainEval / testEval for each finished order, flat n × dim. */
-  phiTrain: Float32Array[];
-  phiTest: Float32Array[];
-  seed: number;
-  width: number;
-  budget: BudgetSpec;
-  hooks: Hooks;
-  /** The teacher trunk's grid the disentanglers follow (absent: 'same' padding, see geometryNote in the result). */
-  geometry?: Geometry;
-}
-
-/** A stage run after significance when `enabled(params)`; its fields are merged into the result. */
-export interface AnalysisStage {
-  name: string;
-  enabled(params: AnalyzeParams): boolean;
-  run(ctx: AnalysisContext): Promise<Partial<ResultFile>>;
-}
-
-const stages: AnalysisStage[] = [];
-export function registerAnalysisStage(stage: AnalysisStage): void {
-  stages.push(stage);
-}
 
 export function parseOrders(text: string | undefined): number[] {
   if (text === undefined || text === '') return [...DEFAULT_ORDERS];
@@ -112,7 +80,8 @@ function significanceOf(orders: number[], f: Float32Array, phis: Float32Array[],
   return acc.result();
 }
 
-export async function analyze(params: AnalyzeParams, hooks: Hooks = {}): Promise<AnalyzeResponse & { result: ResultFile }> {
+/** One analysis; `stages` are the optional stages in their order (tests add their own). */
+export async function analyze(params: AnalyzeParams, hooks: Hooks = {}, stages: readonly AnalysisStage[] = STAGES): Promise<AnalyzeResponse & { result: ResultFile }> {
   const t0 = performance.now();
   const timing: Record<string, number> = {};
   const lap = (name: string, since: number) => (timing[name] = (performance.now() - since) / 1000);

@@ -6,7 +6,6 @@ import { runCli } from './cli';
 import './commands';
 import './predictCommand';
 import './viewRequests';
-import './stages';
 import './variantCommands';
 import { serve } from './server';
 

@@ -11,21 +11,8 @@ import { BadInputError } from './errors';
 import { predictSettingsWarning } from '../shared/comparability';
 import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from './predict';
 import { writeFileAtomic } from './util/atomicWrite';
-
-function parseInteger(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new BadInputError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-}
-
-function parseOrders(value: string | undefined): number[] | undefined {
-  if (value === undefined) return undefined;
-  const orders = value.split(',').map((s) => Number(s.trim()));
-  if (orders.length === 0 || orders.some((o) => !Number.isInteger(o) || o < 0)) throw new BadInputError(`--orders must be a comma-separated list of orders, got '${value}'`);
-  if (new Set(orders).size !== orders.length) throw new BadInputError(`--orders lists an order twice: '${value}'`);
-  return orders;
-}
+import { parseOrders } from './analyze';
+import { parseInteger } from './commands';
 
 registerCommand('predict', async (argv) => {
   const { values, positionals } = parseArgs({
@@ -54,7 +41,7 @@ registerCommand('predict', async (argv) => {
       target,
       repeats: parseInteger('repeats', values.repeats, 1000, 1),
       seed: parseInteger('seed', values.seed, 0, 0),
-      orders: parseOrders(values.orders),
+      orders: values.orders ? parseOrders(values.orders) : undefined,
       consistentOnly: values['consistent-only'] ?? false,
     },
     forInput,

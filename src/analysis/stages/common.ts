@@ -5,7 +5,7 @@
  */
 import { tf } from '../backend';
 import { CancelledError } from '../errors';
-import type { AnalysisContext, AnalysisStage } from '../analyze';
+import type { AnalysisContext, AnalysisStage } from './types';
 import type { ResultFile } from '../result';
 import type { FeatureSet } from '../train';
 

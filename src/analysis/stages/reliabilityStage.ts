@@ -19,7 +19,7 @@
  * Either way the components c⁽ˡ⁾ are the significance disentanglers' ones, and their reliable
  * part is the difference of the reliable features A_1 h_T between consecutive orders.
  */
-import { registerAnalysisStage, type AnalysisContext } from '../analyze';
+import type { AnalysisContext } from './types';
 import { tf } from '../backend';
 import { DEFAULT_CYCLE_ROUNDS, centred, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../metrics/reliability';
 import type { ReliabilityMethod, ReliabilitySettings } from '../../shared/engineProtocol';
@@ -217,4 +217,3 @@ export async function runReliability(ctx: AnalysisContext): Promise<Partial<Resu
 }
 
 export const reliabilityStage = guarded({ name: 'reliability', enabled: (p) => (p.exemplars?.length ?? 0) > 0, run: runReliability });
-registerAnalysisStage(reliabilityStage);

@@ -4,7 +4,7 @@
  * of each order from them. All 2ⁿ coalitions are evaluated (n = orders + 1 ≤ 12), in big batches
  * of coalitions per head call; above 12 players, permutation sampling with standard errors.
  */
-import { registerAnalysisStage, type AnalysisContext } from '../analyze';
+import type { AnalysisContext } from './types';
 import { effectiveness } from '../metrics/effectiveness';
 import { overfitting } from '../metrics/overfitting';
 import { componentShapley, headLossEvaluator, playerMeans, type Coalition, type CoalitionEvaluator } from '../metrics/shapley';
@@ -58,4 +58,3 @@ export async function runShapley(ctx: AnalysisContext): Promise<Partial<ResultFi
 }
 
 export const shapleyStage = guarded({ name: 'shapley', enabled: (p) => p.shapley === true, run: runShapley });
-registerAnalysisStage(shapleyStage);

@@ -1,5 +1,5 @@
 /** `--substitution` (METHOD.md §4): the head on Φ⁽ˡ⁾(x) of the test eval samples, per order. */
-import { registerAnalysisStage, type AnalysisContext } from '../analyze';
+import type { AnalysisContext } from './types';
 import { substitution } from '../metrics/substitution';
 import type { ResultFile } from '../result';
 import { guarded, labelsOf, phiTensor, stageProgress, throwIfCancelled } from './common';
@@ -21,4 +21,3 @@ export async function runSubstitution(ctx: AnalysisContext): Promise<Partial<Res
 }
 
 export const substitutionStage = guarded({ name: 'substitution', enabled: (p) => p.substitution === true, run: runSubstitution });
-registerAnalysisStage(substitutionStage);

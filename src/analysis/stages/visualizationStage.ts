@@ -1,5 +1,5 @@
 /** Visualisation data (METHOD.md §4): always on, it reads only arrays already in memory. */
-import { registerAnalysisStage, type AnalysisContext } from '../analyze';
+import type { AnalysisContext } from './types';
 import { visualization } from '../metrics/visualization';
 import type { ResultFile } from '../result';
 import { guarded, labelsOf, stageOptions, stageProgress } from './common';
@@ -20,4 +20,3 @@ export async function runVisualization(ctx: AnalysisContext): Promise<Partial<Re
 }
 
 export const visualizationStage = guarded({ name: 'visualization', enabled: () => true, run: runVisualization });
-registerAnalysisStage(visualizationStage);
