@@ -13,7 +13,7 @@ import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import type { StoredAnalysis } from './resultsStore';
-import { type PredictRefit, ViewsPanel } from './viewsPanel';
+import { type PredictRefit, showView } from './viewsPanel';
 import { calibrationFileName } from '../shared/naming';
 
 type AnalysisItem = vscode.QuickPickItem & { analysis: StoredAnalysis };
@@ -63,7 +63,7 @@ export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknow
     }
     paths = picks.map((p) => p.analysis.uri.fsPath);
   }
-  ViewsPanel.show(ctx.extension, { view: 'compare', paths });
+  showView(ctx.extension, { view: 'compare', paths });
 }
 
 const isRefit = (arg: unknown): arg is PredictRefit => typeof arg === 'object' && arg !== null && (arg as PredictRefit).refit === true && Array.isArray((arg as PredictRefit).results);
@@ -74,7 +74,7 @@ async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; t
     const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true }, (_p, token) =>
       ctx.engine.request(predictRequest, params, token),
     );
-    ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
+    showView(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
   } catch (e) {
     if (!isCancellation(e)) showError(ctx, e);
   }
@@ -127,7 +127,7 @@ const CALIBRATION_BUDGETS: { label: Budget; detail: string }[] = [
 ];
 
 export function openCalibration(ctx: Ctx, uri: vscode.Uri): void {
-  ViewsPanel.show(ctx.extension, { view: 'calibration', path: uri.fsPath });
+  showView(ctx.extension, { view: 'calibration', path: uri.fsPath });
 }
 
 /** A saved prediction (the JSON export of the prediction view, or `feature-complexity predict --out`) in the prediction view. */
@@ -139,7 +139,7 @@ export async function openPrediction(ctx: Ctx, uri: vscode.Uri): Promise<void> {
     return;
   }
   const stat = await vscode.workspace.fs.stat(uri);
-  ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report: saved.report, madeAt: new Date(stat.mtime).toISOString() } });
+  showView(ctx.extension, { view: 'predict', shown: { report: saved.report, madeAt: new Date(stat.mtime).toISOString() } });
 }
 
 /**
@@ -186,7 +186,7 @@ async function runCalibration(ctx: Ctx): Promise<void> {
     await withEngineProgress(ctx, 'Task-complexity calibration', progressToken, (token) =>
       ctx.engine.request(taskComplexityRequest, { budget: budget.label, backend: cfg.backend, seed: cfg.seed, out, progressToken }, token),
     );
-    ViewsPanel.show(ctx.extension, { view: 'calibration', path: out });
+    showView(ctx.extension, { view: 'calibration', path: out });
   } catch (e) {
     if (isCancellation(e)) void vscode.window.showWarningMessage('Feature Complexity: the calibration was cancelled.');
     else showError(ctx, e);

@@ -5,7 +5,7 @@
  * them equal.)
  */
 
-/** How long the disentanglers train (src/analysis/budget.ts holds each one's numbers). */
+/** How long the disentanglers train (src/analysis/pipeline/budget.ts holds each one's numbers). */
 export const BUDGETS = ['quick', 'standard', 'thorough', 'reference'] as const;
 export type Budget = (typeof BUDGETS)[number];
 export const DEFAULT_BUDGET: Budget = 'standard';

@@ -10,7 +10,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { syntheticZoo } from '../fixtures/views/synthetic';
-import { predictFromResults } from '../../src/analysis/predict';
+import { predictFromResults } from '../../src/analysis/experiments/predict';
 import type { Locator } from 'playwright-core';
 import { repoRoot, SESSION_START_TIMEOUT_MS, storeResults, UI_TIMEOUT_MS, VsCode } from './harness';
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/shared/comparability';
-import { BadInputError } from '../../src/analysis/errors';
-import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/predict';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/experiments/predict';
 import { mulberry32 } from '../../src/analysis/util/random';
 
 const MAIN = join(__dirname, '../../src/analysis/main.ts');

@@ -5,8 +5,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { BadInputError } from '../../src/analysis/errors';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { BadInputError } from '../../src/analysis/util/errors';
 import {
   applyLinear,
   checkCompatible,
@@ -19,9 +19,9 @@ import {
 } from '../../src/analysis/metrics/reliability';
 import { mulberry32 } from '../../src/analysis/util/random';
 import { gaussian, knownCase, randomMatrix, toTensor } from './reliabilityKnown';
-import { BUDGETS } from '../../src/analysis/budget';
+import { BUDGETS } from '../../src/analysis/pipeline/budget';
 import type { Split } from '../../src/analysis/data/dataset';
-import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../../src/analysis/reliabilityTrain';
+import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../../src/analysis/pipeline/reliabilityTrain';
 
 before(async () => {
   await useBackend('cpu');

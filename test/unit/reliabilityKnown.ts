@@ -4,7 +4,7 @@
  * (a cross-loading), so the true reliable share of the target's feature is known.
  */
 import { Matrix } from 'ml-matrix';
-import { tf } from '../../src/analysis/backend';
+import { tf } from '../../src/analysis/tf/backend';
 import { mulberry32 } from '../../src/analysis/util/random';
 
 export function gaussian(rand: () => number): () => number {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { validateResult } from '../../src/analysis/result';
+import { validateResult } from '../../src/analysis/pipeline/result';
 import { parseResult, ResultFormatError } from '../../src/shared/files/analysis';
 import { readResultFile } from '../../src/extension/resultFile';
 

@@ -1,7 +1,7 @@
 /** Shapley values on games whose answers are known, and the batched head evaluator against a plain loop. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { componentShapley, exactShapley, headLossEvaluator, sampledShapley, shapleyOfComponents, shapleyWeight, type Coalition, type CoalitionEvaluator } from '../../src/analysis/metrics/shapley';
 import { mulberry32 } from '../../src/analysis/util/random';
 

@@ -4,17 +4,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { analyze } from '../../src/analysis/analyze';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { analyze } from '../../src/analysis/pipeline/analyze';
 import { Rng } from '../../src/analysis/util/random';
 import { writeIdx } from '../../src/analysis/data/idx';
-import { BadInputError, CancelledError } from '../../src/analysis/errors';
-import { validateResult, type ResultFile } from '../../src/analysis/result';
-import { saveLayersModel } from '../../src/analysis/teacher';
-import { STAGES } from '../../src/analysis/stages';
-import type { AnalysisContext } from '../../src/analysis/stages/types';
-import { runReliability } from '../../src/analysis/stages/reliabilityStage';
-import { guarded } from '../../src/analysis/stages/common';
+import { BadInputError, CancelledError } from '../../src/analysis/util/errors';
+import { validateResult, type ResultFile } from '../../src/analysis/pipeline/result';
+import { saveLayersModel } from '../../src/analysis/teacher/teacher';
+import { STAGES } from '../../src/analysis/pipeline/stages';
+import type { AnalysisContext } from '../../src/analysis/pipeline/stages/types';
+import { runReliability } from '../../src/analysis/pipeline/stages/reliabilityStage';
+import { guarded } from '../../src/analysis/pipeline/stages/common';
 
 const H = 8;
 

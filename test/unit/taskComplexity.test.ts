@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centreOfMass, formatTaskComplexity, isPoorFit, parseTasks, POOR_TARGET_FIT, runTaskComplexity, TARGET_DNN_ORDER, type TaskComplexityResult } from '../../src/analysis/taskComplexity';
-import { BadInputError } from '../../src/analysis/errors';
-import { commandUsage } from '../../src/analysis/cli';
+import { centreOfMass, formatTaskComplexity, isPoorFit, parseTasks, POOR_TARGET_FIT, runTaskComplexity, TARGET_DNN_ORDER, type TaskComplexityResult } from '../../src/analysis/experiments/taskComplexity';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { commandUsage } from '../../src/analysis/cli/cli';
 import { calibrationSettings, centreTable, poorFitWarning } from '../../src/webview/calibrationRender';
 import { calibrationSeries, POOR_FIT } from '../../src/shared/files/calibration';
 

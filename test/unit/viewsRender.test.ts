@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { predictFromResults } from '../../src/analysis/predict';
+import { predictFromResults } from '../../src/analysis/experiments/predict';
 import { parseResult } from '../../src/shared/files/analysis';
 import { makeNonce, resultsPageHtml } from '../../src/extension/pageHtml';
 import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, poorFitWarning } from '../../src/webview/calibrationRender';

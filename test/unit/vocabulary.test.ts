@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { BUDGETS as BUDGET_SPECS } from '../../src/analysis/budget';
+import { BUDGETS as BUDGET_SPECS } from '../../src/analysis/pipeline/budget';
 import { BACKEND_CHOICES, BUDGETS, DEFAULT_BUDGET, DEFAULT_ORDERS, RELIABILITY_METHODS } from '../../src/shared/vocabulary';
 
 const settings = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { enum?: string[]; default?: unknown }> } } }).contributes.configuration.properties;

@@ -23,7 +23,7 @@ import {
   CAVEAT,
 } from '../../src/webview/render';
 import { parseColor, withAlpha, type Theme } from '../../src/webview/theme';
-import { validateResult, type ResultFile } from '../../src/analysis/result';
+import { validateResult, type ResultFile } from '../../src/analysis/pipeline/result';
 
 const load = (name: string) => parseResult(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', name), 'utf8'))).result;
 const complete = load('fixture-complete.json');

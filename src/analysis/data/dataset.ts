@@ -1,8 +1,8 @@
 /** Opens a dataset from a path, in whichever format it holds (the loaders are beside this file; the types in types.ts). */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { BadInputError } from '../errors';
-import { tf } from '../backend';
+import { BadInputError } from '../util/errors';
+import { tf } from '../tf/backend';
 import { cifarFolder, loadCifar } from './cifar';
 import { loadIdxFolder } from './idx';
 import { isImageFolder, loadImageFolder, type ImageFolderOptions } from './imageFolder';

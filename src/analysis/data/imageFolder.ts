@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../util/errors';
 import type { Dataset, Split } from './types';
 import { Rng } from '../util/random';
 

@@ -11,7 +11,7 @@
  * data once per batch (stacking several coalitions into one head call) instead of once per
  * coalition.
  */
-import { tf } from '../backend';
+import { tf } from '../tf/backend';
 import { mulberry32 } from '../util/random';
 
 /** One coalition: membership[i] = 1 when player i is in it. */

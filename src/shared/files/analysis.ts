@@ -1,6 +1,6 @@
 /**
  * The result file of one analysis (ARCHITECTURE.md "Result file", schemaVersion 1): the type the
- * engine writes (`ResultFile`; its JSON schema and atomic writer are in src/analysis/result.ts),
+ * engine writes (`ResultFile`; its JSON schema and atomic writer are in src/analysis/pipeline/result.ts),
  * and `parseResult`, which reads it into the shape the panels show. Required parts missing →
  * ResultFormatError with one clear sentence; optional sections missing or malformed → left out
  * with a warning, so a partial file written by a running or cancelled analysis still shows what

@@ -90,7 +90,7 @@ export function calibrationSeries(o: TaskComplexityOutput): CalibrationSeries[] 
 
 /**
  * Below this fit the target DNN has not learned its task net, so its ρ says little about the task's
- * complexity: the engine's POOR_TARGET_FIT (src/analysis/taskComplexity.ts; a test keeps them equal), used for
+ * complexity: the engine's POOR_TARGET_FIT (src/analysis/experiments/taskComplexity.ts; a test keeps them equal), used for
  * files written before the engine recorded `poorFit`.
  */
 export const POOR_FIT = 0.5;

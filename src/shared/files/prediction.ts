@@ -1,7 +1,7 @@
 /**
  * What the predictor reports (METHOD.md §5): the regression of test accuracy (or loss) on the
  * reliable/unreliable shares of analysed models, with its PCA map. The engine computes it
- * (src/analysis/predict.ts) and writes it as a prediction file; the host and the prediction panel
+ * (src/analysis/experiments/predict.ts) and writes it as a prediction file; the host and the prediction panel
  * read it.
  */
 import type { PredictSettingsCheck } from '../comparability';
