@@ -13,10 +13,10 @@ const common = { bundle: true, sourcemap: !production, minify: production, logLe
 
 /** dist/webview-<view>.js ← its app; src/extension/pageHtml.ts's `view` and webviewHost.ts name the same files. */
 const WEBVIEW_VIEWS = {
-  'webview-results': 'src/webview/app.mts',
-  'webview-compare': 'src/webview/compare.mts',
-  'webview-predict': 'src/webview/predict.mts',
-  'webview-calibration': 'src/webview/calibration.mts',
+  'webview-results': 'src/webview/results/main.mts',
+  'webview-compare': 'src/webview/compare/main.mts',
+  'webview-predict': 'src/webview/predict/main.mts',
+  'webview-calibration': 'src/webview/calibration/main.mts',
 };
 
 /** The wasm backend loads its .wasm files at run time; keep them beside the engine bundle. */

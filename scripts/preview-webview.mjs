@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { parseResult } from '../src/shared/files/analysis.ts';
 import { resultsPageHtml } from '../src/extension/pageHtml.ts';
-import { handlePredict } from '../src/analysis/viewRequests.ts';
+import { handlePredict } from '../src/analysis/rpc/viewRequests.ts';
 import { parseTaskComplexity } from '../src/webview/calibrationRender.ts';
 import { syntheticZoo } from '../test/fixtures/views/synthetic.ts';
 

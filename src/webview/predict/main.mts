@@ -3,11 +3,11 @@
  * line, the error over repeated splits, the PCA plane coloured by accuracy, and the prediction
  * for the chosen model.
  */
-import { ChartBlock, exportPng, h, post, settingsList, stat, vscode, ViewApp } from './page.mjs';
-import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, settingsNotice, targetScale } from './predictRender.js';
-import { exportNotification, type ExportParams, readyNotification, refitPredictNotification, type RefitPredictParams, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from '../shared/webviewProtocol.js';
-import { createButton } from './toolkit.mjs';
-import { colourBarGradient, pcaChart, predictedVsActualChart } from './viewCharts.mjs';
+import { ChartBlock, exportPng, h, post, settingsList, stat, vscode, ViewApp } from '../common/page.mjs';
+import { formatTarget, isoLines, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, regressorRows, scaleTicks, settingsNotice, targetScale } from './render.js';
+import { exportNotification, type ExportParams, readyNotification, refitPredictNotification, type RefitPredictParams, showPredictNotification, type ShowPredictParams, type ViewsWebviewState } from '../../shared/webviewProtocol.js';
+import { createButton } from '../common/toolkit.mjs';
+import { colourBarGradient, pcaChart, predictedVsActualChart } from './charts.mjs';
 
 class PredictApp extends ViewApp {
   private params: ShowPredictParams | undefined;

@@ -2,10 +2,10 @@
  * The numbers of the prediction view (METHOD.md §5): predicted against measured test accuracy,
  * the error over repeated splits, and the PCA map of the models coloured by accuracy. Pure.
  */
-import { predictSettingsWarning } from '../shared/comparability';
-import type { PredictReport } from '../shared/webviewProtocol';
-import { fixed } from './render';
-import { parseColor } from './theme';
+import { predictSettingsWarning } from '../../shared/comparability';
+import type { PredictReport } from '../../shared/webviewProtocol';
+import { fixed } from '../results/render';
+import { parseColor } from '../common/theme';
 
 export interface ScatterPoint {
   label: string;

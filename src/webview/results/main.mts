@@ -2,8 +2,8 @@
  * The results panel app. Gets one result at a time from the host (`showResultNotification`),
  * again whenever the file changes, and redraws in place so a running analysis can be watched.
  */
-import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
-import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../shared/webviewProtocol.js';
+import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from '../common/charts.mjs';
+import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../../shared/webviewProtocol.js';
 import {
   axisCut,
   BAND_LABELS,
@@ -25,10 +25,10 @@ import {
   substitutionRows,
   toCsv,
 } from './render.js';
-import { onThemeChange, readTheme, type Theme } from './theme.js';
-import { ChartBlock, docsLink, h, markOnce, post, vscode } from './page.mjs';
-import { createButton, createTabs, type GridColumn, registerToolkit } from './toolkit.mjs';
-import { checkpointName } from '../shared/naming.js';
+import { onThemeChange, readTheme, type Theme } from '../common/theme.js';
+import { ChartBlock, docsLink, h, markOnce, post, vscode } from '../common/page.mjs';
+import { createButton, createTabs, type GridColumn, registerToolkit } from '../common/toolkit.mjs';
+import { checkpointName } from '../../shared/naming.js';
 
 /** What an absent optional section means: not computed yet, or not requested. */
 function missingText(r: AnalysisResult, what: string, how: string): string {

@@ -3,10 +3,10 @@
  * side by side, and which disentangler settings differ between them (METHOD.md §1: ρ is
  * comparable only under the same settings). Pure, so chart and table come from the same rows.
  */
-import { settingDifferences as differingSettings, type SettingDifference } from '../shared/comparability';
-import type { AnalysisResult, ComparedAnalysis } from '../shared/webviewProtocol';
-import { fixed, orderLabel, reliabilityRows } from './render';
-import { checkpointName } from '../shared/naming';
+import { settingDifferences as differingSettings, type SettingDifference } from '../../shared/comparability';
+import type { AnalysisResult, ComparedAnalysis } from '../../shared/webviewProtocol';
+import { fixed, orderLabel, reliabilityRows } from '../results/render';
+import { checkpointName } from '../../shared/naming';
 
 export interface Compared {
   /** Legend name: checkpoint · layer · budget, with the file name when two would read the same. */

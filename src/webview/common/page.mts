@@ -3,7 +3,7 @@
  * the host, and a chart block (chart, table beside it, PNG button, or a note when data is missing).
  */
 import { type AnyChartConfig, ChartRegistry } from './charts.mjs';
-import { DOCS_PAGES, exportNotification, type ExportParams, type OpenDocsParams, openDocsNotification } from '../shared/webviewProtocol.js';
+import { DOCS_PAGES, exportNotification, type ExportParams, type OpenDocsParams, openDocsNotification } from '../../shared/webviewProtocol.js';
 import { onThemeChange, readTheme, type Theme } from './theme.js';
 import { createButton, createDataGrid, type GridColumn, registerToolkit, setDataGrid } from './toolkit.mjs';
 

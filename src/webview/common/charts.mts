@@ -17,6 +17,7 @@ import {
   LogarithmicScale,
   type Plugin,
   PointElement,
+  ScatterController,
   Tooltip,
 } from 'chart.js';
 import {
@@ -29,7 +30,7 @@ import {
   axisCut,
   hasTestRho,
   orderLabel,
-} from './render.js';
+} from '../results/render.js';
 import { type Theme, withAlpha } from './theme.js';
 
 /**
@@ -278,3 +279,13 @@ export class ChartRegistry {
     return this.charts.get(canvas)?.toBase64Image('image/png', 1);
   }
 }
+
+// ── for the comparison, prediction and calibration charts ─────────────────────
+
+Chart.register(ScatterController);
+
+/** Round legend markers: the base's wide marker, meant for dashed lines, stretches a circle into an ellipse. */
+export const compactLegend = (b: ReturnType<typeof base>) => ({ ...b.options.plugins.legend, labels: { ...b.options.plugins.legend.labels, pointStyleWidth: 0, boxWidth: 9, boxHeight: 9 } });
+
+/** One colour per analysis or task; past the palette, colours repeat. */
+export const colorOf = (theme: Theme, i: number) => theme.series[i % theme.series.length];

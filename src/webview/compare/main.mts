@@ -2,12 +2,12 @@
  * The comparison app: the ρ distributions (and reliability shares, when measured) of several
  * analyses overlaid, one colour per analysis, with a warning when their settings differ.
  */
-import { CAVEAT } from './render.js';
-import { compareCsv, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, comparedAnalyses, differenceWarning, isZoo, settingDifferences, type Compared } from './compareRender.js';
-import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
-import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from '../shared/webviewProtocol.js';
-import { createButton } from './toolkit.mjs';
-import { compareChart, compareReliabilityChart } from './viewCharts.mjs';
+import { CAVEAT } from '../results/render.js';
+import { compareCsv, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, comparedAnalyses, differenceWarning, isZoo, settingDifferences, type Compared } from './render.js';
+import { ChartBlock, exportPng, h, post, settingsList, vscode, ViewApp } from '../common/page.mjs';
+import { exportNotification, type ExportParams, readyNotification, showCompareNotification, type ShowCompareParams, type ViewsWebviewState } from '../../shared/webviewProtocol.js';
+import { createButton } from '../common/toolkit.mjs';
+import { compareChart, compareReliabilityChart } from './charts.mjs';
 
 class CompareApp extends ViewApp {
   private params: ShowCompareParams | undefined;

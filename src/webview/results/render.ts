@@ -3,7 +3,7 @@
  * Pure functions with no DOM, so they are tested in plain Node; every chart and its table are
  * built from the same rows here, so they cannot disagree.
  */
-import type { AnalysisResult } from '../shared/webviewProtocol';
+import type { AnalysisResult } from '../../shared/webviewProtocol';
 
 /** Order bands of the headline. The paper names no boundaries; these split its default orders 0,2,4 | 8,14 | 20,26,32. */
 export const LOW_MAX_ORDER = 4;

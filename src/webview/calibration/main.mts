@@ -2,12 +2,12 @@
  * The task-complexity calibration app (METHOD.md §6): ρ per order of the target DNN for each task
  * net depth k, and the centre of mass of ρ against k, which should rise.
  */
-import { calibrationChart, centreChart } from './viewCharts.mjs';
-import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './calibrationRender.js';
-import { calibrationOrders, calibrationSeries } from '../shared/files/calibration.js';
-import { ChartBlock, docsLink, exportPng, h, post, settingsList, vscode, ViewApp } from './page.mjs';
-import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from '../shared/webviewProtocol.js';
-import { createButton } from './toolkit.mjs';
+import { calibrationChart, centreChart } from './charts.mjs';
+import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './render.js';
+import { calibrationOrders, calibrationSeries } from '../../shared/files/calibration.js';
+import { ChartBlock, docsLink, exportPng, h, post, settingsList, vscode, ViewApp } from '../common/page.mjs';
+import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from '../../shared/webviewProtocol.js';
+import { createButton } from '../common/toolkit.mjs';
 
 class CalibrationApp extends ViewApp {
   private params: ShowCalibrationParams | undefined;

@@ -3,9 +3,9 @@
  * target DNN for each task net depth k, and where its mass sits: the verdict, warnings and tables
  * of the panel (the file's reader and series: src/shared/files/calibration.ts). Pure.
  */
-import { calibrationOrders, type CalibrationSeries } from '../shared/files/calibration';
-import type { TaskComplexityOutput } from '../shared/webviewProtocol';
-import { fixed, orderLabel } from './render';
+import { calibrationOrders, type CalibrationSeries } from '../../shared/files/calibration';
+import type { TaskComplexityOutput } from '../../shared/webviewProtocol';
+import { fixed, orderLabel } from '../results/render';
 
 export const calibrationLabels = (o: TaskComplexityOutput): string[] => [...calibrationOrders(o).map(orderLabel), 'residue Δf'];
 
