@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { winogradWat } from '../src/analysis/tf/kernels/winograd-wat';
 
-export const GENERATED = join(__dirname, '..', 'src', 'analysis', 'kernels', 'winograd-wasm.generated.ts');
+export const GENERATED = join(__dirname, '..', 'src', 'analysis', 'tf', 'kernels', 'winograd-wasm.generated.ts');
 
 /** The generated module's source text for the current WebAssembly text. */
 export async function generatedSource(): Promise<string> {
