@@ -11,12 +11,12 @@ const production = process.argv.includes('--production');
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', absWorkingDir: root };
 
-/** dist/webview-<view>.js ← its app; src/webview/html.ts's `view` and webviewHost.ts name the same files. */
+/** dist/webview-<view>.js ← its app; src/extension/pageHtml.ts's `view` and webviewHost.ts name the same files. */
 const WEBVIEW_VIEWS = {
-  'webview-results': 'src/webview/app.mts',
-  'webview-compare': 'src/webview/compare.mts',
-  'webview-predict': 'src/webview/predict.mts',
-  'webview-calibration': 'src/webview/calibration.mts',
+  'webview-results': 'src/webview/results/main.mts',
+  'webview-compare': 'src/webview/compare/main.mts',
+  'webview-predict': 'src/webview/predict/main.mts',
+  'webview-calibration': 'src/webview/calibration/main.mts',
 };
 
 /** The wasm backend loads its .wasm files at run time; keep them beside the engine bundle. */
@@ -76,7 +76,7 @@ if (process.argv.includes('--electron-tests')) {
 copyWasm();
 // The single bundle of every view that came before the per-view ones.
 for (const stale of ['dist/webview.js', 'dist/webview.js.map']) rmSync(join(root, stale), { force: true });
-/** The host puts each webview bundle inside a <script> of the page (src/webview/html.ts, inlineable): none may hold a script or style tag. */
+/** The host puts each webview bundle inside a <script> of the page (src/extension/pageHtml.ts, inlineable): none may hold a script or style tag. */
 function checkInlineable() {
   for (const name of Object.keys(WEBVIEW_VIEWS)) {
     const text = readFileSync(join(root, 'dist', `${name}.js`), 'utf8');

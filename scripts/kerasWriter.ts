@@ -4,7 +4,7 @@
  * model_weights/<layer>/<weight>), which the engine's Keras loader then reads as a user's file.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { h5wasm } from '../src/analysis/formats/keras';
+import { h5wasm } from '../src/analysis/teacher/keras';
 
 export function layerWeights(model: tfl.LayersModel): Map<string, { name: string; data: Float32Array; shape: number[] }[]> {
   const out = new Map<string, { name: string; data: Float32Array; shape: number[] }[]>();

@@ -26,10 +26,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { zipSync, strToU8 } from 'fflate';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { tf, useBackend } from '../src/analysis/backend';
+import { tf, useBackend } from '../src/analysis/tf/backend';
 import { loadNpz } from '../src/analysis/data/npy';
-import { demoDataDir, trainDemoTeacher } from '../src/analysis/demo';
-import { h5wasm } from '../src/analysis/formats/keras';
+import { demoDataDir, trainDemoTeacher } from '../src/analysis/experiments/demo';
+import { h5wasm } from '../src/analysis/teacher/keras';
 import { layerWeights, writeKeras2 } from './kerasWriter';
 
 const ROOT = join(__dirname, '..');

@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { parseResult } from '../src/extension/resultsModel.ts';
-import { resultsPageHtml } from '../src/webview/html.ts';
-import { handlePredict } from '../src/analysis/viewRequests.ts';
+import { parseResult } from '../src/shared/files/analysis.ts';
+import { resultsPageHtml } from '../src/extension/pageHtml.ts';
+import { handlePredict } from '../src/analysis/rpc/viewRequests.ts';
 import { parseTaskComplexity } from '../src/webview/calibrationRender.ts';
 import { syntheticZoo } from '../test/fixtures/views/synthetic.ts';
 

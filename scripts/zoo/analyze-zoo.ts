@@ -29,12 +29,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyze } from '../../src/analysis/analyze';
-import '../../src/analysis/stages';
-import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/predict';
-import { BadInputError } from '../../src/analysis/errors';
-import type { ReliabilityMethod } from '../../src/analysis/protocol';
-import type { ResultFile } from '../../src/analysis/result';
+import { analyze } from '../../src/analysis/pipeline/analyze';
+import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/experiments/predict';
+import { BadInputError } from '../../src/analysis/util/errors';
+import type { ReliabilityMethod } from '../../src/shared/engineProtocol';
+import type { ResultFile } from '../../src/analysis/pipeline/result';
 import {
   EXEMPLAR_SETS,
   FAMILY_DEPTHS,

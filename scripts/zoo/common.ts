@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rng } from '../../src/analysis/data/rng';
+import { Rng } from '../../src/analysis/util/random';
 import type { Split } from '../../src/analysis/data/dataset';
 
 /** Outside git: `$FC_ZOO_DIR`, else a `fc-zoo` folder beside the repository. */

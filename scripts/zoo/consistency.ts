@@ -22,11 +22,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useBackend, tf } from '../../src/analysis/backend';
+import { useBackend, tf } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
-import type { TeacherRuntime } from '../../src/analysis/formats/teacherSource';
-import { layersTeacher, loadTeacher, mapBatchesAsync, teacherStats } from '../../src/analysis/teacher';
+import type { TeacherRuntime } from '../../src/analysis/teacher/teacherSource';
+import { layersTeacher, loadTeacher, mapBatchesAsync, teacherStats } from '../../src/analysis/teacher/teacher';
 import { EXEMPLAR_SETS, FAMILY_DEPTHS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, familySuffix, modelDir, parseExemplarSet, parseFamily, peersOf, zooModels } from './common';
 import { familyTeacher } from './train-zoo';
 

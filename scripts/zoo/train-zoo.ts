@@ -22,10 +22,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset, type Split } from '../../src/analysis/data/dataset';
-import { saveLayersModel } from '../../src/analysis/teacher';
-import { Rng } from '../../src/analysis/data/rng';
+import { saveLayersModel } from '../../src/analysis/teacher/teacher';
+import { Rng } from '../../src/analysis/util/random';
 import { EXEMPLARS, EXEMPLAR_SAMPLES, EXEMPLAR_SEEDS, EXEMPLAR_SETS, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, parseExemplarSet, parseFamily, SEEDS, trainOrder, writeIdx, zooModels, type ZooFamily } from './common';
 
 type T = tfl.SymbolicTensor;

@@ -2,13 +2,12 @@
  * Entry of dist/engine.js: the extension host forks it with `--rpc` (child process over IPC);
  * anything else is the command-line tool.
  */
-import { runCli } from './cli';
-import './commands';
-import './predictCommand';
-import './viewRequests';
-import './stages';
-import './variantCommands';
-import { serve } from './server';
+import { runCli } from './cli/cli';
+import './cli/commands';
+import './cli/predictCommand';
+import './rpc/viewRequests';
+import './cli/variantCommands';
+import { serve } from './rpc/server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {
   serve();

@@ -4,9 +4,10 @@
  * "Predict Performance", exported as JSON or written by `feature-complexity predict --out`), the
  * one line each row shows, and how the rows are grouped. analysesView.ts turns these into tree items.
  */
-import type { PredictReport, TaskComplexityOutput } from '../analysis/protocol';
-import { formatSummary, summarize, type Summary, type SummarySource } from '../analysis/summary';
-import { calibrationSeries, parseTaskComplexity } from '../webview/calibrationRender';
+import type { PredictReport, TaskComplexityOutput } from '../shared/engineProtocol';
+import { formatSummary, summarize, type Summary, type SummarySource } from '../shared/summary';
+import { calibrationSeries, parseTaskComplexity } from '../shared/files/calibration';
+import { timeInFileName } from '../shared/naming';
 
 /** A file of the results folder, as the tree needs it: where it is, and when it was made. */
 export interface StoredFile<U = string> {
@@ -98,15 +99,13 @@ function predictionHead(raw: unknown): PredictionHead | undefined {
 }
 
 /**
- * When a file says it was made: its createdAt, else the time in its name (task-complexity-<ISO time
- * with - for : and .>.json, as the calibration command names it), else undefined (then its mtime).
+ * When a file says it was made: its createdAt, else the time in its name (shared/naming.ts), else
+ * undefined (then its mtime).
  */
 export function createdAtOf(fileName: string, raw: unknown): number | undefined {
   const created = isObj(raw) && typeof raw.createdAt === 'string' ? Date.parse(raw.createdAt) : NaN;
   if (Number.isFinite(created)) return created;
-  const m = /(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{3})Z/.exec(fileName);
-  const stamped = m ? Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`) : NaN;
-  return Number.isFinite(stamped) ? stamped : undefined;
+  return timeInFileName(fileName);
 }
 
 /** What a JSON file of the results folder is; undefined for anything else (links.json, a file being written). */

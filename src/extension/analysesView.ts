@@ -3,11 +3,11 @@
  * saved task-complexity calibrations and the saved predictions, each group under its own row.
  * A click opens the file in its view. The rows' content comes from analysesModel.ts.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatSummary } from '../analysis/summary';
+import { formatSummary } from '../shared/summary';
 import { analysisDescription, calibrationDescription, childNodes, GROUP_LABELS, ordersText, predictionDescription, rootNodes, type TreeNode } from './analysesModel';
 import type { ResultsStore } from './resultsStore';
+import { checkpointName } from '../shared/naming';
 
 export type AnalysesNode = TreeNode<vscode.Uri>;
 
@@ -29,7 +29,7 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
   getTreeItem(node: AnalysesNode): vscode.TreeItem {
     switch (node.kind) {
       case 'checkpoint': {
-        const base = path.basename(node.checkpoint) === 'model.json' ? path.basename(path.dirname(node.checkpoint)) : path.basename(node.checkpoint);
+        const base = checkpointName(node.checkpoint);
         const item = new vscode.TreeItem(base, vscode.TreeItemCollapsibleState.Expanded);
         item.description = formatSummary(node.analyses[0].summary);
         item.tooltip = node.checkpoint;

@@ -5,12 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../analysis/protocol';
+import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../shared/engineProtocol';
 import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import { isPyTorchCheckpoint, pythonFor } from './python';
+import { checkpointName, resultFileName } from '../shared/naming';
+import { BUDGET_DETAILS, BUDGETS } from '../shared/vocabulary';
 
 interface Answers {
   data?: string;
@@ -74,12 +76,7 @@ async function pickLayer({ layers, defaultLayer }: ListLayersResponse): Promise<
 }
 
 async function pickBudget(current: Budget): Promise<Budget | undefined> {
-  const budgets: { label: Budget; detail: string }[] = [
-    { label: 'quick', detail: 'Stops as soon as the ρ estimates settle roughly. Minutes on a CPU.' },
-    { label: 'standard', detail: 'Stops when ρ moves less than a tight tolerance.' },
-    { label: 'thorough', detail: 'Longer training with a stricter stopping rule.' },
-    { label: 'reference', detail: "The paper's recipe: 500 epochs × 2000 samples. Hours on a CPU." },
-  ];
+  const budgets = BUDGETS.map((label) => ({ label, detail: BUDGET_DETAILS[label] }));
   const items = budgets.map((b) => ({ ...b, picked: b.label === current }));
   const qp = vscode.window.createQuickPick<(typeof items)[number]>();
   qp.title = 'Training budget of the disentanglers';
@@ -98,9 +95,7 @@ async function pickBudget(current: Budget): Promise<Budget | undefined> {
 
 function resultPath(checkpoint: string, folder: string): string {
   const ws = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(checkpoint))?.uri.fsPath ?? path.dirname(checkpoint);
-  const base = path.basename(checkpoint) === 'model.json' ? path.basename(path.dirname(checkpoint)) : path.basename(checkpoint).replace(/\.[^.]+$/, '');
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return path.join(ws, folder, `${base}-${stamp}.json`);
+  return path.join(ws, folder, resultFileName(checkpoint));
 }
 
 export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> {
@@ -198,7 +193,7 @@ export function finishedText(json: string): string {
 }
 
 async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
-  const name = path.basename(params.checkpoint) === 'model.json' ? path.basename(path.dirname(params.checkpoint)) : path.basename(params.checkpoint);
+  const name = checkpointName(params.checkpoint);
   // The engine rewrites the result file after each finished order: the panel opens as soon as the
   // first order is there, so a long run can be read while the later orders train.
   let opened = false;

@@ -1,12 +1,12 @@
 /** Every command of the extension, in one table: id → factory taking the shared context. */
 import * as vscode from 'vscode';
-import { capabilitiesRequest } from '../analysis/protocol';
+import { capabilitiesRequest } from '../shared/engineProtocol';
 import { analyzeCommand } from './analyzeFlow';
 import type { AnalysesNode } from './analysesView';
 import type { Ctx } from './ctx';
 import { findModelDefinitions } from './modelDefinitions';
 import { describeEngineError } from './engine';
-import { ResultsPanel } from './resultsPanel';
+import { showResults } from './resultsPanel';
 import { compareCommand, openCalibration, openPrediction, predictCommand, taskComplexityCommand } from './viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
@@ -38,7 +38,7 @@ const openResults: Command = (ctx) => async (arg?: vscode.Uri | AnalysesNode) =>
       })
     )?.[0];
   if (!target) return;
-  ResultsPanel.createOrShow(ctx.extension, target);
+  showResults(ctx.extension, target);
 };
 
 /** Links the model definition under the cursor (or the one given by a CodeLens) to a checkpoint. */

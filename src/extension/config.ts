@@ -1,6 +1,7 @@
 /** Typed view of the extension's settings (package.json `contributes.configuration`). */
 import * as vscode from 'vscode';
-import type { BackendChoice, Budget, ReliabilityMethod } from '../analysis/protocol';
+import type { BackendChoice, Budget, ReliabilityMethod } from '../shared/engineProtocol';
+import { DEFAULT_ORDERS } from '../shared/vocabulary';
 
 export interface Settings {
   orders: number[];
@@ -20,7 +21,7 @@ export interface Settings {
 export function settings(scope?: vscode.Uri): Settings {
   const c = vscode.workspace.getConfiguration('featureComplexity', scope);
   return {
-    orders: c.get<number[]>('orders', [0, 2, 4, 8, 14, 20, 26, 32]),
+    orders: c.get<number[]>('orders', [...DEFAULT_ORDERS]),
     budget: c.get<Budget>('budget', 'standard'),
     backend: c.get<BackendChoice>('backend', 'auto'),
     width: c.get<number>('width', 32),

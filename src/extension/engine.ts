@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
-import { EngineErrorCode, logNotification, progressNotification, shutdownRequest, type ProgressParams } from '../analysis/protocol';
+import { EngineErrorCode, logNotification, progressNotification, shutdownRequest, type ProgressParams } from '../shared/engineProtocol';
 
 export class EngineStoppedError extends Error {}
 

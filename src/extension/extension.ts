@@ -7,8 +7,9 @@ import { CODELENS_LANGUAGES, ModelCodeLensProvider } from './codeLens';
 import { EngineClient } from './engine';
 import { Links } from './links';
 import { ResultsStore } from './resultsStore';
-import { ResultsPanel } from './resultsPanel';
-import { ViewsPanel } from './viewsPanel';
+import { Panel } from './panel';
+import { resultsView } from './resultsPanel';
+import { registerViewSerializers } from './viewsPanel';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Feature Complexity Engine');
@@ -24,7 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerCodeLensProvider(CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })), lenses),
     vscode.window.createTreeView('featureComplexity.analyses', { treeDataProvider: tree, showCollapseAll: true }),
   );
-  context.subscriptions.push(ResultsPanel.registerSerializer(context), ViewsPanel.registerSerializers(context));
+  context.subscriptions.push(Panel.registerSerializer(context, resultsView), registerViewSerializers(context));
   for (const [id, factory] of Object.entries(COMMANDS)) {
     context.subscriptions.push(vscode.commands.registerCommand(id, factory(ctx)));
   }

@@ -4,6 +4,7 @@
  * assignments; TypeScript/JavaScript `tf.sequential(...)` / `tf.model(...)` assignments.
  * No vscode import: unit-tested in plain Node.
  */
+import { checkpointStem } from '../shared/naming';
 
 export interface ModelDefinition {
   name: string;
@@ -85,9 +86,7 @@ function words(name: string): string[] {
  * `SmallCNN` ↔ `small_cnn.pt`, `small-cnn/model.json`, `smallcnn_epoch10.h5`.
  */
 export function checkpointMatchesDefinition(definitionName: string, checkpointPath: string): boolean {
-  const parts = checkpointPath.split(/[\\/]/);
-  const file = parts[parts.length - 1];
-  const stem = file === 'model.json' ? (parts[parts.length - 2] ?? '') : file.replace(/\.[^.]+$/, '');
+  const stem = checkpointStem(checkpointPath);
   const cleaned = stem.replace(/([_-]?(epoch|ep|step|v|best|final|last|ckpt|checkpoint)?[_-]?\d*)+$/i, '');
   const a = words(definitionName).join('');
   const b = words(cleaned).join('');

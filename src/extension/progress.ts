@@ -4,7 +4,7 @@
  * notifications for `progressToken` move the bar.
  */
 import * as vscode from 'vscode';
-import type { ProgressParams } from '../analysis/protocol';
+import type { ProgressParams } from '../shared/engineProtocol';
 import type { Ctx } from './ctx';
 import { progressMessage, stageText } from './progressText';
 

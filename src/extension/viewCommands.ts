@@ -5,15 +5,16 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { predictRequest, taskComplexityRequest, type Budget } from '../analysis/protocol';
-import { checkpointName } from '../webview/compareRender';
+import { predictRequest, taskComplexityRequest, type Budget } from '../shared/engineProtocol';
+import { checkpointName } from '../shared/naming';
 import type { AnalysesNode } from './analysesView';
 import { settings } from './config';
 import type { Ctx } from './ctx';
 import { describeEngineError, isCancellation } from './engine';
 import { withEngineProgress } from './progress';
 import type { StoredAnalysis } from './resultsStore';
-import { type PredictRefit, ViewsPanel } from './viewsPanel';
+import { type PredictRefit, showView } from './viewsPanel';
+import { calibrationFileName } from '../shared/naming';
 
 type AnalysisItem = vscode.QuickPickItem & { analysis: StoredAnalysis };
 
@@ -62,7 +63,7 @@ export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknow
     }
     paths = picks.map((p) => p.analysis.uri.fsPath);
   }
-  ViewsPanel.show(ctx.extension, { view: 'compare', paths });
+  showView(ctx.extension, { view: 'compare', paths });
 }
 
 const isRefit = (arg: unknown): arg is PredictRefit => typeof arg === 'object' && arg !== null && (arg as PredictRefit).refit === true && Array.isArray((arg as PredictRefit).results);
@@ -73,7 +74,7 @@ async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; t
     const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true }, (_p, token) =>
       ctx.engine.request(predictRequest, params, token),
     );
-    ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
+    showView(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
   } catch (e) {
     if (!isCancellation(e)) showError(ctx, e);
   }
@@ -126,7 +127,7 @@ const CALIBRATION_BUDGETS: { label: Budget; detail: string }[] = [
 ];
 
 export function openCalibration(ctx: Ctx, uri: vscode.Uri): void {
-  ViewsPanel.show(ctx.extension, { view: 'calibration', path: uri.fsPath });
+  showView(ctx.extension, { view: 'calibration', path: uri.fsPath });
 }
 
 /** A saved prediction (the JSON export of the prediction view, or `feature-complexity predict --out`) in the prediction view. */
@@ -138,7 +139,7 @@ export async function openPrediction(ctx: Ctx, uri: vscode.Uri): Promise<void> {
     return;
   }
   const stat = await vscode.workspace.fs.stat(uri);
-  ViewsPanel.show(ctx.extension, { view: 'predict', shown: { report: saved.report, madeAt: new Date(stat.mtime).toISOString() } });
+  showView(ctx.extension, { view: 'predict', shown: { report: saved.report, madeAt: new Date(stat.mtime).toISOString() } });
 }
 
 /**
@@ -179,13 +180,13 @@ async function runCalibration(ctx: Ctx): Promise<void> {
   const budget = await vscode.window.showQuickPick(CALIBRATION_BUDGETS, { title: 'Training budget of the calibration' });
   if (!budget) return;
   const cfg = settings(ws.uri);
-  const out = path.join(ws.uri.fsPath, cfg.resultsFolder, `task-complexity-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const out = path.join(ws.uri.fsPath, cfg.resultsFolder, calibrationFileName());
   const progressToken = `task-complexity-${Date.now()}`;
   try {
     await withEngineProgress(ctx, 'Task-complexity calibration', progressToken, (token) =>
       ctx.engine.request(taskComplexityRequest, { budget: budget.label, backend: cfg.backend, seed: cfg.seed, out, progressToken }, token),
     );
-    ViewsPanel.show(ctx.extension, { view: 'calibration', path: out });
+    showView(ctx.extension, { view: 'calibration', path: out });
   } catch (e) {
     if (isCancellation(e)) void vscode.window.showWarningMessage('Feature Complexity: the calibration was cancelled.');
     else showError(ctx, e);

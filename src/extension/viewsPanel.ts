@@ -1,19 +1,15 @@
 /**
- * The comparison, prediction and calibration panels: one webview class, three views. A
- * comparison follows its result files and a calibration its output file, so a rewrite shows up
- * live; a prediction keeps the engine's report in the webview state. All three come back after
- * a window reload through their panel serializers.
+ * The comparison, prediction and calibration panels (panel.ts runs them). A comparison follows
+ * its result files and a calibration its output file, so a rewrite shows up live; a prediction
+ * keeps the engine's report in the webview state. All three come back after a window reload.
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseTaskComplexity } from '../webview/calibrationRender';
-import { checkpointName } from '../webview/compareRender';
+import { parseTaskComplexity } from '../shared/files/calibration';
+import { checkpointName } from '../shared/naming';
 import {
   type ComparedAnalysis,
-  exportNotification,
-  openDocsNotification,
-  readyNotification,
   refitPredictNotification,
   showCalibrationNotification,
   type ShowCalibrationParams,
@@ -23,16 +19,10 @@ import {
   VIEW_TYPES,
   type ViewKind,
   type ViewsWebviewState,
-} from '../webview/protocol';
-import type { PredictReport, PredictTarget } from '../analysis/protocol';
-import { readResultFile } from './resultsModel';
-import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
-
-/** Why a file could not be read, in words. */
-function readError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return err.code === 'ENOENT' ? 'the file does not exist (deleted or moved)' : err.message;
-}
+} from '../shared/webviewProtocol';
+import type { PredictReport, PredictTarget } from '../shared/engineProtocol';
+import { readResultFile } from './resultFile';
+import { folderOf, Panel, type PanelView, readError } from './panel';
 
 export async function readCompared(paths: string[]): Promise<ComparedAnalysis[]> {
   return Promise.all(
@@ -77,122 +67,61 @@ export function refitOf(report: PredictReport, consistentOnly: boolean): Predict
   };
 }
 
-export class ViewsPanel {
-  private static readonly open = new Map<string, ViewsPanel>();
-  private readonly _disposables: vscode.Disposable[] = [];
-  private ready = false;
-  private disposed = false;
-  /** The first message, read while the page loads (as the results panel does). */
-  private prefetched: Promise<unknown> | undefined;
+type Source<K extends ViewKind> = Extract<ViewsWebviewState, { view: K }>;
 
-  /** Opens the view of `source`, or reveals and refreshes the panel that already shows it. */
-  static show(extension: vscode.ExtensionContext, source: ViewsWebviewState): ViewsPanel {
-    const key = ViewsPanel.key(source);
-    const existing = ViewsPanel.open.get(key);
-    if (existing) {
-      existing.source = source;
-      existing.panel.reveal(undefined, false);
-      existing.refresh();
-      return existing;
-    }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPES[source.view], ViewsPanel.title(source), vscode.ViewColumn.Beside, webviewOptions(extension));
-    return new ViewsPanel(panel, extension, source);
-  }
+/** A restored panel's state, when it is one of `view`'s. */
+const stateOf =
+  <K extends ViewKind>(view: K) =>
+  (state: unknown): Source<K> | undefined =>
+    (state as ViewsWebviewState | undefined)?.view === view ? (state as Source<K>) : undefined;
 
-  static registerSerializers(extension: vscode.ExtensionContext): vscode.Disposable {
-    const subs = (Object.keys(VIEW_TYPES) as ViewKind[]).map((view) =>
-      vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[view], {
-        deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown) => {
-          const s = state as ViewsWebviewState | undefined;
-          if (s?.view !== view || ViewsPanel.open.has(ViewsPanel.key(s))) {
-            panel.dispose();
-            return;
-          }
-          panel.webview.options = webviewOptions(extension);
-          new ViewsPanel(panel, extension, s);
-        },
-      }),
-    );
-    return vscode.Disposable.from(...subs);
-  }
+const compareView: PanelView<Source<'compare'>> = {
+  viewType: VIEW_TYPES.compare,
+  page: 'compare',
+  key: (s) => [...s.paths].sort().join('\n'),
+  title: (s) => `Compare: ${s.paths.map((p) => path.basename(p, '.json')).join(' · ')}`,
+  files: (s) => s.paths,
+  message: async (s) => showCompareNotification.message({ analyses: await readCompared(s.paths) }),
+  exportFolder: (s) => folderOf(s.paths[0]),
+  revive: stateOf('compare'),
+};
 
-  /** A prediction panel is reused for the next prediction; comparisons and calibrations are one per file set. */
-  private static key(s: ViewsWebviewState): string {
-    if (s.view === 'compare') return `compare:${[...s.paths].sort().join('\n')}`;
-    if (s.view === 'calibration') return `calibration:${s.path}`;
-    return 'predict';
-  }
+const calibrationView: PanelView<Source<'calibration'>> = {
+  viewType: VIEW_TYPES.calibration,
+  page: 'calibration',
+  key: (s) => s.path,
+  title: (s) => `Task complexity: ${path.basename(s.path, '.json')}`,
+  files: (s) => [s.path],
+  message: async (s) => showCalibrationNotification.message(await readCalibration(s.path)),
+  exportFolder: (s) => folderOf(s.path),
+  revive: stateOf('calibration'),
+};
 
-  private static title(s: ViewsWebviewState): string {
-    if (s.view === 'compare') return `Compare: ${s.paths.map((p) => path.basename(p, '.json')).join(' · ')}`;
-    if (s.view === 'calibration') return `Task complexity: ${path.basename(s.path, '.json')}`;
+/** One prediction panel, reused for the next prediction. */
+const predictView: PanelView<Source<'predict'>> = {
+  viewType: VIEW_TYPES.predict,
+  page: 'predict',
+  key: () => 'predict',
+  title: (s) => {
     const p = s.shown.report.prediction;
     return p ? `Prediction: ${checkpointName(p.label)}` : `Prediction from ${s.shown.report.models.length} analyses`;
-  }
+  },
+  files: () => [],
+  message: async (s) => showPredictNotification.message(s.shown satisfies ShowPredictParams),
+  exportFolder: (s) => folderOf(s.shown.report.models[0]?.path),
+  revive: stateOf('predict'),
+  onMessage: (m, s) => {
+    if (refitPredictNotification.is(m)) void vscode.commands.executeCommand('featureComplexity.predict', refitOf(s.shown.report, m.params.consistentOnly));
+  },
+};
 
-  private watcher: vscode.Disposable | undefined;
+/** Opens the comparison, prediction or calibration of `source`, or refreshes the panel that shows it. */
+export function showView(extension: vscode.ExtensionContext, source: ViewsWebviewState): void {
+  if (source.view === 'compare') Panel.show(extension, compareView, source);
+  else if (source.view === 'calibration') Panel.show(extension, calibrationView, source);
+  else Panel.show(extension, predictView, source);
+}
 
-  private constructor(
-    private readonly panel: vscode.WebviewPanel,
-    private readonly extension: vscode.ExtensionContext,
-    private source: ViewsWebviewState,
-  ) {
-    ViewsPanel.open.set(ViewsPanel.key(source), this);
-    panel.iconPath = vscode.Uri.joinPath(extension.extensionUri, 'media', 'icon.png');
-    panel.webview.html = webviewPage(panel.webview, extension, ViewsPanel.title(source), source.view);
-    panel.onDidDispose(() => this.dispose(), null, this._disposables);
-    panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m), null, this._disposables);
-    this.watch();
-    this.prefetched = this.message();
-  }
-
-  private watch(): void {
-    this.watcher?.dispose();
-    const files = this.source.view === 'compare' ? this.source.paths : this.source.view === 'calibration' ? [this.source.path] : [];
-    this.watcher = files.length ? watchFiles(files, () => this.refresh()) : undefined;
-  }
-
-  private refresh(): void {
-    this.panel.title = ViewsPanel.title(this.source);
-    if (this.ready) void this.send();
-    else this.prefetched = this.message();
-  }
-
-  private async send(): Promise<void> {
-    const message = await (this.prefetched ?? this.message());
-    this.prefetched = undefined;
-    if (!this.disposed) await this.panel.webview.postMessage(message);
-  }
-
-  private async message(): Promise<unknown> {
-    const s = this.source;
-    if (s.view === 'compare') return showCompareNotification.message({ analyses: await readCompared(s.paths) });
-    if (s.view === 'calibration') return showCalibrationNotification.message(await readCalibration(s.path));
-    return showPredictNotification.message(s.shown satisfies ShowPredictParams);
-  }
-
-  private onMessage(m: unknown): void {
-    if (readyNotification.is(m)) {
-      this.ready = true;
-      void this.send();
-    } else if (exportNotification.is(m)) {
-      const s = this.source;
-      const near = s.view === 'compare' ? s.paths[0] : s.view === 'calibration' ? s.path : s.shown.report.models[0]?.path;
-      void saveExport(m.params, near ? path.dirname(near) : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? ''));
-    } else if (openDocsNotification.is(m)) {
-      void openDocs(this.extension, m.params);
-    } else if (refitPredictNotification.is(m) && this.source.view === 'predict') {
-      void vscode.commands.executeCommand('featureComplexity.predict', refitOf(this.source.shown.report, m.params.consistentOnly));
-    }
-  }
-
-  dispose(): void {
-    // panel.dispose() fires onDidDispose, which lands here again.
-    if (this.disposed) return;
-    this.disposed = true;
-    ViewsPanel.open.delete(ViewsPanel.key(this.source));
-    this.watcher?.dispose();
-    this.panel.dispose();
-    while (this._disposables.length) this._disposables.pop()?.dispose();
-  }
+export function registerViewSerializers(extension: vscode.ExtensionContext): vscode.Disposable {
+  return vscode.Disposable.from(Panel.registerSerializer(extension, compareView), Panel.registerSerializer(extension, calibrationView), Panel.registerSerializer(extension, predictView));
 }

@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { ADAM_UPDATE, FusedAdam, adam } from '../../src/analysis/kernels/adam';
-import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { ADAM_UPDATE, FusedAdam, adam } from '../../src/analysis/tf/kernels/adam';
+import { Disentangler, trainStep } from '../../src/analysis/pipeline/disentangler';
 import { random } from './kernelHelpers';
 
 before(async () => {

@@ -7,14 +7,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { fork } from 'node:child_process';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/analysis/protocol';
-import { analyze, defaultResultPath, parseOrders } from '../../src/analysis/analyze';
-import { Rng } from '../../src/analysis/data/rng';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../src/shared/engineProtocol';
+import { analyze, defaultResultPath, parseOrders } from '../../src/analysis/pipeline/analyze';
+import { Rng } from '../../src/analysis/util/random';
 import { writeIdx } from '../../src/analysis/data/idx';
-import { BadInputError } from '../../src/analysis/errors';
-import { validateResult } from '../../src/analysis/result';
-import { saveLayersModel } from '../../src/analysis/teacher';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { validateResult } from '../../src/analysis/pipeline/result';
+import { saveLayersModel } from '../../src/analysis/teacher/teacher';
 
 const H = 8;
 

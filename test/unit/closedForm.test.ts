@@ -5,11 +5,11 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { Disentangler } from '../../src/analysis/disentangler';
-import { solveLinearOrder } from '../../src/analysis/closedForm';
-import { probeGeometry } from '../../src/analysis/geometry';
-import { Rng } from '../../src/analysis/data/rng';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { Disentangler } from '../../src/analysis/pipeline/disentangler';
+import { solveLinearOrder } from '../../src/analysis/pipeline/closedForm';
+import { probeGeometry } from '../../src/analysis/pipeline/geometry';
+import { Rng } from '../../src/analysis/util/random';
 import { convTrunk, type Convention } from './geometryCases';
 
 before(async () => {

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { Rng } from '../../src/analysis/data/rng';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { Rng } from '../../src/analysis/util/random';
 import { trainedFixture } from '../fixtures/variants/smallCnn';
-import { compressModel, magnitudeMask, prunableKernels, sensitivityFraction, shareWeights } from '../../src/analysis/compress';
-import { BadInputError } from '../../src/analysis/errors';
-import { loadLayersModel } from '../../src/analysis/teacher';
+import { compressModel, magnitudeMask, prunableKernels, sensitivityFraction, shareWeights } from '../../src/analysis/experiments/compress';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { loadLayersModel } from '../../src/analysis/teacher/teacher';
 
 test('magnitude mask zeroes exactly the smallest share, and masks of a growing share are nested', () => {
   const w = Float32Array.from([0.5, -0.1, 0.05, -2, 0.1, 0.3, -0.3, 0.0]);

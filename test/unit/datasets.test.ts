@@ -12,7 +12,7 @@ import { PNG } from 'pngjs';
 import { loadDataset } from '../../src/analysis/data/dataset';
 import { loadImageFolder } from '../../src/analysis/data/imageFolder';
 import { parseNpy } from '../../src/analysis/data/npy';
-import { BadInputError } from '../../src/analysis/errors';
+import { BadInputError } from '../../src/analysis/util/errors';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const isBad = (re: RegExp) => (e: unknown) => e instanceof BadInputError && re.test(e.message);

@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../../src/analysis/disentangler';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../../src/analysis/pipeline/disentangler';
 
 before(async () => {
   await useBackend('cpu');

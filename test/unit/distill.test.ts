@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
-import { channelStandardizer, distillModel, STUDENT_ORDER, studentStrides } from '../../src/analysis/distill';
-import { BadInputError } from '../../src/analysis/errors';
-import { cutModel, defaultTargetLayer, loadLayersModel, loadTeacher } from '../../src/analysis/teacher';
+import { channelStandardizer, distillModel, STUDENT_ORDER, studentStrides } from '../../src/analysis/experiments/distill';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { cutModel, defaultTargetLayer, loadLayersModel, loadTeacher } from '../../src/analysis/teacher/teacher';
 import { trainedFixture } from '../fixtures/variants/smallCnn';
 
 test('student strides: per stage, downsampling late; a feature larger than the input is refused', () => {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { RequestType0 } from 'vscode-jsonrpc';
-import { capabilitiesRequest, logNotification, shutdownRequest } from '../../src/analysis/protocol';
+import { capabilitiesRequest, logNotification, shutdownRequest } from '../../src/shared/engineProtocol';
 
 let child: ChildProcess;
 let connection: MessageConnection;

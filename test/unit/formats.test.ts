@@ -7,12 +7,13 @@ import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
-import { BadInputError } from '../../src/analysis/errors';
-import { detectCheckpointFormat } from '../../src/analysis/formats/teacherSource';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { detectCheckpointFormat } from '../../src/analysis/teacher/teacherSource';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkpointHash, checkTeacherFits, loadExemplar, loadTeacher, saveLayersModel, teacherStats } from '../../src/analysis/teacher';
+import { checkTeacherFits, loadExemplar, loadTeacher, saveLayersModel, teacherStats } from '../../src/analysis/teacher/teacher';
+import { checkpointHash } from '../../src/analysis/teacher/tfjsFiles';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as { testAccuracy: number; testOutputs: number[][] };

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
-import { BadInputError } from '../../src/analysis/errors';
-import { loadTeacher } from '../../src/analysis/teacher';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { loadTeacher } from '../../src/analysis/teacher/teacher';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const CASE_TIMEOUT_MS = 20000;

@@ -5,11 +5,11 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { axisFromWindows, planAxis, planWindow, probeGeometry } from '../../src/analysis/geometry';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { axisFromWindows, planAxis, planWindow, probeGeometry } from '../../src/analysis/pipeline/geometry';
 import { convTrunk, expected, type Convention } from './geometryCases';
 import { join } from 'node:path';
-import { loadTeacher } from '../../src/analysis/teacher';
+import { loadTeacher } from '../../src/analysis/teacher/teacher';
 
 before(async () => {
   await useBackend('cpu');

@@ -1,6 +1,6 @@
 /** Trunks in each padding convention, and the grids they have (geometry.test.ts, closedForm.test.ts). */
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Geometry } from '../../src/analysis/geometry';
+import type { Geometry } from '../../src/analysis/pipeline/geometry';
 
 export type Convention = 'tf-same' | 'torch' | 'valid' | 'pool';
 

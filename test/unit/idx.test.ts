@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BadInputError } from '../../src/analysis/errors';
+import { BadInputError } from '../../src/analysis/util/errors';
 import { encodeIdx, loadIdxFolder, parseIdx, readIdx, writeIdx } from '../../src/analysis/data/idx';
 
 function writeFolder(dir: string, n: number, nTest: number, gz: boolean): void {

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
-import { BadInputError } from '../../src/analysis/errors';
-import { h5wasm, keras3ToKeras2, loadKerasModel } from '../../src/analysis/formats/keras';
-import { loadTeacher, teacherStats } from '../../src/analysis/teacher';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { h5wasm, keras3ToKeras2, loadKerasModel } from '../../src/analysis/teacher/keras';
+import { loadTeacher, teacherStats } from '../../src/analysis/teacher/teacher';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as { testAccuracy: number; testOutputs: number[][]; defaultLayer: string; featureShape: number[] };

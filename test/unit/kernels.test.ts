@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
-import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { registerWasmConvKernels } from '../../src/analysis/tf/kernels/wasm-conv';
+import { Disentangler, trainStep } from '../../src/analysis/pipeline/disentangler';
 import { assertClose, random } from './kernelHelpers';
 
 before(async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkpointMatchesDefinition, findModelDefinitions } from '../../src/extension/modelDefinitions';
-import { formatSummary, summarize } from '../../src/analysis/summary';
+import { formatSummary, summarize } from '../../src/shared/summary';
 
 test('finds PyTorch and Keras model classes, and ignores other classes', () => {
   const src = [

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset } from '../../src/analysis/data/dataset';
-import { BadInputError } from '../../src/analysis/errors';
-import { loadOnnxTeacher, readOnnx } from '../../src/analysis/formats/onnx';
-import { exportTorchToOnnx } from '../../src/analysis/formats/pytorch';
-import { checkTeacherFits, loadTeacher, teacherStats } from '../../src/analysis/teacher';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { loadOnnxTeacher, readOnnx } from '../../src/analysis/teacher/onnx';
+import { exportTorchToOnnx } from '../../src/analysis/teacher/pytorch';
+import { checkTeacherFits, loadTeacher, teacherStats } from '../../src/analysis/teacher/teacher';
 
 const F = join(__dirname, '..', 'fixtures', 'formats');
 const ref = JSON.parse(readFileSync(join(F, 'torch_ref.json'), 'utf8')) as { testAccuracy: number; testLogits: number[][]; featureShapeNCHW: number[]; testFeatureSum: number[] };

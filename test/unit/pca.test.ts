@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pca, projectPca, regressionPlaneInPca } from '../../src/analysis/metrics/pca';
 import { fitLinear, predictLinear } from '../../src/analysis/metrics/regression';
-import { seededRandom } from '../../src/analysis/metrics/shapley';
+import { mulberry32 } from '../../src/analysis/util/random';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
 
@@ -31,7 +31,7 @@ test('a cross of points: variances 8/3 and 2/3, ratios 0.8 and 0.2, axes as dire
 });
 
 test('fewer points than dimensions (8-d vectors of 5 models) works', () => {
-  const rand = seededRandom(2);
+  const rand = mulberry32(2);
   const x = Array.from({ length: 5 }, () => Array.from({ length: 8 }, () => rand()));
   const p = pca(x, 2);
   assert.equal(p.components.length, 2);
@@ -43,7 +43,7 @@ test('fewer points than dimensions (8-d vectors of 5 models) works', () => {
 });
 
 test('the regressor plane in PCA space reproduces predictions for points in that plane', () => {
-  const rand = seededRandom(5);
+  const rand = mulberry32(5);
   // Points that lie exactly in a 2-d affine subspace of R^4.
   const a = [1, 0, 2, -1];
   const b = [0, 1, -1, 3];

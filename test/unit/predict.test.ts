@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/analysis/comparability';
-import { BadInputError } from '../../src/analysis/errors';
-import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/predict';
-import { seededRandom } from '../../src/analysis/metrics/shapley';
+import { consistentGroups, predictSettingsWarning, settingDifferences } from '../../src/shared/comparability';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { featureVector, predictFromResults, readPredictSource, selectFeatureOrders, type PredictInput } from '../../src/analysis/experiments/predict';
+import { mulberry32 } from '../../src/analysis/util/random';
 
 const MAIN = join(__dirname, '../../src/analysis/main.ts');
 function cli(...args: string[]) {
@@ -44,7 +44,7 @@ function syntheticResult(i: number, rand: () => number, noise = 0, withReliabili
 }
 
 function collection(m: number, seed: number, noise = 0): PredictInput[] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   return Array.from({ length: m }, (_, i) => ({ path: `/r/model-${i}.json`, result: syntheticResult(i, rand, noise) }));
 }
 
@@ -54,7 +54,7 @@ test('result files are read with one clear line when a needed field is missing',
     writeFileSync(join(dir, name), typeof v === 'string' ? v : JSON.stringify(v));
     return join(dir, name);
   };
-  const good = syntheticResult(0, seededRandom(1));
+  const good = syntheticResult(0, mulberry32(1));
   assert.deepEqual(readPredictSource(write('good.json', good)), good);
   assert.throws(() => readPredictSource(write('broken.json', '{')), (e: unknown) => e instanceof BadInputError && /broken\.json: not a readable/.test(e.message));
   assert.throws(() => readPredictSource(write('v2.json', { ...good, schemaVersion: 2 })), BadInputError);
@@ -103,7 +103,7 @@ test('too few models, or a file without reliability, is a BadInputError', () => 
 
 test('the command prints MAE, R², the spread, a table and the prediction; --json carries the PCA', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fc-predict-'));
-  const rand = seededRandom(7);
+  const rand = mulberry32(7);
   const files = Array.from({ length: 13 }, (_, i) => {
     const path = join(dir, `model-${i}.json`);
     writeFileSync(path, JSON.stringify(syntheticResult(i, rand, 0.01)));
@@ -148,7 +148,7 @@ const SETTINGS = { method: 'joint', networks: 3, exemplars: ['/ex/a', '/ex/b'], 
  * applied to their result), so the largest consistent group is known.
  */
 function mixed(base: number, groups: { n: number; change: (r: Record<string, unknown>) => void }[], seed = 8): PredictInput[] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   let i = 0;
   const make = (change?: (r: Record<string, unknown>) => void) => {
     const result: Record<string, unknown> = { ...syntheticResult(i, rand, 0.01), width: 16, featureShape: [7, 7, 16], reliabilitySettings: structuredClone(SETTINGS) };

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crossValidate, fitLinear, meanAbsoluteError, predictLinear, rSquared } from '../../src/analysis/metrics/regression';
-import { seededRandom } from '../../src/analysis/metrics/shapley';
+import { mulberry32 } from '../../src/analysis/util/random';
 
 function synthetic(m: number, w: number[], b: number, noise: number, seed: number) {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const x = Array.from({ length: m }, () => w.map(() => rand()));
   const y = x.map((row) => b + row.reduce((s, v, i) => s + v * w[i], 0) + noise * (rand() - 0.5));
   return { x, y };

@@ -5,8 +5,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { BadInputError } from '../../src/analysis/errors';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { BadInputError } from '../../src/analysis/util/errors';
 import {
   applyLinear,
   checkCompatible,
@@ -17,11 +17,11 @@ import {
   reliabilitySplit,
   sampleVariance,
 } from '../../src/analysis/metrics/reliability';
-import { seededRandom } from '../../src/analysis/metrics/shapley';
+import { mulberry32 } from '../../src/analysis/util/random';
 import { gaussian, knownCase, randomMatrix, toTensor } from './reliabilityKnown';
-import { BUDGETS } from '../../src/analysis/budget';
+import { BUDGETS } from '../../src/analysis/pipeline/budget';
 import type { Split } from '../../src/analysis/data/dataset';
-import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../../src/analysis/reliabilityTrain';
+import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../../src/analysis/pipeline/reliabilityTrain';
 
 before(async () => {
   await useBackend('cpu');
@@ -119,7 +119,7 @@ test('the maps fitted on the training samples give the same share on new samples
 });
 
 test('least-squares heads reproduce a known 1×1 convolution', async () => {
-  const g = gaussian(seededRandom(4));
+  const g = gaussian(mulberry32(4));
   const w = randomMatrix(5, 3, g);
   const h = tf.tensor(Array.from({ length: 10 * 3 * 3 * 5 }, g), [10, 3, 3, 5]);
   const f = applyLinear(h, w);
@@ -129,7 +129,7 @@ test('least-squares heads reproduce a known 1×1 convolution', async () => {
 });
 
 test('the split: reliable + unreliable = c with additive variances, ρ_rel ≤ 1, and exactly the projected share when u is a projection of c', async () => {
-  const g = gaussian(seededRandom(8));
+  const g = gaussian(mulberry32(8));
   const t = (scale: number, c = 4) => tf.tensor(Array.from({ length: 300 * c }, () => scale * g()), [300, c]);
   // Order 0: c0 has a reliable 2-channel part; the reliable feature is that part shrunk by the cycle (0.7).
   const keep = tf.tensor2d([1, 0, 0, 0, 0, 1, 0, 0], [4, 2]);
@@ -182,7 +182,7 @@ test('an exemplar with a different spatial size is a BadInputError naming it', (
  * only the shared part in the target's reliable feature.
  */
 function jointCase(seed: number) {
-  const g = gaussian(seededRandom(seed));
+  const g = gaussian(mulberry32(seed));
   const N = 96;
   const S = 4;
   const M = N * S * S;

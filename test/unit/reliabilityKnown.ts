@@ -4,8 +4,8 @@
  * (a cross-loading), so the true reliable share of the target's feature is known.
  */
 import { Matrix } from 'ml-matrix';
-import { tf } from '../../src/analysis/backend';
-import { seededRandom } from '../../src/analysis/metrics/shapley';
+import { tf } from '../../src/analysis/tf/backend';
+import { mulberry32 } from '../../src/analysis/util/random';
 
 export function gaussian(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -53,13 +53,13 @@ export interface KnownCaseOptions {
 export function knownCase(o: KnownCaseOptions): KnownCase {
   // Loadings from `seed`, samples (latents and noise) from `sampleSeed`: two cases with the same
   // seed are the same networks on different samples.
-  const w = gaussian(seededRandom(o.seed));
-  const g = gaussian(seededRandom(1_000_003 * (o.sampleSeed ?? o.seed) + 17));
+  const w = gaussian(mulberry32(o.seed));
+  const g = gaussian(mulberry32(1_000_003 * (o.sampleSeed ?? o.seed) + 17));
   const S = 4;
   const N = Math.max(1, Math.round(o.positions / (S * S)));
   const M = N * S * S;
   // The private part's weight varies with the seed, so the true share does too.
-  const privateScale = 0.7 + 0.6 * seededRandom(o.seed + 1000)();
+  const privateScale = 0.7 + 0.6 * mulberry32(o.seed + 1000)();
   const [ws, wp] = [randomMatrix(3, 8, w), randomMatrix(3, 8, w).mul(privateScale)];
   const loadings = [0, 1].map(() => ({ s: randomMatrix(3, 10, w), p: randomMatrix(3, 10, w).mul(o.crossLoading), q: randomMatrix(3, 10, w) }));
   const mix = randomMatrix(12, 12, w);

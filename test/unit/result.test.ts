@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BadInputError } from '../../src/analysis/errors';
-import { readResult, validateResult, writeResult, type ResultFile } from '../../src/analysis/result';
-import { formatResult } from '../../src/analysis/commands';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { readResult, validateResult, writeResult, type ResultFile } from '../../src/analysis/pipeline/result';
+import { formatResult } from '../../src/analysis/cli/commands';
 
 function sample(): ResultFile {
   return {

@@ -3,8 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { validateResult } from '../../src/analysis/result';
-import { parseResult, readResultFile, ResultFormatError } from '../../src/extension/resultsModel';
+import { validateResult } from '../../src/analysis/pipeline/result';
+import { parseResult, ResultFormatError } from '../../src/shared/files/analysis';
+import { readResultFile } from '../../src/extension/resultFile';
 
 const fixtures = join(__dirname, '..', 'fixtures', 'results');
 const raw = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, unknown>;

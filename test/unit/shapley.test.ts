@@ -1,18 +1,9 @@
 /** Shapley values on games whose answers are known, and the batched head evaluator against a plain loop. */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import {
-  componentShapley,
-  exactShapley,
-  headLossEvaluator,
-  sampledShapley,
-  seededRandom,
-  shapleyOfComponents,
-  shapleyWeight,
-  type Coalition,
-  type CoalitionEvaluator,
-} from '../../src/analysis/metrics/shapley';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { componentShapley, exactShapley, headLossEvaluator, sampledShapley, shapleyOfComponents, shapleyWeight, type Coalition, type CoalitionEvaluator } from '../../src/analysis/metrics/shapley';
+import { mulberry32 } from '../../src/analysis/util/random';
 
 before(async () => {
   await useBackend('cpu');
@@ -80,7 +71,7 @@ test('glove game (known answer): one left glove, two right gloves → 2/3, 1/6, 
 });
 
 test('batches are bounded by coalitionsPerCall and give the same values', async () => {
-  const rand = seededRandom(3);
+  const rand = mulberry32(3);
   const table = Float64Array.from({ length: 256 }, () => rand());
   const v = (m: number[]) => table[m.reduce((s, i) => s | (1 << i), 0)];
   const all = await exactShapley(8, game(v));
@@ -91,7 +82,7 @@ test('batches are bounded by coalitionsPerCall and give the same values', async 
 });
 
 test('permutation sampling is within 3 standard errors of exact on an 8-player game, seeded, and efficient', async () => {
-  const rand = seededRandom(11);
+  const rand = mulberry32(11);
   const weights = Array.from({ length: 8 }, () => rand() * 2 - 1);
   const pair = Array.from({ length: 8 }, () => Array.from({ length: 8 }, () => rand() - 0.5));
   const v = (m: number[]): number => {
@@ -135,7 +126,7 @@ function bruteForceLoss(players: number[][][], labels: number[], W: number[][], 
 }
 
 test('the batched head evaluator equals a brute-force loop on a tiny linear head', async () => {
-  const rand = seededRandom(5);
+  const rand = mulberry32(5);
   const N = 13;
   const shape = [2, 3]; // feature [2, 3] per sample, flattened for the head
   const F = 6;
@@ -176,7 +167,7 @@ test('the batched head evaluator equals a brute-force loop on a tiny linear head
 });
 
 test('componentShapley: efficiency of both games from the reported losses', async () => {
-  const rand = seededRandom(9);
+  const rand = mulberry32(9);
   const N = 20;
   const F = 5;
   const P = 4;
@@ -213,7 +204,7 @@ test('componentShapley: efficiency of both games from the reported losses', asyn
 });
 
 test('shapleyOfComponents replaces missing components by their training mean on both splits', async () => {
-  const rand = seededRandom(12);
+  const rand = mulberry32(12);
   const F = 3;
   const W = tf.tensor2d(Array.from({ length: F }, () => Array.from({ length: 2 }, () => rand() * 2 - 1)));
   const head = (f: tf.Tensor) => tf.matMul(f as tf.Tensor2D, W);
@@ -239,7 +230,7 @@ test('shapleyOfComponents replaces missing components by their training mean on 
 });
 
 test('a head that returns its input (the target layer is the logits) works and leaks nothing', async () => {
-  const rand = seededRandom(21);
+  const rand = mulberry32(21);
   const N = 7;
   const K = 3;
   const playersJs = [0, 1].map(() => Array.from({ length: N }, () => Array.from({ length: K }, () => rand() * 2 - 1)));

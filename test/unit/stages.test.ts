@@ -4,16 +4,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { analyze, registerAnalysisStage, type AnalysisContext } from '../../src/analysis/analyze';
-import { Rng } from '../../src/analysis/data/rng';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { analyze } from '../../src/analysis/pipeline/analyze';
+import { Rng } from '../../src/analysis/util/random';
 import { writeIdx } from '../../src/analysis/data/idx';
-import { BadInputError, CancelledError } from '../../src/analysis/errors';
-import { validateResult, type ResultFile } from '../../src/analysis/result';
-import { saveLayersModel } from '../../src/analysis/teacher';
-import '../../src/analysis/stages';
-import { runReliability } from '../../src/analysis/stages/reliabilityStage';
-import { guarded } from '../../src/analysis/stages/common';
+import { BadInputError, CancelledError } from '../../src/analysis/util/errors';
+import { validateResult, type ResultFile } from '../../src/analysis/pipeline/result';
+import { saveLayersModel } from '../../src/analysis/teacher/teacher';
+import { STAGES } from '../../src/analysis/pipeline/stages';
+import type { AnalysisContext } from '../../src/analysis/pipeline/stages/types';
+import { runReliability } from '../../src/analysis/pipeline/stages/reliabilityStage';
+import { guarded } from '../../src/analysis/pipeline/stages/common';
 
 const H = 8;
 
@@ -65,7 +66,9 @@ function writeData(dir: string, teacher: tfl.LayersModel, nTrain: number, nTest:
 }
 
 let checkIncompatible: string | undefined;
-registerAnalysisStage(
+/** The analysis's own stages, then a check that runs inside the analysis while its nets are alive. */
+const stagesWithCheck = [
+  ...STAGES,
   guarded({
     name: 'test: exemplar check',
     enabled: () => checkIncompatible !== undefined,
@@ -76,7 +79,7 @@ registerAnalysisStage(
       return {};
     },
   }),
-);
+];
 
 test('stages: Shapley, reliability, substitution and visualisation on a tiny linear teacher', async () => {
   await useBackend('wasm');
@@ -112,6 +115,7 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
         exemplars: [join(root, 'exA'), join(root, 'exB')],
       },
       { progress: (p) => stagesSeen.add(p.stage) },
+      stagesWithCheck,
     );
     checkIncompatible = undefined;
     assert.ok(tf.memory().numTensors - tensorsBefore < 5, `${tf.memory().numTensors - tensorsBefore} tensors left after the stages`);

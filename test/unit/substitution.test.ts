@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { headScore, substitution } from '../../src/analysis/metrics/substitution';
 
 /** A linear head on 2-d features: logits = [x0, x1, 0]. */

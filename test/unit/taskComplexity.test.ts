@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centreOfMass, formatTaskComplexity, isPoorFit, parseTasks, POOR_TARGET_FIT, runTaskComplexity, TARGET_DNN_ORDER, type TaskComplexityResult } from '../../src/analysis/taskComplexity';
-import { BadInputError } from '../../src/analysis/errors';
-import { commandUsage } from '../../src/analysis/cli';
-import { calibrationSeries, calibrationSettings, centreTable, POOR_FIT, poorFitWarning } from '../../src/webview/calibrationRender';
+import { centreOfMass, formatTaskComplexity, isPoorFit, parseTasks, POOR_TARGET_FIT, runTaskComplexity, TARGET_DNN_ORDER, type TaskComplexityResult } from '../../src/analysis/experiments/taskComplexity';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { commandUsage } from '../../src/analysis/cli/cli';
+import { calibrationSettings, centreTable, poorFitWarning } from '../../src/webview/calibration/render';
+import { calibrationSeries, POOR_FIT } from '../../src/shared/files/calibration';
 
 test('centre of mass of ρ over order positions, residue last', () => {
   assert.equal(centreOfMass([1, 0, 0], 0), 0);

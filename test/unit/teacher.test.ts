@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, truncateSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { BadInputError } from '../../src/analysis/errors';
-import { checkpointHash, cutModel, defaultTargetLayer, listLayers, loadLayersModel, loadTeacher, saveLayersModel } from '../../src/analysis/teacher';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { cutModel, defaultTargetLayer, listLayers, loadLayersModel, loadTeacher, saveLayersModel } from '../../src/analysis/teacher/teacher';
+import { checkpointHash } from '../../src/analysis/teacher/tfjsFiles';
 
 function smallCnn(): tfl.LayersModel {
   const m = tfl.sequential();

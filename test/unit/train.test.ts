@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { BUDGETS, budgetSpec, converged, learningRate, stepLearningRate } from '../../src/analysis/budget';
-import { Rng } from '../../src/analysis/data/rng';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { BUDGETS, budgetSpec, converged, learningRate, stepLearningRate } from '../../src/analysis/pipeline/budget';
+import { Rng } from '../../src/analysis/util/random';
 import type { Split } from '../../src/analysis/data/dataset';
-import { BadInputError } from '../../src/analysis/errors';
-import { predictSet, trainOrders, type FeatureSet } from '../../src/analysis/train';
+import { BadInputError } from '../../src/analysis/util/errors';
+import { predictSet, trainOrders, type FeatureSet } from '../../src/analysis/pipeline/train';
 
 test('learning rate is log-spaced from lrStart to lrEnd', () => {
   const b = BUDGETS.reference;

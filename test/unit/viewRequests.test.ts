@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError } from 'vscode-jsonrpc/node';
-import { BadInputError, CancelledError } from '../../src/analysis/errors';
-import { predictFromResults, readPredictSource } from '../../src/analysis/predict';
-import { EngineErrorCode, predictRequest, type ProgressParams } from '../../src/analysis/protocol';
-import { handlePredict, handleTaskComplexity } from '../../src/analysis/viewRequests';
-import { calibrationSeries, parseTaskComplexity } from '../../src/webview/calibrationRender';
+import { BadInputError, CancelledError } from '../../src/analysis/util/errors';
+import { predictFromResults, readPredictSource } from '../../src/analysis/experiments/predict';
+import { EngineErrorCode, predictRequest, type ProgressParams } from '../../src/shared/engineProtocol';
+import { handlePredict, handleTaskComplexity } from '../../src/analysis/rpc/viewRequests';
+import { calibrationSeries, parseTaskComplexity } from '../../src/shared/files/calibration';
 import { syntheticZoo } from '../fixtures/views/synthetic';
 
 function writeZoo(m: number, seed: number): string[] {

@@ -3,26 +3,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { predictFromResults } from '../../src/analysis/predict';
-import { parseResult } from '../../src/extension/resultsModel';
-import { makeNonce, resultsPageHtml } from '../../src/webview/html';
-import {
-  calibrationLabels,
-  calibrationSeries,
-  calibrationSettings,
-  calibrationTable,
-  calibrationVerdict,
-  CalibrationFormatError,
-  centreOfMass,
-  centreRises,
-  parseTaskComplexity,
-  poorFitWarning,
-} from '../../src/webview/calibrationRender';
-import { checkpointName, compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compareRender';
-import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks, settingsNotice } from '../../src/webview/predictRender';
-import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/webview/protocol';
+import { predictFromResults } from '../../src/analysis/experiments/predict';
+import { parseResult } from '../../src/shared/files/analysis';
+import { makeNonce, resultsPageHtml } from '../../src/extension/pageHtml';
+import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, poorFitWarning } from '../../src/webview/calibration/render';
+import { calibrationSeries, CalibrationFormatError, centreOfMass, parseTaskComplexity } from '../../src/shared/files/calibration';
+import { compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../src/webview/compare/render';
+import { checkpointName } from '../../src/shared/naming';
+import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks, settingsNotice } from '../../src/webview/predict/render';
+import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../src/shared/webviewProtocol';
 import { syntheticZoo } from '../fixtures/views/synthetic';
-import type { Theme } from '../../src/webview/theme';
+import type { Theme } from '../../src/webview/common/theme';
 
 const THEME = { kind: 'dark', foreground: '#ccc', muted: '#999', background: '#1e1e1e', border: '#444', grid: '#333', gridMinor: '#222', fontFamily: 'sans-serif', fontSize: 12, blue: '#3794ff', green: '#89d185', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', series: ['#3794ff', '#d18616'] } as Theme;
 
@@ -119,7 +110,7 @@ test('comparing an engine-written result: its reliability rows, table cells and 
     assert.ok(Math.abs(rel - x.reliableVariance) <= 0.0005 + 1e-12 && Math.abs(unrel - x.unreliableVariance) <= 0.0005 + 1e-12, `${cell} vs ${x.reliableVariance} / ${x.unreliableVariance}`);
   }
   // The chart module is an ES module (the webview bundle's): loaded as one.
-  const { compareReliabilityChart } = await import('../../src/webview/viewCharts.mjs');
+  const { compareReliabilityChart } = await import('../../src/webview/compare/charts.mjs');
   const chart = compareReliabilityChart(rows, items, THEME);
   const sets = chart.data.datasets as { label: string; data: number[] }[];
   const orderIndex = (o: number) => rows.findIndex((r) => r.order === o);

@@ -9,10 +9,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { WEBGPU_ICD_ENV, initWebgpu, probeBackends, softwareAdapterName, tf, useBackend } from '../../src/analysis/backend';
-import { ADAM_UPDATE, adam } from '../../src/analysis/kernels/adam';
-import { countGpuWork } from '../../src/analysis/kernels/webgpu-util';
-import { Disentangler, trainStep } from '../../src/analysis/disentangler';
+import { WEBGPU_ICD_ENV, initWebgpu, probeBackends, softwareAdapterName, tf, useBackend } from '../../src/analysis/tf/backend';
+import { ADAM_UPDATE, adam } from '../../src/analysis/tf/kernels/adam';
+import { countGpuWork } from '../../src/analysis/tf/kernels/webgpu-util';
+import { Disentangler, trainStep } from '../../src/analysis/pipeline/disentangler';
 import { random } from './kernelHelpers';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseResult } from '../../src/extension/resultsModel';
-import { inlineable, makeNonce, resultsPageHtml } from '../../src/webview/html';
-import { exportNotification, readyNotification, showResultNotification } from '../../src/webview/protocol';
+import { parseResult } from '../../src/shared/files/analysis';
+import { inlineable, makeNonce, resultsPageHtml } from '../../src/extension/pageHtml';
+import { exportNotification, readyNotification, showResultNotification } from '../../src/shared/webviewProtocol';
 import {
   axisCut,
   bandOf,
@@ -21,9 +21,9 @@ import {
   formatSeconds,
   progressText,
   CAVEAT,
-} from '../../src/webview/render';
-import { parseColor, withAlpha, type Theme } from '../../src/webview/theme';
-import { validateResult, type ResultFile } from '../../src/analysis/result';
+} from '../../src/webview/results/render';
+import { parseColor, withAlpha, type Theme } from '../../src/webview/common/theme';
+import { validateResult, type ResultFile } from '../../src/analysis/pipeline/result';
 
 const load = (name: string) => parseResult(JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'results', name), 'utf8'))).result;
 const complete = load('fixture-complete.json');
@@ -127,7 +127,7 @@ test('an engine-written result: the reliability table and chart show the file\'s
 
   // The chart: two stacked datasets whose bars are the file's numbers.
   // The chart module is an ES module (the webview bundle's): loaded as one.
-  const { reliabilityChart } = await import('../../src/webview/charts.mjs');
+  const { reliabilityChart } = await import('../../src/webview/common/charts.mjs');
   const chart = reliabilityChart(rows, THEME);
   const data = chart.data.datasets as { label: string; data: number[] }[];
   assert.deepEqual(data.map((d) => d.label), ['reliable', 'unreliable']);

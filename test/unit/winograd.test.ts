@@ -2,9 +2,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { registerWasmConvKernels } from '../../src/analysis/kernels/wasm-conv';
-import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from '../../src/analysis/kernels/wasm-winograd';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { registerWasmConvKernels } from '../../src/analysis/tf/kernels/wasm-conv';
+import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from '../../src/analysis/tf/kernels/wasm-winograd';
 import { GENERATED, generatedSource } from '../../scripts/gen-winograd-wasm';
 import { assertClose, random } from './kernelHelpers';
 

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, useBackend } from '../../src/analysis/backend';
-import { layersTeacher } from '../../src/analysis/teacher';
+import { tf, useBackend } from '../../src/analysis/tf/backend';
+import { layersTeacher } from '../../src/analysis/teacher/teacher';
 import { parseFamily, peersOf, resultsDir, zooModels } from '../../scripts/zoo/common';
 import { familyTeacher } from '../../scripts/zoo/train-zoo';
 

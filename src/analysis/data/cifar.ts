@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
+import { BadInputError } from '../util/errors';
+import type { Dataset, Split } from './types';
 
 const PIXELS = 32 * 32 * 3;
 

@@ -1,35 +1,15 @@
-/** An in-memory dataset of images (NHWC, float32) and integer labels, split into train and test. */
+/** Opens a dataset from a path, in whichever format it holds (the loaders are beside this file; the types in types.ts). */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { BadInputError } from '../errors';
-import { tf } from '../backend';
+import { BadInputError } from '../util/errors';
+import { tf } from '../tf/backend';
 import { cifarFolder, loadCifar } from './cifar';
 import { loadIdxFolder } from './idx';
 import { isImageFolder, loadImageFolder, type ImageFolderOptions } from './imageFolder';
 import { loadNpyFolder, loadNpz } from './npy';
+import type { Dataset, Split } from './types';
 
-export interface Split {
-  /** count × height × width × channels, row-major (NHWC). */
-  images: Float32Array;
-  labels: Int32Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-}
-
-export interface Dataset {
-  path: string;
-  /** 'idx', 'npz', 'npy', 'cifar10', 'images', ... */
-  format: string;
-  train: Split;
-  test: Split;
-  numClasses: number;
-  /** How raw pixels became the floats in `images`; recorded in the result file. */
-  normalization: string;
-  /** What the loader changed on the way in (layout, caps), recorded in the result file. */
-  notes?: string[];
-}
+export type { Dataset, Split };
 
 const IDX_FILE = /^(train|t10k)-(images|labels)-idx[13]-ubyte(\.gz)?$/;
 

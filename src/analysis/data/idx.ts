@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
+import { BadInputError } from '../util/errors';
+import type { Dataset, Split } from './types';
 
 /** IDX type codes (third byte of the magic number) this reader understands. */
 const UBYTE = 0x08;

@@ -10,9 +10,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
-import { Rng } from './rng';
+import { BadInputError } from '../util/errors';
+import type { Dataset, Split } from './types';
+import { Rng } from '../util/random';
 
 const EXTS = new Set(['.png', '.jpg', '.jpeg']);
 export const DEFAULT_MAX_PER_SPLIT = 20000;

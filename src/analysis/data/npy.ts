@@ -8,8 +8,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
-import { BadInputError } from '../errors';
-import type { Dataset, Split } from './dataset';
+import { BadInputError } from '../util/errors';
+import type { Dataset, Split } from './types';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 

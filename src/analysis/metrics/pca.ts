@@ -3,7 +3,9 @@
  * the models, and the regressor restricted to that plane.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import type { LinearModel } from './regression';
+import type { LinearModel, PcaPlane } from '../../shared/files/prediction';
+
+export type { PcaPlane };
 
 export interface Pca {
   /** Column means that were subtracted. */
@@ -49,11 +51,6 @@ export function pca(x: readonly (readonly number[])[], k = 2): Pca {
   };
 }
 
-/** The regressor restricted to the PCA plane: ŷ = intercept + Σ_j slopes[j] · score_j. */
-export interface PcaPlane {
-  intercept: number;
-  slopes: number[];
-}
 
 /** x = mean + Σ_j z_j v_j, so ŷ = b + w·mean + Σ_j (w·v_j) z_j. */
 export function regressionPlaneInPca(model: LinearModel, p: Pca): PcaPlane {

@@ -3,12 +3,10 @@
  * how well a model's feature-complexity vector predicts its test accuracy or loss.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { seededRandom } from './shapley';
+import { mulberry32 } from '../util/random';
+import type { LinearModel } from '../../shared/files/prediction';
 
-export interface LinearModel {
-  intercept: number;
-  coefficients: number[];
-}
+export type { LinearModel };
 
 function checkData(x: readonly (readonly number[])[], y: readonly number[]): number {
   if (x.length !== y.length) throw new RangeError(`${x.length} feature vectors but ${y.length} targets`);
@@ -105,7 +103,7 @@ export function crossValidate(x: readonly (readonly number[])[], y: readonly num
   const testSize = Math.min(m - 2, Math.max(1, Math.round(m * (1 - fraction))));
   const trainSize = m - testSize;
   if (testSize < 1 || trainSize < 2) throw new RangeError(`${m} models are too few for a train/test split`);
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const maes: number[] = [];
   let maeTrain = 0;
   const pooledY: number[] = [];

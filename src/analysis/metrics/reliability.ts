@@ -34,8 +34,8 @@
  * per-direction filtering, which a full least-squares map would.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { tf } from '../backend';
-import { BadInputError } from '../errors';
+import { tf } from '../tf/backend';
+import { BadInputError } from '../util/errors';
 
 /** A 1×1 convolution without bias: C_in × C_out, applied at every spatial position. */
 export type LinearMap = Matrix;

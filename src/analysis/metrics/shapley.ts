@@ -11,7 +11,8 @@
  * data once per batch (stacking several coalitions into one head call) instead of once per
  * coalition.
  */
-import { tf } from '../backend';
+import { tf } from '../tf/backend';
+import { mulberry32 } from '../util/random';
 
 /** One coalition: membership[i] = 1 when player i is in it. */
 export type Coalition = Uint8Array;
@@ -115,18 +116,6 @@ export async function exactShapleyMulti(n: number, evaluate: MultiGameEvaluator,
   });
 }
 
-/** Small, fast, seeded generator (mulberry32): the same seed gives the same permutations everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffle(n: number, rand: () => number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
@@ -150,7 +139,7 @@ export async function sampledShapleyMulti(n: number, evaluate: MultiGameEvaluato
   const m = opts.permutations ?? DEFAULT_PERMUTATIONS;
   if (!Number.isInteger(m) || m < 2) throw new RangeError(`need at least 2 permutations for a standard error, got ${m}`);
   const perCall = Math.max(n, opts.coalitionsPerCall ?? DEFAULT_COALITIONS_PER_CALL);
-  const rand = seededRandom(opts.seed ?? 0);
+  const rand = mulberry32(opts.seed ?? 0);
 
   // ∅ and the grand coalition are the same in every permutation: evaluate them once.
   const ends = await evaluate([new Uint8Array(n), new Uint8Array(n).fill(1)]);

@@ -3,7 +3,7 @@
  * feature f(x); its test accuracy and loss say how much of the task the components up to order
  * l carry.
  */
-import { tf } from '../backend';
+import { tf } from '../tf/backend';
 
 export interface SubstitutionEntry {
   order: number;

@@ -1,0 +1,59 @@
+/**
+ * `feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000]
+ *  [--seed N] [--orders 0,2,4,8] [--for result.json] [--consistent-only] [--json] [--out FILE.json]`
+ *
+ * When the analyses differ in the settings their numbers depend on (comparability.ts), a warning
+ * on stderr lists what differs; `--consistent-only` fits only the largest group that agrees.
+ */
+import { parseArgs } from 'node:util';
+import { registerCommand } from './cli';
+import { BadInputError } from '../util/errors';
+import { predictSettingsWarning } from '../../shared/comparability';
+import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from '../experiments/predict';
+import { writeFileAtomic } from '../util/atomicWrite';
+import { parseOrders } from '../pipeline/analyze';
+import { parseInteger } from './commands';
+
+registerCommand('predict', async (argv) => {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      target: { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+      orders: { type: 'string' },
+      for: { type: 'string' },
+      'consistent-only': { type: 'boolean' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+    },
+  });
+  const target = (values.target ?? 'accuracy') as PredictTarget;
+  if (target !== 'accuracy' && target !== 'loss') throw new BadInputError(`--target must be accuracy or loss, got '${values.target}'`);
+  if (positionals.length === 0) throw new BadInputError('give the result files of the analysed models (feature-complexity predict a.json b.json ...)');
+  const inputs = positionals.map((path) => ({ path, result: readPredictSource(path) }));
+  const forInput = values.for ? { path: values.for, result: readPredictSource(values.for) } : undefined;
+  const report = predictFromResults(
+    inputs,
+    {
+      target,
+      repeats: parseInteger('repeats', values.repeats, 1000, 1),
+      seed: parseInteger('seed', values.seed, 0, 0),
+      orders: values.orders ? parseOrders(values.orders) : undefined,
+      consistentOnly: values['consistent-only'] ?? false,
+    },
+    forInput,
+  );
+  const warning = predictSettingsWarning(report.settings);
+  if (warning) {
+    const hint = report.settings?.consistentOnly ? '' : ' Pass --consistent-only to fit only that group.';
+    process.stderr.write(`feature-complexity predict: warning: ${warning}${hint}\n`);
+  }
+  const json = JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  if (values.out) {
+    writeFileAtomic(values.out, json);
+  }
+  process.stdout.write(values.json ? json : formatPredictReport(report));
+});
