@@ -9,7 +9,7 @@
  *   FEATURE_COMPLEXITY_WASM_WINOGRAD=off node --import tsx bench/convs.ts
  */
 import { parseArgs } from 'node:util';
-import { tf, useBackend } from '../src/analysis/backend';
+import { tf, useBackend } from '../src/analysis/tf/backend';
 
 const DEFAULT_SIZES = '32x32x128,32x32x64,16x16x64,8x8x64,28x28x32,14x14x32,7x7x32,28x28x16,14x14x16,7x7x16,28x28x8';
 

@@ -28,7 +28,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * Where an open's time went, in ms after the click: when VS Code's webview host frame started and
  * when its service worker was ready (its own mark content/workerReady: the first webview of a
  * browser profile installs the worker), when the page's own frame started and its script arrived,
- * and the page's User Timing marks (src/webview/page.mts: fc:script … fc:painted).
+ * and the page's User Timing marks (src/webview/common/page.mts: fc:script … fc:painted).
  */
 async function phases(vs: VsCode, clickedAt: number): Promise<Record<string, number>> {
   const outer = await (await vs.page.locator('iframe.webview.ready:visible').last().elementHandle())?.contentFrame();

@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tf, useBackend } from '../src/analysis/backend';
-import { runDemo, trainDemoTeacher } from '../src/analysis/demo';
-import { adam } from '../src/analysis/kernels/adam';
-import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/disentangler';
+import { tf, useBackend } from '../src/analysis/tf/backend';
+import { runDemo, trainDemoTeacher } from '../src/analysis/experiments/demo';
+import { adam } from '../src/analysis/tf/kernels/adam';
+import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
 
 interface Size {
   bench: string;

@@ -20,10 +20,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initWebgpu, tf, useBackend } from '../src/analysis/backend';
-import { adam } from '../src/analysis/kernels/adam';
-import { countGpuWork } from '../src/analysis/kernels/webgpu-util';
-import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/disentangler';
+import { initWebgpu, tf, useBackend } from '../src/analysis/tf/backend';
+import { adam } from '../src/analysis/tf/kernels/adam';
+import { countGpuWork } from '../src/analysis/tf/kernels/webgpu-util';
+import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
 
 interface Size {
   name: string;

@@ -17,7 +17,7 @@ import { chromium } from 'playwright-core';
 import { parseResult } from '../src/shared/files/analysis.ts';
 import { resultsPageHtml } from '../src/extension/pageHtml.ts';
 import { handlePredict } from '../src/analysis/rpc/viewRequests.ts';
-import { parseTaskComplexity } from '../src/webview/calibrationRender.ts';
+import { parseTaskComplexity } from '../src/shared/files/calibration.ts';
 import { syntheticZoo } from '../test/fixtures/views/synthetic.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
