@@ -19,11 +19,15 @@ const WEBVIEW_VIEWS = {
   'webview-calibration': 'src/webview/calibration/main.mts',
 };
 
-/** The wasm backend loads its .wasm files at run time; keep them beside the engine bundle. */
-function copyWasm() {
+/**
+ * Files the engine loads at run time, kept beside its bundle: the wasm backend's .wasm files and
+ * the HDF5 reader's worker (src/analysis/teacher/h5Reader.cjs, run as a file in a worker thread).
+ */
+function copyRuntimeFiles() {
   const from = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   mkdirSync(join(root, 'dist'), { recursive: true });
   for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm'))) cpSync(join(from, f), join(root, 'dist', f));
+  cpSync(join(root, 'src/analysis/teacher/h5Reader.cjs'), join(root, 'dist/h5Reader.cjs'));
 }
 
 const builds = [
@@ -73,7 +77,7 @@ if (process.argv.includes('--electron-tests')) {
   });
 }
 
-copyWasm();
+copyRuntimeFiles();
 // The single bundle of every view that came before the per-view ones.
 for (const stale of ['dist/webview.js', 'dist/webview.js.map']) rmSync(join(root, stale), { force: true });
 /** The host puts each webview bundle inside a <script> of the page (src/extension/pageHtml.ts, inlineable): none may hold a script or style tag. */

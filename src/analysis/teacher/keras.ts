@@ -55,47 +55,19 @@ function h5wasmEntry(): string {
   }
 }
 
-// Runs in the worker: the whole tree in one pass, so nothing of h5wasm crosses back.
-const READER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { pathToFileURL } = require('node:url');
-(async () => {
-  const h5 = await import(pathToFileURL(workerData.module).href);
-  await h5.ready;
-  const f = new h5.File(workerData.path, 'r');
-  let count = 0;
-  const attrs = (o) => {
-    const out = {};
-    for (const [k, a] of Object.entries(o.attrs)) out[k] = a.value;
-    return out;
-  };
-  const walk = (o, depth) => {
-    if (++count > 100000) throw new Error('more than 100000 HDF5 objects');
-    if (depth > 32) throw new Error('HDF5 groups nested deeper than 32');
-    if (o instanceof h5.Dataset) return { attrs: attrs(o), shape: o.shape, dtype: o.dtype, value: o.value };
-    if (o instanceof h5.Group) {
-      const children = {};
-      for (const k of o.keys()) {
-        const c = o.get(k);
-        if (c) children[k] = walk(c, depth + 1);
-      }
-      return { attrs: attrs(o), children };
-    }
-    return { attrs: {} };
-  };
-  try {
-    parentPort.postMessage({ ok: true, tree: walk(f, 0) });
-  } finally {
-    f.close();
-  }
-})().catch((e) => parentPort.postMessage({ ok: false, message: String((e && e.message) || e).split('\\n')[0] }));
-`;
+/** The worker's file: beside the bundle (dist/), or beside this source file. */
+function readerPath(): string {
+  const p = join(__dirname, 'h5Reader.cjs');
+  if (!existsSync(p)) throw new Error(`the HDF5 reader (h5Reader.cjs) is missing from this installation (looked in ${__dirname})`);
+  return p;
+}
+
 
 /** Reads a whole HDF5 file in a worker thread, giving up after a deadline that grows with its size. */
 export async function readH5Tree(path: string, shown: string): Promise<H5Node> {
   const deadline = 15000 + statSync(path).size / 5e6 * 1000;
   return new Promise<H5Node>((resolve, reject) => {
-    const w = new Worker(READER, { eval: true, workerData: { path, module: h5wasmEntry() } });
+    const w = new Worker(readerPath(), { workerData: { path, module: h5wasmEntry() } });
     let settled = false;
     const finish = (f: () => void) => {
       if (settled) return;
