@@ -3,10 +3,6 @@
  * anything else is the command-line tool.
  */
 import { runCli } from './cli/cli';
-import './cli/commands';
-import './cli/predictCommand';
-import './rpc/viewRequests';
-import './cli/variantCommands';
 import { serve } from './rpc/server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {

@@ -2,13 +2,11 @@
  * `feature-complexity` on the command line: progress on stderr, tables on stdout,
  * exit code 2 with one line for bad arguments, 1 with one line for a failed run.
  */
-import { parseArgs } from 'node:util';
-import { capabilities } from '../tf/capabilities';
 import { BadInputError } from '../util/errors';
 import { ENGINE_VERSION } from '../util/version';
+import { COMMANDS } from './commandTable';
 import { BACKEND_CHOICES, BUDGETS, DEFAULT_ORDERS, RELIABILITY_METHODS } from '../../shared/vocabulary';
 
-export type CommandHandler = (argv: string[]) => Promise<void>;
 
 const USAGE = `feature-complexity ${ENGINE_VERSION}
 
@@ -59,25 +57,6 @@ export function commandUsage(name: string): string {
   return `Usage:\n${own.join('\n')}\n\n${notes}`;
 }
 
-const commands = new Map<string, CommandHandler>();
-
-/** Engine modules add their commands here, one table for the whole CLI. */
-export function registerCommand(name: string, handler: CommandHandler): void {
-  commands.set(name, handler);
-}
-
-registerCommand('capabilities', async (argv) => {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, strict: true });
-  const caps = await capabilities();
-  if (values.json) {
-    process.stdout.write(JSON.stringify(caps, null, 2) + '\n');
-    return;
-  }
-  process.stdout.write(`feature-complexity engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform})\n`);
-  for (const b of caps.backends) process.stdout.write(`  ${b.available ? 'yes' : 'no '}  ${b.name.padEnd(10)} ${b.detail}\n`);
-  process.stdout.write(`auto picks: ${caps.autoBackend}\n`);
-});
-
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -88,7 +67,7 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stdout.write(ENGINE_VERSION + '\n');
     return 0;
   }
-  const handler = commands.get(name);
+  const handler = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!handler) {
     process.stderr.write(`feature-complexity: unknown command '${name}' (try --help)\n`);
     return 2;

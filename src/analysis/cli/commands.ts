@@ -1,21 +1,20 @@
 /**
- * The analysis commands of the CLI (`analyze`, `layers`, `task-complexity`, `demo`) and the
- * child-process handlers for `analyzeRequest` and `listLayersRequest`.
+ * The analysis commands of the CLI (`capabilities`, `analyze`, `layers`, `task-complexity`, `demo`)
+ * and the argument parsers every command shares.
  */
 import { parseArgs } from 'node:util';
 import { analyze, defaultResultPath, parseOrders } from '../pipeline/analyze';
 import { useBackend } from '../tf/backend';
-import { registerCommand } from './cli';
+import type { CommandHandler } from './command';
+import { capabilities } from '../tf/capabilities';
 import { runDemo } from '../experiments/demo';
 import { BadInputError } from '../util/errors';
-import { loadDataset } from '../data/dataset';
-import { analyzeRequest, listLayersRequest, progressNotification, type BackendChoice, type Budget, type ListLayersParams, type ListLayersResponse, type ReliabilityMethod } from '../../shared/engineProtocol';
+import { type BackendChoice, type Budget, type ReliabilityMethod } from '../../shared/engineProtocol';
 import type { ResultFile } from '../pipeline/result';
-import { registerHandlers, toResponseError } from '../rpc/server';
-import { loadTeacher } from '../teacher/teacher';
 import { formatTaskComplexity, parseTasks, runTaskComplexity } from '../experiments/taskComplexity';
 import type { Progress } from '../pipeline/train';
 import { BACKEND_CHOICES, BUDGETS, isOneOf, RELIABILITY_METHODS } from '../../shared/vocabulary';
+import { checkpointLayers } from '../teacher/teacher';
 
 
 export function parseBudget(v: string | undefined, fallback: Budget): Budget {
@@ -144,7 +143,19 @@ export function formatResult(r: ResultFile): string {
   return lines.join('\n') + '\n';
 }
 
-registerCommand('analyze', async (argv) => {
+export const capabilitiesCommand: CommandHandler = async (argv) => {
+  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, strict: true });
+  const caps = await capabilities();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(caps, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`feature-complexity engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform})\n`);
+  for (const b of caps.backends) process.stdout.write(`  ${b.available ? 'yes' : 'no '}  ${b.name.padEnd(10)} ${b.detail}\n`);
+  process.stdout.write(`auto picks: ${caps.autoBackend}\n`);
+};
+
+export const analyzeCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -189,24 +200,9 @@ registerCommand('analyze', async (argv) => {
   );
   process.stdout.write(values.json ? JSON.stringify(res.result, null, 2) + '\n' : formatResult(res.result));
   process.stderr.write(`result: ${res.resultFile}\n`);
-});
+};
 
-/** Layers of a checkpoint and its default target layer; the dataset, when given, sizes inputs that the checkpoint leaves open. */
-export async function listLayers(params: ListLayersParams): Promise<ListLayersResponse> {
-  let inputShape: number[] | undefined;
-  if (params.data) {
-    const { train } = loadDataset(params.data);
-    inputShape = [train.height, train.width, train.channels];
-  }
-  const teacher = await loadTeacher(params.checkpoint, undefined, { inputShape, python: params.python, modelClass: params.modelClass });
-  try {
-    return { layers: teacher.layers, defaultLayer: teacher.targetLayer };
-  } finally {
-    await teacher.dispose();
-  }
-}
-
-registerCommand('layers', async (argv) => {
+export const layersCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -215,7 +211,7 @@ registerCommand('layers', async (argv) => {
   });
   if (positionals.length !== 1) throw new BadInputError('layers needs exactly one checkpoint: feature-complexity layers <checkpoint>');
   await useBackend(parseBackend(values.backend));
-  const { layers, defaultLayer } = await listLayers({ checkpoint: positionals[0], data: values.data, python: values.python, modelClass: values['model-class'] });
+  const { layers, defaultLayer } = await checkpointLayers({ checkpoint: positionals[0], data: values.data, python: values.python, modelClass: values['model-class'] });
   if (values.json) {
     process.stdout.write(JSON.stringify({ layers, defaultLayer }, null, 2) + '\n');
     return;
@@ -227,9 +223,9 @@ registerCommand('layers', async (argv) => {
     const mark = l.name === defaultLayer ? '   <- default target layer' : '';
     process.stdout.write(`${l.name.padEnd(w)}  ${l.className.padEnd(cw)}  [${l.outputShape.map((d) => (d === null ? 'N' : d)).join(', ')}]${mark}\n`);
   }
-});
+};
 
-registerCommand('task-complexity', async (argv) => {
+export const taskComplexityCommand: CommandHandler = async (argv) => {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -253,9 +249,9 @@ registerCommand('task-complexity', async (argv) => {
   );
   process.stdout.write(values.json ? JSON.stringify(res, null, 2) + '\n' : formatTaskComplexity(res));
   if (values.out) process.stderr.write(`result: ${values.out}\n`);
-});
+};
 
-registerCommand('demo', async (argv) => {
+export const demoCommand: CommandHandler = async (argv) => {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -276,26 +272,4 @@ registerCommand('demo', async (argv) => {
   );
   process.stdout.write(formatResult(res.result));
   process.stderr.write(`teacher: ${res.checkpoint}\nresult: ${res.resultFile}\ndemo took ${res.seconds.toFixed(0)} s\n`);
-});
-
-registerHandlers((connection) => {
-  connection.onRequest(analyzeRequest, async (params, token) => {
-    try {
-      const res = await analyze(params, {
-        progress: (p) => void connection.sendNotification(progressNotification, { progressToken: params.progressToken, ...p }),
-        isCancelled: () => token.isCancellationRequested,
-      });
-      return { resultFile: res.resultFile, complete: res.complete };
-    } catch (e) {
-      throw toResponseError(e);
-    }
-  });
-  connection.onRequest(listLayersRequest, async (params) => {
-    try {
-      await useBackend('auto');
-      return await listLayers(params);
-    } catch (e) {
-      throw toResponseError(e);
-    }
-  });
-});
+};

@@ -6,7 +6,7 @@
  * on stderr lists what differs; `--consistent-only` fits only the largest group that agrees.
  */
 import { parseArgs } from 'node:util';
-import { registerCommand } from './cli';
+import type { CommandHandler } from './command';
 import { BadInputError } from '../util/errors';
 import { predictSettingsWarning } from '../../shared/comparability';
 import { formatPredictReport, predictFromResults, readPredictSource, type PredictTarget } from '../experiments/predict';
@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../util/atomicWrite';
 import { parseOrders } from '../pipeline/analyze';
 import { parseInteger } from './commands';
 
-registerCommand('predict', async (argv) => {
+export const predictCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -56,4 +56,4 @@ registerCommand('predict', async (argv) => {
     writeFileAtomic(values.out, json);
   }
   process.stdout.write(values.json ? json : formatPredictReport(report));
-});
+};

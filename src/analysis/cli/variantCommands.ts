@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyze, parseOrders } from '../pipeline/analyze';
 import { useBackend } from '../tf/backend';
-import { registerCommand } from './cli';
+import type { CommandHandler } from './command';
 import { parseBackend, parseInteger, stderrProgress, trainingSettings, TRAINING_OPTIONS } from './commands';
 import { compressModel, type CompressReport } from '../experiments/compress';
 import { distillModel, type DistillReport } from '../experiments/distill';
@@ -137,7 +137,7 @@ const VARIANT_OPTIONS = {
   ...ANALYSIS_OPTIONS,
 } as const;
 
-registerCommand('compress', async (argv) => {
+export const compressCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -179,9 +179,9 @@ registerCommand('compress', async (argv) => {
     const results = await analyzeVariants([{ name: 'original', checkpoint: positionals[0] }, { name: 'compressed', checkpoint: out }], values.data, values, resultsDir);
     process.stdout.write(formatComparison(['original', 'compressed'], results));
   }
-});
+};
 
-registerCommand('distill', async (argv) => {
+export const distillCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -228,9 +228,9 @@ registerCommand('distill', async (argv) => {
     );
     process.stdout.write(formatComparison(['original', 'distilled'], results));
   }
-});
+};
 
-registerCommand('variants', async (argv) => {
+export const variantsCommand: CommandHandler = async (argv) => {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { data: { type: 'string' }, out: { type: 'string' }, layer: { type: 'string' }, ...ANALYSIS_OPTIONS } });
   if (positionals.length !== 1) throw new BadInputError('variants needs exactly one model: feature-complexity variants <model.json> --data <dataset> [--out DIR]');
   if (!values.data) throw new BadInputError('variants needs --data <dataset folder>');
@@ -256,4 +256,4 @@ registerCommand('variants', async (argv) => {
     values['results-dir'] ?? join(root, 'analysis'),
   );
   process.stdout.write(formatComparison(['original', 'compressed', 'distilled'], results));
-});
+};

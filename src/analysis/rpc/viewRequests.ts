@@ -1,13 +1,11 @@
 /**
  * The child-process handlers behind the extension's prediction and calibration views:
  * `predictRequest` (METHOD.md §5, through predict.ts) and `taskComplexityRequest` (METHOD.md §6,
- * through taskComplexity.ts). The handlers are plain functions too, so tests call them directly.
+ * through taskComplexity.ts), as plain functions: rpc/handlers.ts wires them, tests call them directly.
  */
-import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc';
 import { CancelledError } from '../util/errors';
 import { predictFromResults, readPredictSource, type PredictReport } from '../experiments/predict';
-import { predictRequest, progressNotification, taskComplexityRequest, type PredictParams, type ProgressParams, type TaskComplexityOutput, type TaskComplexityParams } from '../../shared/engineProtocol';
-import { registerHandlers, toResponseError } from './server';
+import { type PredictParams, type ProgressParams, type TaskComplexityOutput, type TaskComplexityParams } from '../../shared/engineProtocol';
 import { runTaskComplexity } from '../experiments/taskComplexity';
 
 /** JSON has no NaN: a model never held out gets null on the wire, which the view reads as "none". */
@@ -32,20 +30,3 @@ export async function handleTaskComplexity(params: TaskComplexityParams, progres
     throw e;
   }
 }
-
-registerHandlers((connection: MessageConnection) => {
-  connection.onRequest(predictRequest, (params: PredictParams) => {
-    try {
-      return handlePredict(params);
-    } catch (e) {
-      throw toResponseError(e);
-    }
-  });
-  connection.onRequest(taskComplexityRequest, async (params: TaskComplexityParams, token: CancellationToken) => {
-    try {
-      return await handleTaskComplexity(params, (p) => void connection.sendNotification(progressNotification, p), () => token.isCancellationRequested);
-    } catch (e) {
-      throw toResponseError(e);
-    }
-  });
-});

@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from '../tf/backend';
 import { BadInputError } from '../util/errors';
-import type { LayerInfo } from '../../shared/engineProtocol';
-import { gatherImages, type Dataset, type Split } from '../data/dataset';
+import type { LayerInfo, ListLayersParams, ListLayersResponse } from '../../shared/engineProtocol';
+import { gatherImages, loadDataset, type Dataset, type Split } from '../data/dataset';
 import { detectCheckpointFormat, type CheckpointFormat, type TeacherRuntime } from './teacherSource';
 import { loadKerasModel } from './keras';
 import { loadGraphTeacher } from './tfjsGraph';
@@ -313,5 +313,20 @@ export async function scoreOutputs(outputs: Float32Array, classes: number, label
     return { loss: (await loss.data())[0], accuracy: (await accuracy.data())[0] };
   } finally {
     tf.dispose([t, l, loss, accuracy]);
+  }
+}
+
+/** Layers of a checkpoint and its default target layer; the dataset, when given, sizes inputs that the checkpoint leaves open. */
+export async function checkpointLayers(params: ListLayersParams): Promise<ListLayersResponse> {
+  let inputShape: number[] | undefined;
+  if (params.data) {
+    const { train } = loadDataset(params.data);
+    inputShape = [train.height, train.width, train.channels];
+  }
+  const teacher = await loadTeacher(params.checkpoint, undefined, { inputShape, python: params.python, modelClass: params.modelClass });
+  try {
+    return { layers: teacher.layers, defaultLayer: teacher.targetLayer };
+  } finally {
+    await teacher.dispose();
   }
 }
