@@ -14,8 +14,8 @@ type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 const showCapabilities: Command = (ctx) => async () => {
   try {
     const caps = await ctx.engine.request(capabilitiesRequest);
-    ctx.log.appendLine(`[host] engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform}), pid ${ctx.engine.pid}`);
-    for (const b of caps.backends) ctx.log.appendLine(`[host]   ${b.available ? 'available  ' : 'unavailable'} ${b.name}: ${b.detail}`);
+    ctx.log.info(`[host] engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform}), pid ${ctx.engine.pid}`);
+    for (const b of caps.backends) ctx.log.info(`[host]   ${b.available ? 'available  ' : 'unavailable'} ${b.name}: ${b.detail}`);
     const available = caps.backends.filter((b) => b.available).map((b) => b.name);
     void vscode.window
       .showInformationMessage(`Feature Complexity engine ${caps.engineVersion}: backends available: ${available.join(', ') || 'none'} (auto uses ${caps.autoBackend}).`, 'Show Details')

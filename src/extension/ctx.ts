@@ -10,7 +10,7 @@ export class Ctx implements vscode.Disposable {
   constructor(
     readonly extension: vscode.ExtensionContext,
     readonly engine: EngineClient,
-    readonly log: vscode.OutputChannel,
+    readonly log: vscode.LogOutputChannel,
     readonly status: vscode.StatusBarItem,
     readonly store: ResultsStore,
     readonly links: Links,

@@ -24,7 +24,7 @@ export class EngineClient implements vscode.Disposable {
 
   constructor(
     private readonly enginePath: string,
-    private readonly log: vscode.OutputChannel,
+    private readonly log: vscode.LogOutputChannel,
     private readonly nodePath: () => string | undefined,
   ) {}
 
@@ -43,17 +43,19 @@ export class EngineClient implements vscode.Disposable {
       execArgv: [],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
-    child.stdout?.on('data', (d: Buffer) => this.log.append(d.toString()));
-    child.stderr?.on('data', (d: Buffer) => this.log.append(d.toString()));
-    child.on('error', (e) => this.log.appendLine(`[host] engine process error: ${e.message}`));
+    // What the engine prints outside the protocol (a library's warning, a crash's stack), a log line per line.
+    const lines = (level: 'info' | 'warn') => (d: Buffer) => d.toString().split('\n').filter((l) => l.trim()).forEach((l) => this.log[level](`[engine ${level === 'info' ? 'stdout' : 'stderr'}] ${l}`));
+    child.stdout?.on('data', lines('info'));
+    child.stderr?.on('data', lines('warn'));
+    child.on('error', (e) => this.log.error(`[host] engine process error: ${e.message}`));
     child.once('exit', (code, signal) => this.handleExit(child, code, signal));
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
-    connection.onNotification(logNotification, (p) => this.log.appendLine(`[engine ${p.level}] ${p.message}`));
+    connection.onNotification(logNotification, (p) => this.log[p.level](`[engine] ${p.message}`));
     connection.onNotification(progressNotification, (p) => this.progressListeners.get(p.progressToken)?.(p));
     connection.listen();
     this.child = child;
     this.connection = connection;
-    this.log.appendLine(`[host] engine started (pid ${child.pid})`);
+    this.log.info(`[host] engine started (pid ${child.pid})`);
     return connection;
   }
 
@@ -64,7 +66,7 @@ export class EngineClient implements vscode.Disposable {
     this.connection = undefined;
     this.child = undefined;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    this.log.appendLine(`[host] engine ${child.pid} ended (${how})`);
+    this.log.info(`[host] engine ${child.pid} ended (${how})`);
     if (expected) return;
     this.onDidCrashEmitter.fire(how);
     // Restart at once so the next command finds it ready, unless it keeps dying.
@@ -75,10 +77,10 @@ export class EngineClient implements vscode.Disposable {
       try {
         this.start();
       } catch (e) {
-        this.log.appendLine(`[host] restart failed: ${String(e)}`);
+        this.log.error(`[host] restart failed: ${String(e)}`);
       }
     } else {
-      this.log.appendLine('[host] the engine died more than 3 times in a minute; it will start again on the next command');
+      this.log.warn('[host] the engine died more than 3 times in a minute; it will start again on the next command');
     }
   }
 

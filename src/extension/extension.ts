@@ -12,7 +12,8 @@ import { resultsView } from './resultsPanel';
 import { registerViewSerializers } from './viewsPanel';
 
 export function activate(context: vscode.ExtensionContext): void {
-  const log = vscode.window.createOutputChannel('Feature Complexity Engine');
+  // A log channel: each line carries its time and level, and the user can filter by level.
+  const log = vscode.window.createOutputChannel('Feature Complexity Engine', { log: true });
   const engine = new EngineClient(context.asAbsolutePath('dist/engine.js'), log, () => settings().nodePath);
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
   const store = new ResultsStore();
