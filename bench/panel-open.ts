@@ -5,7 +5,7 @@
  * the same result file as text in an editor (from the Explorer, to its first line showing).
  * Prints one JSON line per bench: {bench, backend, ours_ms, reference, reference_ms, ratio}.
  *
- * The analysis is one from the model zoo (scripts/zoo: $FC_ZOO_DIR, else fc-zoo beside the repository) when it has results,
+ * The analysis is one from the model zoo (experiments/zoo: $FC_ZOO_DIR, else fc-zoo beside the repository) when it has results,
  * else the demo result fixture. Screenshots of its panel in the light and dark themes go to
  * test-results/bench-panel-*.png.
  *
@@ -13,7 +13,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ZOO_DIR } from '../scripts/zoo/common';
+import { ZOO_DIR } from '../experiments/zoo/common';
 import { repoRoot, VsCode } from '../test/e2e/harness';
 
 const REPEATS = 7;

@@ -32,7 +32,7 @@ cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$D/"
 cp node_modules/webgpu/index.js node_modules/webgpu/package.json "$D/node_modules/webgpu/"
 xz -T0 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$D/dawn.node.xz"
 
-# A zoo teacher and its data (scripts/zoo/train-zoo.ts made them).
+# A zoo teacher and its data (experiments/zoo/train-zoo.ts made them).
 cp -r "$ZOO/models/$TEACHER" "$D/zoo/model"
 cp -r "$ZOO/data/$DATA" "$D/zoo/data"
 

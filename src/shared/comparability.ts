@@ -59,7 +59,7 @@ export const ANALYSIS_SETTINGS: readonly AnalysisSetting[] = [
   { name: 'disentangler width', value: (r) => (r.width === undefined ? 'not recorded' : String(r.width)), uses: BOTH },
   { name: 'budget', value: (r) => r.budget, uses: BOTH },
   // The predictor's models are each analysed on their own training set (the paper's Exp. 6, as
-  // scripts/zoo does), so their dataset folders differ by design; the task they are tested on may not.
+  // experiments/zoo does), so their dataset folders differ by design; the task they are tested on may not.
   { name: 'dataset', value: (r) => datasetOf(r).path, uses: ['compare'] },
   { name: 'task (format, classes, test samples)', value: taskOf, uses: ['predict'] },
   // Different architectures name their layers differently; the feature's shape is what the numbers depend on.

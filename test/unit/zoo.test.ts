@@ -2,8 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { layersTeacher } from '../../src/analysis/teacher/teacher';
-import { parseFamily, peersOf, resultsDir, zooModels } from '../../scripts/zoo/common';
-import { familyTeacher } from '../../scripts/zoo/train-zoo';
+import { parseFamily, peersOf, resultsDir, zooModels } from '../../experiments/zoo/common';
+import { familyTeacher } from '../../experiments/zoo/train-zoo';
 
 before(async () => {
   await useBackend('cpu');

@@ -6,7 +6,7 @@
  * Fitted on the first half of the zoo's fixed test images, scored (R²) on the second half, so
  * every model is measured on the same images whatever its training-set size.
  *
- *   nice -n 19 node --import tsx scripts/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
+ *   nice -n 19 node --import tsx experiments/zoo/consistency.ts [--depths 2,3] [--seeds 1,2] [--sizes ...]
  *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap]
  *
  * Also, per teacher, how much of its trained feature the same network at its initial weights

@@ -4,9 +4,9 @@
  * another architecture on a large subset, saved as TF.js layers models under $FC_ZOO_DIR.
  * Resumable: a model whose folder already holds model.json is skipped.
  *
- *   nice -n 19 node --import tsx scripts/zoo/train-zoo.ts [--only NAME] [--limit N] [--seeds 1,2]
- *   nice -n 19 node --import tsx scripts/zoo/train-zoo.ts --family gap [--seeds 1,2]
- *   nice -n 19 node --import tsx scripts/zoo/train-zoo.ts --exemplar-set full [--only NAME] [--epochs 3] [--time-batches N]
+ *   nice -n 19 node --import tsx experiments/zoo/train-zoo.ts [--only NAME] [--limit N] [--seeds 1,2]
+ *   nice -n 19 node --import tsx experiments/zoo/train-zoo.ts --family gap [--seeds 1,2]
+ *   nice -n 19 node --import tsx experiments/zoo/train-zoo.ts --exemplar-set full [--only NAME] [--epochs 3] [--time-batches N]
  *
  * `--exemplar-set full` trains only the second exemplar pair (`exemplar-full-a`, `-b`, common.ts)
  * on all 55,000 training images no teacher sees, `--epochs` passes (default 3), batch 64, Adam

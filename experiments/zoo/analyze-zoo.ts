@@ -4,7 +4,7 @@
  * reliability against the number of training samples (paper Fig. 6 right).
  * Resumable: a model whose result file is there and complete is not analysed again.
  *
- *   nice -n 19 node --import tsx scripts/zoo/analyze-zoo.ts [--method joint|target-phi]
+ *   nice -n 19 node --import tsx experiments/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
  *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap] [--width 8]
  *
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const peers = values.peers ?? false;
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const fixed = EXEMPLARS.map(modelDir);
-  if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run scripts/zoo/train-zoo.ts first`);
+  if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run experiments/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
   if (peers) mkdirSync(peersDir(method, peerCount, family, width), { recursive: true });
   else mkdirSync(resultsDirOf(method, exemplarSet, family) + widthSuffix(width), { recursive: true });
