@@ -1,4 +1,4 @@
-"""ONNX teachers for the linear-teacher and k-ReLU self-tests (test/unit/loaderTeachers.test.ts),
+"""ONNX teachers for the linear-teacher and k-ReLU self-tests (test/unit/analysis/loaderTeachers.test.ts),
 exported by PyTorch 1.13 (run with Debian's /usr/bin/python3):
 
   /usr/bin/python3 scripts/make-linear-fixtures.py
