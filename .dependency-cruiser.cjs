@@ -19,7 +19,7 @@ module.exports = {
       severity: 'error',
       comment: 'src/shared is imported by every room, so it may import none of them, nor node: modules or vscode.',
       from: { path: '^src/shared/' },
-      to: { pathNot: ['^src/shared/', '^node_modules/(vscode-jsonrpc|ajv)/'] },
+      to: { pathNot: ['^src/shared/', '^node_modules/(vscode-jsonrpc|ajv|@sinclair/typebox)/'] },
     },
     {
       name: 'engine-stays-out-of-the-host',

@@ -7,24 +7,9 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { TaskComplexityOutput } from './files/calibration';
 import type { PredictReport, PredictTarget } from './files/prediction';
 import type { BackendChoice, BackendName, Budget, ReliabilityMethod } from './vocabulary';
+import type { ReliabilitySettings } from './files/analysisSchema';
 
-export type { BackendChoice, BackendName, Budget, PredictReport, PredictTarget, ReliabilityMethod, TaskComplexityOutput };
-
-/** What a result file records of its reliability stage (result.schema.json, `reliabilitySettings`). */
-export interface ReliabilitySettings {
-  method: ReliabilityMethod;
-  /** K: the target and its exemplars. */
-  networks: number;
-  exemplars: string[];
-  /** Cycle rounds T. */
-  rounds: number;
-  /** Training samples the heads, back maps and variances are computed on. */
-  samples: number;
-  /** Per order: epochs and seconds of the shared Φ (joint), and the fraction of each network's feature variance that A_k Φ explains on those samples. */
-  perOrder?: { order: number; epochs?: number; seconds?: number; headFit: number[] }[];
-  /** The reliability rule (stages/reliabilityStage.ts RELIABILITY_VERSION); absent = the earlier rule, not comparable. */
-  version?: number;
-}
+export type { BackendChoice, BackendName, Budget, PredictReport, PredictTarget, ReliabilityMethod, ReliabilitySettings, TaskComplexityOutput };
 
 export interface BackendStatus {
   name: BackendName;

@@ -1,21 +1,18 @@
 /**
- * The engine's side of the result file (ARCHITECTURE.md, `schemaVersion: 1`; its type is in
- * src/shared/files/analysis.ts): the JSON schema (result.schema.json beside this file, checked
- * with ajv) and an atomic writer.
+ * The engine's side of the result file (ARCHITECTURE.md, `schemaVersion: 1`): every file written
+ * or read is checked with ajv against its one schema (src/shared/files/analysisSchema.ts, whose
+ * type the engine fills), and written atomically.
  */
 import Ajv from 'ajv';
 import { readFileSync } from 'node:fs';
 import { BadInputError } from '../util/errors';
-import schema from './result.schema.json';
-import type { ResultFile } from '../../shared/files/analysis';
+import { ResultFileSchema, type ResultFile } from '../../shared/files/analysisSchema';
 import { writeJsonAtomic } from '../util/atomicWrite';
 
 export type { ResultFile };
 
-export const resultSchema = schema;
-
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validateFn = ajv.compile(schema);
+const validateFn = ajv.compile(ResultFileSchema);
 
 /** Null when `value` is a valid result file, else the schema errors as one line each. */
 export function validateResult(value: unknown): string[] | null {

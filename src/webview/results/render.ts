@@ -255,9 +255,11 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   const rs = r.reliabilitySettings;
   if (rs) {
     const method = rs.method === 'joint' ? 'joint (one Φ per order shared by all networks, a linear head each)' : 'target Φ (the model\'s own disentanglers, closed-form heads)';
-    rows.push(['Reliability', `${method}; K = ${rs.networks} networks (the model and ${rs.exemplars.length} exemplar${rs.exemplars.length === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`]);
+    // A file may leave the exemplars' paths out (the schema allows it): their count is then K − 1.
+    const exemplars = rs.exemplars?.length ?? rs.networks - 1;
+    rows.push(['Reliability', `${method}; K = ${rs.networks} networks (the model and ${exemplars} exemplar${exemplars === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`]);
     rows.push(['Reliability rule', rs.version ? `version ${rs.version} (back maps from each network's own feature; see docs/METRICS.md)` : 'the earlier rule (before version 2): shares not comparable with newer results']);
-    if (rs.exemplars.length) rows.push(['Exemplars', rs.exemplars.join(', ')]);
+    if (rs.exemplars?.length) rows.push(['Exemplars', rs.exemplars.join(', ')]);
   }
   for (const [stage, s] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatSeconds(s)]);
   if (r.engineVersion) rows.push(['Engine version', r.engineVersion]);
