@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
-import { EngineErrorCode, logNotification, progressNotification, shutdownRequest, type ProgressParams } from '../shared/engineProtocol';
+import { EngineErrorCode, logNotification, progressType, shutdownRequest, type ProgressParams } from '../shared/engineProtocol';
 
 export class EngineStoppedError extends Error {}
 
@@ -15,7 +15,6 @@ type ProgressListener = (p: ProgressParams) => void;
 export class EngineClient implements vscode.Disposable {
   private child: ChildProcess | undefined;
   private connection: MessageConnection | undefined;
-  private readonly progressListeners = new Map<string, ProgressListener>();
   private readonly crashes: number[] = [];
   private disposed = false;
   private readonly onDidCrashEmitter = new vscode.EventEmitter<string>();
@@ -51,7 +50,6 @@ export class EngineClient implements vscode.Disposable {
     child.once('exit', (code, signal) => this.handleExit(child, code, signal));
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(logNotification, (p) => this.log[p.level](`[engine] ${p.message}`));
-    connection.onNotification(progressNotification, (p) => this.progressListeners.get(p.progressToken)?.(p));
     connection.listen();
     this.child = child;
     this.connection = connection;
@@ -98,9 +96,10 @@ export class EngineClient implements vscode.Disposable {
     return Promise.race([pending, died]);
   }
 
+  /** The engine's progress for `token` (jsonrpc's $/progress), until disposed; starts the engine if needed. */
   onProgress(token: string, listener: ProgressListener): vscode.Disposable {
-    this.progressListeners.set(token, listener);
-    return new vscode.Disposable(() => this.progressListeners.delete(token));
+    const sub = this.start().onProgress(progressType, token, listener);
+    return new vscode.Disposable(() => sub.dispose());
   }
 
   /** Stops the engine on purpose (restart command, deactivate). */

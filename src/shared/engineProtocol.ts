@@ -3,7 +3,7 @@
  * Every request and notification is named once here, with its payload types.
  * Transport: vscode-jsonrpc over the Node IPC channel of a forked child process.
  */
-import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { NotificationType, ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { TaskComplexityOutput } from './files/calibration';
 import type { PredictReport, PredictTarget } from './files/prediction';
 import type { BackendChoice, BackendName, Budget, ReliabilityMethod } from './vocabulary';
@@ -134,16 +134,17 @@ export interface LogParams {
 export const capabilitiesRequest = new RequestType0<Capabilities, void>('engine/capabilities');
 /** Layers of a checkpoint with output shapes, and the default target layer. */
 export const listLayersRequest = new RequestType<ListLayersParams, ListLayersResponse, void>('engine/listLayers');
-/** One analysis; cancellable; progress arrives as `progressNotification`. */
+/** One analysis; cancellable; progress arrives on `progressType` under the request's progressToken. */
 export const analyzeRequest = new RequestType<AnalyzeParams, AnalyzeResponse, void>('engine/analyze');
 /** Regression of test accuracy (or loss) on reliability shares over stored analyses, with a PCA map (METHOD.md §5). */
 export const predictRequest = new RequestType<PredictParams, PredictReport, void>('engine/predict');
-/** Task-complexity calibration (METHOD.md §6); cancellable; progress as `progressNotification`. */
+/** Task-complexity calibration (METHOD.md §6); cancellable; progress on `progressType` under its progressToken. */
 export const taskComplexityRequest = new RequestType<TaskComplexityParams, TaskComplexityOutput, void>('engine/taskComplexity');
 /** Ends the engine process at once; used by tests and by the restart path. */
 export const shutdownRequest = new RequestType0<void, void>('engine/shutdown');
 
-export const progressNotification = new NotificationType<ProgressParams>('engine/progress');
+/** Progress of a long request: jsonrpc's `$/progress` with the request's progressToken as its token (each value repeats it). */
+export const progressType = new ProgressType<ProgressParams>();
 export const logNotification = new NotificationType<LogParams>('engine/log');
 
 /** Error codes the engine uses in ResponseError so the host can word its messages. */

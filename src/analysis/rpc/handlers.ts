@@ -10,7 +10,7 @@ import {
   EngineErrorCode,
   listLayersRequest,
   predictRequest,
-  progressNotification,
+  progressType,
   taskComplexityRequest,
   type ProgressParams,
 } from '../../shared/engineProtocol';
@@ -42,7 +42,7 @@ export function registerHandlers(connection: MessageConnection): void {
   const on = <P, R>(type: RequestType<P, R, void>, handler: Handler<P, R>) =>
     connection.onRequest(type, async (params: P, token: CancellationToken) => {
       try {
-        return await handler(params, { isCancelled: () => token.isCancellationRequested, progress: (p) => void connection.sendNotification(progressNotification, p) });
+        return await handler(params, { isCancelled: () => token.isCancellationRequested, progress: (p) => void connection.sendProgress(progressType, p.progressToken, p) });
       } catch (e) {
         throw toResponseError(e);
       }

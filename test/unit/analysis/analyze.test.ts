@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
-import { analyzeRequest, EngineErrorCode, listLayersRequest, progressNotification, type ProgressParams } from '../../../src/shared/engineProtocol';
+import { analyzeRequest, EngineErrorCode, listLayersRequest, progressType, type ProgressParams } from '../../../src/shared/engineProtocol';
 import { analyze, defaultResultPath, parseOrders } from '../../../src/analysis/pipeline/analyze';
 import { Rng } from '../../../src/analysis/util/random';
 import { writeIdx } from '../../../src/analysis/data/idx';
@@ -164,7 +164,7 @@ test('engine process: listLayers, analyze with progress, cancel keeps the finish
 
     const seen: ProgressParams[] = [];
     const cts = new CancellationTokenSource();
-    conn.onNotification(progressNotification, (p) => {
+    conn.onProgress(progressType, 'tok', (p) => {
       seen.push(p);
       if (p.order === 2) cts.cancel();
     });
