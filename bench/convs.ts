@@ -39,7 +39,15 @@ async function main(): Promise<void> {
     const forward = medianCpuMs(() => tf.conv2d(x, f, 1, 'same').dispose());
     const inputGrad = medianCpuMs(() => tf.conv2dTranspose(dy, f, [batch, h, w, c], 1, 'same').dispose());
     const filterGrad = medianCpuMs(() =>
-      (tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [3, 3, c, c] } as unknown as tf.NamedAttrMap) as tf.Tensor).dispose(),
+      (
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+          strides: 1,
+          pad: 'same',
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+          filterShape: [3, 3, c, c],
+        } as unknown as tf.NamedAttrMap) as tf.Tensor
+      ).dispose(),
     );
     const line = {
       conv: `B${batch} ${h}x${w} ${c}->${c}`,

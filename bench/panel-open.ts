@@ -18,9 +18,15 @@ import { repoRoot, VsCode } from '../test/e2e/harness';
 
 const REPEATS = 7;
 const zooResults = join(ZOO_DIR, 'results');
-const source = existsSync(zooResults) && readdirSync(zooResults).some((f) => f.endsWith('.json'))
-  ? join(zooResults, readdirSync(zooResults).filter((f) => f.endsWith('.json')).sort()[0])
-  : join(repoRoot, 'test', 'fixtures', 'results', 'demo-quick.json');
+const source =
+  existsSync(zooResults) && readdirSync(zooResults).some((f) => f.endsWith('.json'))
+    ? join(
+        zooResults,
+        readdirSync(zooResults)
+          .filter((f) => f.endsWith('.json'))
+          .sort()[0],
+      )
+    : join(repoRoot, 'test', 'fixtures', 'results', 'demo-quick.json');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -117,7 +123,9 @@ async function main(): Promise<void> {
       }) + '\n',
     );
     // The phases of the first open, a repeat one and the first after the reload, on stderr (ms after the click).
-    process.stderr.write(`first open: ${JSON.stringify(split[0])}\nrepeat open: ${JSON.stringify(split[Math.floor(split.length / 2)])}\nfirst open after reload: ${JSON.stringify(splitAfterReload)}\n`);
+    process.stderr.write(
+      `first open: ${JSON.stringify(split[0])}\nrepeat open: ${JSON.stringify(split[Math.floor(split.length / 2)])}\nfirst open after reload: ${JSON.stringify(splitAfterReload)}\n`,
+    );
     await vs.runCommand('View: Close All Editors');
     await row.click();
     await vs.webview().locator('#stat-teacher .value').waitFor({ state: 'visible', timeout: 60_000 });

@@ -24,11 +24,41 @@ interface Size {
 }
 
 const SIZES: Size[] = [
-  { bench: 'step B32 32x32x3->8x8x64 C64 l4', batch: 32, spec: { order: 4, width: 64, inputShape: [32, 32, 3], targetShape: [8, 8, 64] }, warmup: 3, steps: 10 },
-  { bench: 'step B32 28x28x1->7x7x32 C32 l8', batch: 32, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 3, steps: 10 },
-  { bench: 'step B32 28x28x1->7x7x16 C16 l32', batch: 32, spec: { order: 32, width: 16, inputShape: [28, 28, 1], targetShape: [7, 7, 16] }, warmup: 3, steps: 10 },
-  { bench: 'step B128 28x28x1->7x7x32 C32 l8', batch: 128, spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] }, warmup: 2, steps: 6 },
-  { bench: 'step B32 32x32x3->8x8x128 C128 l8', batch: 32, spec: { order: 8, width: 128, inputShape: [32, 32, 3], targetShape: [8, 8, 128] }, warmup: 1, steps: 3 },
+  {
+    bench: 'step B32 32x32x3->8x8x64 C64 l4',
+    batch: 32,
+    spec: { order: 4, width: 64, inputShape: [32, 32, 3], targetShape: [8, 8, 64] },
+    warmup: 3,
+    steps: 10,
+  },
+  {
+    bench: 'step B32 28x28x1->7x7x32 C32 l8',
+    batch: 32,
+    spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] },
+    warmup: 3,
+    steps: 10,
+  },
+  {
+    bench: 'step B32 28x28x1->7x7x16 C16 l32',
+    batch: 32,
+    spec: { order: 32, width: 16, inputShape: [28, 28, 1], targetShape: [7, 7, 16] },
+    warmup: 3,
+    steps: 10,
+  },
+  {
+    bench: 'step B128 28x28x1->7x7x32 C32 l8',
+    batch: 128,
+    spec: { order: 8, width: 32, inputShape: [28, 28, 1], targetShape: [7, 7, 32] },
+    warmup: 2,
+    steps: 6,
+  },
+  {
+    bench: 'step B32 32x32x3->8x8x128 C128 l8',
+    batch: 32,
+    spec: { order: 8, width: 128, inputShape: [32, 32, 3], targetShape: [8, 8, 128] },
+    warmup: 1,
+    steps: 3,
+  },
 ];
 
 interface Op {
@@ -127,13 +157,15 @@ async function printProfile(net: Disentangler, opt: tf.Optimizer, x: tf.Tensor4D
   const rows = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const kernelSum = rows.reduce((sum, [, e]) => sum + e.ms, 0) / steps;
   process.stderr.write(`profile (CPU ms per step): step ${((c.user + c.system) / 1000 / steps).toFixed(1)}, in kernels ${kernelSum.toFixed(1)}\n`);
-  for (const [name, e] of rows) process.stderr.write(`  ${name.padEnd(24)} ${(e.ms / steps).toFixed(2).padStart(9)}  ${String(e.n / steps).padStart(4)} calls\n`);
+  for (const [name, e] of rows)
+    process.stderr.write(`  ${name.padEnd(24)} ${(e.ms / steps).toFixed(2).padStart(9)}  ${String(e.n / steps).padStart(4)} calls\n`);
 }
 
 async function oursOp(op: Op): Promise<{ ms: number; cpuMs: number }> {
-  const [a, b] = op.op === 'matmul'
-    ? [tf.randomNormal([op.shape[0], op.shape[1]]), tf.randomNormal([op.shape[1], op.shape[2]])]
-    : [tf.randomNormal([op.shape[0], op.shape[1], op.shape[2], op.shape[3]]), tf.randomNormal([op.shape[5], op.shape[5], op.shape[3], op.shape[4]])];
+  const [a, b] =
+    op.op === 'matmul'
+      ? [tf.randomNormal([op.shape[0], op.shape[1]]), tf.randomNormal([op.shape[1], op.shape[2]])]
+      : [tf.randomNormal([op.shape[0], op.shape[1], op.shape[2], op.shape[3]]), tf.randomNormal([op.shape[5], op.shape[5], op.shape[3], op.shape[4]])];
   const run = () => (op.op === 'matmul' ? tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
   const times: number[] = [];
   const cpu: number[] = [];
@@ -204,7 +236,17 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     const mine = await ours(size, profile);
     if (noRef) {
-      console.log(JSON.stringify({ bench: size.bench, backend, ours_ms: round(mine.ms), reference: null, reference_ms: null, ratio: null, ours_cpu_ms: round(mine.cpuMs) }));
+      console.log(
+        JSON.stringify({
+          bench: size.bench,
+          backend,
+          ours_ms: round(mine.ms),
+          reference: null,
+          reference_ms: null,
+          ratio: null,
+          ours_cpu_ms: round(mine.cpuMs),
+        }),
+      );
       continue;
     }
     // PyTorch's own default here is 1 thread (OpenMP sees one core), so the second reference
@@ -232,16 +274,18 @@ async function quickAnalysis(backend: string): Promise<void> {
     const res = await runDemo({ budget: 'quick', backend: 'wasm', seed: 0, cacheDir: dir });
     const c = process.cpuUsage(c0);
     const ms = performance.now() - t0;
-    console.log(JSON.stringify({
-      bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
-      backend,
-      ours_ms: round(ms),
-      reference: null,
-      reference_ms: null,
-      ratio: null,
-      ours_cpu_ms: round((c.user + c.system) / 1000),
-      stages_s: res.result.timing,
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
+        backend,
+        ours_ms: round(ms),
+        reference: null,
+        reference_ms: null,
+        ratio: null,
+        ours_cpu_ms: round((c.user + c.system) / 1000),
+        stages_s: res.result.timing,
+      }),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

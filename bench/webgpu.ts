@@ -83,7 +83,14 @@ async function ours(size: Size, optimizer: 'stock' | 'fused', warmup: number, st
   return { ms: median(times), dispatches: work.dispatches / steps, submits: work.submits / steps, variables, loss };
 }
 
-function torchReference(size: Size, device: string, python: string, script: string, warmup: number, steps: number): { ms: number; device: string; torch: string } {
+function torchReference(
+  size: Size,
+  device: string,
+  python: string,
+  script: string,
+  warmup: number,
+  steps: number,
+): { ms: number; device: string; torch: string } {
   const { spec } = size;
   const plan = {
     width: spec.width,
@@ -138,7 +145,11 @@ async function main(): Promise<void> {
   await useBackend('webgpu');
   const adapterName = `${adapter.description || adapter.architecture || adapter.vendor}${adapter.software ? ` (software: ${adapter.software})` : ''}`;
   for (const n of names) {
-    const size = resized(SIZES[n], values.batch === undefined ? undefined : Number(values.batch), values.image === undefined ? undefined : Number(values.image));
+    const size = resized(
+      SIZES[n],
+      values.batch === undefined ? undefined : Number(values.batch),
+      values.image === undefined ? undefined : Number(values.image),
+    );
     let ref: { ms: number; device: string; torch: string } | undefined;
     let refError: string | undefined;
     try {
@@ -150,21 +161,23 @@ async function main(): Promise<void> {
     }
     for (const optimizer of optimizers) {
       const s = await ours(size, optimizer, warmup, steps);
-      console.log(JSON.stringify({
-        bench: size.name,
-        backend: 'webgpu',
-        adapter: adapterName,
-        optimizer: optimizer === 'fused' ? 'fused Adam (one dispatch per variable)' : 'tf.train.adam',
-        variables: s.variables,
-        ms: round(s.ms),
-        dispatches_per_step: round(s.dispatches, 1),
-        submits_per_step: round(s.submits, 1),
-        loss: s.loss,
-        reference: ref ? `pytorch ${ref.torch} ${ref.device}` : null,
-        reference_ms: ref ? round(ref.ms) : null,
-        ratio: ref ? round(s.ms / ref.ms) : null,
-        ...(refError ? { reference_error: refError } : {}),
-      }));
+      console.log(
+        JSON.stringify({
+          bench: size.name,
+          backend: 'webgpu',
+          adapter: adapterName,
+          optimizer: optimizer === 'fused' ? 'fused Adam (one dispatch per variable)' : 'tf.train.adam',
+          variables: s.variables,
+          ms: round(s.ms),
+          dispatches_per_step: round(s.dispatches, 1),
+          submits_per_step: round(s.submits, 1),
+          loss: s.loss,
+          reference: ref ? `pytorch ${ref.torch} ${ref.device}` : null,
+          reference_ms: ref ? round(ref.ms) : null,
+          ratio: ref ? round(s.ms / ref.ms) : null,
+          ...(refError ? { reference_error: refError } : {}),
+        }),
+      );
     }
   }
 }

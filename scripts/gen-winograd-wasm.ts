@@ -13,8 +13,16 @@ export const GENERATED = join(__dirname, '..', 'src', 'analysis', 'tf', 'kernels
 
 /** The generated module's source text for the current WebAssembly text. */
 export async function generatedSource(): Promise<string> {
+  type Wabt = () => Promise<{
+    parseWat: (
+      name: string,
+      text: string,
+      features: Record<string, boolean>,
+    ) => { validate(): void; toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
+  }>;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const wabt = await (require('wabt') as () => Promise<{ parseWat: (name: string, text: string, features: Record<string, boolean>) => { validate(): void; toBinary(o: object): { buffer: Uint8Array }; destroy(): void } }>)();
+  const load = require('wabt') as Wabt;
+  const wabt = await load();
   const mod = wabt.parseWat('winograd.wat', winogradWat(), { simd: true });
   try {
     mod.validate();

@@ -10,7 +10,10 @@ export function layerWeights(model: tfl.LayersModel): Map<string, { name: string
   const out = new Map<string, { name: string; data: Float32Array; shape: number[] }[]>();
   for (const layer of model.layers) {
     if (layer.weights.length === 0) continue;
-    out.set(layer.name, layer.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() as Float32Array, shape: w.shape as number[] })));
+    out.set(
+      layer.name,
+      layer.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() as Float32Array, shape: w.shape as number[] })),
+    );
   }
   return out;
 }
@@ -21,9 +24,15 @@ export async function writeKeras2(model: tfl.LayersModel, path: string): Promise
   const topology = model.toJSON(null, false) as { class_name: string; config: unknown };
   f.create_attribute('keras_version', '2.15.0');
   f.create_attribute('backend', 'tensorflow');
-  f.create_attribute('model_config', JSON.stringify({ class_name: topology.class_name === 'Sequential' ? 'Sequential' : 'Functional', config: topology.config }));
+  f.create_attribute(
+    'model_config',
+    JSON.stringify({ class_name: topology.class_name === 'Sequential' ? 'Sequential' : 'Functional', config: topology.config }),
+  );
   const mw = f.create_group('model_weights');
-  mw.create_attribute('layer_names', model.layers.map((l) => l.name));
+  mw.create_attribute(
+    'layer_names',
+    model.layers.map((l) => l.name),
+  );
   mw.create_attribute('backend', 'tensorflow');
   mw.create_attribute('keras_version', '2.15.0');
   const weights = layerWeights(model);

@@ -38,11 +38,25 @@ const ENGINE_RESULT = join(ROOT, 'test', 'fixtures', 'results', 'engine-reliabil
 
 function buildModel(): tfl.LayersModel {
   const input = tfl.input({ shape: [8, 8, 3], name: 'image' });
-  let x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tfl.SymbolicTensor;
+  let x = tfl.layers
+    .conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })
+    .apply(input) as tfl.SymbolicTensor;
   x = tfl.layers.batchNormalization({ name: 'bn1' }).apply(x) as tfl.SymbolicTensor;
-  x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv2', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers
+    .conv2d({
+      filters: 8,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+    })
+    .apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tfl.SymbolicTensor;
-  const out = tfl.layers.dense({ units: 4, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers
+    .dense({ units: 4, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) })
+    .apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name: 'keras_cnn' });
 }
 
@@ -52,12 +66,19 @@ function k3(module: string, className: string, config: unknown, extra: Record<st
 }
 
 async function writeKeras3(model: tfl.LayersModel, path: string, tmp: string): Promise<void> {
-  const topo = model.toJSON(null, false) as { config: { layers: { class_name: string; name: string; config: Record<string, unknown>; inbound_nodes: [string, number, number, unknown][][] }[] } };
+  const topo = model.toJSON(null, false) as {
+    config: { layers: { class_name: string; name: string; config: Record<string, unknown>; inbound_nodes: [string, number, number, unknown][][] }[] };
+  };
   const shapes = new Map(model.layers.map((l) => [l.name, (l.outputShape as (number | null)[]).slice()]));
   const dtype = k3('keras', 'DTypePolicy', { name: 'float32' });
   const layers = topo.config.layers.map((l) => {
     if (l.class_name === 'InputLayer') {
-      return k3('keras.layers', 'InputLayer', { batch_shape: l.config.batch_input_shape, dtype: 'float32', sparse: false, name: l.name }, { name: l.name, inbound_nodes: [] });
+      return k3(
+        'keras.layers',
+        'InputLayer',
+        { batch_shape: l.config.batch_input_shape, dtype: 'float32', sparse: false, name: l.name },
+        { name: l.name, inbound_nodes: [] },
+      );
     }
     const config: Record<string, unknown> = { ...l.config, dtype };
     for (const [k, v] of Object.entries(config)) {
@@ -67,13 +88,21 @@ async function writeKeras3(model: tfl.LayersModel, path: string, tmp: string): P
       }
     }
     const inbound = l.inbound_nodes.map((node) => ({
-      args: node.map(([name, nodeIndex, tensorIndex]) => ({ class_name: '__keras_tensor__', config: { shape: shapes.get(name), dtype: 'float32', keras_history: [name, nodeIndex, tensorIndex] } })),
+      args: node.map(([name, nodeIndex, tensorIndex]) => ({
+        class_name: '__keras_tensor__',
+        config: { shape: shapes.get(name), dtype: 'float32', keras_history: [name, nodeIndex, tensorIndex] },
+      })),
       kwargs: {},
     }));
     const src = l.inbound_nodes[0]?.[0]?.[0];
     return k3('keras.layers', l.class_name, config, { build_config: { input_shape: src ? shapes.get(src) : null }, name: l.name, inbound_nodes: inbound });
   });
-  const config = k3('keras', 'Functional', { name: model.name, trainable: true, layers, input_layers: [['image', 0, 0]], output_layers: [['out', 0, 0]] }, { build_config: { input_shape: null }, compile_config: null });
+  const config = k3(
+    'keras',
+    'Functional',
+    { name: model.name, trainable: true, layers, input_layers: [['image', 0, 0]], output_layers: [['out', 0, 0]] },
+    { build_config: { input_shape: null }, compile_config: null },
+  );
   const h5 = await h5wasm();
   const wpath = join(tmp, 'model.weights.h5');
   const f = new h5.File(wpath, 'w');
@@ -105,20 +134,47 @@ function writeGraphModel(model: tfl.LayersModel, dir: string): void {
   const nodes: Record<string, unknown>[] = [];
   const constNode = (name: string) => {
     const x = w.get(name) as { shape: number[]; dtype: string };
-    nodes.push({ name, op: 'Const', attr: { value: { tensor: { dtype: x.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: x.shape.map((d) => ({ size: String(d) })) } } }, dtype: { type: x.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' } } });
+    nodes.push({
+      name,
+      op: 'Const',
+      attr: {
+        value: { tensor: { dtype: x.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: x.shape.map((d) => ({ size: String(d) })) } } },
+        dtype: { type: x.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT' },
+      },
+    });
   };
-  nodes.push({ name: 'image', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '8' }, { size: '8' }, { size: '3' }] } } } });
+  nodes.push({
+    name: 'image',
+    op: 'Placeholder',
+    attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '8' }, { size: '8' }, { size: '3' }] } } },
+  });
   const conv = (name: string, input: string, stride: number) => {
     constNode(`${name}/kernel`);
     constNode(`${name}/bias`);
-    nodes.push({ name: `${name}/Conv2D`, op: 'Conv2D', input: [input, `${name}/kernel`], attr: { ...T, strides: { list: { i: ['1', String(stride), String(stride), '1'] } }, padding: { s: b64('SAME') }, data_format: { s: b64('NHWC') }, dilations: { list: { i: ['1', '1', '1', '1'] } } } });
+    nodes.push({
+      name: `${name}/Conv2D`,
+      op: 'Conv2D',
+      input: [input, `${name}/kernel`],
+      attr: {
+        ...T,
+        strides: { list: { i: ['1', String(stride), String(stride), '1'] } },
+        padding: { s: b64('SAME') },
+        data_format: { s: b64('NHWC') },
+        dilations: { list: { i: ['1', '1', '1', '1'] } },
+      },
+    });
     nodes.push({ name: `${name}/BiasAdd`, op: 'BiasAdd', input: [`${name}/Conv2D`, `${name}/bias`], attr: { ...T, data_format: { s: b64('NHWC') } } });
     nodes.push({ name: `${name}/Relu`, op: 'Relu', input: [`${name}/BiasAdd`], attr: T });
     return `${name}/Relu`;
   };
   let x = conv('conv1', 'image', 1);
   for (const v of ['gamma', 'beta', 'moving_mean', 'moving_variance']) constNode(`bn1/${v}`);
-  nodes.push({ name: 'bn1/FusedBatchNormV3', op: 'FusedBatchNormV3', input: [x, 'bn1/gamma', 'bn1/beta', 'bn1/moving_mean', 'bn1/moving_variance'], attr: { ...T, U: { type: 'DT_FLOAT' }, epsilon: { f: 0.001 }, data_format: { s: b64('NHWC') }, is_training: { b: false } } });
+  nodes.push({
+    name: 'bn1/FusedBatchNormV3',
+    op: 'FusedBatchNormV3',
+    input: [x, 'bn1/gamma', 'bn1/beta', 'bn1/moving_mean', 'bn1/moving_variance'],
+    attr: { ...T, U: { type: 'DT_FLOAT' }, epsilon: { f: 0.001 }, data_format: { s: b64('NHWC') }, is_training: { b: false } },
+  });
   x = conv('conv2', 'bn1/FusedBatchNormV3', 2);
   w.set('pool/axes', { data: new Int32Array([1, 2]), shape: [2], dtype: 'int32' });
   constNode('pool/axes');
@@ -199,7 +255,10 @@ async function main(): Promise<void> {
   const pred = tf.argMax(probs, 1).dataSync();
   let correct = 0;
   for (let i = 0; i < data.test.count; i++) if (pred[i] === data.test.labels[i]) correct++;
-  const rows = probs.arraySync().slice(0, 8).map((r) => r.map((v) => Number(v.toFixed(7))));
+  const rows = probs
+    .arraySync()
+    .slice(0, 8)
+    .map((r) => r.map((v) => Number(v.toFixed(7))));
 
   await writeKeras2(model, join(OUT, 'keras_cnn.h5'));
   const tmp = join(OUT, '.tmp');
@@ -233,12 +292,35 @@ async function writeEngineResult(): Promise<void> {
   const models = join(tmpdir(), 'fc-engine-result-fixture');
   rmSync(models, { recursive: true, force: true });
   const [teacher, exemplarA, exemplarB] = ['teacher', 'exemplar-a', 'exemplar-b'].map((n) => join(models, n));
-  for (const [dir, seed] of [[teacher, 0], [exemplarA, 1], [exemplarB, 2]] as const) {
+  for (const [dir, seed] of [
+    [teacher, 0],
+    [exemplarA, 1],
+    [exemplarB, 2],
+  ] as const) {
     await trainDemoTeacher(dir, seed);
     process.stdout.write(`trained ${dir} (seed ${seed})\n`);
   }
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: ROOT });
-  const args = ['analyze', teacher, '--data', demoDataDir(), '--exemplars', `${exemplarA},${exemplarB}`, '--orders', '0,2', '--width', '8', '--budget', 'quick', '--backend', 'wasm', '--seed', '0', '--out', ENGINE_RESULT];
+  const args = [
+    'analyze',
+    teacher,
+    '--data',
+    demoDataDir(),
+    '--exemplars',
+    `${exemplarA},${exemplarB}`,
+    '--orders',
+    '0,2',
+    '--width',
+    '8',
+    '--budget',
+    'quick',
+    '--backend',
+    'wasm',
+    '--seed',
+    '0',
+    '--out',
+    ENGINE_RESULT,
+  ];
   execFileSync(process.execPath, [join(ROOT, 'dist', 'engine.js'), ...args], { stdio: 'inherit', cwd: ROOT });
   rmSync(models, { recursive: true, force: true });
   process.stdout.write(`wrote ${ENGINE_RESULT}\n`);

@@ -145,7 +145,14 @@ const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png
 
 function page(origin, theme, view) {
   const nonce = 'previewNonce0123456789abcdefABCD';
-  const html = resultsPageHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview-${view ?? 'results'}.js`, styleUri: `${origin}/media/webview.css`, title: 'preview', view });
+  const html = resultsPageHtml({
+    cspSource: origin,
+    nonce,
+    scriptUri: `${origin}/dist/webview-${view ?? 'results'}.js`,
+    styleUri: `${origin}/media/webview.css`,
+    title: 'preview',
+    view,
+  });
   // VS Code sets the variables on <html> through the CSSOM (an inline style attribute would break
   // the CSP) and the theme class on <body>; the fake API answers
   // `results/ready` with the message the test sets in window.__message, or the result in window.__result.
@@ -163,9 +170,7 @@ function page(origin, theme, view) {
       setState(s) { window.__state = s; },
     });
   </script>`;
-  return html
-    .replace('<body>', `<body class="${THEMES[theme].bodyClass}">`)
-    .replace(`<script nonce="${nonce}" src=`, `${fake}\n<script nonce="${nonce}" src=`);
+  return html.replace('<body>', `<body class="${THEMES[theme].bodyClass}">`).replace(`<script nonce="${nonce}" src=`, `${fake}\n<script nonce="${nonce}" src=`);
 }
 
 const server = createServer((req, res) => {
@@ -190,12 +195,25 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const origin = `http://127.0.0.1:${server.address().port}`;
 
 // What the host sends: the file through the same parser.
-const showParams = (file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))), readAt: new Date().toISOString() });
+const showParams = (file) => ({
+  path: file,
+  fileName: basename(file),
+  ...parseResult(JSON.parse(readFileSync(file, 'utf8'))),
+  readAt: new Date().toISOString(),
+});
 const report = { origin, consoleErrors: [], pageErrors: [], checks: {} };
 
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 try {
   for (const theme of ['dark', 'light', 'high-contrast']) {
@@ -226,7 +244,9 @@ try {
       await p.screenshot({ path: join(out, `${theme}-${tab}.png`), fullPage: true });
     }
     report.checks[`${theme}-settings-caveat`] = await p.textContent('#block-settings .caveat');
-    report.checks[`${theme}-significance-grid-cells`] = await p.$$eval('#block-significance vscode-data-grid-cell', (cells) => cells.slice(0, 6).map((c) => c.textContent));
+    report.checks[`${theme}-significance-grid-cells`] = await p.$$eval('#block-significance vscode-data-grid-cell', (cells) =>
+      cells.slice(0, 6).map((c) => c.textContent),
+    );
 
     await p.click('#tab-significance');
     await p.waitForTimeout(200);
@@ -236,7 +256,11 @@ try {
     const csv = posted.find((m) => m.method === 'results/export' && m.params.format === 'csv');
     const png = posted.find((m) => m.method === 'results/export' && m.params.format === 'png');
     report.checks[`${theme}-export-csv`] = csv && { suggestedName: csv.params.suggestedName, firstLines: csv.params.content.split('\n').slice(0, 3) };
-    report.checks[`${theme}-export-png`] = png && { suggestedName: png.params.suggestedName, bytes: Math.round((png.params.content.length * 3) / 4), prefix: png.params.content.slice(0, 22) };
+    report.checks[`${theme}-export-png`] = png && {
+      suggestedName: png.params.suggestedName,
+      bytes: Math.round((png.params.content.length * 3) / 4),
+      prefix: png.params.content.slice(0, 22),
+    };
     if (png) writeFileSync(join(out, `${theme}-exported-significance.png`), Buffer.from(png.params.content.split(',')[1], 'base64'));
     report.checks[`${theme}-state`] = await p.evaluate(() => window.__state);
 
@@ -276,11 +300,18 @@ try {
   const compared = [completePath, demoPath].map((file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))) }));
   const zooCompared = zoo.slice(0, 12).map((file) => ({ path: file, fileName: basename(file), ...parseResult(JSON.parse(readFileSync(file, 'utf8'))) }));
   const views = {
-    'compare-zoo': { view: 'compare', message: { method: 'compare/show', params: { analyses: zooCompared } }, ready: '#block-compare-rho vscode-data-grid-cell' },
+    'compare-zoo': {
+      view: 'compare',
+      message: { method: 'compare/show', params: { analyses: zooCompared } },
+      ready: '#block-compare-rho vscode-data-grid-cell',
+    },
     compare: { message: { method: 'compare/show', params: { analyses: compared } }, ready: '#block-compare-rho vscode-data-grid-cell' },
     predict: { message: { method: 'predict/show', params: { report: predictReport, madeAt: new Date().toISOString() } }, ready: '#stat-mae' },
     calibration: {
-      message: { method: 'calibration/show', params: { path: calibrationPath, fileName: basename(calibrationPath), output: parseTaskComplexity(JSON.parse(readFileSync(calibrationPath, 'utf8'))) } },
+      message: {
+        method: 'calibration/show',
+        params: { path: calibrationPath, fileName: basename(calibrationPath), output: parseTaskComplexity(JSON.parse(readFileSync(calibrationPath, 'utf8'))) },
+      },
       ready: '#verdict',
     },
   };

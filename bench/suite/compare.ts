@@ -60,13 +60,29 @@ for (const name of names) {
   const ref = refs[name];
   if (!ref) throw new Error(`no teacher '${name}' in ${REFS}`);
   const out = join(outDir, `${name}-${values.budget}${values.width ? `-w${values.width}` : ''}.json`);
-  const args = [join(ROOT, 'dist', 'engine.js'), 'analyze', join(SUITE, `${name}.onnx`), '--data', join(SUITE, 'data', `${ref.data}.npz`), '--layer', ref.targetLayer, '--budget', values.budget!, '--out', out];
+  const args = [
+    join(ROOT, 'dist', 'engine.js'),
+    'analyze',
+    join(SUITE, `${name}.onnx`),
+    '--data',
+    join(SUITE, 'data', `${ref.data}.npz`),
+    '--layer',
+    ref.targetLayer,
+    '--budget',
+    values.budget!,
+    '--out',
+    out,
+  ];
   if (values.width) args.push('--width', values.width);
   if (values.orders) args.push('--orders', values.orders);
   const started = Date.now();
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const seconds = (Date.now() - started) / 1000;
-  const r = JSON.parse(readFileSync(out, 'utf8')) as { components: { order: number; rhoTest: number; fit?: number }[]; residue: { rhoTest: number }; width?: number };
+  const r = JSON.parse(readFileSync(out, 'utf8')) as {
+    components: { order: number; rhoTest: number; fit?: number }[];
+    residue: { rhoTest: number };
+    width?: number;
+  };
   const m: Measured = {
     teacher: name,
     split: ref.split,
@@ -102,5 +118,7 @@ function row(name: string, ref: Reference, m: Measured): string {
   return `| ${name} (${ref.split}) | ${m.budget}, w${m.width} | ${cell('0')} | ${cell('2')} | ${high(m.rhoTest).toFixed(3)} / ${refHigh.toFixed(3)} | ${worst.toFixed(3)} | ${m.seconds} s |`;
 }
 
-process.stdout.write('| teacher | settings | ρ⁽⁰⁾ ours / ref | ρ⁽²⁾ ours / ref | Σ ρ orders ≥ 4 ours / ref | max abs diff ρ⁽⁰⁾, ρ⁽²⁾ | time |\n|---|---|---|---|---|---|---|\n');
+process.stdout.write(
+  '| teacher | settings | ρ⁽⁰⁾ ours / ref | ρ⁽²⁾ ours / ref | Σ ρ orders ≥ 4 ours / ref | max abs diff ρ⁽⁰⁾, ρ⁽²⁾ | time |\n|---|---|---|---|---|---|---|\n',
+);
 process.stdout.write(`${rows.join('\n')}\n`);

@@ -116,7 +116,15 @@ export function reliabilityBySamples(results: { model: ZooModel; result: ResultF
     const share = rs.map((r) => reliableShare(r.result));
     const acc = rs.map((r) => r.result.teacher.testAccuracy);
     const perOrder = orders.map((o) => mean(rs.map((r) => r.result.reliability!.find((x) => x.order === o)?.reliableRho ?? NaN)));
-    const cells = [String(n), String(rs.length), mean(acc).toFixed(3), mean(rel).toFixed(3), mean(unrel).toFixed(3), `${mean(share).toFixed(3)}±${sd(share).toFixed(3)}`, ...perOrder.map((v) => v.toFixed(3))];
+    const cells = [
+      String(n),
+      String(rs.length),
+      mean(acc).toFixed(3),
+      mean(rel).toFixed(3),
+      mean(unrel).toFixed(3),
+      `${mean(share).toFixed(3)}±${sd(share).toFixed(3)}`,
+      ...perOrder.map((v) => v.toFixed(3)),
+    ];
     lines.push(cells.map((c) => c.padStart(13)).join(''));
   }
   return lines.join('\n') + '\n';
@@ -127,7 +135,7 @@ export function spearman(x: number[], y: number[]): number {
   const rank = (v: number[]) => {
     const idx = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
     const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length; ) {
+    for (let i = 0; i < idx.length;) {
       let j = i;
       while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
       for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
@@ -186,7 +194,8 @@ async function main(): Promise<void> {
   const peers = values.peers ?? false;
   const peerCount = values['peer-count'] ? Number(values['peer-count']) : 2;
   const fixed = EXEMPLARS.map(modelDir);
-  if (!peers) for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run experiments/zoo/train-zoo.ts first`);
+  if (!peers)
+    for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run experiments/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
   if (peers) mkdirSync(peersDir(method, peerCount, family, width), { recursive: true });
   else mkdirSync(resultsDirOf(method, exemplarSet, family) + widthSuffix(width), { recursive: true });
@@ -226,8 +235,16 @@ async function main(): Promise<void> {
       );
     }
   }
-  const results = models.filter((m) => done(outPath(m, method, peerArg, exemplarSet, width), method)).map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet, width), 'utf8')) as ResultFile }));
-  const suffix = (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') + (method === 'joint' ? '-joint' : '') + exemplarSuffix(exemplarSet) + familySuffix(family) + widthSuffix(width) + (values.tag ? `-${values.tag}` : '');
+  const results = models
+    .filter((m) => done(outPath(m, method, peerArg, exemplarSet, width), method))
+    .map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet, width), 'utf8')) as ResultFile }));
+  const suffix =
+    (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') +
+    (method === 'joint' ? '-joint' : '') +
+    exemplarSuffix(exemplarSet) +
+    familySuffix(family) +
+    widthSuffix(width) +
+    (values.tag ? `-${values.tag}` : '');
   const against = peers ? `exemplars: the next ${peerCount} seeds of the same depth and size` : `exemplars: ${EXEMPLARS.join(', ')}`;
   let text = `${results.length} analysed models (reliability method ${method}; ${against})\n\nReliability against training samples (means per size):\n`;
   text += reliabilityBySamples(results);
@@ -239,11 +256,17 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({ path: outPath(r.model, method, peerArg, exemplarSet, width), result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet, width)) }));
+    const inputs = results.map((r) => ({
+      path: outPath(r.model, method, peerArg, exemplarSet, width),
+      result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet, width)),
+    }));
     try {
       const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
       text += '\n' + formatPredictReport(report);
-      writeFileSync(join(ZOO_DIR, `predict${suffix}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+      writeFileSync(
+        join(ZOO_DIR, `predict${suffix}.json`),
+        JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n',
+      );
     } catch (e) {
       // Too few models for the predictor is not a failure of the run: the table above stands.
       if (!(e instanceof BadInputError)) throw e;

@@ -48,7 +48,9 @@ export const zooModelName = (family: ZooFamily, depth: number, samples: number, 
 
 export function zooModels(family: ZooFamily = 'cnn'): ZooModel[] {
   const out: ZooModel[] = [];
-  for (const samples of SAMPLE_SIZES) for (const depth of FAMILY_DEPTHS[family]) for (const seed of SEEDS) out.push({ name: zooModelName(family, depth, samples, seed), family, samples, depth, seed });
+  for (const samples of SAMPLE_SIZES)
+    for (const depth of FAMILY_DEPTHS[family])
+      for (const seed of SEEDS) out.push({ name: zooModelName(family, depth, samples, seed), family, samples, depth, seed });
   return out;
 }
 

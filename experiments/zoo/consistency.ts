@@ -27,7 +27,20 @@ import { loadDataset } from '../../src/analysis/data/dataset';
 import { fitLinearHeads } from '../../src/analysis/metrics/reliability';
 import type { TeacherRuntime } from '../../src/analysis/teacher/teacherSource';
 import { layersTeacher, loadTeacher, mapBatchesAsync, teacherStats } from '../../src/analysis/teacher/teacher';
-import { EXEMPLAR_SETS, FAMILY_DEPTHS, SAMPLE_SIZES, ZOO_DIR, dataDir, exemplarSuffix, familySuffix, modelDir, parseExemplarSet, parseFamily, peersOf, zooModels } from './common';
+import {
+  EXEMPLAR_SETS,
+  FAMILY_DEPTHS,
+  SAMPLE_SIZES,
+  ZOO_DIR,
+  dataDir,
+  exemplarSuffix,
+  familySuffix,
+  modelDir,
+  parseExemplarSet,
+  parseFamily,
+  peersOf,
+  zooModels,
+} from './common';
 import { familyTeacher } from './train-zoo';
 
 async function features(t: TeacherRuntime, split: ReturnType<typeof loadDataset>['test'], indices: Int32Array): Promise<tf.Tensor4D> {
@@ -58,7 +71,15 @@ async function linearR2(xFit: tf.Tensor4D, yFit: tf.Tensor4D, xTest: tf.Tensor4D
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { depths: { type: 'string' }, seeds: { type: 'string' }, sizes: { type: 'string' }, peers: { type: 'boolean' }, 'peer-count': { type: 'string' }, 'exemplar-set': { type: 'string' }, family: { type: 'string' } },
+    options: {
+      depths: { type: 'string' },
+      seeds: { type: 'string' },
+      sizes: { type: 'string' },
+      peers: { type: 'boolean' },
+      'peer-count': { type: 'string' },
+      'exemplar-set': { type: 'string' },
+      family: { type: 'string' },
+    },
   });
   const exemplarSet = parseExemplarSet(values['exemplar-set']);
   const EXEMPLARS = EXEMPLAR_SETS[exemplarSet];
@@ -92,10 +113,29 @@ async function main(): Promise<void> {
   const concat = async (names: string[]) => {
     const fs: { fit: tf.Tensor4D; test: tf.Tensor4D }[] = [];
     for (const n of names) fs.push(await feats(n));
-    return { fit: tf.concat(fs.map((e) => e.fit), 3), test: tf.concat(fs.map((e) => e.test), 3) };
+    return {
+      fit: tf.concat(
+        fs.map((e) => e.fit),
+        3,
+      ),
+      test: tf.concat(
+        fs.map((e) => e.test),
+        3,
+      ),
+    };
   };
   const fixed = peers ? undefined : await concat(EXEMPLARS);
-  const rows: { name: string; samples: number; depth: number; seed: number; exemplars: string[]; exemplarsToTarget: number; targetToExemplars: number; initToTarget: number; trainAccuracy: number }[] = [];
+  const rows: {
+    name: string;
+    samples: number;
+    depth: number;
+    seed: number;
+    exemplars: string[];
+    exemplarsToTarget: number;
+    targetToExemplars: number;
+    initToTarget: number;
+    trainAccuracy: number;
+  }[] = [];
   for (const m of zooModels(family).filter((z) => depths.includes(z.depth) && seeds.includes(z.seed) && sizes.includes(z.samples))) {
     const exemplars = peers ? peersOf(m, peerCount).map((p) => p.name) : EXEMPLARS;
     const ex = fixed ?? (await concat(exemplars));
@@ -117,19 +157,48 @@ async function main(): Promise<void> {
     // How well the teacher fits its own training set (inference mode).
     const own = loadDataset(dataDir(m.samples)).train;
     const trained = await loadTeacher(modelDir(m.name), undefined, opts);
-    const { accuracy: trainAccuracy } = await teacherStats(trained, own, Int32Array.from({ length: own.count }, (_, i) => i));
+    const { accuracy: trainAccuracy } = await teacherStats(
+      trained,
+      own,
+      Int32Array.from({ length: own.count }, (_, i) => i),
+    );
     await trained.dispose();
-    rows.push({ name: m.name, samples: m.samples, depth: m.depth, seed: m.seed, exemplars, exemplarsToTarget: e2t, targetToExemplars: t2e, initToTarget: i2t, trainAccuracy });
-    process.stdout.write(`${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}  untrained→target ${i2t.toFixed(3)}  train acc ${trainAccuracy.toFixed(3)}\n`);
+    rows.push({
+      name: m.name,
+      samples: m.samples,
+      depth: m.depth,
+      seed: m.seed,
+      exemplars,
+      exemplarsToTarget: e2t,
+      targetToExemplars: t2e,
+      initToTarget: i2t,
+      trainAccuracy,
+    });
+    process.stdout.write(
+      `${m.name}  R² exemplars→target ${e2t.toFixed(3)}  target→exemplars ${t2e.toFixed(3)}  untrained→target ${i2t.toFixed(3)}  train acc ${trainAccuracy.toFixed(3)}\n`,
+    );
   }
   tf.dispose([...(fixed ? [fixed.fit, fixed.test] : []), ...[...cache.values()].flatMap((e) => [e.fit, e.test])]);
-  writeFileSync(join(ZOO_DIR, `consistency${peers ? '-peers' : exemplarSuffix(exemplarSet)}${familySuffix(family)}.json`), JSON.stringify(rows, null, 2) + '\n');
+  writeFileSync(
+    join(ZOO_DIR, `consistency${peers ? '-peers' : exemplarSuffix(exemplarSet)}${familySuffix(family)}.json`),
+    JSON.stringify(rows, null, 2) + '\n',
+  );
   process.stdout.write('\nsamples  models  R² exemplars→target  R² target→exemplars  R² untrained→target  train acc (means)\n');
   for (const n of sizes) {
     const rs = rows.filter((r) => r.samples === n);
     if (!rs.length) continue;
     const mean = (f: (r: (typeof rows)[number]) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
-    process.stdout.write(`${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.targetToExemplars).toFixed(3).padStart(19)}  ${mean((r) => r.initToTarget).toFixed(3).padStart(19)}  ${mean((r) => r.trainAccuracy).toFixed(3).padStart(9)}\n`);
+    process.stdout.write(
+      `${String(n).padStart(7)}  ${String(rs.length).padStart(6)}  ${mean((r) => r.exemplarsToTarget)
+        .toFixed(3)
+        .padStart(19)}  ${mean((r) => r.targetToExemplars)
+        .toFixed(3)
+        .padStart(19)}  ${mean((r) => r.initToTarget)
+        .toFixed(3)
+        .padStart(19)}  ${mean((r) => r.trainAccuracy)
+        .toFixed(3)
+        .padStart(9)}\n`,
+    );
   }
 }
 

@@ -26,7 +26,26 @@ import { tf, useBackend } from '../../src/analysis/tf/backend';
 import { loadDataset, type Split } from '../../src/analysis/data/dataset';
 import { saveLayersModel } from '../../src/analysis/teacher/teacher';
 import { Rng } from '../../src/analysis/util/random';
-import { EXEMPLARS, EXEMPLAR_SAMPLES, EXEMPLAR_SEEDS, EXEMPLAR_SETS, FASHION_MNIST, SAMPLE_SIZES, TEST_SAMPLES, ZOO_DIR, dataDir, exists, modelDir, parseExemplarSet, parseFamily, SEEDS, trainOrder, writeIdx, zooModels, type ZooFamily } from './common';
+import {
+  EXEMPLARS,
+  EXEMPLAR_SAMPLES,
+  EXEMPLAR_SEEDS,
+  EXEMPLAR_SETS,
+  FASHION_MNIST,
+  SAMPLE_SIZES,
+  TEST_SAMPLES,
+  ZOO_DIR,
+  dataDir,
+  exists,
+  modelDir,
+  parseExemplarSet,
+  parseFamily,
+  SEEDS,
+  trainOrder,
+  writeIdx,
+  zooModels,
+  type ZooFamily,
+} from './common';
 
 type T = tfl.SymbolicTensor;
 
@@ -39,11 +58,23 @@ export function zooTeacher(depth: number, seed: number): tfl.LayersModel {
   const m = tfl.sequential({ name: `zoo_d${depth}` });
   const widths = [8, 16, 16, 16];
   for (let b = 0; b < depth; b++) {
-    m.add(tfl.layers.conv2d({ ...(b === 0 ? { inputShape: [28, 28, 1] } : {}), filters: widths[b], kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(b), name: `conv${b + 1}` }));
+    m.add(
+      tfl.layers.conv2d({
+        ...(b === 0 ? { inputShape: [28, 28, 1] } : {}),
+        filters: widths[b],
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(b),
+        name: `conv${b + 1}`,
+      }),
+    );
     if (b < 2) m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: `pool${b + 1}` }));
   }
   m.add(tfl.layers.flatten({ name: 'flatten' }));
-  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }));
+  m.add(
+    tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }),
+  );
   return m;
 }
 
@@ -56,7 +87,8 @@ export function exemplarNet(seed: number): tfl.LayersModel {
   const init = (k: number) => tfl.initializers.heNormal({ seed: seed * 100 + k });
   const input = tfl.input({ shape: [28, 28, 1], name: 'image' });
   let x: T = input;
-  const conv = (filters: number, k: number) => (x = tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(k), name: `conv${k}` }).apply(x) as T);
+  const conv = (filters: number, k: number) =>
+    (x = tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(k), name: `conv${k}` }).apply(x) as T);
   conv(16, 1);
   x = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(x) as T;
   conv(32, 2);
@@ -64,7 +96,9 @@ export function exemplarNet(seed: number): tfl.LayersModel {
   x = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(x) as T;
   conv(32, 4);
   x = tfl.layers.flatten({ name: 'flatten' }).apply(x) as T;
-  x = tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }).apply(x) as T;
+  x = tfl.layers
+    .dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' })
+    .apply(x) as T;
   return tfl.model({ inputs: input, outputs: x, name: 'exemplar' });
 }
 
@@ -81,13 +115,25 @@ export function gapTeacher(depth: number, seed: number): tfl.LayersModel {
   const m = tfl.sequential({ name: `zoo_gap_d${depth}` });
   const widths = [16, 32, 64, 64];
   for (let b = 0; b < depth; b++) {
-    m.add(tfl.layers.conv2d({ ...(b === 0 ? { inputShape: [28, 28, 1] } : {}), filters: widths[b], kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(b), name: `conv${b + 1}` }));
+    m.add(
+      tfl.layers.conv2d({
+        ...(b === 0 ? { inputShape: [28, 28, 1] } : {}),
+        filters: widths[b],
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: init(b),
+        name: `conv${b + 1}`,
+      }),
+    );
     m.add(tfl.layers.batchNormalization({ name: `bn${b + 1}` }));
     m.add(tfl.layers.activation({ activation: 'relu', name: `relu${b + 1}` }));
     if (b < 2) m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: `pool${b + 1}` }));
   }
   m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }));
+  m.add(
+    tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed * 100 + 50 }), name: 'classifier' }),
+  );
   return m;
 }
 
@@ -115,7 +161,15 @@ export function epochsFor(n: number): number {
  * zoo.json. `decay`: the last third of the epochs at a tenth of the learning rate, and the
  * training set's accuracy and loss (inference mode) recorded too.
  */
-async function fitAndSave(model: tfl.LayersModel, split: Split, n: number, epochs: number, dir: string, test: Split, decay = false): Promise<{ seconds: number; testAccuracy: number; trainAccuracy?: number }> {
+async function fitAndSave(
+  model: tfl.LayersModel,
+  split: Split,
+  n: number,
+  epochs: number,
+  dir: string,
+  test: Split,
+  decay = false,
+): Promise<{ seconds: number; testAccuracy: number; trainAccuracy?: number }> {
   const t0 = performance.now();
   const x = tf.tensor4d(split.images.subarray(0, n * 784), [n, 28, 28, 1]);
   const y = tf.oneHot(tf.tensor1d(split.labels.subarray(0, n), 'int32'), 10);
@@ -200,16 +254,23 @@ async function trainFullExemplar(name: string, seed: number, train: Split, epoch
       tf.dispose([x, y]);
       loss += l;
       acc += a;
-      if (timeBatches === 0 && (s + 1) % 200 === 0) process.stdout.write(`${name}  epoch ${e + 1}/${epochs}  step ${s + 1}/${steps}  loss ${(loss / (s + 1)).toFixed(4)}  acc ${(acc / (s + 1)).toFixed(4)}  ${((performance.now() - te) / 1000).toFixed(0)} s\n`);
+      if (timeBatches === 0 && (s + 1) % 200 === 0)
+        process.stdout.write(
+          `${name}  epoch ${e + 1}/${epochs}  step ${s + 1}/${steps}  loss ${(loss / (s + 1)).toFixed(4)}  acc ${(acc / (s + 1)).toFixed(4)}  ${((performance.now() - te) / 1000).toFixed(0)} s\n`,
+        );
     }
     const seconds = (performance.now() - te) / 1000;
     if (timeBatches > 0) {
-      process.stdout.write(`${name}: ${n} batches of ${B} in ${seconds.toFixed(1)} s: ${((seconds / n) * 1000).toFixed(1)} ms per batch, ${((seconds / n) * steps).toFixed(0)} s per epoch of ${steps} batches\n`);
+      process.stdout.write(
+        `${name}: ${n} batches of ${B} in ${seconds.toFixed(1)} s: ${((seconds / n) * 1000).toFixed(1)} ms per batch, ${((seconds / n) * steps).toFixed(0)} s per epoch of ${steps} batches\n`,
+      );
       model.dispose();
       return;
     }
     perEpoch.push({ epoch: e + 1, learningRate: lr, seconds, meanLoss: loss / n, meanBatchAccuracy: acc / n });
-    process.stdout.write(`${name}  epoch ${e + 1}/${epochs}  lr ${lr}  mean loss ${(loss / n).toFixed(4)}  mean batch acc ${(acc / n).toFixed(4)}  ${seconds.toFixed(0)} s\n`);
+    process.stdout.write(
+      `${name}  epoch ${e + 1}/${epochs}  lr ${lr}  mean loss ${(loss / n).toFixed(4)}  mean batch acc ${(acc / n).toFixed(4)}  ${seconds.toFixed(0)} s\n`,
+    );
   }
   const testAccuracy = await accuracy(model, test);
   const testAccuracy10k = await accuracy(model, test10k);
@@ -219,15 +280,39 @@ async function trainFullExemplar(name: string, seed: number, train: Split, epoch
   const seconds = (performance.now() - t0) / 1000;
   writeFileSync(
     join(dir, 'zoo.json'),
-    JSON.stringify({ samples: steps * B, epochs, batchSize: B, learningRate: `${FULL_EXEMPLAR_LR}, halved after each epoch`, initSeed: seed, seconds, testAccuracy, testAccuracy10k, perEpoch }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        samples: steps * B,
+        epochs,
+        batchSize: B,
+        learningRate: `${FULL_EXEMPLAR_LR}, halved after each epoch`,
+        initSeed: seed,
+        seconds,
+        testAccuracy,
+        testAccuracy10k,
+        perEpoch,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   model.dispose();
-  process.stdout.write(`${name}  n=${steps * B}  epochs=${epochs}  test acc ${testAccuracy.toFixed(4)} (1000)  ${testAccuracy10k.toFixed(4)} (10k)  ${seconds.toFixed(1)} s\n`);
+  process.stdout.write(
+    `${name}  n=${steps * B}  epochs=${epochs}  test acc ${testAccuracy.toFixed(4)} (1000)  ${testAccuracy10k.toFixed(4)} (10k)  ${seconds.toFixed(1)} s\n`,
+  );
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { only: { type: 'string' }, limit: { type: 'string' }, 'exemplar-set': { type: 'string' }, epochs: { type: 'string' }, 'time-batches': { type: 'string' }, family: { type: 'string' }, seeds: { type: 'string' } },
+    options: {
+      only: { type: 'string' },
+      limit: { type: 'string' },
+      'exemplar-set': { type: 'string' },
+      epochs: { type: 'string' },
+      'time-batches': { type: 'string' },
+      family: { type: 'string' },
+      seeds: { type: 'string' },
+    },
   });
   const family = parseFamily(values.family);
   const seeds = values.seeds ? values.seeds.split(',').map(Number) : SEEDS;
@@ -236,7 +321,12 @@ async function main(): Promise<void> {
   const full = loadDataset(FASHION_MNIST);
   const order = trainOrder(full.train.count);
   const testIdx = Int32Array.from({ length: TEST_SAMPLES }, (_, i) => i);
-  const test = { ...full.test, images: full.test.images.subarray(0, TEST_SAMPLES * 784), labels: full.test.labels.subarray(0, TEST_SAMPLES), count: TEST_SAMPLES };
+  const test = {
+    ...full.test,
+    images: full.test.images.subarray(0, TEST_SAMPLES * 784),
+    labels: full.test.labels.subarray(0, TEST_SAMPLES),
+    count: TEST_SAMPLES,
+  };
   for (const n of SAMPLE_SIZES) {
     if (!exists(join(dataDir(n), 'train-images-idx3-ubyte'))) {
       writeIdx(dataDir(n), 'train', full.train, order.subarray(0, n));
@@ -274,10 +364,19 @@ async function main(): Promise<void> {
   const jobs: { name: string; build: () => tfl.LayersModel; n: number; epochs: number; split: Split; seed?: number; decay?: boolean }[] = [];
   // Exemplars are trained on the tail of the permutation (samples after the largest zoo set), with their own seeds.
   const tail: Split = { ...pool, images: pool.images.subarray(5000 * 784), labels: pool.labels.subarray(5000), count: EXEMPLAR_SAMPLES - 5000 };
-  if (family === 'cnn') EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
+  if (family === 'cnn')
+    EXEMPLARS.forEach((name, i) => jobs.push({ name, build: () => exemplarNet(EXEMPLAR_SEEDS.small[i]), n: tail.count, epochs: 4, split: tail }));
   const gap = family === 'gap';
   for (const m of zooModels(family)) {
-    jobs.push({ name: m.name, seed: m.seed, build: () => familyTeacher(family, m.depth, m.seed), n: m.samples, epochs: gap ? gapEpochsFor(m.samples) : epochsFor(m.samples), split: pool, decay: gap });
+    jobs.push({
+      name: m.name,
+      seed: m.seed,
+      build: () => familyTeacher(family, m.depth, m.seed),
+      n: m.samples,
+      epochs: gap ? gapEpochsFor(m.samples) : epochsFor(m.samples),
+      split: pool,
+      decay: gap,
+    });
   }
   let left = values.limit ? Number(values.limit) : Infinity;
   for (const job of jobs) {

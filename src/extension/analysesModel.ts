@@ -45,7 +45,8 @@ export interface PredictionHead {
   report: PredictReport;
 }
 
-export type StoredHead = { kind: 'analysis'; head: AnalysisHead } | { kind: 'calibration'; head: CalibrationHead } | { kind: 'prediction'; head: PredictionHead };
+export type StoredHead =
+  { kind: 'analysis'; head: AnalysisHead } | { kind: 'calibration'; head: CalibrationHead } | { kind: 'prediction'; head: PredictionHead };
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,7 +85,8 @@ function calibrationHead(raw: unknown): CalibrationHead | undefined {
 
 /** A PredictReport: a target, the fitted models and the cross-validated error. */
 function predictionHead(raw: unknown): PredictionHead | undefined {
-  if (!isObj(raw) || typeof raw.target !== 'string' || !Array.isArray(raw.models) || !isObj(raw.crossValidation) || !isNum(raw.crossValidation.maeTest)) return undefined;
+  if (!isObj(raw) || typeof raw.target !== 'string' || !Array.isArray(raw.models) || !isObj(raw.crossValidation) || !isNum(raw.crossValidation.maeTest))
+    return undefined;
   const cv = raw.crossValidation;
   const p = raw.prediction;
   return {
@@ -93,7 +95,10 @@ function predictionHead(raw: unknown): PredictionHead | undefined {
     maeTest: cv.maeTest as number,
     maeTestStd: isNum(cv.maeTestStd) ? cv.maeTestStd : undefined,
     r2Test: isNum(cv.r2Test) ? cv.r2Test : undefined,
-    prediction: isObj(p) && typeof p.label === 'string' && isNum(p.predicted) && isNum(p.actual) ? { label: p.label, predicted: p.predicted, actual: p.actual } : undefined,
+    prediction:
+      isObj(p) && typeof p.label === 'string' && isNum(p.predicted) && isNum(p.actual)
+        ? { label: p.label, predicted: p.predicted, actual: p.actual }
+        : undefined,
     report: raw as unknown as PredictReport,
   };
 }
@@ -165,7 +170,11 @@ export const GROUP_LABELS = { calibrations: 'Task-complexity calibrations', pred
 const newestFirst = <T extends { createdAt: number }>(xs: T[]) => [...xs].sort((a, b) => b.createdAt - a.createdAt);
 
 /** The top rows: one per checkpoint (newest analysis first), then a group of calibrations and one of predictions when there are any. */
-export function rootNodes<U>(analyses: (StoredFile<U> & AnalysisHead)[], calibrations: (StoredFile<U> & CalibrationHead)[], predictions: (StoredFile<U> & PredictionHead)[]): TreeNode<U>[] {
+export function rootNodes<U>(
+  analyses: (StoredFile<U> & AnalysisHead)[],
+  calibrations: (StoredFile<U> & CalibrationHead)[],
+  predictions: (StoredFile<U> & PredictionHead)[],
+): TreeNode<U>[] {
   const byCheckpoint = new Map<string, (StoredFile<U> & AnalysisHead)[]>();
   for (const a of newestFirst(analyses)) byCheckpoint.set(a.checkpoint, [...(byCheckpoint.get(a.checkpoint) ?? []), a]);
   const roots: TreeNode<U>[] = [...byCheckpoint].map(([checkpoint, list]) => ({ kind: 'checkpoint', checkpoint, analyses: list }));

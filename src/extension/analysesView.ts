@@ -5,7 +5,16 @@
  */
 import * as vscode from 'vscode';
 import { formatSummary } from '../shared/summary';
-import { analysisDescription, calibrationDescription, childNodes, GROUP_LABELS, ordersText, predictionDescription, rootNodes, type TreeNode } from './analysesModel';
+import {
+  analysisDescription,
+  calibrationDescription,
+  childNodes,
+  GROUP_LABELS,
+  ordersText,
+  predictionDescription,
+  rootNodes,
+  type TreeNode,
+} from './analysesModel';
 import type { ResultsStore } from './resultsStore';
 import { checkpointName } from '../shared/naming';
 
@@ -60,7 +69,9 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
         const c = node.calibration;
         const item = new vscode.TreeItem(when(c.createdAt), vscode.TreeItemCollapsibleState.None);
         item.description = calibrationDescription(c);
-        item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(c.uri)}**\n\nCentre of mass of ρ per task net depth k${c.budget ? ` (budget ${c.budget})` : ''}: ${calibrationDescription(c)}`);
+        item.tooltip = new vscode.MarkdownString(
+          `**${vscode.workspace.asRelativePath(c.uri)}**\n\nCentre of mass of ρ per task net depth k${c.budget ? ` (budget ${c.budget})` : ''}: ${calibrationDescription(c)}`,
+        );
         item.iconPath = new vscode.ThemeIcon('pulse');
         item.contextValue = 'calibration';
         item.command = { command: 'featureComplexity.openCalibration', title: 'Open', arguments: [c.uri] };
@@ -70,7 +81,9 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
         const p = node.prediction;
         const item = new vscode.TreeItem(p.fileName.replace(/\.json$/i, ''), vscode.TreeItemCollapsibleState.None);
         item.description = predictionDescription(p);
-        item.tooltip = new vscode.MarkdownString(`**${vscode.workspace.asRelativePath(p.uri)}**\n\nPredicting test ${p.target}: ${predictionDescription(p)} (cross-validated mean absolute error)`);
+        item.tooltip = new vscode.MarkdownString(
+          `**${vscode.workspace.asRelativePath(p.uri)}**\n\nPredicting test ${p.target}: ${predictionDescription(p)} (cross-validated mean absolute error)`,
+        );
         item.iconPath = new vscode.ThemeIcon('graph-line');
         item.contextValue = 'prediction';
         item.command = { command: 'featureComplexity.openPrediction', title: 'Open', arguments: [p.uri] };

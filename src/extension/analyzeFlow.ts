@@ -37,7 +37,12 @@ async function pickCheckpoint(): Promise<vscode.Uri | undefined> {
  *  batches, .npy folders (x_train.npy) and .npz archives. */
 async function datasetCandidates(): Promise<string[]> {
   const find = (glob: string) => vscode.workspace.findFiles(glob, '**/{node_modules,.feature-complexity}/**', 20);
-  const [idx, cifar, npy, npz] = await Promise.all([find('**/train-images-idx3-ubyte{,.gz}'), find('**/data_batch_1.bin'), find('**/x_train.npy'), find('**/*.npz')]);
+  const [idx, cifar, npy, npz] = await Promise.all([
+    find('**/train-images-idx3-ubyte{,.gz}'),
+    find('**/data_batch_1.bin'),
+    find('**/x_train.npy'),
+    find('**/*.npz'),
+  ]);
   return [...new Set([...idx, ...cifar, ...npy].map((u) => path.dirname(u.fsPath)).concat(npz.map((u) => u.fsPath)))];
 }
 
@@ -48,7 +53,11 @@ async function pickDataset(abort: vscode.CancellationToken): Promise<string | un
     ...candidates.map((c) => ({ label: path.basename(c), description: vscode.workspace.asRelativePath(c), detail: c })),
     { label: browse },
   ];
-  const choice = await vscode.window.showQuickPick(items, { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true }, abort);
+  const choice = await vscode.window.showQuickPick(
+    items,
+    { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true },
+    abort,
+  );
   if (!choice) return undefined;
   if (choice.label !== browse) return choice.detail;
   const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: false, openLabel: 'Use dataset' });
@@ -138,7 +147,8 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
           if (!/--model-class/.test(describeEngineError(e))) throw e;
           modelClass = await vscode.window.showInputBox({
             title: `Model class of ${path.basename(checkpoint)}`,
-            prompt: "This is a state dict or a pickled model, not TorchScript: name the model's class as module:Class (imported from the checkpoint's folder), e.g. models.cnn:SmallCNN.",
+            prompt:
+              "This is a state dict or a pickled model, not TorchScript: name the model's class as module:Class (imported from the checkpoint's folder), e.g. models.cnn:SmallCNN.",
             placeHolder: 'module:Class',
             ignoreFocusOut: true,
             validateInput: (v) => (/^[\w.]+:\w+$/.test(v.trim()) ? undefined : 'module:Class, e.g. models.cnn:SmallCNN'),
@@ -202,20 +212,28 @@ async function runAnalysis(ctx: Ctx, params: AnalyzeParams): Promise<void> {
     opened = true;
     void vscode.commands.executeCommand('featureComplexity.openResults', vscode.Uri.file(params.out));
   };
-  await withEngineProgress(ctx, `Feature complexity of ${name}`, params.progressToken, async (token) => {
-    try {
-      const res = await ctx.engine.request(analyzeRequest, params, token);
-      opened = true;
-      const doc = await vscode.workspace.openTextDocument(res.resultFile);
-      if (res.complete) {
-        void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
-      } else {
-        void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled after ${finishedText(doc.getText())}; the finished orders are kept in ${path.basename(res.resultFile)}.`);
+  await withEngineProgress(
+    ctx,
+    `Feature complexity of ${name}`,
+    params.progressToken,
+    async (token) => {
+      try {
+        const res = await ctx.engine.request(analyzeRequest, params, token);
+        opened = true;
+        const doc = await vscode.workspace.openTextDocument(res.resultFile);
+        if (res.complete) {
+          void vscode.window.showInformationMessage(`Feature Complexity: analysis of ${name} finished.`);
+        } else {
+          void vscode.window.showWarningMessage(
+            `Feature Complexity: analysis of ${name} was cancelled after ${finishedText(doc.getText())}; the finished orders are kept in ${path.basename(res.resultFile)}.`,
+          );
+        }
+        await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
+      } catch (e) {
+        if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
+        else throw e;
       }
-      await vscode.commands.executeCommand('featureComplexity.openResults', doc.uri);
-    } catch (e) {
-      if (isCancellation(e)) void vscode.window.showWarningMessage(`Feature Complexity: analysis of ${name} was cancelled before any order finished.`);
-      else throw e;
-    }
-  }, openWhenWritten);
+    },
+    openWhenWritten,
+  );
 }

@@ -18,7 +18,10 @@ const showCapabilities: Command = (ctx) => async () => {
     for (const b of caps.backends) ctx.log.info(`[host]   ${b.available ? 'available  ' : 'unavailable'} ${b.name}: ${b.detail}`);
     const available = caps.backends.filter((b) => b.available).map((b) => b.name);
     void vscode.window
-      .showInformationMessage(`Feature Complexity engine ${caps.engineVersion}: backends available: ${available.join(', ') || 'none'} (auto uses ${caps.autoBackend}).`, 'Show Details')
+      .showInformationMessage(
+        `Feature Complexity engine ${caps.engineVersion}: backends available: ${available.join(', ') || 'none'} (auto uses ${caps.autoBackend}).`,
+        'Show Details',
+      )
       .then((a) => a && ctx.log.show());
   } catch (e) {
     void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
@@ -52,7 +55,9 @@ const linkCheckpoint: Command = (ctx) => async (doc?: vscode.Uri, name?: string,
     defName = defs[defs.length - 1]?.name;
   }
   if (!defName) {
-    void vscode.window.showWarningMessage('Feature Complexity: put the cursor on a model definition (an nn.Module or Keras Model class, Sequential(...), tf.sequential(...)).');
+    void vscode.window.showWarningMessage(
+      'Feature Complexity: put the cursor on a model definition (an nn.Module or Keras Model class, Sequential(...), tf.sequential(...)).',
+    );
     return;
   }
   const picked = await vscode.window.showOpenDialog({

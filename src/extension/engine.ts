@@ -43,7 +43,12 @@ export class EngineClient implements vscode.Disposable {
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
     // What the engine prints outside the protocol (a library's warning, a crash's stack), a log line per line.
-    const lines = (level: 'info' | 'warn') => (d: Buffer) => d.toString().split('\n').filter((l) => l.trim()).forEach((l) => this.log[level](`[engine ${level === 'info' ? 'stdout' : 'stderr'}] ${l}`));
+    const lines = (level: 'info' | 'warn') => (d: Buffer) =>
+      d
+        .toString()
+        .split('\n')
+        .filter((l) => l.trim())
+        .forEach((l) => this.log[level](`[engine ${level === 'info' ? 'stdout' : 'stderr'}] ${l}`));
     child.stdout?.on('data', lines('info'));
     child.stderr?.on('data', lines('warn'));
     child.on('error', (e) => this.log.error(`[host] engine process error: ${e.message}`));
@@ -89,10 +94,15 @@ export class EngineClient implements vscode.Disposable {
     const child = this.child;
     // A request in flight when the engine dies (or never starts) must fail, not hang.
     const died = new Promise<never>((_, reject) => {
-      child?.once('exit', (code, signal) => reject(new EngineStoppedError(`the engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`)));
+      child?.once('exit', (code, signal) =>
+        reject(new EngineStoppedError(`the engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`)),
+      );
       child?.once('error', (e) => reject(new EngineStoppedError(`the engine could not start: ${e.message}`)));
     });
-    const pending = type.numberOfParams === 0 ? connection.sendRequest(type as RequestType0<unknown, void>, a as vscode.CancellationToken | undefined) : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b);
+    const pending =
+      type.numberOfParams === 0
+        ? connection.sendRequest(type as RequestType0<unknown, void>, a as vscode.CancellationToken | undefined)
+        : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b);
     return Promise.race([pending, died]);
   }
 

@@ -23,7 +23,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const tree = new AnalysesTree(store);
   context.subscriptions.push(log, engine, status, ctx, store, links, lenses, tree);
   context.subscriptions.push(
-    vscode.languages.registerCodeLensProvider(CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })), lenses),
+    vscode.languages.registerCodeLensProvider(
+      CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })),
+      lenses,
+    ),
     vscode.window.createTreeView('featureComplexity.analyses', { treeDataProvider: tree, showCollapseAll: true }),
   );
   context.subscriptions.push(Panel.registerSerializer(context, resultsView), registerViewSerializers(context));
@@ -33,7 +36,10 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     engine.onDidCrash((how) => {
       void vscode.window
-        .showErrorMessage(`Feature Complexity: the engine stopped unexpectedly (${how}). It has been restarted; results already written are kept. Run the command again.`, 'Show Log')
+        .showErrorMessage(
+          `Feature Complexity: the engine stopped unexpectedly (${how}). It has been restarted; results already written are kept. Run the command again.`,
+          'Show Log',
+        )
         .then((a) => a && log.show());
     }),
   );

@@ -35,7 +35,8 @@ function uriOf(arg: unknown): vscode.Uri | undefined {
   return node?.kind === 'analysis' ? node.analysis.uri : undefined;
 }
 
-const showError = (ctx: Ctx, e: unknown) => void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
+const showError = (ctx: Ctx, e: unknown) =>
+  void vscode.window.showErrorMessage(`Feature Complexity: ${describeEngineError(e)}`, 'Show Log').then((a) => a && ctx.log.show());
 
 /**
  * Explorer with several files selected passes (clicked, selection); the tree and the view title
@@ -48,13 +49,20 @@ export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknow
     await ctx.store.whenReady();
     const all = ctx.store.all();
     if (all.length < 2) {
-      void vscode.window.showInformationMessage(`Feature Complexity: comparing needs at least two stored analyses; ${all.length === 0 ? 'there are none' : 'there is one'} in this workspace.`);
+      void vscode.window.showInformationMessage(
+        `Feature Complexity: comparing needs at least two stored analyses; ${all.length === 0 ? 'there are none' : 'there is one'} in this workspace.`,
+      );
       return;
     }
     const given = new Set([...paths, uriOf(arg)?.fsPath].filter(Boolean));
     const picks = await vscode.window.showQuickPick(
       all.map((a) => analysisItem(a, given.has(a.uri.fsPath))),
-      { canPickMany: true, title: 'Analyses to compare', placeHolder: 'Pick two or more: e.g. a model, its compressed and distilled variants', ignoreFocusOut: true },
+      {
+        canPickMany: true,
+        title: 'Analyses to compare',
+        placeHolder: 'Pick two or more: e.g. a model, its compressed and distilled variants',
+        ignoreFocusOut: true,
+      },
     );
     if (!picks) return;
     if (picks.length < 2) {
@@ -66,13 +74,15 @@ export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknow
   showView(ctx.extension, { view: 'compare', paths });
 }
 
-const isRefit = (arg: unknown): arg is PredictRefit => typeof arg === 'object' && arg !== null && (arg as PredictRefit).refit === true && Array.isArray((arg as PredictRefit).results);
+const isRefit = (arg: unknown): arg is PredictRefit =>
+  typeof arg === 'object' && arg !== null && (arg as PredictRefit).refit === true && Array.isArray((arg as PredictRefit).results);
 
 /** Asks the engine and shows its report; the report says when the analyses differ in settings. */
 async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; target?: PredictRefit['target']; consistentOnly?: boolean }): Promise<void> {
   try {
-    const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true }, (_p, token) =>
-      ctx.engine.request(predictRequest, params, token),
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Feature Complexity: fitting the regressor', cancellable: true },
+      (_p, token) => ctx.engine.request(predictRequest, params, token),
     );
     showView(ctx.extension, { view: 'predict', shown: { report, madeAt: new Date().toISOString() } });
   } catch (e) {
@@ -100,7 +110,12 @@ export async function predictCommand(ctx: Ctx, arg?: unknown): Promise<void> {
   const forUri = uriOf(arg);
   const fit = await vscode.window.showQuickPick(
     withReliability.map((a) => analysisItem(a, a.uri.fsPath !== forUri?.fsPath)),
-    { canPickMany: true, title: 'Analyses to fit the regressor on', placeHolder: 'Test accuracy ~ reliable and unreliable variance shares of 4 orders', ignoreFocusOut: true },
+    {
+      canPickMany: true,
+      title: 'Analyses to fit the regressor on',
+      placeHolder: 'Test accuracy ~ reliable and unreliable variance shares of 4 orders',
+      ignoreFocusOut: true,
+    },
   );
   if (!fit) return;
   let forPath = forUri?.fsPath;
@@ -135,7 +150,9 @@ export async function openPrediction(ctx: Ctx, uri: vscode.Uri): Promise<void> {
   await ctx.store.whenReady();
   const saved = ctx.store.predictions().find((p) => p.uri.toString() === uri.toString());
   if (!saved) {
-    void vscode.window.showErrorMessage(`Feature Complexity: ${vscode.workspace.asRelativePath(uri)} is not a saved prediction (a report with its models and cross-validated error).`);
+    void vscode.window.showErrorMessage(
+      `Feature Complexity: ${vscode.workspace.asRelativePath(uri)} is not a saved prediction (a report with its models and cross-validated error).`,
+    );
     return;
   }
   const stat = await vscode.workspace.fs.stat(uri);
@@ -151,9 +168,12 @@ export async function taskComplexityCommand(ctx: Ctx): Promise<void> {
   const saved = await savedCalibrations(cfg.resultsFolder);
   if (saved.length) {
     const run: vscode.QuickPickItem & { uri?: vscode.Uri } = { label: '$(play) Run a new calibration…', description: 'k = 0, 2, 8, 26, 80' };
-    const choice = await vscode.window.showQuickPick([run, ...saved.map((u) => ({ label: path.basename(u.fsPath, '.json'), description: vscode.workspace.asRelativePath(u), uri: u }))], {
-      title: 'Task-complexity calibration',
-    });
+    const choice = await vscode.window.showQuickPick(
+      [run, ...saved.map((u) => ({ label: path.basename(u.fsPath, '.json'), description: vscode.workspace.asRelativePath(u), uri: u }))],
+      {
+        title: 'Task-complexity calibration',
+      },
+    );
     if (!choice) return;
     if (choice.uri) {
       openCalibration(ctx, choice.uri);

@@ -123,5 +123,9 @@ export function showView(extension: vscode.ExtensionContext, source: ViewsWebvie
 }
 
 export function registerViewSerializers(extension: vscode.ExtensionContext): vscode.Disposable {
-  return vscode.Disposable.from(Panel.registerSerializer(extension, compareView), Panel.registerSerializer(extension, calibrationView), Panel.registerSerializer(extension, predictView));
+  return vscode.Disposable.from(
+    Panel.registerSerializer(extension, compareView),
+    Panel.registerSerializer(extension, calibrationView),
+    Panel.registerSerializer(extension, predictView),
+  );
 }

@@ -97,7 +97,9 @@ export async function saveExport(p: ExportParams, nearFolder: string): Promise<v
   }
   try {
     await vscode.workspace.fs.writeFile(target, bytes);
-    void vscode.window.showInformationMessage(`Feature Complexity: saved ${path.basename(target.fsPath)}.`, 'Reveal').then((a) => a && vscode.commands.executeCommand('revealFileInOS', target));
+    void vscode.window
+      .showInformationMessage(`Feature Complexity: saved ${path.basename(target.fsPath)}.`, 'Reveal')
+      .then((a) => a && vscode.commands.executeCommand('revealFileInOS', target));
   } catch (e) {
     void vscode.window.showErrorMessage(`Feature Complexity: could not save ${target.fsPath}: ${(e as Error).message}`);
   }

@@ -44,7 +44,11 @@ function datasetOf(r: SettingsSource): { path?: string; format?: string; numClas
 /** The task a dataset poses: what the test accuracy is measured on. */
 function taskOf(r: SettingsSource): string | undefined {
   const d = datasetOf(r);
-  const parts = [d.format, d.numClasses !== undefined ? `${d.numClasses} classes` : undefined, d.testSamples !== undefined ? `${d.testSamples} test samples` : undefined].filter(Boolean);
+  const parts = [
+    d.format,
+    d.numClasses !== undefined ? `${d.numClasses} classes` : undefined,
+    d.testSamples !== undefined ? `${d.testSamples} test samples` : undefined,
+  ].filter(Boolean);
   return parts.length ? parts.join(', ') : undefined;
 }
 
@@ -68,7 +72,11 @@ export const ANALYSIS_SETTINGS: readonly AnalysisSetting[] = [
   { name: 'reliability method', value: (r) => reliability(r, (s) => s.method) ?? r.reliabilityMethod, uses: BOTH },
   { name: 'reliability cycle rounds', value: (r) => reliability(r, (s) => (s.rounds === undefined ? undefined : String(s.rounds))), uses: BOTH },
   { name: 'exemplars', value: (r) => reliability(r, (s) => s.exemplars?.join(', ')), uses: BOTH },
-  { name: 'reliability rule version', value: (r) => reliability(r, (s) => (s.version === undefined ? 'unversioned (earlier rule)' : String(s.version))), uses: BOTH },
+  {
+    name: 'reliability rule version',
+    value: (r) => reliability(r, (s) => (s.version === undefined ? 'unversioned (earlier rule)' : String(s.version))),
+    uses: BOTH,
+  },
 ];
 
 export interface SettingDifference {

@@ -20,7 +20,10 @@ export function checkpointStem(path: string): string {
 
 /** A compact UTC time for file names, e.g. `20261207T142913Z` (sorts as it reads). */
 export function fileTimestamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** `<checkpoint stem>-<timestamp>.json`: the file an analysis writes into `.feature-complexity/` (the CLI and the host alike). */

@@ -133,10 +133,7 @@ export interface ResultsWebviewState {
 export const RESULTS_VIEW_TYPE = 'featureComplexity.results';
 
 /** What a comparison, prediction or calibration panel keeps to come back after a reload. */
-export type ViewsWebviewState =
-  | { view: 'compare'; paths: string[] }
-  | { view: 'predict'; shown: ShowPredictParams }
-  | { view: 'calibration'; path: string };
+export type ViewsWebviewState = { view: 'compare'; paths: string[] } | { view: 'predict'; shown: ShowPredictParams } | { view: 'calibration'; path: string };
 
 export type ViewKind = ViewsWebviewState['view'];
 

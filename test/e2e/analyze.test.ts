@@ -41,8 +41,29 @@ interface Result {
 async function writeTeacher(dir: string): Promise<void> {
   await tf.setBackend('cpu');
   const model = tfl.sequential();
-  model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv1', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }));
-  model.add(tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv2', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }));
+  model.add(
+    tfl.layers.conv2d({
+      inputShape: [28, 28, 1],
+      filters: 4,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv1',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
+  model.add(
+    tfl.layers.conv2d({
+      filters: 8,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+    }),
+  );
   model.add(tfl.layers.flatten({ name: 'flatten' }));
   model.add(tfl.layers.dense({ units: 10, activation: 'softmax', name: 'logits', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }));
   mkdirSync(dir, { recursive: true });
@@ -50,7 +71,10 @@ async function writeTeacher(dir: string): Promise<void> {
     tf.io.withSaveHandler(async (art) => {
       if (!(art.weightData instanceof ArrayBuffer)) throw new Error('expected one weight buffer');
       writeFileSync(join(dir, 'weights.bin'), Buffer.from(art.weightData));
-      writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: art.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }] }));
+      writeFileSync(
+        join(dir, 'model.json'),
+        JSON.stringify({ format: 'layers-model', modelTopology: art.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }] }),
+      );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -99,7 +123,11 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     const file = (await header.innerText()).split(' · ')[0].trim();
     const result = readResult(file);
     // The table is drawn once the file reached the webview; its last row is the residue.
-    await vs.webview().locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*residue Δf\s*$/ }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs
+      .webview()
+      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*residue Δf\s*$/ })
+      .first()
+      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const table = await significanceTable();
     const shown = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(4));
     for (const c of result.components) {
@@ -114,28 +142,35 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     return { file, result };
   }
 
-  before(async () => {
-    teacherDir = mkdtempSync(join(tmpdir(), 'fc-e2e-teacher-'));
-    await writeTeacher(teacherDir);
-    vs = await VsCode.start({
-      name: 'analyze',
-      prepare: (ws) => {
-        // The fixture's own model.json has a 13×13 conv output that no disentangler stride schedule reaches.
-        for (const f of ['model.json', 'weights.bin']) {
-          cpSync(join(teacherDir, f), join(ws, f));
-          cpSync(join(teacherDir, f), join(ws, 'slow', f));
-        }
-        cpSync(join(repoRoot, 'media', 'demo', 'fashion-mnist'), join(ws, 'data', 'fashion-mnist'), { recursive: true });
-        mkdirSync(join(ws, 'broken'));
-        writeFileSync(join(ws, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequen\u0000\u0007 not json at all');
-        mkdirSync(join(ws, '.vscode'));
-        writeFileSync(
-          join(ws, '.vscode', 'settings.json'),
-          JSON.stringify({ 'featureComplexity.orders': ORDERS, 'featureComplexity.width': 4, 'featureComplexity.shapley': true, 'featureComplexity.substitution': true }, null, 2),
-        );
-      },
-    });
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      teacherDir = mkdtempSync(join(tmpdir(), 'fc-e2e-teacher-'));
+      await writeTeacher(teacherDir);
+      vs = await VsCode.start({
+        name: 'analyze',
+        prepare: (ws) => {
+          // The fixture's own model.json has a 13×13 conv output that no disentangler stride schedule reaches.
+          for (const f of ['model.json', 'weights.bin']) {
+            cpSync(join(teacherDir, f), join(ws, f));
+            cpSync(join(teacherDir, f), join(ws, 'slow', f));
+          }
+          cpSync(join(repoRoot, 'media', 'demo', 'fashion-mnist'), join(ws, 'data', 'fashion-mnist'), { recursive: true });
+          mkdirSync(join(ws, 'broken'));
+          writeFileSync(join(ws, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequen\u0000\u0007 not json at all');
+          mkdirSync(join(ws, '.vscode'));
+          writeFileSync(
+            join(ws, '.vscode', 'settings.json'),
+            JSON.stringify(
+              { 'featureComplexity.orders': ORDERS, 'featureComplexity.width': 4, 'featureComplexity.shapley': true, 'featureComplexity.substitution': true },
+              null,
+              2,
+            ),
+          );
+        },
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();
@@ -175,7 +210,10 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     assert.equal(result.complete, true);
     assert.equal(result.budget, 'quick');
     assert.equal(result.targetLayer, 'conv2');
-    assert.deepEqual(result.components.map((c) => c.order), ORDERS);
+    assert.deepEqual(
+      result.components.map((c) => c.order),
+      ORDERS,
+    );
     await vs.clearNotifications();
   });
 
@@ -219,7 +257,10 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
 
     const progress = await vs.waitForNotification(new RegExp(`order 2 \\(2 of ${ORDERS.length}\\) · epoch \\d+`), 4 * ANALYSIS_TIMEOUT_MS);
     // Order 0 is in the file now, and the panel opens on it while order 2 trains.
-    await vs.webview().locator('p.file', { hasText: /^slow-/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs
+      .webview()
+      .locator('p.file', { hasText: /^slow-/ })
+      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const live = await assertPanelShowsItsFile();
     assert.match(live.file, /^slow-/);
     assert.equal(live.result.complete, false);
@@ -235,7 +276,10 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     assert.ok(warning.message.includes(`after 1 of ${ORDERS.length} orders`), warning.message);
     const result = readResult(file);
     assert.equal(result.complete, false);
-    assert.deepEqual(result.components.map((c) => c.order), [0]);
+    assert.deepEqual(
+      result.components.map((c) => c.order),
+      [0],
+    );
     // The finished orders, and the plan they are part of.
     assert.deepEqual(result.orders, [0]);
     assert.deepEqual(result.plannedOrders, ORDERS);
@@ -277,7 +321,10 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
   });
 
   test('the results panel in a light and a dark theme', async () => {
-    for (const [theme, kind] of [['Default Light Modern', 'vscode-light'], ['Default Dark Modern', 'vscode-dark']] as const) {
+    for (const [theme, kind] of [
+      ['Default Light Modern', 'vscode-light'],
+      ['Default Dark Modern', 'vscode-dark'],
+    ] as const) {
       await vs.setColorTheme(theme);
       await vs.webview().locator(`body.${kind}`).waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
       await assertPanelShowsItsFile();

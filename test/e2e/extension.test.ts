@@ -43,10 +43,13 @@ const ENGINE_START_TIMEOUT_MS = 90_000;
 describe('feature-complexity in VS Code', { timeout: 20 * 60_000 }, () => {
   let vs: VsCode;
 
-  before(async () => {
-    vs = await VsCode.start({ name: 'extension' });
-    await vs.screenshot('workbench');
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      vs = await VsCode.start({ name: 'extension' });
+      await vs.screenshot('workbench');
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();
@@ -70,7 +73,10 @@ describe('feature-complexity in VS Code', { timeout: 20 * 60_000 }, () => {
       assert.ok(shown.includes(title), `package.json contributes no palette command "${title}"`);
     }
     for (const title of shown) {
-      assert.ok(entries.some((e) => e.startsWith(title)), `palette has no "${title}": ${JSON.stringify(entries)}`);
+      assert.ok(
+        entries.some((e) => e.startsWith(title)),
+        `palette has no "${title}": ${JSON.stringify(entries)}`,
+      );
     }
     for (const title of hidden) {
       assert.ok(!entries.some((e) => e.startsWith(title)), `palette shows hidden "${title}"`);

@@ -23,25 +23,45 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
   const results = (prefix: string) =>
     readdirSync(join(vs.workspace, '.feature-complexity'))
       .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(vs.workspace, '.feature-complexity', f), 'utf8')) as { complete: boolean; components: { order: number; rho: number }[]; checkpoint: { path: string } });
+      .map(
+        (f) =>
+          JSON.parse(readFileSync(join(vs.workspace, '.feature-complexity', f), 'utf8')) as {
+            complete: boolean;
+            components: { order: number; rho: number }[];
+            checkpoint: { path: string };
+          },
+      );
 
-  before(async () => {
-    vs = await VsCode.start({
-      name: 'formats',
-      prepare: (ws) => {
-        cpSync(join(FORMATS, 'cnn.onnx'), join(ws, 'cnn.onnx'));
-        cpSync(join(FORMATS, 'cnn.torchscript.pt'), join(ws, 'cnn.torchscript.pt'));
-        mkdirSync(join(ws, 'data'));
-        cpSync(join(FORMATS, 'data.npz'), join(ws, 'data', 'data.npz'));
-        writeFileSync(join(ws, 'corrupt.onnx'), Buffer.concat([readFileSync(join(FORMATS, 'cnn.onnx')).subarray(0, 200), Buffer.from('truncated here')]));
-        mkdirSync(join(ws, '.vscode'));
-        writeFileSync(
-          join(ws, '.vscode', 'settings.json'),
-          JSON.stringify({ 'featureComplexity.orders': [0, 2], 'featureComplexity.width': 4, 'featureComplexity.shapley': false, 'featureComplexity.substitution': true, 'featureComplexity.pythonPath': PYTHON }, null, 2),
-        );
-      },
-    });
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      vs = await VsCode.start({
+        name: 'formats',
+        prepare: (ws) => {
+          cpSync(join(FORMATS, 'cnn.onnx'), join(ws, 'cnn.onnx'));
+          cpSync(join(FORMATS, 'cnn.torchscript.pt'), join(ws, 'cnn.torchscript.pt'));
+          mkdirSync(join(ws, 'data'));
+          cpSync(join(FORMATS, 'data.npz'), join(ws, 'data', 'data.npz'));
+          writeFileSync(join(ws, 'corrupt.onnx'), Buffer.concat([readFileSync(join(FORMATS, 'cnn.onnx')).subarray(0, 200), Buffer.from('truncated here')]));
+          mkdirSync(join(ws, '.vscode'));
+          writeFileSync(
+            join(ws, '.vscode', 'settings.json'),
+            JSON.stringify(
+              {
+                'featureComplexity.orders': [0, 2],
+                'featureComplexity.width': 4,
+                'featureComplexity.shapley': false,
+                'featureComplexity.substitution': true,
+                'featureComplexity.pythonPath': PYTHON,
+              },
+              null,
+              2,
+            ),
+          );
+        },
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();
@@ -59,7 +79,11 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
     await vs.quickPick(/^Training budget/);
     await vs.acceptQuickPick('quick');
     await vs.waitForNotification('finished', ANALYSIS_TIMEOUT_MS);
-    await vs.webview().locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*l = 2\s*$/ }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await vs
+      .webview()
+      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*l = 2\s*$/ })
+      .first()
+      .waitFor({ state: 'visible', timeout: 60_000 });
     await vs.screenshot(`${step}-panel`);
     await vs.clearNotifications();
   }
@@ -69,17 +93,24 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
     const [r] = results('cnn-');
     assert.ok(r, 'a result file for cnn.onnx');
     assert.equal(r.complete, true);
-    assert.deepEqual(r.components.map((c) => c.order), [0, 2]);
+    assert.deepEqual(
+      r.components.map((c) => c.order),
+      [0, 2],
+    );
     assert.match(r.checkpoint.path, /cnn\.onnx$/);
   });
 
-  test('right-click a TorchScript .pt → exported by the user’s Python, analysed, panel opens', { skip: torchAvailable ? false : `no torch in ${PYTHON}` }, async () => {
-    await analyzeThroughPrompts('cnn.torchscript.pt', 'torchscript');
-    const [r] = results('cnn.torchscript-');
-    assert.ok(r, 'a result file for cnn.torchscript.pt');
-    assert.equal(r.complete, true);
-    assert.match(r.checkpoint.path, /cnn\.torchscript\.pt$/);
-  });
+  test(
+    'right-click a TorchScript .pt → exported by the user’s Python, analysed, panel opens',
+    { skip: torchAvailable ? false : `no torch in ${PYTHON}` },
+    async () => {
+      await analyzeThroughPrompts('cnn.torchscript.pt', 'torchscript');
+      const [r] = results('cnn.torchscript-');
+      assert.ok(r, 'a result file for cnn.torchscript.pt');
+      assert.equal(r.complete, true);
+      assert.match(r.checkpoint.path, /cnn\.torchscript\.pt$/);
+    },
+  );
 
   test('a corrupt ONNX file → one readable error naming it', async () => {
     await vs.explorerContextMenuClick('corrupt.onnx', ANALYZE);

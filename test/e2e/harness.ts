@@ -42,7 +42,10 @@ interface Installed {
  * whether its pinned version is already there (then it returns at once).
  */
 function ensureCodeServer(): Installed {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'install-code-server.sh')], { stdio: ['ignore', 2, 2], env: { ...process.env, FC_CODE_SERVER_DIR: installDir } });
+  execFileSync('bash', [join(repoRoot, 'scripts', 'install-code-server.sh')], {
+    stdio: ['ignore', 2, 2],
+    env: { ...process.env, FC_CODE_SERVER_DIR: installDir },
+  });
   const p = JSON.parse(readFileSync(join(installDir, 'paths.json'), 'utf8')) as Installed;
   return { ...p, node: resolve(installDir, p.node), entry: resolve(installDir, p.entry) };
 }
@@ -196,15 +199,20 @@ export class VsCode {
       cs.node,
       [
         cs.entry,
-        '--config', config,
-        '--auth', 'none',
-        '--bind-addr', `127.0.0.1:${port}`,
+        '--config',
+        config,
+        '--auth',
+        'none',
+        '--bind-addr',
+        `127.0.0.1:${port}`,
         '--disable-telemetry',
         '--disable-update-check',
         '--disable-workspace-trust',
         '--disable-getting-started-override',
-        '--user-data-dir', userData,
-        '--extensions-dir', extensions,
+        '--user-data-dir',
+        userData,
+        '--extensions-dir',
+        extensions,
         workspace,
       ],
       // Its own process group: code-server, its extension host and the engine the extension
@@ -213,7 +221,13 @@ export class VsCode {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
         // code-server keeps a heartbeat and logs under XDG_DATA_HOME; keep them in the temp folder.
-        env: { ...process.env, VSCODE_CLI: undefined, ELECTRON_RUN_AS_NODE: undefined, XDG_DATA_HOME: join(tmp, 'xdg-data'), XDG_CONFIG_HOME: join(tmp, 'xdg-config') },
+        env: {
+          ...process.env,
+          VSCODE_CLI: undefined,
+          ELECTRON_RUN_AS_NODE: undefined,
+          XDG_DATA_HOME: join(tmp, 'xdg-data'),
+          XDG_CONFIG_HOME: join(tmp, 'xdg-config'),
+        },
       },
     );
     server.stdout?.pipe(log);
@@ -255,7 +269,9 @@ export class VsCode {
    * level) tells apart files of the same name in different folders.
    */
   explorerRow(name: string, depth?: number): Locator {
-    const rows = this.page.locator(depth === undefined ? '.explorer-folders-view .monaco-list-row' : `.explorer-folders-view .monaco-list-row[aria-level="${depth}"]`);
+    const rows = this.page.locator(
+      depth === undefined ? '.explorer-folders-view .monaco-list-row' : `.explorer-folders-view .monaco-list-row[aria-level="${depth}"]`,
+    );
     return rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) });
   }
 
@@ -333,10 +349,17 @@ export class VsCode {
       if ((await row.getAttribute('aria-expanded')) === want) return;
       await row.click();
       try {
-        await this.page.locator('.explorer-folders-view .monaco-list-row[aria-expanded="' + want + '"]', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).waitFor({ state: 'visible', timeout: 5_000 });
+        await this.page
+          .locator('.explorer-folders-view .monaco-list-row[aria-expanded="' + want + '"]', {
+            has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }),
+          })
+          .waitFor({ state: 'visible', timeout: 5_000 });
         return;
       } catch (e) {
-        if (attempt === 3) throw new Error(`Explorer folder ${name} did not ${expanded ? 'expand' : 'collapse'}; screenshot ${await this.screenshot(`folder-${name}`)}`, { cause: e });
+        if (attempt === 3)
+          throw new Error(`Explorer folder ${name} did not ${expanded ? 'expand' : 'collapse'}; screenshot ${await this.screenshot(`folder-${name}`)}`, {
+            cause: e,
+          });
       }
     }
   }
@@ -361,7 +384,9 @@ export class VsCode {
     if (label === undefined) {
       await this.page.keyboard.press('Enter');
     } else {
-      const row = widget.locator('.quick-input-list .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) });
+      const row = widget
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) });
       await row.click();
     }
     // The next prompt may open at once in the same widget; wait only for this one to be answered.
@@ -388,7 +413,11 @@ export class VsCode {
     await input.fill(theme.replace(/^Default /, ''));
     // The picker labels a theme by its name, which may leave out the "Default" of the setting's value.
     const label = theme.replace(/^Default /, '');
-    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`(^|\\s)${escapeRegExp(label)}$`) }) }).first();
+    const row = this.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row', {
+        has: this.page.locator('.label-name', { hasText: new RegExp(`(^|\\s)${escapeRegExp(label)}$`) }),
+      })
+      .first();
     await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     await row.click();
     await this.page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
@@ -420,7 +449,10 @@ export class VsCode {
   private async openPalette(text: string): Promise<Locator> {
     const page = this.page;
     // F1 goes to whatever has focus; the editor area always forwards it to the workbench.
-    await page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await page
+      .locator('.monaco-workbench')
+      .focus()
+      .catch(() => undefined);
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
@@ -466,8 +498,13 @@ export class VsCode {
     } catch (e) {
       // What the user saw instead is the first thing one wants when this fails.
       const shot = await this.screenshot('notification-timeout').catch(() => '(no screenshot)');
-      const shown = await this.page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
-      throw new Error(`no notification containing ${String(text)} within ${timeout} ms; toasts shown: ${JSON.stringify(shown)}; screenshot ${shot}`, { cause: e });
+      const shown = await this.page
+        .locator('.notifications-toasts .notification-list-item-message')
+        .allInnerTexts()
+        .catch(() => []);
+      throw new Error(`no notification containing ${String(text)} within ${timeout} ms; toasts shown: ${JSON.stringify(shown)}; screenshot ${shot}`, {
+        cause: e,
+      });
     }
     const message = (await toast.locator('.notification-list-item-message').innerText()).trim();
     const icon = (await toast.locator('.notification-list-item-icon').getAttribute('class')) ?? '';

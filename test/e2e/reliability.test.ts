@@ -28,18 +28,21 @@ describe('reliability of an engine-written result in VS Code', { timeout: 20 * 6
   const result = JSON.parse(readFileSync(RESULT_FILE, 'utf8')) as Result;
   const file = [...result.reliability].sort((a, b) => a.order - b.order);
 
-  before(async () => {
-    vs = await VsCode.start({
-      name: 'reliability',
-      prepare: (ws) => storeResults(ws, [RESULT_FILE]),
-    });
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      vs = await VsCode.start({
+        name: 'reliability',
+        prepare: (ws) => storeResults(ws, [RESULT_FILE]),
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();
   });
 
-  test('the Reliability tab\'s table and chart show the file\'s shares of Var[f] and ρ_rel', async () => {
+  test("the Reliability tab's table and chart show the file's shares of Var[f] and ρ_rel", async () => {
     assert.ok(file.length > 0 && result.engineVersion, 'the fixture is an engine result with reliability');
     const pane = await vs.viewPane('Feature Complexity');
     const analysisRow = pane.locator('.monaco-list-row[aria-level="2"]').first();
@@ -52,32 +55,56 @@ describe('reliability of an engine-written result in VS Code', { timeout: 20 * 6
     await tab.click();
     const block = frame.locator('#block-reliability');
     const last = `l = ${file[file.length - 1].order}`;
-    await block.locator('vscode-data-grid-cell', { hasText: last }).first().waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS }).catch(async (e: unknown) => {
-      throw new Error(`the reliability table has no row ${last}; screenshot ${await vs.screenshot('reliability-missing')}`, { cause: e });
-    });
+    await block
+      .locator('vscode-data-grid-cell', { hasText: last })
+      .first()
+      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
+      .catch(async (e: unknown) => {
+        throw new Error(`the reliability table has no row ${last}; screenshot ${await vs.screenshot('reliability-missing')}`, { cause: e });
+      });
     const canvas = frame.locator('#chart-reliability');
     // The chart writes what it drew after each draw.
     await frame.locator('#chart-reliability[data-drawn]').waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
     const shot = await vs.screenshot('reliability-tab');
 
     // The table: order, ρ_rel in percent on the training and the test samples, reliable / Var[f], unreliable / Var[f].
-    const cells = await block.locator('vscode-data-grid-row').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('vscode-data-grid-cell')].map((c) => (c.textContent ?? '').trim())));
+    const cells = await block
+      .locator('vscode-data-grid-row')
+      .evaluateAll((els) => els.map((r) => [...r.querySelectorAll('vscode-data-grid-cell')].map((c) => (c.textContent ?? '').trim())));
     const table = new Map(cells.filter((c) => c.length === 5 && c[0].startsWith('l = ')).map(([label, ...values]) => [label, values]));
     assert.equal(table.size, file.length, `one row per order with reliability: ${JSON.stringify([...table.keys()])} (screenshot ${shot})`);
     for (const x of file) {
       const [rel, relt, relf, unrelf] = table.get(`l = ${x.order}`) ?? [];
       assert.match(rel, /^\d+\.\d %$/);
-      assert.ok(Math.abs(Number(rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12, `ρ_rel of l = ${x.order}: panel ${rel}, file ${x.reliableRho}`);
+      assert.ok(
+        Math.abs(Number(rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12,
+        `ρ_rel of l = ${x.order}: panel ${rel}, file ${x.reliableRho}`,
+      );
       const test = result.reliabilityTest.find((t) => t.order === x.order)!;
-      assert.ok(Math.abs(Number(relt.replace(' %', '')) / 100 - test.reliableRho) <= 0.0005 + 1e-12, `test ρ_rel of l = ${x.order}: panel ${relt}, file ${test.reliableRho}`);
-      assert.ok(Math.abs(Number(relf) - x.reliableVariance) <= 0.00005 + 1e-12, `reliable / Var[f] of l = ${x.order}: panel ${relf}, file ${x.reliableVariance}`);
-      assert.ok(Math.abs(Number(unrelf) - x.unreliableVariance) <= 0.00005 + 1e-12, `unreliable / Var[f] of l = ${x.order}: panel ${unrelf}, file ${x.unreliableVariance}`);
+      assert.ok(
+        Math.abs(Number(relt.replace(' %', '')) / 100 - test.reliableRho) <= 0.0005 + 1e-12,
+        `test ρ_rel of l = ${x.order}: panel ${relt}, file ${test.reliableRho}`,
+      );
+      assert.ok(
+        Math.abs(Number(relf) - x.reliableVariance) <= 0.00005 + 1e-12,
+        `reliable / Var[f] of l = ${x.order}: panel ${relf}, file ${x.reliableVariance}`,
+      );
+      assert.ok(
+        Math.abs(Number(unrelf) - x.unreliableVariance) <= 0.00005 + 1e-12,
+        `unreliable / Var[f] of l = ${x.order}: panel ${unrelf}, file ${x.unreliableVariance}`,
+      );
     }
 
     // The chart: each stacked bar's height on its axis, read back from the drawing.
     const drawn = JSON.parse((await canvas.getAttribute('data-drawn')) ?? 'null') as DrawnValues;
-    assert.deepEqual(drawn.labels, file.map((x) => `l = ${x.order}`));
-    assert.deepEqual(drawn.datasets.map((d) => d.label), ['reliable', 'unreliable']);
+    assert.deepEqual(
+      drawn.labels,
+      file.map((x) => `l = ${x.order}`),
+    );
+    assert.deepEqual(
+      drawn.datasets.map((d) => d.label),
+      ['reliable', 'unreliable'],
+    );
     assert.ok(drawn.perPixel !== null && drawn.perPixel > 0, 'the value axis has a scale');
     // A bar is read back to within a pixel or two of its axis.
     const tolerance = 2 * drawn.perPixel! + 1e-9;
@@ -86,8 +113,14 @@ describe('reliability of an engine-written result in VS Code', { timeout: 20 * 6
     file.forEach((x, i) => {
       const reliable = drawn.datasets[0].values[i];
       const unreliable = drawn.datasets[1].values[i];
-      assert.ok(reliable !== null && Math.abs(reliable - x.reliableVariance) <= tolerance, `reliable bar of l = ${x.order}: drawn ${reliable}, file ${x.reliableVariance} (± ${tolerance})`);
-      assert.ok(unreliable !== null && Math.abs(unreliable - x.unreliableVariance) <= tolerance, `unreliable bar of l = ${x.order}: drawn ${unreliable}, file ${x.unreliableVariance} (± ${tolerance})`);
+      assert.ok(
+        reliable !== null && Math.abs(reliable - x.reliableVariance) <= tolerance,
+        `reliable bar of l = ${x.order}: drawn ${reliable}, file ${x.reliableVariance} (± ${tolerance})`,
+      );
+      assert.ok(
+        unreliable !== null && Math.abs(unreliable - x.unreliableVariance) <= tolerance,
+        `unreliable bar of l = ${x.order}: drawn ${unreliable}, file ${x.unreliableVariance} (± ${tolerance})`,
+      );
     });
   });
 });

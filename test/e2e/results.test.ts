@@ -49,18 +49,21 @@ describe('stored analyses in VS Code', { timeout: 20 * 60_000 }, () => {
   const cpName = basename(cp) === 'model.json' ? basename(dirname(cp)) : basename(cp);
   const linkedClass = definitionNameFor(cpName);
 
-  before(async () => {
-    vs = await VsCode.start({
-      name: 'results',
-      prepare: (ws) => {
-        storeResults(ws, [RESULT_FILE]);
-        writeFileSync(
-          join(ws, 'net.py'),
-          ['import torch.nn as nn', '', '', `class ${linkedClass}(nn.Module):`, '    pass', '', '', 'class UnseenNet(nn.Module):', '    pass', ''].join('\n'),
-        );
-      },
-    });
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      vs = await VsCode.start({
+        name: 'results',
+        prepare: (ws) => {
+          storeResults(ws, [RESULT_FILE]);
+          writeFileSync(
+            join(ws, 'net.py'),
+            ['import torch.nn as nn', '', '', `class ${linkedClass}(nn.Module):`, '    pass', '', '', 'class UnseenNet(nn.Module):', '    pass', ''].join('\n'),
+          );
+        },
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();

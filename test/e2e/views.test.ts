@@ -19,7 +19,10 @@ const ZOO = syntheticZoo(12, 7);
 const CALIBRATION = join(repoRoot, 'test', 'fixtures', 'views', 'task-complexity-quick.json');
 const CALIBRATION_NAME = 'task-complexity-2026-11-26T04-13-00-000Z.json';
 /** A saved prediction: the engine's report on the synthetic zoo, as "Export JSON" of the prediction view writes it. */
-const PREDICTION = predictFromResults(ZOO.map((z, i) => ({ path: `/r/zoo-${i}.json`, result: z.result })), { repeats: 200 });
+const PREDICTION = predictFromResults(
+  ZOO.map((z, i) => ({ path: `/r/zoo-${i}.json`, result: z.result })),
+  { repeats: 200 },
+);
 
 interface Result {
   checkpoint: { path: string };
@@ -72,17 +75,20 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
   let vs: VsCode;
   const results = FILES.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Result);
 
-  before(async () => {
-    vs = await VsCode.start({
-      name: 'views',
-      prepare: (ws) => {
-        const dir = storeResults(ws, FILES);
-        ZOO.forEach((z, i) => writeFileSync(join(dir, `zoo-${i}.json`), JSON.stringify(z.result)));
-        cpSync(CALIBRATION, join(dir, CALIBRATION_NAME));
-        writeFileSync(join(dir, 'prediction.json'), JSON.stringify(PREDICTION, null, 2));
-      },
-    });
-  }, { timeout: SESSION_START_TIMEOUT_MS });
+  before(
+    async () => {
+      vs = await VsCode.start({
+        name: 'views',
+        prepare: (ws) => {
+          const dir = storeResults(ws, FILES);
+          ZOO.forEach((z, i) => writeFileSync(join(dir, `zoo-${i}.json`), JSON.stringify(z.result)));
+          cpSync(CALIBRATION, join(dir, CALIBRATION_NAME));
+          writeFileSync(join(dir, 'prediction.json'), JSON.stringify(PREDICTION, null, 2));
+        },
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
 
   after(async () => {
     await vs?.stop();
@@ -105,7 +111,11 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
         await first.click();
         // The click opens the file in a preview editor; once that editor is up, the Explorer
         // reveals (and selects) the active file again: select the second row after that.
-        await vs.page.locator('.tabs-container .tab', { hasText: basename(FILES[0]) }).first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+        await vs.page
+          .locator('.tabs-container .tab', { hasText: basename(FILES[0]) })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10_000 })
+          .catch(() => undefined);
         await vs.page.waitForTimeout(300);
         if (attempt % 2 === 1) await second.click({ modifiers: ['Control'] });
         else await vs.page.keyboard.press(basename(FILES[1]) < basename(FILES[0]) ? 'Shift+ArrowUp' : 'Shift+ArrowDown');
@@ -134,7 +144,10 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     await vs.runCommand('View: Close All Editors');
     const page = vs.page;
     // The command opens its own pick lists at once, so the palette is driven by hand here.
-    await page.locator('.monaco-workbench').focus().catch(() => undefined);
+    await page
+      .locator('.monaco-workbench')
+      .focus()
+      .catch(() => undefined);
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
@@ -167,7 +180,10 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     await refit.click();
     await frame.locator('header .file', { hasText: new RegExp(`^${ZOO.length} models;`) }).waitFor({ state: 'visible', timeout: 90_000 });
     await vs.screenshot('predict-panel-consistent');
-    assert.match(await settings.innerText(), new RegExp(`Only the largest group with the same settings was fitted: ${ZOO.length} of ${withReliability} analyses; left out: fashion-cnn\\.`)); // a model.json is named by its folder, as everywhere
+    assert.match(
+      await settings.innerText(),
+      new RegExp(`Only the largest group with the same settings was fitted: ${ZOO.length} of ${withReliability} analyses; left out: fashion-cnn\\.`),
+    ); // a model.json is named by its folder, as everywhere
     assert.equal((await refit.innerText()).trim(), `Fit all ${withReliability} analyses again`);
   });
 
@@ -175,9 +191,12 @@ describe('comparing stored analyses in VS Code', { timeout: 20 * 60_000 }, () =>
     await vs.runCommand('View: Close All Editors');
     await runContextMenu(vs, vs.explorerRow(CALIBRATION_NAME), 'Open Task-Complexity Calibration');
     const frame = vs.webview();
-    await frame.locator('#verdict').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS }).catch(async (e: unknown) => {
-      throw new Error(`no calibration verdict; screenshot ${await vs.screenshot('calibration-missing')}`, { cause: e });
-    });
+    await frame
+      .locator('#verdict')
+      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS })
+      .catch(async (e: unknown) => {
+        throw new Error(`no calibration verdict; screenshot ${await vs.screenshot('calibration-missing')}`, { cause: e });
+      });
     await vs.screenshot('calibration-panel');
     const out = JSON.parse(readFileSync(CALIBRATION, 'utf8')) as { tasks: { k: number; centreOfMass: number }[] };
     const verdict = await frame.locator('#verdict').innerText();

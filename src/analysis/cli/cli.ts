@@ -7,7 +7,6 @@ import { ENGINE_VERSION } from '../util/version';
 import { COMMANDS } from './commandTable';
 import { BACKEND_CHOICES, BUDGETS, DEFAULT_ORDERS, RELIABILITY_METHODS } from '../../shared/vocabulary';
 
-
 const USAGE = `feature-complexity ${ENGINE_VERSION}
 
 Usage:

@@ -16,7 +16,6 @@ import type { Progress } from '../pipeline/train';
 import { BACKEND_CHOICES, BUDGETS, isOneOf, RELIABILITY_METHODS } from '../../shared/vocabulary';
 import { checkpointLayers } from '../teacher/teacher';
 
-
 export function parseBudget(v: string | undefined, fallback: Budget): Budget {
   if (v === undefined) return fallback;
   if (!isOneOf(BUDGETS, v)) throw new BadInputError(`--budget must be one of ${BUDGETS.join(', ')}, got '${v}'`);
@@ -52,7 +51,10 @@ export const TRAINING_OPTIONS = {
 } as const;
 
 /** Budget, backend, seed and width from the flags of TRAINING_OPTIONS, each checked with one clear message. */
-export function trainingSettings(values: { budget?: string; backend?: string; seed?: string; width?: string }, budget: Budget): { budget: Budget; backend: BackendChoice; seed: number | undefined; width: number | undefined } {
+export function trainingSettings(
+  values: { budget?: string; backend?: string; seed?: string; width?: string },
+  budget: Budget,
+): { budget: Budget; backend: BackendChoice; seed: number | undefined; width: number | undefined } {
   return {
     budget: parseBudget(values.budget, budget),
     backend: parseBackend(values.backend),
@@ -88,7 +90,8 @@ function parseRounds(v: string): number {
 }
 
 function parseGeometry(v: string): 'teacher' | 'same' {
-  if (v !== 'teacher' && v !== 'same') throw new BadInputError(`--geometry must be 'teacher' (follow the trunk's sampling grid) or 'same' (pad 'same' everywhere), got '${v}'`);
+  if (v !== 'teacher' && v !== 'same')
+    throw new BadInputError(`--geometry must be 'teacher' (follow the trunk's sampling grid) or 'same' (pad 'same' everywhere), got '${v}'`);
   return v;
 }
 
@@ -104,41 +107,84 @@ export function reliableShare(rows: ResultFile['reliability']): number | undefin
 export function formatResult(r: ResultFile): string {
   const lines: string[] = [];
   lines.push(`checkpoint  ${r.checkpoint.path}`);
-  lines.push(`target      ${r.targetLayer}${r.featureShape ? ` [${r.featureShape.join('×')}]` : ''}   budget ${r.budget}   backend ${r.backend}   seed ${r.seed}${r.width ? `   width ${r.width}` : ''}`);
-  lines.push(`teacher     train acc ${fmt(r.teacher.trainAccuracy)}  loss ${fmt(r.teacher.trainLoss)}   test acc ${fmt(r.teacher.testAccuracy)}  loss ${fmt(r.teacher.testLoss)}`);
-  lines.push(`Var[f]      train ${r.featureVariance.toPrecision(4)}   test ${r.featureVarianceTest === undefined ? '-' : r.featureVarianceTest.toPrecision(4)}`);
+  lines.push(
+    `target      ${r.targetLayer}${r.featureShape ? ` [${r.featureShape.join('×')}]` : ''}   budget ${r.budget}   backend ${r.backend}   seed ${r.seed}${r.width ? `   width ${r.width}` : ''}`,
+  );
+  lines.push(
+    `teacher     train acc ${fmt(r.teacher.trainAccuracy)}  loss ${fmt(r.teacher.trainLoss)}   test acc ${fmt(r.teacher.testAccuracy)}  loss ${fmt(r.teacher.testLoss)}`,
+  );
+  lines.push(
+    `Var[f]      train ${r.featureVariance.toPrecision(4)}   test ${r.featureVarianceTest === undefined ? '-' : r.featureVarianceTest.toPrecision(4)}`,
+  );
   lines.push('');
   // The optional stages' numbers per order, as extra columns where the run computed them.
   const extra: { head: string; cell: (order: number) => string; note: string }[] = [];
-  const byOrder = <T extends { order: number }>(xs: T[] | undefined, f: (x: T) => number | null | undefined) => (order: number) => {
-    const x = xs?.find((e) => e.order === order);
-    return x === undefined ? '-' : fmt(f(x) ?? undefined);
-  };
-  if (r.reliability) extra.push({ head: 'ρ_rel', cell: byOrder(r.reliability, (x) => x.reliableRho), note: `ρ_rel = Var[reliable part] / Var[component] (${r.reliabilityMethod ?? `${r.reliabilitySettings?.networks ?? '?'} networks`})` });
-  if (r.reliabilityTest) extra.push({ head: 'ρ_rel test', cell: byOrder(r.reliabilityTest, (x) => x.reliableRho), note: 'ρ_rel test = the same on the test samples, with the maps fitted on the training samples' });
-  if (r.effectiveness) extra.push({ head: 'α_effective', cell: byOrder(r.effectiveness, (x) => x.alpha), note: 'α_effective = φ_train / √Var[component]: its Shapley value on the decrease of the training loss per unit of its standard deviation' });
-  if (r.overfitting) extra.push({ head: 'α_overfit', cell: byOrder(r.overfitting, (x) => x.alpha), note: 'α_overfit = φ_gap / φ_train: the increase of the test–train gap per unit of training-loss decrease that it brings' });
-  if (r.substitution) extra.push({ head: 'subst. test acc', cell: byOrder(r.substitution, (x) => x.testAccuracy), note: `subst. test acc = the head's test accuracy on Φ⁽ˡ⁾(x) instead of f(x) (teacher ${fmt(r.teacher.testAccuracy)})` });
+  const byOrder =
+    <T extends { order: number }>(xs: T[] | undefined, f: (x: T) => number | null | undefined) =>
+    (order: number) => {
+      const x = xs?.find((e) => e.order === order);
+      return x === undefined ? '-' : fmt(f(x) ?? undefined);
+    };
+  if (r.reliability)
+    extra.push({
+      head: 'ρ_rel',
+      cell: byOrder(r.reliability, (x) => x.reliableRho),
+      note: `ρ_rel = Var[reliable part] / Var[component] (${r.reliabilityMethod ?? `${r.reliabilitySettings?.networks ?? '?'} networks`})`,
+    });
+  if (r.reliabilityTest)
+    extra.push({
+      head: 'ρ_rel test',
+      cell: byOrder(r.reliabilityTest, (x) => x.reliableRho),
+      note: 'ρ_rel test = the same on the test samples, with the maps fitted on the training samples',
+    });
+  if (r.effectiveness)
+    extra.push({
+      head: 'α_effective',
+      cell: byOrder(r.effectiveness, (x) => x.alpha),
+      note: 'α_effective = φ_train / √Var[component]: its Shapley value on the decrease of the training loss per unit of its standard deviation',
+    });
+  if (r.overfitting)
+    extra.push({
+      head: 'α_overfit',
+      cell: byOrder(r.overfitting, (x) => x.alpha),
+      note: 'α_overfit = φ_gap / φ_train: the increase of the test–train gap per unit of training-loss decrease that it brings',
+    });
+  if (r.substitution)
+    extra.push({
+      head: 'subst. test acc',
+      cell: byOrder(r.substitution, (x) => x.testAccuracy),
+      note: `subst. test acc = the head's test accuracy on Φ⁽ˡ⁾(x) instead of f(x) (teacher ${fmt(r.teacher.testAccuracy)})`,
+    });
   lines.push('order   ρ train   ρ test   epochs   final loss     fit' + extra.map((e) => `  ${e.head.padStart(Math.max(7, e.head.length))}`).join(''));
   for (const c of r.components) {
     const last = c.lossCurve && c.lossCurve.length ? c.lossCurve[c.lossCurve.length - 1].toPrecision(3) : '-';
     const cells = extra.map((e) => `  ${e.cell(c.order).padStart(Math.max(7, e.head.length))}`).join('');
     const how = c.solver === 'closed-form' ? 'LS' : c.converged ? '*' : ' ';
     const fitCell = `${fmt(c.fit)}${c.restored ? '!' : ' '}`;
-    lines.push(`${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? "-").padStart(6)} ${how.padEnd(2)}${last.padStart(10)}  ${fitCell.padStart(6)}${cells}`);
+    lines.push(
+      `${String(c.order).padStart(5)}   ${fmt(c.rho).padStart(7)}   ${fmt(c.rhoTest).padStart(6)}   ${String(c.epochs ?? '-').padStart(6)} ${how.padEnd(2)}${last.padStart(10)}  ${fitCell.padStart(6)}${cells}`,
+    );
   }
   lines.push(`residue   ${fmt(r.residue.rho).padStart(7)}   ${fmt(r.residue.rhoTest).padStart(6)}`);
   const share = reliableShare(r.reliability);
   if (share !== undefined) lines.push(`reliable share Σ Var[reliable] / Σ Var[component]: train ${fmt(share)}   test ${fmt(reliableShare(r.reliabilityTest))}`);
-  if (r.reliability && r.reliabilitySettings?.version === undefined) lines.push('(reliability made by the earlier rule, before version 2: not comparable with newer results)');
+  if (r.reliability && r.reliabilitySettings?.version === undefined)
+    lines.push('(reliability made by the earlier rule, before version 2: not comparable with newer results)');
   lines.push('');
-  lines.push('ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving at a low learning rate, without * = stopped by the budget (not settled); LS = solved by least squares. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.');
-  if (r.components.some((c) => c.fit !== undefined)) lines.push('fit = 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples; ! = training made the fit worse than where it started (the previous order\'s Φ, or the least-squares solution), so that start was kept (for a higher order the component is then zero).');
+  lines.push(
+    'ρ = Var[component] / Var[f]; * = stopped when ρ stopped moving at a low learning rate, without * = stopped by the budget (not settled); LS = solved by least squares. ρ is a relative distribution for comparing models analysed with the same settings, not an exact decomposition.',
+  );
+  if (r.components.some((c) => c.fit !== undefined))
+    lines.push(
+      "fit = 1 − Var[f − Φ⁽ˡ⁾] / Var[f] on the monitor samples; ! = training made the fit worse than where it started (the previous order's Φ, or the least-squares solution), so that start was kept (for a higher order the component is then zero).",
+    );
   if (r.geometryNote) lines.push(`disentangler grid: ${r.geometryNote}`);
   for (const e of extra) lines.push(e.note + '.');
   for (const e of r.errors ?? []) lines.push(`FAILED stage ${e.stage}: ${e.message}`);
   if (!r.complete) lines.push('INCOMPLETE: the run stopped early; the orders above are the ones that finished.');
-  const total = Object.entries(r.timing).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
+  const total = Object.entries(r.timing)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(', ');
   lines.push(`timing: ${total}`);
   return lines.join('\n') + '\n';
 }
@@ -187,7 +233,12 @@ export const analyzeCommand: CommandHandler = async (argv) => {
       layer: values.layer,
       orders: parseOrders(values.orders),
       ...trainingSettings(values, 'standard'),
-      exemplars: values.exemplars ? values.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+      exemplars: values.exemplars
+        ? values.exemplars
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined,
       reliabilityMethod: parseReliabilityMethod(values['reliability-method']),
       ...(values['reliability-rounds'] !== undefined ? { reliabilityRounds: parseRounds(values['reliability-rounds']) } : {}),
       ...(values.geometry !== undefined ? { geometry: parseGeometry(values.geometry) } : {}),
@@ -207,11 +258,22 @@ export const layersCommand: CommandHandler = async (argv) => {
     args: argv,
     allowPositionals: true,
     strict: true,
-    options: { json: { type: 'boolean' }, backend: { type: 'string' }, data: { type: 'string' }, python: { type: 'string' }, 'model-class': { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      backend: { type: 'string' },
+      data: { type: 'string' },
+      python: { type: 'string' },
+      'model-class': { type: 'string' },
+    },
   });
   if (positionals.length !== 1) throw new BadInputError('layers needs exactly one checkpoint: feature-complexity layers <checkpoint>');
   await useBackend(parseBackend(values.backend));
-  const { layers, defaultLayer } = await checkpointLayers({ checkpoint: positionals[0], data: values.data, python: values.python, modelClass: values['model-class'] });
+  const { layers, defaultLayer } = await checkpointLayers({
+    checkpoint: positionals[0],
+    data: values.data,
+    python: values.python,
+    modelClass: values['model-class'],
+  });
   if (values.json) {
     process.stdout.write(JSON.stringify({ layers, defaultLayer }, null, 2) + '\n');
     return;

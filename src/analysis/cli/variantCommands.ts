@@ -60,7 +60,12 @@ export async function analyzeVariants(variants: Variant[], data: string, flags: 
         layer: v.layer,
         orders: parseOrders(flags.orders),
         ...trainingSettings(flags, 'quick'),
-        exemplars: flags.exemplars ? flags.exemplars.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+        exemplars: flags.exemplars
+          ? flags.exemplars
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
         shapley: true,
         substitution: true,
         out: join(resultsDir, `${v.name}.json`),
@@ -93,7 +98,11 @@ export function formatComparison(names: string[], results: ResultFile[]): string
     if (residue) lines.push('residue'.padStart(7) + results.map((r) => f3(residue(r)).padStart(w)).join(''));
   };
   lines.push('test accuracy'.padEnd(14) + names.map((n, i) => `${n} ${f3(results[i].teacher.testAccuracy)}`).join('   '));
-  table('ρ = Var[c] / Var[f]', (r, o) => r.components.find((c) => c.order === o)?.rho, (r) => r.residue.rho);
+  table(
+    'ρ = Var[c] / Var[f]',
+    (r, o) => r.components.find((c) => c.order === o)?.rho,
+    (r) => r.residue.rho,
+  );
   if (results.some((r) => r.reliability)) {
     table('reliable share Var[c_reliable] / Var[c]', (r, o) => r.reliability?.find((x) => x.order === o)?.reliableRho);
     table('Var[c_reliable] / Var[f]', (r, o) => r.reliability?.find((x) => x.order === o)?.reliableVariance);
@@ -108,8 +117,10 @@ export function formatComparison(names: string[], results: ResultFile[]): string
 
 function compressSummary(r: CompressReport): string {
   const a = r.testAccuracy;
-  if (!r.schedule) return `compressed → ${r.out} (a report from an earlier engine: one-shot pruning, uniform quantisation)\n  test accuracy: original ${f3(a.original)}, quantised ${f3(a.quantized)}\n`;
-  const target = r.criterion.kind === 'sensitivity' ? `|w| < ${r.criterion.sensitivity} · std(w) per kernel (Han et al.)` : `${r.criterion.sparsity} of every kernel`;
+  if (!r.schedule)
+    return `compressed → ${r.out} (a report from an earlier engine: one-shot pruning, uniform quantisation)\n  test accuracy: original ${f3(a.original)}, quantised ${f3(a.quantized)}\n`;
+  const target =
+    r.criterion.kind === 'sensitivity' ? `|w| < ${r.criterion.sensitivity} · std(w) per kernel (Han et al.)` : `${r.criterion.sparsity} of every kernel`;
   return (
     `compressed → ${r.out}\n` +
     `  pruned ${target} in ${r.pruneSteps} round${r.pruneSteps === 1 ? '' : 's'} of ${r.epochs} retraining epoch${r.epochs === 1 ? '' : 's'} on ${r.samples} of ${r.trainingSamples} training samples: ${f3(r.sparsity)} of the weights zero (pruning rate ${r.pruningRate.toFixed(2)}×)\n` +
@@ -121,7 +132,9 @@ function compressSummary(r: CompressReport): string {
 function distillSummary(r: DistillReport): string {
   const st = r.student;
   const arch = st ? `the disentangler with ${st.order} ReLU blocks (${st.blocks.join(', ')} per stage), width ${st.width}` : 'an earlier student';
-  const training = r.budget ? `; trained ${r.epochs} epochs (${r.budget} budget${r.converged ? ', stopped when ρ settled' : ''}) on ${r.samples} training samples` : '';
+  const training = r.budget
+    ? `; trained ${r.epochs} epochs (${r.budget} budget${r.converged ? ', stopped when ρ settled' : ''}) on ${r.samples} training samples`
+    : '';
   return (
     `distilled → ${r.out}\n  student: ${arch}: ${r.reluLayers?.student ?? '?'} ReLU layers (original ${r.reluLayers?.original ?? '?'}), ${r.convLayers.student} conv layers (original ${r.convLayers.original}), ${r.params.student} parameters (original ${r.params.original}); head: ${r.head}${training}\n` +
     `  feature fit 1 − MSE/Var[f] = ${f3(r.featureFit)} train, ${f3(r.featureFitTest)} test; test accuracy: original ${f3(r.testAccuracy.original)}, distilled ${f3(r.testAccuracy.distilled)}\n  analyse it at layer '${r.studentLayer}'\n`
@@ -153,7 +166,8 @@ export const compressCommand: CommandHandler = async (argv) => {
     },
   });
   if (positionals.length !== 1) throw new BadInputError('compress needs exactly one model: feature-complexity compress <model.json> --data <dataset>');
-  if (!values.data) throw new BadInputError('compress needs --data <dataset folder> (the teacher\'s training set: retraining after pruning uses its training split)');
+  if (!values.data)
+    throw new BadInputError("compress needs --data <dataset folder> (the teacher's training set: retraining after pruning uses its training split)");
   await useBackend(parseBackend(values.backend));
   const out = values.out ?? defaultOut(positionals[0], 'compressed');
   const report = await compressModel(
@@ -176,7 +190,15 @@ export const compressCommand: CommandHandler = async (argv) => {
   process.stdout.write(compressSummary(report));
   if (values.compare) {
     const resultsDir = values['results-dir'] ?? join(out, 'analysis');
-    const results = await analyzeVariants([{ name: 'original', checkpoint: positionals[0] }, { name: 'compressed', checkpoint: out }], values.data, values, resultsDir);
+    const results = await analyzeVariants(
+      [
+        { name: 'original', checkpoint: positionals[0] },
+        { name: 'compressed', checkpoint: out },
+      ],
+      values.data,
+      values,
+      resultsDir,
+    );
     process.stdout.write(formatComparison(['original', 'compressed'], results));
   }
 };
@@ -231,8 +253,14 @@ export const distillCommand: CommandHandler = async (argv) => {
 };
 
 export const variantsCommand: CommandHandler = async (argv) => {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { data: { type: 'string' }, out: { type: 'string' }, layer: { type: 'string' }, ...ANALYSIS_OPTIONS } });
-  if (positionals.length !== 1) throw new BadInputError('variants needs exactly one model: feature-complexity variants <model.json> --data <dataset> [--out DIR]');
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: { data: { type: 'string' }, out: { type: 'string' }, layer: { type: 'string' }, ...ANALYSIS_OPTIONS },
+  });
+  if (positionals.length !== 1)
+    throw new BadInputError('variants needs exactly one model: feature-complexity variants <model.json> --data <dataset> [--out DIR]');
   if (!values.data) throw new BadInputError('variants needs --data <dataset folder>');
   await useBackend(parseBackend(values.backend));
   const root = resolve(values.out ?? defaultOut(positionals[0], 'variants'));
@@ -240,9 +268,13 @@ export const variantsCommand: CommandHandler = async (argv) => {
   const distilled = join(root, 'distilled');
   const seed = parseInteger('seed', values.seed, 0);
   // Resumable: a variant already built (its report is there) is reused.
-  const creport = existsSync(join(compressed, 'compress.json')) ? (JSON.parse(readFileSync(join(compressed, 'compress.json'), 'utf8')) as CompressReport) : await compressModel(positionals[0], values.data, compressed, { seed }, { progress: stderrProgress() });
+  const creport = existsSync(join(compressed, 'compress.json'))
+    ? (JSON.parse(readFileSync(join(compressed, 'compress.json'), 'utf8')) as CompressReport)
+    : await compressModel(positionals[0], values.data, compressed, { seed }, { progress: stderrProgress() });
   process.stdout.write(compressSummary(creport));
-  const dreport = existsSync(join(distilled, 'distill.json')) ? (JSON.parse(readFileSync(join(distilled, 'distill.json'), 'utf8')) as DistillReport) : await distillModel(positionals[0], values.data, distilled, { layer: values.layer, seed }, { progress: stderrProgress() });
+  const dreport = existsSync(join(distilled, 'distill.json'))
+    ? (JSON.parse(readFileSync(join(distilled, 'distill.json'), 'utf8')) as DistillReport)
+    : await distillModel(positionals[0], values.data, distilled, { layer: values.layer, seed }, { progress: stderrProgress() });
   process.stdout.write(distillSummary(dreport));
   modelJsonPath(compressed);
   const results = await analyzeVariants(

@@ -28,7 +28,9 @@ function readBatches(paths: string[], variant: 10 | 100): Split {
     // The real batches are 30 MB each; a much larger file is not one of them.
     if (size > 2 ** 30) throw new BadInputError(`${p}: ${(size / 2 ** 30).toFixed(1)} GiB is not a CIFAR batch (each holds 10000 records, about 30 MB)`);
     if (size === 0 || size % record !== 0) {
-      throw new BadInputError(`${p}: ${size} bytes is not a whole number of CIFAR-${variant} records (${record} bytes each: ${labelBytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary batch`);
+      throw new BadInputError(
+        `${p}: ${size} bytes is not a whole number of CIFAR-${variant} records (${record} bytes each: ${labelBytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary batch`,
+      );
     }
     return readFileSync(p);
   });
@@ -39,7 +41,10 @@ function readBatches(paths: string[], variant: 10 | 100): Split {
   bufs.forEach((b, bi) => {
     for (let off = 0; off < b.length; off += record, i++) {
       const label = b[off + labelBytes - 1];
-      if (label >= variant) throw new BadInputError(`${paths[bi]}: record ${off / record} has label ${label}; CIFAR-${variant} labels are 0–${variant - 1} (not a CIFAR-${variant} batch)`);
+      if (label >= variant)
+        throw new BadInputError(
+          `${paths[bi]}: record ${off / record} has label ${label}; CIFAR-${variant} labels are 0–${variant - 1} (not a CIFAR-${variant} batch)`,
+        );
       labels[i] = label;
       const px = off + labelBytes;
       // Planes R, G, B of 1024 bytes each → interleaved NHWC.

@@ -22,7 +22,8 @@ export function loadDataset(path: string, opts: ImageFolderOptions = {}): Datase
   if (!statSync(path).isDirectory()) {
     const ext = extname(path).toLowerCase();
     if (ext === '.npz') return loadNpz(path);
-    if (ext === '.npy') throw new BadInputError(`dataset ${path}: give the folder that holds x_train.npy, y_train.npy, x_test.npy, y_test.npy (or one .npz with those arrays)`);
+    if (ext === '.npy')
+      throw new BadInputError(`dataset ${path}: give the folder that holds x_train.npy, y_train.npy, x_test.npy, y_test.npy (or one .npz with those arrays)`);
     throw new BadInputError(`dataset ${path}: expected a folder (IDX, CIFAR binary, image folder, .npy arrays) or an .npz`);
   }
   const names = readdirSync(path);

@@ -75,7 +75,9 @@ const PREFIX = { train: 'train', test: 't10k' } as const;
 function idxPath(dir: string, split: 'train' | 'test', kind: 'images' | 'labels'): string {
   const base = join(dir, `${PREFIX[split]}-${kind}-idx${kind === 'images' ? 3 : 1}-ubyte`);
   for (const p of [base, base + '.gz']) if (existsSync(p)) return p;
-  throw new BadInputError(`missing file ${base}[.gz] (an MNIST-style folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, raw or .gz)`);
+  throw new BadInputError(
+    `missing file ${base}[.gz] (an MNIST-style folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, raw or .gz)`,
+  );
 }
 
 function loadSplit(dir: string, split: 'train' | 'test'): Split {
@@ -83,7 +85,8 @@ function loadSplit(dir: string, split: 'train' | 'test'): Split {
   const lblPath = idxPath(dir, split, 'labels');
   const img = readIdx(imgPath);
   const lbl = readIdx(lblPath);
-  if (img.dims.length !== 3 && img.dims.length !== 4) throw new BadInputError(`${imgPath}: images must have 3 or 4 dimensions (N×H×W[×C]), got ${img.dims.length}`);
+  if (img.dims.length !== 3 && img.dims.length !== 4)
+    throw new BadInputError(`${imgPath}: images must have 3 or 4 dimensions (N×H×W[×C]), got ${img.dims.length}`);
   if (lbl.dims.length !== 1) throw new BadInputError(`${lblPath}: labels must have 1 dimension, got ${lbl.dims.length}`);
   const [count, height, width] = img.dims;
   const channels = img.dims.length === 4 ? img.dims[3] : 1;
@@ -99,7 +102,9 @@ export function loadIdxFolder(dir: string): Dataset {
   const train = loadSplit(dir, 'train');
   const test = loadSplit(dir, 'test');
   if (train.height !== test.height || train.width !== test.width || train.channels !== test.channels) {
-    throw new BadInputError(`${dir}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`);
+    throw new BadInputError(
+      `${dir}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`,
+    );
   }
   let maxLabel = 0;
   for (const s of [train, test]) for (const l of s.labels) maxLabel = Math.max(maxLabel, l);

@@ -24,7 +24,10 @@ export function isImageFolder(dir: string): boolean {
 }
 
 function classDirs(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 interface Decoded {
@@ -38,7 +41,8 @@ const MAX_FILE_BYTES = 64 * 2 ** 20;
 
 function decode(path: string): Decoded {
   const size = statSync(path).size;
-  if (size > MAX_FILE_BYTES) throw new BadInputError(`${path}: ${(size / 2 ** 20).toFixed(0)} MB is larger than the ${MAX_FILE_BYTES / 2 ** 20} MB an image file may have here`);
+  if (size > MAX_FILE_BYTES)
+    throw new BadInputError(`${path}: ${(size / 2 ** 20).toFixed(0)} MB is larger than the ${MAX_FILE_BYTES / 2 ** 20} MB an image file may have here`);
   const buf = readFileSync(path);
   const ext = extname(path).toLowerCase();
   try {
@@ -64,7 +68,10 @@ function listSplit(root: string, split: string, classes: string[], maxPerSplit: 
   const perClass = classes.map((c) => {
     const cd = join(dir, c);
     if (!existsSync(cd)) return [];
-    return readdirSync(cd).filter((f) => EXTS.has(extname(f).toLowerCase())).sort().map((f) => join(cd, f));
+    return readdirSync(cd)
+      .filter((f) => EXTS.has(extname(f).toLowerCase()))
+      .sort()
+      .map((f) => join(cd, f));
   });
   const total = perClass.reduce((n, f) => n + f.length, 0);
   if (total === 0) throw new BadInputError(`${dir}: no .png or .jpg images in its class folders (${classes.join(', ')})`);
@@ -80,7 +87,10 @@ function listSplit(root: string, split: string, classes: string[], maxPerSplit: 
         const j = Math.floor(rng.next() * (i + 1));
         [idx[i], idx[j]] = [idx[j], idx[i]];
       }
-      keep = idx.slice(0, want).sort((a, b) => a - b).map((i) => list[i]);
+      keep = idx
+        .slice(0, want)
+        .sort((a, b) => a - b)
+        .map((i) => list[i]);
     }
     for (const f of keep) {
       files.push(f);
@@ -98,10 +108,15 @@ export interface ImageFolderOptions {
 export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Dataset {
   const maxPerSplit = opts.maxPerSplit ?? DEFAULT_MAX_PER_SPLIT;
   const classes = classDirs(join(root, 'train'));
-  if (classes.length < 2) throw new BadInputError(`${join(root, 'train')}: ${classes.length} class folder(s); an image folder holds train/<class>/… with at least two classes`);
+  if (classes.length < 2)
+    throw new BadInputError(`${join(root, 'train')}: ${classes.length} class folder(s); an image folder holds train/<class>/… with at least two classes`);
   const extra = classDirs(join(root, 'test')).filter((c) => !classes.includes(c));
-  if (extra.length > 0) throw new BadInputError(`${join(root, 'test')}: class folder(s) ${extra.join(', ')} have no training images (train has ${classes.join(', ')})`);
-  const lists = { train: listSplit(root, 'train', classes, maxPerSplit, opts.seed ?? 0), test: listSplit(root, 'test', classes, maxPerSplit, (opts.seed ?? 0) + 1) };
+  if (extra.length > 0)
+    throw new BadInputError(`${join(root, 'test')}: class folder(s) ${extra.join(', ')} have no training images (train has ${classes.join(', ')})`);
+  const lists = {
+    train: listSplit(root, 'train', classes, maxPerSplit, opts.seed ?? 0),
+    test: listSplit(root, 'test', classes, maxPerSplit, (opts.seed ?? 0) + 1),
+  };
 
   let size: { width: number; height: number; from: string } | undefined;
   let gray = true;
@@ -109,12 +124,22 @@ export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Da
   for (const s of ['train', 'test'] as const) {
     for (const f of lists[s].files) {
       const d = decode(f);
-      if (d.width > MAX_SIDE || d.height > MAX_SIDE) throw new BadInputError(`${f}: ${d.width}×${d.height} pixels; images up to ${MAX_SIDE}×${MAX_SIDE} are read (resize the dataset to the model's input size)`);
+      if (d.width > MAX_SIDE || d.height > MAX_SIDE)
+        throw new BadInputError(
+          `${f}: ${d.width}×${d.height} pixels; images up to ${MAX_SIDE}×${MAX_SIDE} are read (resize the dataset to the model's input size)`,
+        );
       if (!size) size = { width: d.width, height: d.height, from: f };
       else if (d.width !== size.width || d.height !== size.height) {
-        throw new BadInputError(`${f}: ${d.width}×${d.height} pixels, but ${size.from} is ${size.width}×${size.height}; every image must have the model's input size`);
+        throw new BadInputError(
+          `${f}: ${d.width}×${d.height} pixels, but ${size.from} is ${size.width}×${size.height}; every image must have the model's input size`,
+        );
       }
-      if (gray) for (let p = 0; p < d.rgba.length; p += 4) if (d.rgba[p] !== d.rgba[p + 1] || d.rgba[p] !== d.rgba[p + 2]) { gray = false; break; }
+      if (gray)
+        for (let p = 0; p < d.rgba.length; p += 4)
+          if (d.rgba[p] !== d.rgba[p + 1] || d.rgba[p] !== d.rgba[p + 2]) {
+            gray = false;
+            break;
+          }
       decoded[s].push(d);
     }
   }
@@ -130,7 +155,16 @@ export function loadImageFolder(root: string, opts: ImageFolderOptions = {}): Da
   };
   const notes: string[] = [`classes (label order): ${classes.join(', ')}`];
   for (const s of ['train', 'test'] as const) {
-    if (lists[s].files.length < lists[s].total) notes.push(`${s}: ${lists[s].files.length} of ${lists[s].total} images read (seeded subsample per class; the cap is ${maxPerSplit} per split)`);
+    if (lists[s].files.length < lists[s].total)
+      notes.push(`${s}: ${lists[s].files.length} of ${lists[s].total} images read (seeded subsample per class; the cap is ${maxPerSplit} per split)`);
   }
-  return { path: root, format: 'images', train: toSplit('train'), test: toSplit('test'), numClasses: classes.length, normalization: 'pixel / 255 (8-bit channels scaled to [0, 1])', notes };
+  return {
+    path: root,
+    format: 'images',
+    train: toSplit('train'),
+    test: toSplit('test'),
+    numClasses: classes.length,
+    normalization: 'pixel / 255 (8-bit channels scaled to [0, 1])',
+    notes,
+  };
 }

@@ -30,7 +30,8 @@ const DTYPES: Record<string, number> = { u1: 1, i1: 1, b1: 1, u2: 2, i2: 2, f2: 
 
 /** Parses the header of an `.npy` (format versions 1–3). */
 export function parseNpyHeader(buf: Uint8Array, name: string): NpyHeader {
-  if (buf.length < 10 || !Buffer.from(buf.subarray(0, 6)).equals(MAGIC)) throw new BadInputError(`${name}: not an .npy file (wrong magic; NumPy files start with \\x93NUMPY)`);
+  if (buf.length < 10 || !Buffer.from(buf.subarray(0, 6)).equals(MAGIC))
+    throw new BadInputError(`${name}: not an .npy file (wrong magic; NumPy files start with \\x93NUMPY)`);
   const major = buf[6];
   if (major < 1 || major > 3) throw new BadInputError(`${name}: .npy format version ${major}.${buf[7]} is not supported`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -46,7 +47,11 @@ export function parseNpyHeader(buf: Uint8Array, name: string): NpyHeader {
   if (!descr || !fortran || !shapeM) throw new BadInputError(`${name}: unreadable .npy header '${text.trim().slice(0, 80)}'`);
   const dtype = descr[2] + descr[3];
   if (!(dtype in DTYPES)) throw new BadInputError(`${name}: dtype '${descr[0]}' is not supported (unsigned/signed integers, bool and floats are)`);
-  const shape = shapeM[1].split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => Number(s));
+  const shape = shapeM[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => Number(s));
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new BadInputError(`${name}: bad shape (${shapeM[1]}) in the .npy header`);
   return { dtype, littleEndian: descr[1] !== '>', bytes: DTYPES[dtype], shape, fortranOrder: fortran[1] === 'True', dataOffset: start + hlen };
 }
@@ -60,17 +65,40 @@ function decodeValues(raw: Uint8Array, h: NpyHeader, count: number): Float64Arra
   for (let i = 0; i < count; i++) {
     const o = i * b;
     switch (h.dtype) {
-      case 'u1': case 'b1': out[i] = raw[o]; break;
-      case 'i1': out[i] = dv.getInt8(o); break;
-      case 'u2': out[i] = dv.getUint16(o, le); break;
-      case 'i2': out[i] = dv.getInt16(o, le); break;
-      case 'f2': out[i] = half(dv.getUint16(o, le)); break;
-      case 'u4': out[i] = dv.getUint32(o, le); break;
-      case 'i4': out[i] = dv.getInt32(o, le); break;
-      case 'f4': out[i] = dv.getFloat32(o, le); break;
-      case 'u8': out[i] = Number(dv.getBigUint64(o, le)); break;
-      case 'i8': out[i] = Number(dv.getBigInt64(o, le)); break;
-      case 'f8': out[i] = dv.getFloat64(o, le); break;
+      case 'u1':
+      case 'b1':
+        out[i] = raw[o];
+        break;
+      case 'i1':
+        out[i] = dv.getInt8(o);
+        break;
+      case 'u2':
+        out[i] = dv.getUint16(o, le);
+        break;
+      case 'i2':
+        out[i] = dv.getInt16(o, le);
+        break;
+      case 'f2':
+        out[i] = half(dv.getUint16(o, le));
+        break;
+      case 'u4':
+        out[i] = dv.getUint32(o, le);
+        break;
+      case 'i4':
+        out[i] = dv.getInt32(o, le);
+        break;
+      case 'f4':
+        out[i] = dv.getFloat32(o, le);
+        break;
+      case 'u8':
+        out[i] = Number(dv.getBigUint64(o, le));
+        break;
+      case 'i8':
+        out[i] = Number(dv.getBigInt64(o, le));
+        break;
+      case 'f8':
+        out[i] = dv.getFloat64(o, le);
+        break;
     }
   }
   return out;
@@ -109,7 +137,10 @@ export function parseNpy(buf: Uint8Array, name: string, maxRows = Infinity): Npy
   const rows = Math.min(h.shape[0], maxRows);
   const count = rows * rowSize(h);
   const need = h.dataOffset + h.shape[0] * rowSize(h) * h.bytes;
-  if (buf.length < need) throw new BadInputError(`${name}: truncated data: shape (${h.shape.join(', ')}) needs ${need - h.dataOffset} bytes, the file holds ${buf.length - h.dataOffset}`);
+  if (buf.length < need)
+    throw new BadInputError(
+      `${name}: truncated data: shape (${h.shape.join(', ')}) needs ${need - h.dataOffset} bytes, the file holds ${buf.length - h.dataOffset}`,
+    );
   return { header: h, values: decodeValues(buf.subarray(h.dataOffset, h.dataOffset + count * h.bytes), h, count), rows };
 }
 
@@ -124,7 +155,10 @@ export function readNpy(path: string, maxRows: number | ((h: NpyHeader) => numbe
     const h = parseNpyHeader(head, path);
     checkLayout(h, path);
     const need = h.dataOffset + h.shape[0] * rowSize(h) * h.bytes;
-    if (size < need) throw new BadInputError(`${path}: truncated data: shape (${h.shape.join(', ')}) needs ${need - h.dataOffset} bytes, the file holds ${size - h.dataOffset}`);
+    if (size < need)
+      throw new BadInputError(
+        `${path}: truncated data: shape (${h.shape.join(', ')}) needs ${need - h.dataOffset} bytes, the file holds ${size - h.dataOffset}`,
+      );
     const rows = Math.min(h.shape[0], typeof maxRows === 'function' ? maxRows(h) : maxRows);
     const raw = Buffer.alloc(rows * rowSize(h) * h.bytes);
     readSync(fd, raw, 0, raw.length, h.dataOffset);
@@ -139,7 +173,10 @@ type Key = (typeof KEYS)[number];
 
 /** Rows that fit the float budget of one split, from an image array's shape. */
 function rowCap(shape: number[]): number {
-  const per = Math.max(1, shape.slice(1).reduce((a, b) => a * b, 1));
+  const per = Math.max(
+    1,
+    shape.slice(1).reduce((a, b) => a * b, 1),
+  );
   return Math.max(1, Math.floor(MAX_SPLIT_FLOATS / per));
 }
 
@@ -149,7 +186,10 @@ export const MAX_NPZ_BYTES = 2 ** 31 - 1;
 /** Loads an `.npz` with x_train, y_train, x_test, y_test. */
 export function loadNpz(path: string): Dataset {
   const size = statSync(path).size;
-  if (size > MAX_NPZ_BYTES) throw new BadInputError(`${path}: ${(size / 2 ** 30).toFixed(1)} GiB is more than an .npz this engine unpacks in memory (2 GiB); save the arrays as a folder of .npy files, which are read in place`);
+  if (size > MAX_NPZ_BYTES)
+    throw new BadInputError(
+      `${path}: ${(size / 2 ** 30).toFixed(1)} GiB is more than an .npz this engine unpacks in memory (2 GiB); save the arrays as a folder of .npy files, which are read in place`,
+    );
   const buf = readFileSync(path);
   let files: Record<string, Uint8Array>;
   const oversize: string[] = [];
@@ -164,11 +204,15 @@ export function loadNpz(path: string): Dataset {
   } catch (e) {
     throw new BadInputError(`${path}: not a readable .npz (zip: ${e instanceof Error ? e.message : String(e)})`);
   }
-  if (oversize.length > 0) throw new BadInputError(`${path}: ${oversize.join(', ')} unpack to more than 2 GiB; save the arrays as a folder of .npy files, which are read in place`);
+  if (oversize.length > 0)
+    throw new BadInputError(`${path}: ${oversize.join(', ')} unpack to more than 2 GiB; save the arrays as a folder of .npy files, which are read in place`);
   const arrays = {} as Record<Key, NpyArray>;
   for (const k of KEYS) {
     const member = files[`${k}.npy`];
-    if (!member) throw new BadInputError(`${path}: no array '${k}' (an .npz dataset holds x_train, y_train, x_test, y_test; found ${Object.keys(files).join(', ') || 'none of them'})`);
+    if (!member)
+      throw new BadInputError(
+        `${path}: no array '${k}' (an .npz dataset holds x_train, y_train, x_test, y_test; found ${Object.keys(files).join(', ') || 'none of them'})`,
+      );
     const cap = k.startsWith('x') ? rowCap(parseNpyHeader(member, `${path}:${k}`).shape) : Infinity;
     arrays[k] = parseNpy(member, `${path}:${k}`, cap);
   }
@@ -192,7 +236,7 @@ function toSplit(x: NpyArray, y: NpyArray, where: string, which: string): { spli
   let layout: 'NHWC' | 'NCHW' = 'NHWC';
   let [n, h, w, c] = [s[0], s[1], s[2], 1];
   if (s.length === 4) {
-    if ([1, 3].includes(s[1]) && !([1, 3, 4].includes(s[3]))) {
+    if ([1, 3].includes(s[1]) && ![1, 3, 4].includes(s[3])) {
       layout = 'NCHW';
       [c, h, w] = [s[1], s[2], s[3]];
     } else c = s[3];
@@ -226,7 +270,9 @@ function toSplit(x: NpyArray, y: NpyArray, where: string, which: string): { spli
   const scale = integer ? 1 / 255 : 1;
   if (layout === 'NHWC') for (let i = 0; i < n * size; i++) images[i] = v[i] * scale;
   else {
-    for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) images[((b * h + yy) * w + xx) * c + ch] = v[((b * c + ch) * h + yy) * w + xx] * scale;
+    for (let b = 0; b < n; b++)
+      for (let ch = 0; ch < c; ch++)
+        for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) images[((b * h + yy) * w + xx) * c + ch] = v[((b * c + ch) * h + yy) * w + xx] * scale;
   }
   return { split: { images, labels, count: n, height: h, width: w, channels: c }, layout, integer };
 }
@@ -236,7 +282,9 @@ function assemble(path: string, format: 'npz' | 'npy', a: Record<Key, NpyArray>)
   const te = toSplit(a.x_test, a.y_test, path, 'test');
   const [train, test] = [tr.split, te.split];
   if (train.height !== test.height || train.width !== test.width || train.channels !== test.channels) {
-    throw new BadInputError(`${path}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`);
+    throw new BadInputError(
+      `${path}: train images are ${train.height}×${train.width}×${train.channels} but test images are ${test.height}×${test.width}×${test.channels}`,
+    );
   }
   let maxLabel = 0;
   for (const s of [train, test]) for (const l of s.labels) maxLabel = Math.max(maxLabel, l);

@@ -103,7 +103,11 @@ export function prunableKernels(model: tfl.LayersModel): { layer: tfl.layers.Lay
   const out: { layer: tfl.layers.Layer; kernel: tfl.LayerVariable; kind: Kind }[] = [];
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    const kind: Kind | undefined = /^(Conv1D|Conv2D|Conv3D|DepthwiseConv2D|SeparableConv2D|Conv2DTranspose)$/.test(cls) ? 'conv' : cls === 'Dense' ? 'dense' : undefined;
+    const kind: Kind | undefined = /^(Conv1D|Conv2D|Conv3D|DepthwiseConv2D|SeparableConv2D|Conv2DTranspose)$/.test(cls)
+      ? 'conv'
+      : cls === 'Dense'
+        ? 'dense'
+        : undefined;
     if (!kind) continue;
     const kernel = layer.weights.find((w) => /kernel$/.test(w.originalName) || /kernel/.test(w.name));
     if (kernel) out.push({ layer, kernel, kind });
@@ -261,7 +265,8 @@ export function taskLossFn(model: tfl.LayersModel): string | ((yTrue: tf.Tensor,
 export function checkData(model: tfl.LayersModel, data: Dataset): void {
   const [, h, w, c] = model.inputs[0].shape;
   const s = data.train;
-  if (h !== s.height || w !== s.width || c !== s.channels) throw new BadInputError(`the model expects ${h}×${w}×${c} images, the dataset has ${s.height}×${s.width}×${s.channels}`);
+  if (h !== s.height || w !== s.width || c !== s.channels)
+    throw new BadInputError(`the model expects ${h}×${w}×${c} images, the dataset has ${s.height}×${s.width}×${s.channels}`);
 }
 
 /**
@@ -324,7 +329,13 @@ function overallZeros(ws: Float32Array[]): number {
   return total > 0 ? zeros / total : 0;
 }
 
-export async function compressModel(checkpoint: string, dataPath: string, outDir: string, opts: CompressOptions = {}, hooks: Hooks = {}): Promise<CompressReport> {
+export async function compressModel(
+  checkpoint: string,
+  dataPath: string,
+  outDir: string,
+  opts: CompressOptions = {},
+  hooks: Hooks = {},
+): Promise<CompressReport> {
   const t0 = performance.now();
   const sensitivity = opts.sensitivity ?? DEFAULT_SENSITIVITY;
   const steps = opts.pruneSteps ?? 5;
@@ -338,7 +349,11 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
   if (!Number.isInteger(steps) || steps < 1) throw new BadInputError(`--prune-steps must be a positive integer, got ${steps}`);
   if (!Number.isInteger(epochs) || epochs < 0) throw new BadInputError(`--epochs must be a non-negative integer, got ${epochs}`);
   if (!Number.isInteger(quantEpochs) || quantEpochs < 0) throw new BadInputError(`--quant-epochs must be a non-negative integer, got ${quantEpochs}`);
-  for (const [name, bits] of [['conv-bits', convBits], ['dense-bits', denseBits]] as const) if (!Number.isInteger(bits) || bits < 1 || bits > 16) throw new BadInputError(`--${name} must be an integer in 1..16, got ${bits}`);
+  for (const [name, bits] of [
+    ['conv-bits', convBits],
+    ['dense-bits', denseBits],
+  ] as const)
+    if (!Number.isInteger(bits) || bits < 1 || bits > 16) throw new BadInputError(`--${name} must be an integer in 1..16, got ${bits}`);
   const data = loadDataset(dataPath);
   const model = await loadTrainable(checkpoint);
   const tensors: tf.Tensor[] = [];
@@ -354,7 +369,12 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
     const trained = await read();
     const targets = trained.map((w) => (opts.sparsity !== undefined ? opts.sparsity : sensitivityFraction(w, sensitivity)));
 
-    const { x, y, n } = trainingTensors(data.train, Math.max(data.numClasses, model.outputs[0].shape[1] ?? data.numClasses), opts.maxSamples ?? data.train.count, seed);
+    const { x, y, n } = trainingTensors(
+      data.train,
+      Math.max(data.numClasses, model.outputs[0].shape[1] ?? data.numClasses),
+      opts.maxSamples ?? data.train.count,
+      seed,
+    );
     tensors.push(x, y);
     model.compile({ optimizer, loss: taskLossFn(model) });
     const trainEpochs = steps * epochs + quantEpochs;
@@ -397,7 +417,10 @@ export async function compressModel(checkpoint: string, dataPath: string, outDir
       const scale = Float32Array.from({ length: k + 1 }, (_, j) => (j < k && counts[j] > 0 ? 1 / counts[j] : 0));
       const t = {
         order: tf.tensor1d(order, 'int32'),
-        sortedIds: tf.tensor1d(Int32Array.from(order, (i) => (i < ids.length ? ids[i] : k)), 'int32'),
+        sortedIds: tf.tensor1d(
+          Int32Array.from(order, (i) => (i < ids.length ? ids[i] : k)),
+          'int32',
+        ),
         ids: tf.tensor1d(Int32Array.from(ids), 'int32'),
         scale: tf.tensor1d(scale),
       };

@@ -50,7 +50,9 @@ function cacheRoot(): string {
 export function demoTeacher(seed: number): tfl.LayersModel {
   const init = (k: number) => tfl.initializers.heNormal({ seed: seed * 10 + k });
   const m = tfl.sequential({ name: 'demo_cnn' });
-  m.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }));
+  m.add(
+    tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }),
+  );
   m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }));
   m.add(tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' }));
   m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }));

@@ -147,7 +147,8 @@ export async function distillModel(checkpoint: string, dataPath: string, outDir:
   let trunk: tfl.LayersModel | undefined;
   try {
     checkData(original, data);
-    if (cut.featureShape.length !== 3) throw new BadInputError(`layer '${layer}' outputs shape [${cut.featureShape.join(', ')}]; the student mimics an H×W×C feature map`);
+    if (cut.featureShape.length !== 3)
+      throw new BadInputError(`layer '${layer}' outputs shape [${cut.featureShape.join(', ')}]; the student mimics an H×W×C feature map`);
     const inputShape = original.inputs[0].shape.slice(1) as [number, number, number];
     const featureShape = cut.featureShape as [number, number, number];
     const strides = studentStrides([inputShape[0], inputShape[1]], [featureShape[0], featureShape[1]]);

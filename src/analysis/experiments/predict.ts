@@ -66,7 +66,8 @@ export function readPredictSource(path: string): PredictSource {
   if (typeof r !== 'object' || r === null || r.schemaVersion !== 1) throw new BadInputError(`${path}: not a result file of schema version 1`);
   if (!r.teacher || !isNum(r.teacher.testAccuracy) || !isNum(r.teacher.testLoss)) throw new BadInputError(`${path}: has no teacher test accuracy and loss`);
   if (r.reliability !== undefined) {
-    const ok = Array.isArray(r.reliability) && r.reliability.every((e) => e && Number.isInteger(e.order) && isNum(e.reliableVariance) && isNum(e.unreliableVariance));
+    const ok =
+      Array.isArray(r.reliability) && r.reliability.every((e) => e && Number.isInteger(e.order) && isNum(e.reliableVariance) && isNum(e.unreliableVariance));
     if (!ok) throw new BadInputError(`${path}: its reliability entries need order, reliableVariance and unreliableVariance`);
   }
   return r as PredictSource;
@@ -120,7 +121,11 @@ function targetOf(input: PredictInput, target: PredictTarget): number {
  * fitted: all, or with `consistentOnly` the largest group with the same settings (the group of
  * the model to predict, when there is one: a regressor from other settings says nothing about it).
  */
-export function checkSettings(fitInputs: PredictInput[], forInput: PredictInput | undefined, consistentOnly: boolean): { fitInputs: PredictInput[]; settings: PredictSettingsCheck } {
+export function checkSettings(
+  fitInputs: PredictInput[],
+  forInput: PredictInput | undefined,
+  consistentOnly: boolean,
+): { fitInputs: PredictInput[]; settings: PredictSettingsCheck } {
   const all = forInput ? [...fitInputs, forInput] : fitInputs;
   const sources = all.map((i) => i.result);
   const differing = settingSpread(settingDifferences(sources, 'predict'));
@@ -210,11 +215,15 @@ export function formatPredictReport(r: PredictReport): string {
   const t = r.target;
   const cv = r.crossValidation;
   const lines: string[] = [];
-  lines.push(`Predicting test ${t} of ${r.models.length} models from ${r.featureNames.length} features (reliable/unreliable variance shares of orders ${r.featureOrders.join(', ')})`);
+  lines.push(
+    `Predicting test ${t} of ${r.models.length} models from ${r.featureNames.length} features (reliable/unreliable variance shares of orders ${r.featureOrders.join(', ')})`,
+  );
   lines.push(
     `  ${t} spread: ${fmt(t, r.targetSpread.min)} … ${fmt(t, r.targetSpread.max)}, mean ${fmt(t, r.targetSpread.mean)}, std ${fmtErr(t, r.targetSpread.std)}`,
   );
-  lines.push(`  held-out MAE: ${fmtErr(t, cv.maeTest)} (± ${fmtErr(t, cv.maeTestStd)} over ${cv.repeats} random ${cv.trainSize}/${cv.testSize} splits, seed ${cv.seed})`);
+  lines.push(
+    `  held-out MAE: ${fmtErr(t, cv.maeTest)} (± ${fmtErr(t, cv.maeTestStd)} over ${cv.repeats} random ${cv.trainSize}/${cv.testSize} splits, seed ${cv.seed})`,
+  );
   lines.push(`  training MAE: ${fmtErr(t, cv.maeTrain)}`);
   lines.push(`  R²: held-out ${cv.r2Test.toFixed(3)}, fit on all models ${r.r2Fit.toFixed(3)}`);
   const ev = r.pca.explainedVarianceRatio;
@@ -223,7 +232,8 @@ export function formatPredictReport(r: PredictReport): string {
   const width = Math.max(5, ...r.models.map((m) => m.label.length), r.prediction ? r.prediction.label.length : 0);
   lines.push(`  ${'model'.padEnd(width)}  ${'actual'.padStart(9)}  ${'fitted'.padStart(9)}  ${'held-out'.padStart(9)}`);
   const sorted = [...r.models].sort((a, b) => a.actual - b.actual);
-  for (const m of sorted) lines.push(`  ${m.label.padEnd(width)}  ${fmt(t, m.actual).padStart(9)}  ${fmt(t, m.fitted).padStart(9)}  ${fmt(t, m.heldOut).padStart(9)}`);
+  for (const m of sorted)
+    lines.push(`  ${m.label.padEnd(width)}  ${fmt(t, m.actual).padStart(9)}  ${fmt(t, m.fitted).padStart(9)}  ${fmt(t, m.heldOut).padStart(9)}`);
   if (r.prediction) {
     const p = r.prediction;
     lines.push('');

@@ -78,7 +78,8 @@ export interface TaskComplexityResult {
 export function parseTasks(text: string | undefined): number[] {
   if (text === undefined || text === '') return DEFAULT_TASKS;
   const ks = text.split(',').map((s) => Number(s.trim()));
-  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0)) throw new BadInputError(`--tasks must be non-negative integers separated by commas, got '${text}'`);
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k < 0))
+    throw new BadInputError(`--tasks must be non-negative integers separated by commas, got '${text}'`);
   return ks;
 }
 
@@ -117,7 +118,10 @@ const TASK_BRANCH = 0.5;
 function taskNet(k: number, seed: number): { calibrate: (x: tf.Tensor4D) => Promise<void>; apply: (x: tf.Tensor4D) => tf.Tensor4D; dispose: () => void } {
   const rng = new Rng(seed);
   const kernel = (cin: number, cout: number, size: number, gain: number) =>
-    tf.tensor4d(Float32Array.from({ length: size * size * cin * cout }, () => rng.normal() * Math.sqrt(gain / (size * size * cin))), [size, size, cin, cout]);
+    tf.tensor4d(
+      Float32Array.from({ length: size * size * cin * cout }, () => rng.normal() * Math.sqrt(gain / (size * size * cin))),
+      [size, size, cin, cout],
+    );
   const first = kernel(INPUT[2], TASK_WIDTH, 3, 1);
   const hidden = Array.from({ length: k }, () => kernel(TASK_WIDTH, TASK_WIDTH, 3, 2));
   const last = kernel(TASK_WIDTH, TARGET[2], 1, 1);
@@ -165,9 +169,22 @@ function fitOf(target: FeatureSet, pred: Float32Array): number {
   return 1 - s.residue.variance / s.featureVariance;
 }
 
-async function disentangle(train: FeatureSet, test: FeatureSet, orders: number[], width: number, budget: Budget, seed: number, hooks: Hooks, span: [number, number]): Promise<{ rho: number[]; residue: number } | undefined> {
+async function disentangle(
+  train: FeatureSet,
+  test: FeatureSet,
+  orders: number[],
+  width: number,
+  budget: Budget,
+  seed: number,
+  hooks: Hooks,
+  span: [number, number],
+): Promise<{ rho: number[]; residue: number } | undefined> {
   const spec = budgetSpec(budget);
-  const monitor = { ...train, indices: train.indices.slice(0, spec.monitorSamples), features: train.features.slice(0, spec.monitorSamples * (train.features.length / train.indices.length)) };
+  const monitor = {
+    ...train,
+    indices: train.indices.slice(0, spec.monitorSamples),
+    features: train.features.slice(0, spec.monitorSamples * (train.features.length / train.indices.length)),
+  };
   const res = await trainOrders({ train, monitor, inputShape: INPUT, orders, width, budget: spec, seed, span }, hooks);
   try {
     if (!res.complete) return undefined;
@@ -207,7 +224,10 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     hooks.progress?.({ stage: `task k=${k}: target DNN`, fraction: t / jobs });
     const task = taskNet(k, seed * 7919 + k);
     // The block scales come from the first batch that the train set's pass would run (predictSet's 128).
-    const firstBatch = tf.tensor4d(trainX.images.subarray(0, Math.min(128, trainX.count) * INPUT[0] * INPUT[1] * INPUT[2]), [Math.min(128, trainX.count), ...INPUT]);
+    const firstBatch = tf.tensor4d(trainX.images.subarray(0, Math.min(128, trainX.count) * INPUT[0] * INPUT[1] * INPUT[2]), [
+      Math.min(128, trainX.count),
+      ...INPUT,
+    ]);
     await task.calibrate(firstBatch);
     firstBatch.dispose();
     const taskTrain = await mapSet(trainX, task.apply, TARGET);
@@ -220,8 +240,15 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const base = budgetSpec(budget);
     const minEpochs = 2 * base.minEpochs + 4;
     const spec = { ...base, lrStart: base.lrStart * 0.3, lrEnd: base.lrEnd * 0.3, minEpochs, maxEpochs: Math.max(minEpochs, base.maxEpochs) };
-    const monitor = { ...taskTrain, indices: taskTrain.indices.slice(0, spec.monitorSamples), features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]) };
-    const fitted = await trainOrders({ train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) }, { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) });
+    const monitor = {
+      ...taskTrain,
+      indices: taskTrain.indices.slice(0, spec.monitorSamples),
+      features: taskTrain.features.slice(0, spec.monitorSamples * TARGET[0] * TARGET[1] * TARGET[2]),
+    };
+    const fitted = await trainOrders(
+      { train: taskTrain, monitor, inputShape: INPUT, orders: [targetOrder], width, budget: spec, seed: seed + 1000 + k, span: span(0, 3) },
+      { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: target DNN` }) },
+    );
     if (!fitted.complete) throw new CancelledError();
     const targetNet: ScaledDisentangler = fitted.orders[0].phi;
     const targetTrain = await mapSet(trainX, (x) => targetNet.apply(x), TARGET);
@@ -229,10 +256,20 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const targetFit = fitOf(taskTest, targetTest.features);
     targetNet.net.dispose();
 
-    const stageHooks = (label: string): Hooks => ({ ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: ${label}${p.order !== undefined ? ` order ${p.order}` : ''}` }) });
+    const stageHooks = (label: string): Hooks => ({
+      ...hooks,
+      progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: ${label}${p.order !== undefined ? ` order ${p.order}` : ''}` }),
+    });
     const d = await disentangle(targetTrain, targetTest, orders, width, budget, seed, stageHooks('disentangle'), [span(1, 3)[0], span(2, 3)[1]]);
     if (!d) throw new CancelledError();
-    entries.push({ k, components: orders.map((order, i) => ({ order, rho: d.rho[i] })), residue: { rho: d.residue }, centreOfMass: centreOfMass(d.rho, d.residue), targetFit, poorFit: isPoorFit(targetFit) });
+    entries.push({
+      k,
+      components: orders.map((order, i) => ({ order, rho: d.rho[i] })),
+      residue: { rho: d.residue },
+      centreOfMass: centreOfMass(d.rho, d.residue),
+      targetFit,
+      poorFit: isPoorFit(targetFit),
+    });
 
     if (k === checkK) checkSets = { train: targetTrain, test: targetTest, rho: d.rho, residue: d.residue };
   }
@@ -241,15 +278,38 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
     const cs = checkSets;
     const k = checkK;
     const t2 = tasks.length;
-    const hooks2: Hooks = { ...hooks, progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: width ${checkWidth}${p.order !== undefined ? ` order ${p.order}` : ''}` }) };
+    const hooks2: Hooks = {
+      ...hooks,
+      progress: (p) => hooks.progress?.({ ...p, stage: `task k=${k}: width ${checkWidth}${p.order !== undefined ? ` order ${p.order}` : ''}` }),
+    };
     const d2 = await disentangle(cs.train, cs.test, orders, checkWidth, budget, seed, hooks2, [t2 / jobs, (t2 + 1) / jobs]);
     if (!d2) throw new CancelledError();
     const a = [...cs.rho, cs.residue];
     const b = [...d2.rho, d2.residue];
     const l1 = a.reduce((acc, r, i) => acc + Math.abs(r - b[i]), 0);
-    widthCheck = { k, widths: [width, checkWidth], rho: [cs.rho, d2.rho], centreOfMass: [centreOfMass(cs.rho, cs.residue), centreOfMass(d2.rho, d2.residue)], l1Distance: l1 };
+    widthCheck = {
+      k,
+      widths: [width, checkWidth],
+      rho: [cs.rho, d2.rho],
+      centreOfMass: [centreOfMass(cs.rho, cs.residue), centreOfMass(d2.rho, d2.residue)],
+      l1Distance: l1,
+    };
   }
-  const result: TaskComplexityResult = { schemaVersion: 1, kind: 'task-complexity', engineVersion: ENGINE_VERSION, backend, seed, budget, width, targetOrder, poorFitThreshold: POOR_TARGET_FIT, orders, tasks: entries, widthCheck, seconds: (performance.now() - t0) / 1000 };
+  const result: TaskComplexityResult = {
+    schemaVersion: 1,
+    kind: 'task-complexity',
+    engineVersion: ENGINE_VERSION,
+    backend,
+    seed,
+    budget,
+    width,
+    targetOrder,
+    poorFitThreshold: POOR_TARGET_FIT,
+    orders,
+    tasks: entries,
+    widthCheck,
+    seconds: (performance.now() - t0) / 1000,
+  };
   if (opts.out) {
     writeJsonAtomic(opts.out, result);
   }
@@ -259,21 +319,35 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
 
 export function formatTaskComplexity(r: TaskComplexityResult): string {
   const lines: string[] = [];
-  lines.push(`task complexity: ρ of the target DNN's components per task net depth k (budget ${r.budget}, width ${r.width}, target DNN ${r.targetOrder} ReLU blocks, backend ${r.backend}, test inputs)`);
+  lines.push(
+    `task complexity: ρ of the target DNN's components per task net depth k (budget ${r.budget}, width ${r.width}, target DNN ${r.targetOrder} ReLU blocks, backend ${r.backend}, test inputs)`,
+  );
   lines.push(['    k', ...r.orders.map((o) => `l=${o}`.padStart(6)), 'resid'.padStart(6), '  centre', '  fit'].join(' '));
   for (const t of r.tasks) {
-    const row = [String(t.k).padStart(5), ...t.components.map((c) => c.rho.toFixed(3).padStart(6)), t.residue.rho.toFixed(3).padStart(6), t.centreOfMass.toFixed(2).padStart(8), t.targetFit.toFixed(3).padStart(5)].join(' ');
+    const row = [
+      String(t.k).padStart(5),
+      ...t.components.map((c) => c.rho.toFixed(3).padStart(6)),
+      t.residue.rho.toFixed(3).padStart(6),
+      t.centreOfMass.toFixed(2).padStart(8),
+      t.targetFit.toFixed(3).padStart(5),
+    ].join(' ');
     lines.push(t.poorFit ? `${row}  POOR FIT` : row);
   }
-  lines.push('centre = Σ ρ·index / Σ ρ (index of the order in the list, residue = one past the last); it should rise with k. fit = 1 − MSE/Var of the target DNN against the task net.');
+  lines.push(
+    'centre = Σ ρ·index / Σ ρ (index of the order in the list, residue = one past the last); it should rise with k. fit = 1 − MSE/Var of the target DNN against the task net.',
+  );
   const poor = r.tasks.filter((t) => t.poorFit);
   if (poor.length) {
-    lines.push(`warning: the target DNN fits its task net poorly (fit < ${r.poorFitThreshold}) for ${poor.map((t) => `k = ${t.k} (${t.targetFit.toFixed(3)})`).join(', ')}: those rows measure an under-fit net, not the task; a larger --budget trains it longer.`);
+    lines.push(
+      `warning: the target DNN fits its task net poorly (fit < ${r.poorFitThreshold}) for ${poor.map((t) => `k = ${t.k} (${t.targetFit.toFixed(3)})`).join(', ')}: those rows measure an under-fit net, not the task; a larger --budget trains it longer.`,
+    );
   }
   if (r.widthCheck) {
     const w = r.widthCheck;
     lines.push(`width check (k=${w.k}): width ${w.widths[0]}: ${w.rho[0].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[0].toFixed(2)}`);
-    lines.push(`                     width ${w.widths[1]}: ${w.rho[1].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[1].toFixed(2)}   L1 distance ${w.l1Distance.toFixed(3)}`);
+    lines.push(
+      `                     width ${w.widths[1]}: ${w.rho[1].map((x) => x.toFixed(3)).join(' ')}  centre ${w.centreOfMass[1].toFixed(2)}   L1 distance ${w.l1Distance.toFixed(3)}`,
+    );
   }
   lines.push(`took ${r.seconds.toFixed(0)} s`);
   return lines.join('\n') + '\n';

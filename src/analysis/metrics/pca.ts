@@ -51,7 +51,6 @@ export function pca(x: readonly (readonly number[])[], k = 2): Pca {
   };
 }
 
-
 /** x = mean + Σ_j z_j v_j, so ŷ = b + w·mean + Σ_j (w·v_j) z_j. */
 export function regressionPlaneInPca(model: LinearModel, p: Pca): PcaPlane {
   const w = model.coefficients;

@@ -297,7 +297,11 @@ export function centred(z: tf.Tensor): tf.Tensor {
  * Heads, back maps and the target's reliable feature for one order, all in closed form on the
  * samples of `h` and `fks` (features centred per dimension before every fit).
  */
-export async function reliabilityForOrder(h: tf.Tensor, fks: tf.Tensor[], opts: LinearFitOptions & ReliableFeatureOptions & { names?: string[] } = {}): Promise<OrderReliability> {
+export async function reliabilityForOrder(
+  h: tf.Tensor,
+  fks: tf.Tensor[],
+  opts: LinearFitOptions & ReliableFeatureOptions & { names?: string[] } = {},
+): Promise<OrderReliability> {
   checkCompatible(h, fks, opts.names);
   const target = opts.target ?? 0;
   const hc = centred(h);
@@ -377,7 +381,12 @@ export async function reliabilitySplit(input: ReliabilitySplitInput): Promise<Re
     u.dispose();
     // Var[β u] = β² Var[u] = Cov² / Var[u]; Var[c − β u] = Var[c] − Var[β u] (least squares).
     const vr = vu > 0 && cov > 0 ? Math.min(vc, (cov * cov) / vu) : 0;
-    out.push({ order: orders[i], reliableRho: vc > 0 ? vr / vc : 0, reliableVariance: vr / featureVariance, unreliableVariance: Math.max(0, vc - vr) / featureVariance });
+    out.push({
+      order: orders[i],
+      reliableRho: vc > 0 ? vr / vc : 0,
+      reliableVariance: vr / featureVariance,
+      unreliableVariance: Math.max(0, vc - vr) / featureVariance,
+    });
   }
   return out;
 }

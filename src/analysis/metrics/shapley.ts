@@ -191,7 +191,11 @@ export async function sampledShapleyMulti(n: number, evaluate: MultiGameEvaluato
 }
 
 /** Exact up to `exactUpTo` players, permutation sampling above. */
-export async function shapleyMulti(n: number, evaluate: MultiGameEvaluator, opts: ShapleyOptions = {}): Promise<{ method: ShapleyMethod; games: ShapleyEstimate[] }> {
+export async function shapleyMulti(
+  n: number,
+  evaluate: MultiGameEvaluator,
+  opts: ShapleyOptions = {},
+): Promise<{ method: ShapleyMethod; games: ShapleyEstimate[] }> {
   if (n <= (opts.exactUpTo ?? DEFAULT_EXACT_UP_TO)) return { method: 'exact', games: await exactShapleyMulti(n, evaluate, opts) };
   return { method: 'permutation', games: await sampledShapleyMulti(n, evaluate, opts) };
 }
@@ -263,11 +267,7 @@ export function headLossEvaluator(opts: HeadLossEvaluatorOptions): CoalitionEval
 
   const baseline = opts.baseline ?? 'mean';
   const baselines: tf.Tensor[] =
-    baseline === 'mean'
-      ? playerMeans(players)
-      : baseline === 'zero'
-        ? players.map(() => tf.zeros(featureShape))
-        : baseline.map((b) => tf.clone(b));
+    baseline === 'mean' ? playerMeans(players) : baseline === 'zero' ? players.map(() => tf.zeros(featureShape)) : baseline.map((b) => tf.clone(b));
   if (baselines.length !== P) throw new RangeError(`${baselines.length} baselines for ${P} players`);
   for (const b of baselines) {
     if (b.size !== F) throw new RangeError(`a baseline has ${b.size} elements, a sample has ${F}`);
@@ -292,7 +292,9 @@ export function headLossEvaluator(opts: HeadLossEvaluatorOptions): CoalitionEval
           const G = Math.min(group, C - g0);
           const membership = new Float32Array(G * P);
           for (let g = 0; g < G; g++) membership.set(coalitions[g0 + g], g * P);
-          const features = tf.tidy(() => tf.reshape(tf.add(tf.reshape(tf.matMul(tf.tensor2d(membership, [G, P]), centred), [G * bn, F]), baseTotal), [G * bn, ...featureShape]));
+          const features = tf.tidy(() =>
+            tf.reshape(tf.add(tf.reshape(tf.matMul(tf.tensor2d(membership, [G, P]), centred), [G * bn, F]), baseTotal), [G * bn, ...featureShape]),
+          );
           const tiled = new Int32Array(G * bn);
           for (let g = 0; g < G; g++) tiled.set(chunkLabels, g * bn);
           let perCoalition: tf.Tensor;

@@ -15,7 +15,12 @@ export interface SubstitutionEntry {
  * Accuracy and mean cross-entropy of `head` on `feature` ([N, ...featureShape]) against `labels`.
  * `head` returns logits (or log-probabilities); samples go through in batches of `batch`.
  */
-export async function headScore(feature: tf.Tensor, labels: ArrayLike<number>, head: (f: tf.Tensor) => Promise<tf.Tensor>, batch = 512): Promise<{ accuracy: number; loss: number }> {
+export async function headScore(
+  feature: tf.Tensor,
+  labels: ArrayLike<number>,
+  head: (f: tf.Tensor) => Promise<tf.Tensor>,
+  batch = 512,
+): Promise<{ accuracy: number; loss: number }> {
   const n = feature.shape[0];
   if (labels.length !== n) throw new RangeError(`${labels.length} labels for ${n} samples`);
   if (n === 0) throw new RangeError('no samples to score');
@@ -25,7 +30,10 @@ export async function headScore(feature: tf.Tensor, labels: ArrayLike<number>, h
     const b = Math.min(batch, n - s);
     const part = tf.slice(feature, s, b);
     const logits = await head(part);
-    const y = tf.tensor1d(Int32Array.from({ length: b }, (_, i) => labels[s + i]), 'int32');
+    const y = tf.tensor1d(
+      Int32Array.from({ length: b }, (_, i) => labels[s + i]),
+      'int32',
+    );
     const [ce, hits] = tf.tidy(() => {
       const logp = tf.logSoftmax(logits as tf.Tensor2D);
       const picked = tf.sum(tf.mul(logp, tf.oneHot(y, logp.shape[1])), 1);

@@ -5,7 +5,8 @@
 
 /** Channel with the largest mean activation over the samples; `features` is n × (H·W·C), channels last. */
 export function mostActivatedChannel(features: Float32Array, n: number, channels: number): number {
-  if (n < 1 || channels < 1 || features.length % channels !== 0) throw new RangeError(`cannot take channels of ${features.length} values as ${channels} channels`);
+  if (n < 1 || channels < 1 || features.length % channels !== 0)
+    throw new RangeError(`cannot take channels of ${features.length} values as ${channels} channels`);
   const sum = new Float64Array(channels);
   for (let i = 0; i < features.length; i++) sum[i % channels] += features[i];
   let best = 0;

@@ -73,7 +73,6 @@ function prefix(set: FeatureSet, n: number): FeatureSet {
   return { ...set, indices: set.indices.slice(0, n), features: set.features.slice(0, n * dim) };
 }
 
-
 function significanceOf(orders: number[], f: Float32Array, phis: Float32Array[], dim: number): Significance {
   const acc = new SignificanceAccumulator(orders, dim);
   acc.add(f, phis);
@@ -81,7 +80,11 @@ function significanceOf(orders: number[], f: Float32Array, phis: Float32Array[],
 }
 
 /** One analysis; `stages` are the optional stages in their order (tests add their own). */
-export async function analyze(params: AnalyzeParams, hooks: Hooks = {}, stages: readonly AnalysisStage[] = STAGES): Promise<AnalyzeResponse & { result: ResultFile }> {
+export async function analyze(
+  params: AnalyzeParams,
+  hooks: Hooks = {},
+  stages: readonly AnalysisStage[] = STAGES,
+): Promise<AnalyzeResponse & { result: ResultFile }> {
   const t0 = performance.now();
   const timing: Record<string, number> = {};
   const lap = (name: string, since: number) => (timing[name] = (performance.now() - since) / 1000);
@@ -116,7 +119,9 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}, stages: 
     if (params.geometry === 'same') {
       geometryNote = "not read (--geometry same): every conv pads 'same'";
     } else {
-      const probe = await probeGeometry((x) => teacher.runTrunk(x), teacher.inputShape).catch((e: unknown): GeometryProbe => ({ reason: `the probe failed: ${e instanceof Error ? e.message : String(e)}` }));
+      const probe = await probeGeometry((x) => teacher.runTrunk(x), teacher.inputShape).catch((e: unknown): GeometryProbe => ({
+        reason: `the probe failed: ${e instanceof Error ? e.message : String(e)}`,
+      }));
       geometry = probe.geometry;
       geometryNote = probe.geometry ? describeGeometry(probe.geometry) : `the trunk's grid could not be read (${probe.reason}); every conv pads 'same'`;
     }
@@ -256,7 +261,22 @@ export async function analyze(params: AnalyzeParams, hooks: Hooks = {}, stages: 
       let result = assemble(trained.orders, true);
       lap('significance', since);
 
-      const ctx: AnalysisContext = { params, teacher, dataset, trainPool, trainEval, testEval, orders: trained.orders, phiTrain, phiTest, seed, width, budget, hooks, ...(geometry ? { geometry } : {}) };
+      const ctx: AnalysisContext = {
+        params,
+        teacher,
+        dataset,
+        trainPool,
+        trainEval,
+        testEval,
+        orders: trained.orders,
+        phiTrain,
+        phiTest,
+        seed,
+        width,
+        budget,
+        hooks,
+        ...(geometry ? { geometry } : {}),
+      };
       for (const stage of stages) {
         if (!stage.enabled(params)) continue;
         if (hooks.isCancelled?.()) {

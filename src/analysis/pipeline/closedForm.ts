@@ -51,7 +51,8 @@ function identityFilter(p: LinearSolvePoint): tf.Tensor4D {
   const c = p.inChannels;
   const d = kh * kw * c;
   const data = new Float32Array(kh * kw * c * d);
-  for (let dy = 0; dy < kh; dy++) for (let dx = 0; dx < kw; dx++) for (let ch = 0; ch < c; ch++) data[((dy * kw + dx) * c + ch) * d + (dy * kw + dx) * c + ch] = 1;
+  for (let dy = 0; dy < kh; dy++)
+    for (let dx = 0; dx < kw; dx++) for (let ch = 0; ch < c; ch++) data[((dy * kw + dx) * c + ch) * d + (dy * kw + dx) * c + ch] = 1;
   return tf.tensor4d(data, [kh, kw, c, d]);
 }
 
@@ -113,7 +114,10 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
       const xt = tf.transpose(rows);
       await addTo(xx, tf.matMul(xt, rows));
       await addTo(sx, tf.sum(rows, 0));
-      await addTo(px, tf.tidy(() => tf.sum(tf.reshape(rows, [batch, positions, d]), 0)));
+      await addTo(
+        px,
+        tf.tidy(() => tf.sum(tf.reshape(rows, [batch, positions, d]), 0)),
+      );
       if (withTargets) {
         const yr = tf.reshape(y, [y.size / tc, tc]) as tf.Tensor2D;
         if (yr.shape[0] !== rows.shape[0]) {
@@ -122,7 +126,10 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
         }
         await addTo(xy, tf.matMul(xt, yr));
         await addTo(sy, tf.sum(yr, 0));
-        await addTo(py!, tf.tidy(() => tf.sum(tf.reshape(yr, [batch, positions, tc]), 0)));
+        await addTo(
+          py!,
+          tf.tidy(() => tf.sum(tf.reshape(yr, [batch, positions, tc]), 0)),
+        );
         const q = tf.tidy(() => tf.sum(tf.square(yr)));
         syy += (await q.data())[0];
         tf.dispose([q, yr]);

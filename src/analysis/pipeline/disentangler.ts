@@ -198,7 +198,10 @@ export class Disentangler {
   static create(spec: DisentanglerSpec, seed: number): Disentangler {
     if (!Number.isInteger(spec.order) || spec.order < 0) throw new Error(`order must be a non-negative integer, got ${spec.order}`);
     if (!Number.isInteger(spec.width) || spec.width < 1) throw new Error(`width must be a positive integer, got ${spec.width}`);
-    return new Disentangler({ ...spec, inputShape: [...spec.inputShape], targetShape: [...spec.targetShape], ...(spec.geometry ? { geometry: structuredClone(spec.geometry) } : {}) }, seed);
+    return new Disentangler(
+      { ...spec, inputShape: [...spec.inputShape], targetShape: [...spec.targetShape], ...(spec.geometry ? { geometry: structuredClone(spec.geometry) } : {}) },
+      seed,
+    );
   }
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
@@ -284,7 +287,12 @@ export class Disentangler {
   warmStartFrom(prev: Disentangler): void {
     const a = prev.spec;
     const b = this.spec;
-    if (a.width !== b.width || a.inputShape.join() !== b.inputShape.join() || a.targetShape.join() !== b.targetShape.join() || JSON.stringify(a.geometry) !== JSON.stringify(b.geometry)) {
+    if (
+      a.width !== b.width ||
+      a.inputShape.join() !== b.inputShape.join() ||
+      a.targetShape.join() !== b.targetShape.join() ||
+      JSON.stringify(a.geometry) !== JSON.stringify(b.geometry)
+    ) {
       throw new Error('warm start needs the same width, input shape, target shape and geometry');
     }
     if (a.order > b.order) throw new Error(`cannot warm-start order ${b.order} from the higher order ${a.order}`);
@@ -317,14 +325,40 @@ export class Disentangler {
     type T = tfl.SymbolicTensor;
     const layer = (c: Conv, name: string, h: T): T => {
       const [kh, kw, , filters] = c.kernel.shape;
-      const l = tfl.layers.conv2d({ filters, kernelSize: [kh, kw], strides: c.strides, padding: c.pads ? 'valid' : 'same', useBias: true, activation: 'linear', name });
+      const l = tfl.layers.conv2d({
+        filters,
+        kernelSize: [kh, kw],
+        strides: c.strides,
+        padding: c.pads ? 'valid' : 'same',
+        useBias: true,
+        activation: 'linear',
+        name,
+      });
       let x = h;
       if (c.pads) {
         // Explicit pads as layers: zeros where positive, a crop where negative.
         const [[t, b], [lf, r]] = c.pads;
         const pos = (v: number) => Math.max(0, v);
-        if (t > 0 || b > 0 || lf > 0 || r > 0) x = tfl.layers.zeroPadding2d({ padding: [[pos(t), pos(b)], [pos(lf), pos(r)]], name: `${name}_pad` }).apply(x) as T;
-        if (t < 0 || b < 0 || lf < 0 || r < 0) x = tfl.layers.cropping2D({ cropping: [[pos(-t), pos(-b)], [pos(-lf), pos(-r)]], name: `${name}_crop` }).apply(x) as T;
+        if (t > 0 || b > 0 || lf > 0 || r > 0)
+          x = tfl.layers
+            .zeroPadding2d({
+              padding: [
+                [pos(t), pos(b)],
+                [pos(lf), pos(r)],
+              ],
+              name: `${name}_pad`,
+            })
+            .apply(x) as T;
+        if (t < 0 || b < 0 || lf < 0 || r < 0)
+          x = tfl.layers
+            .cropping2D({
+              cropping: [
+                [pos(-t), pos(-b)],
+                [pos(-lf), pos(-r)],
+              ],
+              name: `${name}_crop`,
+            })
+            .apply(x) as T;
       }
       const out = l.apply(x) as T;
       l.setWeights([c.kernel, c.bias]);
@@ -344,7 +378,8 @@ export class Disentangler {
           h = skip;
         }
       }
-      for (let b = start; b < stage.blocks.length; b++) h = add(h, layer(stage.blocks[b], `${prefix}s${i}_b${b}`, relu(h, `${prefix}s${i}_b${b}_relu`)), `${prefix}s${i}_b${b}_add`);
+      for (let b = start; b < stage.blocks.length; b++)
+        h = add(h, layer(stage.blocks[b], `${prefix}s${i}_b${b}`, relu(h, `${prefix}s${i}_b${b}_relu`)), `${prefix}s${i}_b${b}_add`);
     });
     return layer(this.outputConv, outputName, h);
   }
@@ -358,7 +393,13 @@ export class Disentangler {
 export function padOrCrop(h: tf.Tensor4D, pads: Pads): tf.Tensor4D {
   const [[t, b], [l, r]] = pads;
   let out = h;
-  if (t > 0 || b > 0 || l > 0 || r > 0) out = tf.pad(out, [[0, 0], [Math.max(0, t), Math.max(0, b)], [Math.max(0, l), Math.max(0, r)], [0, 0]]);
+  if (t > 0 || b > 0 || l > 0 || r > 0)
+    out = tf.pad(out, [
+      [0, 0],
+      [Math.max(0, t), Math.max(0, b)],
+      [Math.max(0, l), Math.max(0, r)],
+      [0, 0],
+    ]);
   if (t < 0 || b < 0 || l < 0 || r < 0) {
     const [, hh, ww, cc] = out.shape;
     const top = Math.max(0, -t);
@@ -394,10 +435,14 @@ function copyConv(dst: Conv, src: Conv): void {
  */
 export async function trainStep(net: Disentangler, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D, offset?: tf.Variable): Promise<number> {
   const vars = offset ? [...net.variables, offset] : net.variables;
-  const loss = optimizer.minimize(() => {
-    const p = offset ? tf.add(net.apply(x), offset) : net.apply(x);
-    return tf.mean(tf.squaredDifference(p, y)) as tf.Scalar;
-  }, true, vars);
+  const loss = optimizer.minimize(
+    () => {
+      const p = offset ? tf.add(net.apply(x), offset) : net.apply(x);
+      return tf.mean(tf.squaredDifference(p, y)) as tf.Scalar;
+    },
+    true,
+    vars,
+  );
   if (!loss) throw new Error('optimizer returned no loss');
   try {
     return (await loss.data())[0];

@@ -147,7 +147,10 @@ export function standardImages(split: Split, indices: ArrayLike<number>, scale: 
 
 function headInit(cIn: number, cOut: number, rng: Rng, name: string): tf.Variable<tf.Rank.R2> {
   const std = Math.sqrt(1 / cIn);
-  const init = tf.tensor2d(Float32Array.from({ length: cIn * cOut }, () => std * rng.normal()), [cIn, cOut]);
+  const init = tf.tensor2d(
+    Float32Array.from({ length: cIn * cOut }, () => std * rng.normal()),
+    [cIn, cOut],
+  );
   const v = tf.variable(init, true, name) as tf.Variable<tf.Rank.R2>;
   init.dispose();
   return v;
@@ -165,7 +168,8 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
   const k = train.networks.length;
   if (k < 1) throw new RangeError('no networks to train on');
   for (const f of train.networks) {
-    if (f.shape[0] !== target[0] || f.shape[1] !== target[1]) throw new RangeError(`a feature of ${f.shape.join('×')} does not share the target's spatial size ${target[0]}×${target[1]}`);
+    if (f.shape[0] !== target[0] || f.shape[1] !== target[1])
+      throw new RangeError(`a feature of ${f.shape.join('×')} does not share the target's spatial size ${target[0]}×${target[1]}`);
   }
   const ch = target[2];
   const rng = new Rng(opts.seed * 7919 + 17);
@@ -182,7 +186,10 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
       const started = performance.now();
       let net!: Disentangler;
       tf.tidy(() => {
-        net = Disentangler.create({ order, width: opts.width, inputShape, targetShape: [target[0], target[1], ch], ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order + 500);
+        net = Disentangler.create(
+          { order, width: opts.width, inputShape, targetShape: [target[0], target[1], ch], ...(opts.geometry ? { geometry: opts.geometry } : {}) },
+          opts.seed * 1000 + order + 500,
+        );
       });
       const heads = train.networks.map((f, j) => headInit(ch, f.shape[2], rng, `joint${id}_o${order}_A${j}`));
       if (prev) {
@@ -204,7 +211,11 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
               return false;
             }
             const rows = rng.sample(pool, budget.batchSize);
-            const x = standardImages(train.split, Array.from(rows, (r) => train.indices[r]), scales.input);
+            const x = standardImages(
+              train.split,
+              Array.from(rows, (r) => train.indices[r]),
+              scales.input,
+            );
             const ys = train.networks.map((f, j) => standardFeatures(f, scales.outputs[j], rows));
             const loss = optimizer.minimize(() => headsLoss(net.apply(x), heads, ys), true, [...net.variables, ...heads]);
             tf.dispose([x, ...ys]);

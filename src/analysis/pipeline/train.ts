@@ -116,7 +116,13 @@ function outputConv(net: Disentangler): { kernel: tf.Variable; bias: tf.Variable
  * form. With per-position offsets the scale is fitted on the deviations from each position's
  * mean, the part of Φ that ρ counts.
  */
-async function calibrateOutput(net: Disentangler, std: Standardizer, train: FeatureSet, rows: Int32Array, offsets: 'position' | 'channel'): Promise<Standardizer> {
+async function calibrateOutput(
+  net: Disentangler,
+  std: Standardizer,
+  train: FeatureSet,
+  rows: Int32Array,
+  offsets: 'position' | 'channel',
+): Promise<Standardizer> {
   const out = outputConv(net);
   if (!out) return std;
   const c = train.featureShape[2];
@@ -129,7 +135,12 @@ async function calibrateOutput(net: Disentangler, std: Standardizer, train: Feat
   const spt = new Float64Array(c);
   for (let s = 0; s < rows.length; s += 128) {
     const batch = rows.subarray(s, s + 128);
-    const xRaw = gatherRows(train.split.images, inSize, Array.from(batch, (r) => train.indices[r]), [train.split.height, train.split.width, train.split.channels]);
+    const xRaw = gatherRows(
+      train.split.images,
+      inSize,
+      Array.from(batch, (r) => train.indices[r]),
+      [train.split.height, train.split.width, train.split.channels],
+    );
     const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
     const x = standardInput(xRaw, std);
     const pT = net.apply(x);
@@ -294,7 +305,16 @@ function varianceOf(z: Float32Array, n: number, dim: number): number {
  * (each position's mean error removed), the part of f that Φ's variation explains; otherwise the
  * error's plain mean square.
  */
-function monitorPoint(epoch: number, f: Float32Array, phi: Float32Array, prev: Float32Array | undefined, n: number, dim: number, varF: number, centred: boolean): MonitorPoint {
+function monitorPoint(
+  epoch: number,
+  f: Float32Array,
+  phi: Float32Array,
+  prev: Float32Array | undefined,
+  n: number,
+  dim: number,
+  varF: number,
+  centred: boolean,
+): MonitorPoint {
   const c = new Float32Array(phi.length);
   const e = new Float32Array(phi.length);
   let sq = 0;
@@ -345,7 +365,10 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     // tidy frees the initial-value tensors the variables were made from (variables survive it).
     let net!: Disentangler;
     tf.tidy(() => {
-      net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order);
+      net = Disentangler.create(
+        { order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) },
+        opts.seed * 1000 + order,
+      );
     });
     const frac = (e: number) => spanStart + ((spanEnd - spanStart) * (k + e / budget.maxEpochs)) / orders.length;
 
@@ -364,7 +387,12 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
           const rows = Int32Array.from({ length: Math.min(poolSize, CLOSED_FORM_SAMPLES) }, (_, i) => i);
           for (let s = 0; s < rows.length; s += 128) {
             const batch = rows.subarray(s, s + 128);
-            const xRaw = gatherRows(train.split.images, inSize, Array.from(batch, (r) => train.indices[r]), opts.inputShape);
+            const xRaw = gatherRows(
+              train.split.images,
+              inSize,
+              Array.from(batch, (r) => train.indices[r]),
+              opts.inputShape,
+            );
             const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
             const x = standardInput(xRaw, std);
             const y = standardTarget(yRaw, std);
@@ -380,10 +408,17 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
         solver = 'closed-form';
       } catch (e) {
         // A system that cannot be solved (it should not happen) falls back to gradient training from a fresh net.
-        hooks.progress?.({ stage: `order ${order}: least squares failed (${e instanceof Error ? e.message : String(e)}), training instead`, fraction: frac(0), order });
+        hooks.progress?.({
+          stage: `order ${order}: least squares failed (${e instanceof Error ? e.message : String(e)}), training instead`,
+          fraction: frac(0),
+          order,
+        });
         net.dispose();
         tf.tidy(() => {
-          net = Disentangler.create({ order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) }, opts.seed * 1000 + order);
+          net = Disentangler.create(
+            { order, width: opts.width, inputShape: opts.inputShape, targetShape: train.featureShape, ...(opts.geometry ? { geometry: opts.geometry } : {}) },
+            opts.seed * 1000 + order,
+          );
         });
       }
     }
@@ -399,7 +434,10 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
     if (centred && !lsOnly) {
       const initial = await calibrateOutput(net, std, train, rng.choose(poolSize, Math.min(poolSize, 256)), offsets);
       const [h, w, c] = train.featureShape;
-      offsetStart = tf.tensor4d(Float32Array.from(initial.outMean, (m, d) => (m - std.outMean[d]) / std.outScale), [1, h, w, c]);
+      offsetStart = tf.tensor4d(
+        Float32Array.from(initial.outMean, (m, d) => (m - std.outMean[d]) / std.outScale),
+        [1, h, w, c],
+      );
       offset = tf.variable(offsetStart, true);
     }
     // Where a diverged run goes back to: the start (warm start or least squares) or the fresh net.
@@ -465,7 +503,12 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
         if ((epoch + 1) % budget.evalEvery === 0 || epoch + 1 === budget.maxEpochs) {
           const phi = await predictSet(new ScaledDisentangler(net, std), monitor);
           history.push(monitorPoint(epoch, monitor.features, phi, prevMonitor, nMon, mDim, varF, centred));
-          if (converged(warm ? warmBudget : budget, history.filter((h) => h.epoch >= watchFrom))) {
+          if (
+            converged(
+              warm ? warmBudget : budget,
+              history.filter((h) => h.epoch >= watchFrom),
+            )
+          ) {
             // The rate the steps actually took (the warm factor included).
             const rate = lrScale * stepLearningRate(rateBudget, epoch, (epoch + 1) * stepsPerEpoch - 1, warm);
             if (rate > PLATEAU_RATE_FACTOR * budget.lrEnd && lrDecays < MAX_LR_DECAYS) {

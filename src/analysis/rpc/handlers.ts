@@ -42,7 +42,10 @@ export function registerHandlers(connection: MessageConnection): void {
   const on = <P, R>(type: RequestType<P, R, void>, handler: Handler<P, R>) =>
     connection.onRequest(type, async (params: P, token: CancellationToken) => {
       try {
-        return await handler(params, { isCancelled: () => token.isCancellationRequested, progress: (p) => void connection.sendProgress(progressType, p.progressToken, p) });
+        return await handler(params, {
+          isCancelled: () => token.isCancellationRequested,
+          progress: (p) => void connection.sendProgress(progressType, p.progressToken, p),
+        });
       } catch (e) {
         throw toResponseError(e);
       }

@@ -14,11 +14,19 @@ const finiteOrNull = (_k: string, v: unknown) => (typeof v === 'number' && !Numb
 export function handlePredict(params: PredictParams): PredictReport {
   const inputs = params.results.map((path) => ({ path, result: readPredictSource(path) }));
   const forInput = params.for ? { path: params.for, result: readPredictSource(params.for) } : undefined;
-  const report = predictFromResults(inputs, { target: params.target, repeats: params.repeats, seed: params.seed, orders: params.orders, consistentOnly: params.consistentOnly }, forInput);
+  const report = predictFromResults(
+    inputs,
+    { target: params.target, repeats: params.repeats, seed: params.seed, orders: params.orders, consistentOnly: params.consistentOnly },
+    forInput,
+  );
   return JSON.parse(JSON.stringify(report, finiteOrNull)) as PredictReport;
 }
 
-export async function handleTaskComplexity(params: TaskComplexityParams, progress: (p: ProgressParams) => void, isCancelled: () => boolean): Promise<TaskComplexityOutput> {
+export async function handleTaskComplexity(
+  params: TaskComplexityParams,
+  progress: (p: ProgressParams) => void,
+  isCancelled: () => boolean,
+): Promise<TaskComplexityOutput> {
   try {
     return await runTaskComplexity(
       { tasks: params.tasks, orders: params.orders, budget: params.budget, backend: params.backend, seed: params.seed, width: params.width, out: params.out },

@@ -62,10 +62,9 @@ function readerPath(): string {
   return p;
 }
 
-
 /** Reads a whole HDF5 file in a worker thread, giving up after a deadline that grows with its size. */
 export async function readH5Tree(path: string, shown: string): Promise<H5Node> {
-  const deadline = 15000 + statSync(path).size / 5e6 * 1000;
+  const deadline = 15000 + (statSync(path).size / 5e6) * 1000;
   return new Promise<H5Node>((resolve, reject) => {
     const w = new Worker(readerPath(), { workerData: { path, module: h5wasmEntry() } });
     let settled = false;
@@ -76,7 +75,10 @@ export async function readH5Tree(path: string, shown: string): Promise<H5Node> {
       void w.terminate();
       f();
     };
-    const timer = setTimeout(() => finish(() => reject(new BadInputError(`${shown}: reading the HDF5 file did not finish in ${(deadline / 1000).toFixed(0)} s (corrupt file?)`))), deadline);
+    const timer = setTimeout(
+      () => finish(() => reject(new BadInputError(`${shown}: reading the HDF5 file did not finish in ${(deadline / 1000).toFixed(0)} s (corrupt file?)`))),
+      deadline,
+    );
     w.on('message', (m: { ok: boolean; tree?: H5Node; message?: string }) =>
       finish(() => (m.ok ? resolve(m.tree as H5Node) : reject(new BadInputError(`${shown}: not a readable HDF5 file (${m.message})`)))),
     );
@@ -156,7 +158,14 @@ export function unsupportedLayers(config: Json): string[] {
   const walk = (v: Json) => {
     if (Array.isArray(v)) v.forEach(walk);
     else if (isObj(v)) {
-      if (typeof v.class_name === 'string' && isObj(v.config) && 'name' in v.config && !(v.class_name in known) && !['Sequential', 'Functional', 'Model'].includes(v.class_name)) missing.add(v.class_name);
+      if (
+        typeof v.class_name === 'string' &&
+        isObj(v.config) &&
+        'name' in v.config &&
+        !(v.class_name in known) &&
+        !['Sequential', 'Functional', 'Model'].includes(v.class_name)
+      )
+        missing.add(v.class_name);
       Object.values(v).forEach(walk);
     }
   };
@@ -168,7 +177,17 @@ export function unsupportedLayers(config: Json): string[] {
  * Augmentation and spatial-dropout layers are the identity at inference, which is all the
  * teacher does; TF.js lacks them, so they become linear Activation layers under the same name.
  */
-const IDENTITY_AT_INFERENCE = new Set(['RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D']);
+const IDENTITY_AT_INFERENCE = new Set([
+  'RandomFlip',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomTranslation',
+  'RandomContrast',
+  'RandomBrightness',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'SpatialDropout3D',
+]);
 
 export function inferenceIdentities(v: Json): Json {
   if (Array.isArray(v)) return v.map(inferenceIdentities);
@@ -196,7 +215,16 @@ function toFloat32(d: H5Node, where: string): { data: Float32Array; shape: numbe
   const shape = d.shape ?? [];
   let data: Float32Array;
   if (v instanceof Float32Array) data = v;
-  else if (v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array || v instanceof Int8Array || v instanceof Int16Array || v instanceof Uint16Array || v instanceof Uint32Array) data = Float32Array.from(v as ArrayLike<number>);
+  else if (
+    v instanceof Float64Array ||
+    v instanceof Int32Array ||
+    v instanceof Uint8Array ||
+    v instanceof Int8Array ||
+    v instanceof Int16Array ||
+    v instanceof Uint16Array ||
+    v instanceof Uint32Array
+  )
+    data = Float32Array.from(v as ArrayLike<number>);
   else throw new BadInputError(`${where}: weight dataset of type ${JSON.stringify(d.dtype)} is not numeric`);
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new BadInputError(`${where}: holds ${data.length} values for shape [${shape.join(', ')}] (truncated)`);
@@ -206,7 +234,11 @@ function toFloat32(d: H5Node, where: string): { data: Float32Array; shape: numbe
 }
 
 /** Sets each layer's weights from `arrays(layer)` in order, checking count and shapes. */
-function assignWeights(model: tfl.LayersModel, arrays: (layer: string) => { data: Float32Array; shape: number[]; name: string }[] | undefined, shown: string): void {
+function assignWeights(
+  model: tfl.LayersModel,
+  arrays: (layer: string) => { data: Float32Array; shape: number[]; name: string }[] | undefined,
+  shown: string,
+): void {
   for (const layer of model.layers) {
     const want = layer.weights;
     if (want.length === 0) continue;
@@ -215,7 +247,8 @@ function assignWeights(model: tfl.LayersModel, arrays: (layer: string) => { data
     if (got.length !== want.length) throw new BadInputError(`${shown}: layer '${layer.name}' has ${want.length} weights, the file holds ${got.length}`);
     const tensors = got.map((g, i) => {
       const shape = want[i].shape;
-      if (g.shape.join(',') !== shape.join(',')) throw new BadInputError(`${shown}: weight ${g.name} has shape [${g.shape.join(', ')}], layer '${layer.name}' needs [${shape.join(', ')}]`);
+      if (g.shape.join(',') !== shape.join(','))
+        throw new BadInputError(`${shown}: weight ${g.name} has shape [${g.shape.join(', ')}], layer '${layer.name}' needs [${shape.join(', ')}]`);
       return tf.tensor(g.data, g.shape);
     });
     layer.setWeights(tensors);
@@ -238,7 +271,9 @@ export async function loadKerasH5(path: string): Promise<tfl.LayersModel> {
   const text = attrText(f, 'model_config');
   if (text === undefined) {
     const weightsOnly = f.attrs['layer_names'] !== undefined;
-    throw new BadInputError(`${path}: no 'model_config' attribute: ${weightsOnly ? 'this file holds weights only (model.save_weights); save the whole model with model.save(...)' : 'not a Keras model file'}`);
+    throw new BadInputError(
+      `${path}: no 'model_config' attribute: ${weightsOnly ? 'this file holds weights only (model.save_weights); save the whole model with model.save(...)' : 'not a Keras model file'}`,
+    );
   }
   const config = parseConfig(text, path);
   const model = await buildModel(config, path);

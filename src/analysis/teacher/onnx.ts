@@ -24,7 +24,9 @@ function ort(): typeof Ort {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       ortModule = require('onnxruntime-node') as typeof Ort;
     } catch (e) {
-      throw new BadInputError(`ONNX checkpoints need the onnxruntime-node package, which did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+      throw new BadInputError(
+        `ONNX checkpoints need the onnxruntime-node package, which did not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+      );
     }
   }
   return ortModule;
@@ -48,7 +50,9 @@ export function readOnnx(path: string): onnx.ModelProto {
   if (!model.opsetImport || model.opsetImport.length === 0) throw new BadInputError(`${path}: the ONNX model declares no opset (not a valid ONNX model)`);
   for (const t of g.initializer ?? []) {
     if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData?.length ?? 0) > 0) {
-      throw new BadInputError(`${path}: initializer '${t.name}' keeps its data in an external file; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`);
+      throw new BadInputError(
+        `${path}: initializer '${t.name}' keeps its data in an external file; save the model with its weights inside (onnx.save(model, path, save_as_external_data=False))`,
+      );
     }
     const vals = floatValues(t);
     if (vals) {
@@ -90,7 +94,8 @@ export function imageInput(model: onnx.ModelProto, path: string): onnx.IValueInf
   const g = model.graph as onnx.IGraphProto;
   const { initializers } = indexGraph(g);
   const ins = (g.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
-  if (ins.length !== 1) throw new BadInputError(`${path}: the model has ${ins.length} inputs (${ins.map((v) => v.name).join(', ')}); one image input is needed`);
+  if (ins.length !== 1)
+    throw new BadInputError(`${path}: the model has ${ins.length} inputs (${ins.map((v) => v.name).join(', ')}); one image input is needed`);
   if ((g.output ?? []).length !== 1) throw new BadInputError(`${path}: the model has ${(g.output ?? []).length} outputs; one output (class scores) is needed`);
   const tt = ins[0].type?.tensorType;
   if (!tt) throw new BadInputError(`${path}: input '${ins[0].name}' is not a tensor`);
@@ -118,7 +123,24 @@ function inputLayout(model: onnx.ModelProto, inputName: string): Layout {
 }
 
 /** Ops that keep their input's layout: walked through when telling a tensor's layout. */
-const LAYOUT_KEEPING = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Identity', 'Dropout', 'Mul', 'Add', 'Sub', 'Div', 'Cast']);
+const LAYOUT_KEEPING = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'HardSigmoid',
+  'HardSwish',
+  'Elu',
+  'Selu',
+  'Identity',
+  'Dropout',
+  'Mul',
+  'Add',
+  'Sub',
+  'Div',
+  'Cast',
+]);
 
 /**
  * The layout of a 4-d tensor inside the graph: NCHW (what Conv, pooling and BatchNormalization
@@ -160,7 +182,8 @@ export function extractSubgraph(model: onnx.ModelProto, feeds: onnx.IValueInfoPr
       usedInits.add(name);
       continue;
     }
-    if (idx.graphInputs.has(name)) throw new BadInputError(`${what}: a path from input '${name}' reaches the output around the target tensor; pick a tensor that separates the network`);
+    if (idx.graphInputs.has(name))
+      throw new BadInputError(`${what}: a path from input '${name}' reaches the output around the target tensor; pick a tensor that separates the network`);
     const p = idx.producer.get(name);
     if (p === undefined) throw new BadInputError(`${what}: tensor '${name}' is produced by no node`);
     if (needed.has(p)) continue;
@@ -168,7 +191,8 @@ export function extractSubgraph(model: onnx.ModelProto, feeds: onnx.IValueInfoPr
     const node = (g.node ?? [])[p];
     stack.push(...(node.input ?? []));
     // Control-flow nodes read outer-scope tensors from their subgraphs.
-    for (const a of node.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) for (const sn of sub.node ?? []) stack.push(...(sn.input ?? []));
+    for (const a of node.attribute ?? [])
+      for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) for (const sn of sub.node ?? []) stack.push(...(sn.input ?? []));
   }
   const nodes = (g.node ?? []).filter((_, i) => needed.has(i));
   const graph = onnx.GraphProto.create({
@@ -222,7 +246,9 @@ export async function probeTensors(model: onnx.ModelProto, inputName: string, in
     try {
       result = await session.run({ [inputName]: new (ort().Tensor)('float32', new Float32Array(size), inputDims) });
     } catch (e) {
-      throw new BadInputError(`${path}: running the model on a [${inputDims.join(', ')}] input failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+      throw new BadInputError(
+        `${path}: running the model on a [${inputDims.join(', ')}] input failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+      );
     }
     return [...op.keys()].filter((n) => result[n]).map((n) => ({ name: n, op: op.get(n) ?? '', shape: result[n].dims.map(Number), dtype: result[n].type }));
   } finally {
@@ -249,7 +275,13 @@ export function onnxDefaultTarget(model: onnx.ModelProto, tensors: OnnxTensorInf
 }
 
 /** Runs a one-input one-output session over a batch, in chunks when the model fixes its batch size. */
-async function runChunks(session: Ort.InferenceSession, data: Float32Array, dims: number[], fixedBatch: number, what: string): Promise<{ data: Float32Array; dims: number[] }> {
+async function runChunks(
+  session: Ort.InferenceSession,
+  data: Float32Array,
+  dims: number[],
+  fixedBatch: number,
+  what: string,
+): Promise<{ data: Float32Array; dims: number[] }> {
   const n = dims[0];
   const chunk = fixedBatch > 0 ? fixedBatch : n;
   if (fixedBatch > 0 && n % fixedBatch !== 0) throw new BadInputError(`${what}: the model takes batches of exactly ${fixedBatch}; got ${n} samples`);
@@ -262,7 +294,9 @@ async function runChunks(session: Ort.InferenceSession, data: Float32Array, dims
     try {
       r = await session.run({ [session.inputNames[0]]: feed });
     } catch (e) {
-      throw new BadInputError(`${what}: onnxruntime failed on a [${feed.dims.join(', ')}] input (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
+      throw new BadInputError(
+        `${what}: onnxruntime failed on a [${feed.dims.join(', ')}] input (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+      );
     }
     const out = r[session.outputNames[0]];
     if (out.type !== 'float32') throw new BadInputError(`${what}: output '${session.outputNames[0]}' is ${out.type}; float32 is needed`);
@@ -295,7 +329,8 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
   const want = opts.inputShape;
   const fromData = want ? (layout === 'NCHW' ? [want[2], want[0], want[1]] : want) : undefined;
   const inner = declared.slice(1).map((d, i) => (d > 0 ? d : (fromData?.[i] ?? -1)));
-  if (inner.some((d) => d < 1)) throw new BadInputError(`${path}: input '${input.name}' has symbolic dims [${declared.join(', ')}]; give the dataset so its image size fills them`);
+  if (inner.some((d) => d < 1))
+    throw new BadInputError(`${path}: input '${input.name}' has symbolic dims [${declared.join(', ')}]; give the dataset so its image size fills them`);
   const probeDims = [fixedBatch > 0 ? fixedBatch : 1, ...inner];
   const tensors = await probeTensors(model, input.name ?? '', probeDims, path);
   const outName = model.graph?.output?.[0]?.name ?? '';
@@ -305,7 +340,8 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
     const names = tensors.filter((t) => t.shape.length === 4).map((t) => t.name);
     throw new BadInputError(`${path}: no tensor named '${target}'; 4-d tensors: ${names.join(', ') || '(none)'}`);
   }
-  if (info.shape.length !== 4 || info.dtype !== 'float32') throw new BadInputError(`${path}: tensor '${target}' is ${info.dtype} [${info.shape.join(', ')}]; the disentangler needs a float N×C×H×W feature map`);
+  if (info.shape.length !== 4 || info.dtype !== 'float32')
+    throw new BadInputError(`${path}: tensor '${target}' is ${info.dtype} [${info.shape.join(', ')}]; the disentangler needs a float N×C×H×W feature map`);
   if (target === outName) throw new BadInputError(`${path}: '${target}' is the model's output; pick an intermediate tensor`);
   const featureLayout = tensorLayout(model, target);
   const [fc, fh, fw] = featureLayout === 'NCHW' ? info.shape.slice(1) : [info.shape[3], info.shape[1], info.shape[2]];
@@ -316,7 +352,11 @@ export async function loadOnnxTeacher(path: string, layer?: string, opts: OnnxLo
   const trunkModel = extractSubgraph(model, [inputVi], [featureVi], 'trunk');
   const headModel = extractSubgraph(model, [featureVi], [outVi], 'head');
   const fullModel = extractSubgraph(model, [inputVi], [outVi], 'model');
-  const [trunk, head, full] = await Promise.all([createSession(trunkModel, `${path} (trunk)`), createSession(headModel, `${path} (head)`), createSession(fullModel, path)]);
+  const [trunk, head, full] = await Promise.all([
+    createSession(trunkModel, `${path} (trunk)`),
+    createSession(headModel, `${path} (head)`),
+    createSession(fullModel, path),
+  ]);
   const lastOp = (model.graph?.node ?? []).find((n) => (n.output ?? []).includes(outName))?.opType;
   const [ih, iw, ic] = layout === 'NCHW' ? [inner[1], inner[2], inner[0]] : inner;
 

@@ -44,7 +44,11 @@ export async function exportTorchToOnnx(checkpoint: string, opts: TorchExportOpt
     throw new BadInputError(`${checkpoint}: exporting a PyTorch checkpoint needs the input image size; give the dataset (--data) so it is known`);
   }
   const [h, w, c] = shape;
-  const key = createHash('sha256').update(readFileSync(ckpt)).update(`\0${opts.modelClass ?? ''}\0${c},${h},${w}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(readFileSync(ckpt))
+    .update(`\0${opts.modelClass ?? ''}\0${c},${h},${w}`)
+    .digest('hex')
+    .slice(0, 16);
   const cacheDir = opts.cacheDir ?? join(dirname(ckpt), '.feature-complexity', 'onnx');
   const out = join(cacheDir, `${basename(ckpt).replace(/\.[^.]+$/, '')}-${key}.onnx`);
   if (existsSync(out)) return out;
@@ -61,7 +65,13 @@ export async function exportTorchToOnnx(checkpoint: string, opts: TorchExportOpt
     const timer = setTimeout(() => child.kill('SIGKILL'), (opts.timeoutSeconds ?? 600) * 1000);
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e.code === 'ENOENT' ? new BadInputError(`Python interpreter '${python}' not found; PyTorch checkpoints are exported to ONNX by the Python that has torch (set it, or export to ONNX yourself)`) : e);
+      reject(
+        e.code === 'ENOENT'
+          ? new BadInputError(
+              `Python interpreter '${python}' not found; PyTorch checkpoints are exported to ONNX by the Python that has torch (set it, or export to ONNX yourself)`,
+            )
+          : e,
+      );
     });
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -69,7 +79,13 @@ export async function exportTorchToOnnx(checkpoint: string, opts: TorchExportOpt
     });
   });
   if (code !== 0 || !existsSync(out)) {
-    const line = stderr.split('\n').filter((l) => l.startsWith('export_torch:')).pop() ?? stderr.trim().split('\n').pop() ?? '';
+    const line =
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('export_torch:'))
+        .pop() ??
+      stderr.trim().split('\n').pop() ??
+      '';
     const why = code === null ? 'the export was stopped (timeout)' : line.replace(/^export_torch: /, '') || `exit code ${code}`;
     throw new BadInputError(`${checkpoint}: PyTorch export to ONNX failed: ${why}`);
   }

@@ -19,7 +19,6 @@ import { checkpointHash, fileLoadHandler, fileSaveHandler, modelJsonPath } from 
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
-
 export async function loadLayersModel(checkpoint: string): Promise<tfl.LayersModel> {
   const path = modelJsonPath(checkpoint);
   try {
@@ -37,7 +36,7 @@ export async function saveLayersModel(model: tfl.LayersModel, dir: string): Prom
 function shapeOf(layer: tfl.layers.Layer): (number | null)[] {
   try {
     const s = layer.outputShape;
-    return (Array.isArray(s[0]) || s[0] === undefined ? (s[0] as (number | null)[]) ?? [] : (s as (number | null)[])).slice();
+    return (Array.isArray(s[0]) || s[0] === undefined ? ((s[0] as (number | null)[]) ?? []) : (s as (number | null)[])).slice();
   } catch {
     return [];
   }
@@ -81,7 +80,8 @@ export function cutModel(model: tfl.LayersModel, layerName: string): CutModel {
   const names = model.layers.map((l) => l.name);
   const layer = model.layers.find((l) => l.name === layerName);
   if (!layer) throw new BadInputError(`no layer named '${layerName}'; valid names: ${names.join(', ')}`);
-  if (layer.getClassName() === 'InputLayer') throw new BadInputError(`'${layerName}' is the input layer; pick a layer inside the network (${names.join(', ')})`);
+  if (layer.getClassName() === 'InputLayer')
+    throw new BadInputError(`'${layerName}' is the input layer; pick a layer inside the network (${names.join(', ')})`);
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new BadInputError('only models with one input and one output can be cut');
   // Node 0 is the call made when the model was built; later heads add nodes of their own.
   const target = layer.inboundNodes[0].outputTensors[0];
@@ -155,7 +155,8 @@ export function layersTeacher(model: tfl.LayersModel, format: CheckpointFormat, 
   }
   const targetLayer = layer ?? defaultTargetLayer(model);
   const cut = cutModel(model, targetLayer);
-  if (cut.featureShape.length !== 3) throw new BadInputError(`layer '${targetLayer}' outputs shape [${cut.featureShape.join(', ')}]; the disentangler needs an H×W×C feature map`);
+  if (cut.featureShape.length !== 3)
+    throw new BadInputError(`layer '${targetLayer}' outputs shape [${cut.featureShape.join(', ')}]; the disentangler needs an H×W×C feature map`);
   return {
     ...cut,
     model,
@@ -224,7 +225,10 @@ export async function loadExemplar(checkpoint: string, target: Teacher, opts: Te
     await refuse(`takes ${ex.inputShape.join('×')} images, the target model ${target.inputShape.join('×')}; exemplars must be trained on the same data`);
   }
   if (ex.featureShape[0] === th && ex.featureShape[1] === tw) return ex;
-  if (opts.layer) await refuse(`its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')}, the target's is ${target.featureShape.join('×')}; the reliability heads need the same H×W`);
+  if (opts.layer)
+    await refuse(
+      `its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')}, the target's is ${target.featureShape.join('×')}; the reliability heads need the same H×W`,
+    );
   // Layer shapes are listed in the checkpoint's own layout: [N, C, H, W] for NCHW checkpoints.
   const hw = (s: (number | null)[]) => (ex.layout === 'NCHW' ? [s[2], s[3]] : [s[1], s[2]]);
   const fits = ex.layers.filter((l) => l.outputShape.length === 4 && hw(l.outputShape).join(',') === `${th},${tw}` && l.name !== ex.layers[0]?.name);
@@ -241,7 +245,9 @@ export async function loadExemplar(checkpoint: string, target: Teacher, opts: Te
       if (!(e instanceof BadInputError)) throw e;
     }
   }
-  return refuse(`its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')} and no layer of it has the target feature's ${th}×${tw} positions; the reliability heads are 1×1 convolutions and need the same H×W`);
+  return refuse(
+    `its feature at '${ex.targetLayer}' is ${ex.featureShape.join('×')} and no layer of it has the target feature's ${th}×${tw} positions; the reliability heads are 1×1 convolutions and need the same H×W`,
+  );
 }
 
 /**
@@ -257,9 +263,12 @@ export async function checkTeacherFits(teacher: Teacher, data: Dataset): Promise
   const y = await teacher.runModel(x);
   const out = (await y.data()) as Float32Array;
   tf.dispose([x, y]);
-  if (out.some((v) => !Number.isFinite(v))) throw new BadInputError(`${teacher.checkpoint}: the model outputs NaN or Inf on the first training image (weights or data not finite)`);
+  if (out.some((v) => !Number.isFinite(v)))
+    throw new BadInputError(`${teacher.checkpoint}: the model outputs NaN or Inf on the first training image (weights or data not finite)`);
   if (data.numClasses > out.length) {
-    throw new BadInputError(`${data.path}: labels go up to ${data.numClasses - 1}, but ${teacher.checkpoint} has ${out.length} outputs; the dataset does not fit the model`);
+    throw new BadInputError(
+      `${data.path}: labels go up to ${data.numClasses - 1}, but ${teacher.checkpoint} has ${out.length} outputs; the dataset does not fit the model`,
+    );
   }
 }
 
@@ -273,7 +282,12 @@ export function checkInputShape(teacher: Teacher, split: Split): void {
 
 /** Runs `fn` (a teacher's runTrunk/runHead/runModel, or any tensor function) over the samples
  *  `indices` of `split` in batches and concatenates the flat outputs. */
-export async function mapBatchesAsync(split: Split, indices: Int32Array, batch: number, fn: (x: tf.Tensor4D) => tf.Tensor | Promise<tf.Tensor>): Promise<{ data: Float32Array; size: number }> {
+export async function mapBatchesAsync(
+  split: Split,
+  indices: Int32Array,
+  batch: number,
+  fn: (x: tf.Tensor4D) => tf.Tensor | Promise<tf.Tensor>,
+): Promise<{ data: Float32Array; size: number }> {
   let out: Float32Array | undefined;
   let size = 0;
   for (let s = 0; s < indices.length; s += batch) {

@@ -53,7 +53,8 @@ export function headBytes(path: string, n: number): Buffer {
 export function checkSize(path: string, what: string, max = MAX_CHECKPOINT_BYTES): number {
   const size = statSync(path).size;
   if (size === 0) throw new BadInputError(`${path}: empty file (not ${what})`);
-  if (size > max) throw new BadInputError(`${path}: ${(size / 2 ** 30).toFixed(1)} GiB is larger than the ${(max / 2 ** 30).toFixed(1)} GiB this engine reads as ${what}`);
+  if (size > max)
+    throw new BadInputError(`${path}: ${(size / 2 ** 30).toFixed(1)} GiB is larger than the ${(max / 2 ** 30).toFixed(1)} GiB this engine reads as ${what}`);
   return size;
 }
 
@@ -83,11 +84,15 @@ export function detectCheckpointFormat(checkpoint: string): CheckpointFormat {
     return 'tfjs-layers';
   }
   if (ext === '.h5' || ext === '.hdf5') {
-    if (!head.subarray(0, 8).equals(HDF5_MAGIC)) throw new BadInputError(`${path}: not an HDF5 file (wrong magic bytes ${hex(head.subarray(0, 8))}); a Keras .h5 checkpoint starts with \\x89HDF`);
+    if (!head.subarray(0, 8).equals(HDF5_MAGIC))
+      throw new BadInputError(`${path}: not an HDF5 file (wrong magic bytes ${hex(head.subarray(0, 8))}); a Keras .h5 checkpoint starts with \\x89HDF`);
     return 'keras-h5';
   }
   if (ext === '.keras') {
-    if (!head.subarray(0, 4).equals(ZIP_MAGIC)) throw new BadInputError(`${path}: not a zip archive (wrong magic bytes ${hex(head.subarray(0, 4))}); a .keras checkpoint is a zip of config.json and model.weights.h5`);
+    if (!head.subarray(0, 4).equals(ZIP_MAGIC))
+      throw new BadInputError(
+        `${path}: not a zip archive (wrong magic bytes ${hex(head.subarray(0, 4))}); a .keras checkpoint is a zip of config.json and model.weights.h5`,
+      );
     return 'keras';
   }
   if (ext === '.onnx') return 'onnx';

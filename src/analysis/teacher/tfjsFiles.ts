@@ -42,7 +42,8 @@ function readModelJson(path: string, kind: 'layers' | 'graph' = 'layers'): Model
   }
   const topo = json.modelTopology as { class_name?: string; model_config?: unknown; node?: unknown };
   if (kind === 'graph') {
-    if (json.format !== 'graph-model' || !Array.isArray(topo.node)) throw new BadInputError(`${path}: not a TF.js graph model (no format: graph-model with a node list)`);
+    if (json.format !== 'graph-model' || !Array.isArray(topo.node))
+      throw new BadInputError(`${path}: not a TF.js graph model (no format: graph-model with a node list)`);
   } else if (!topo.class_name && !topo.model_config) {
     throw new BadInputError(`${path}: modelTopology is not a Keras/TF.js layers topology (a graph model is not supported here)`);
   }

@@ -20,7 +20,24 @@ interface GraphNodeJson {
 
 /** Ops after which a 4-d feature map has been reduced to vectors. */
 const POOL_OR_FLATTEN = new Set(['Mean', 'Max', 'Reshape', 'Squeeze', 'MatMul', '_FusedMatMul']);
-const DYNAMIC_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'While', 'StatelessWhile', 'If', 'StatelessIf', 'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV4', 'NonMaxSuppressionV5', 'Where', 'ListDiff']);
+const DYNAMIC_OPS = new Set([
+  'Enter',
+  'Exit',
+  'Merge',
+  'Switch',
+  'NextIteration',
+  'LoopCond',
+  'While',
+  'StatelessWhile',
+  'If',
+  'StatelessIf',
+  'NonMaxSuppressionV2',
+  'NonMaxSuppressionV3',
+  'NonMaxSuppressionV4',
+  'NonMaxSuppressionV5',
+  'Where',
+  'ListDiff',
+]);
 const NOT_FEATURES = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape', 'StridedSlice', 'Pack']);
 
 export async function loadGraphTeacher(path: string, layer?: string): Promise<TeacherRuntime> {
@@ -42,10 +59,12 @@ export async function loadGraphTeacher(path: string, layer?: string): Promise<Te
       if (bad >= 0) fail(`weight '${name}' holds ${t.dataSync()[bad]} at element ${bad}; the checkpoint's weights must be finite`);
     }
   }
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) fail(`the graph has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one image input and one output are needed`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    fail(`the graph has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one image input and one output are needed`);
   const input = model.inputs[0];
   const inShape = (input.shape ?? []).map((d) => (d == null || d < 0 ? -1 : d));
-  if (inShape.length !== 4 || inShape.slice(1).some((d) => d < 1)) fail(`input '${input.name}' has shape [${inShape.join(', ')}]; an image model with a fixed N×H×W×C input is needed`);
+  if (inShape.length !== 4 || inShape.slice(1).some((d) => d < 1))
+    fail(`input '${input.name}' has shape [${inShape.join(', ')}]; an image model with a fixed N×H×W×C input is needed`);
   const [, ih, iw, ic] = inShape;
   const outName = model.outputs[0].name;
 
@@ -57,7 +76,17 @@ export async function loadGraphTeacher(path: string, layer?: string): Promise<Te
   // Graphs with control flow or dynamic shapes only run asynchronously.
   const dynamic = json.modelTopology.node.some((n) => DYNAMIC_OPS.has(n.op));
   try {
-    outs = (dynamic ? await model.executeAsync(probe, nodes.map((n) => n.name)) : model.execute(probe, nodes.map((n) => n.name))) as tf.Tensor[];
+    outs = (
+      dynamic
+        ? await model.executeAsync(
+            probe,
+            nodes.map((n) => n.name),
+          )
+        : model.execute(
+            probe,
+            nodes.map((n) => n.name),
+          )
+    ) as tf.Tensor[];
   } catch (e) {
     probe.dispose();
     return fail(`running the graph on a [1, ${ih}, ${iw}, ${ic}] input failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
@@ -82,7 +111,14 @@ export async function loadGraphTeacher(path: string, layer?: string): Promise<Te
   }
   const info = shapes.get(target);
   if (!info) {
-    return fail(`no node named '${target}'; 4-d nodes: ${nodes.filter((n) => is4d(n.name)).map((n) => n.name).join(', ') || '(none)'}`);
+    return fail(
+      `no node named '${target}'; 4-d nodes: ${
+        nodes
+          .filter((n) => is4d(n.name))
+          .map((n) => n.name)
+          .join(', ') || '(none)'
+      }`,
+    );
   }
   if (!is4d(target)) fail(`node '${target}' outputs ${info.dtype} [${info.shape.join(', ')}]; the disentangler needs a float N×H×W×C feature map`);
   if (target === outName.split(':')[0]) fail(`'${target}' is the model's output; pick an intermediate node`);

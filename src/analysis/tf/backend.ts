@@ -69,7 +69,14 @@ const SOFTWARE_NAMES: Array<[RegExp, string]> = [
 ];
 
 /** Names the software implementation behind an adapter, or undefined for a hardware GPU. */
-export function softwareAdapterName(info: { vendor?: string; architecture?: string; device?: string; description?: string; type?: string; isFallbackAdapter?: boolean }): string | undefined {
+export function softwareAdapterName(info: {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  type?: string;
+  isFallbackAdapter?: boolean;
+}): string | undefined {
   const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
   for (const [re, name] of SOFTWARE_NAMES) if (re.test(text)) return name;
   if (info.isFallbackAdapter) return 'fallback adapter';
@@ -144,7 +151,15 @@ async function loadWebgpu(auto: boolean): Promise<string> {
 
 /** Dawn on Linux needs the Vulkan loader; without it, it only prints a native warning. */
 function hasVulkanLoader(): boolean {
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':'), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', '/lib/x86_64-linux-gnu'];
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':'),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+    '/lib/x86_64-linux-gnu',
+  ];
   return dirs.some((d) => d && existsSync(join(d, 'libvulkan.so.1')));
 }
 
@@ -156,7 +171,9 @@ function hasVulkanDriver(): boolean {
   const home = process.env.HOME ?? '';
   const config = (process.env.XDG_CONFIG_DIRS || '/etc/xdg').split(':');
   const data = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
-  const dirs = [...config, '/etc', process.env.XDG_DATA_HOME || (home && join(home, '.local/share')), ...data].filter(Boolean).map((d) => join(d, 'vulkan', 'icd.d'));
+  const dirs = [...config, '/etc', process.env.XDG_DATA_HOME || (home && join(home, '.local/share')), ...data]
+    .filter(Boolean)
+    .map((d) => join(d, 'vulkan', 'icd.d'));
   return dirs.some((d) => {
     try {
       return readdirSync(d).some((f) => f.endsWith('.json'));

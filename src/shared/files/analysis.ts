@@ -34,8 +34,7 @@ export type DatasetInfo = Partial<Pick<ResultFile['dataset'], 'format' | 'normal
  * details, names kept as strings so a newer engine's backend or budget still shows, and
  * `shapley.baseline` optional.
  */
-export interface AnalysisResult
-  extends Omit<ResultFile, 'kind' | 'checkpoint' | 'dataset' | 'backend' | 'budget' | 'shapley'> {
+export interface AnalysisResult extends Omit<ResultFile, 'kind' | 'checkpoint' | 'dataset' | 'backend' | 'budget' | 'shapley'> {
   checkpoint: { path: string; sha256: string; format?: string };
   /** The dataset's path (or name), for display. */
   dataset: string;
@@ -135,7 +134,13 @@ function timingOf(v: unknown): Record<string, number> {
 
 function datasetInfoOf(v: unknown): DatasetInfo | undefined {
   if (!isObj(v)) return undefined;
-  return { format: str(v.format), normalization: str(v.normalization), trainSamples: optNum(v, 'trainSamples'), testSamples: optNum(v, 'testSamples'), numClasses: optNum(v, 'numClasses') };
+  return {
+    format: str(v.format),
+    normalization: str(v.normalization),
+    trainSamples: optNum(v, 'trainSamples'),
+    testSamples: optNum(v, 'testSamples'),
+    numClasses: optNum(v, 'numClasses'),
+  };
 }
 
 function shapleyOf(v: unknown, warnings: string[]): ShapleyResult | undefined {
@@ -144,8 +149,12 @@ function shapleyOf(v: unknown, warnings: string[]): ShapleyResult | undefined {
     isObj(v) &&
     Array.isArray(v.players) &&
     v.players.every((p) => isObj(p) && typeof p.name === 'string' && isNum(p.phiTrain) && isNum(p.phiGap)) &&
-    isObj(v.train) && isNum(v.train.lossEmpty) && isNum(v.train.lossFull) &&
-    isObj(v.test) && isNum(v.test.lossEmpty) && isNum(v.test.lossFull);
+    isObj(v.train) &&
+    isNum(v.train.lossEmpty) &&
+    isNum(v.train.lossFull) &&
+    isObj(v.test) &&
+    isNum(v.test.lossEmpty) &&
+    isNum(v.test.lossFull);
   if (!ok) {
     warnings.push('"shapley" does not have players, train and test losses and is ignored.');
     return undefined;

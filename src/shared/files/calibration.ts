@@ -40,7 +40,8 @@ export function parseTaskComplexity(v: unknown): TaskComplexityOutput {
   if (v.tasks.length === 0) throw bad('its "tasks" list is empty');
   v.tasks.forEach((t, i) => {
     if (!isObj(t) || !Number.isInteger(t.k)) throw bad(`task ${i} has no integer k`);
-    if (!Array.isArray(t.components) || !t.components.every((c) => isObj(c) && isNum(c.order) && isNum(c.rho))) throw bad(`task k=${String(t.k)} lacks components with order and rho`);
+    if (!Array.isArray(t.components) || !t.components.every((c) => isObj(c) && isNum(c.order) && isNum(c.rho)))
+      throw bad(`task k=${String(t.k)} lacks components with order and rho`);
     if (!isObj(t.residue) || !isNum(t.residue.rho)) throw bad(`task k=${String(t.k)} lacks residue.rho`);
   });
   return v as unknown as TaskComplexityOutput;
@@ -81,7 +82,12 @@ export function calibrationSeries(o: TaskComplexityOutput): CalibrationSeries[] 
       return {
         k: t.k,
         rho: [...rho, t.residue.rho],
-        centre: t.centreOfMass ?? centreOfMass(rho.map((x) => x ?? 0), t.residue.rho),
+        centre:
+          t.centreOfMass ??
+          centreOfMass(
+            rho.map((x) => x ?? 0),
+            t.residue.rho,
+          ),
         targetFit: t.targetFit,
         poorFit: t.poorFit ?? (t.targetFit !== undefined && !(t.targetFit >= (o.poorFitThreshold ?? POOR_FIT))),
       };

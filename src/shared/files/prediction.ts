@@ -34,7 +34,6 @@ export interface PredictedModel {
   pca: number[];
 }
 
-
 export interface PredictReport {
   target: PredictTarget;
   featureOrders: number[];
@@ -45,7 +44,16 @@ export interface PredictReport {
   fit: LinearModel;
   /** In-sample R² of that regressor. */
   r2Fit: number;
-  crossValidation: { repeats: number; trainSize: number; testSize: number; seed: number; maeTest: number; maeTestStd: number; maeTrain: number; r2Test: number };
+  crossValidation: {
+    repeats: number;
+    trainSize: number;
+    testSize: number;
+    seed: number;
+    maeTest: number;
+    maeTestStd: number;
+    maeTrain: number;
+    r2Test: number;
+  };
   pca: { mean: number[]; components: number[][]; explainedVarianceRatio: number[]; plane: PcaPlane };
   /** Whether the analyses given agree in the settings their numbers depend on, and what was left out for it (absent in reports saved before it was recorded). */
   settings?: PredictSettingsCheck;

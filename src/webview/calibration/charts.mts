@@ -36,7 +36,17 @@ export function centreChart(series: CalibrationSeries[], orderCount: number, the
     type: 'line',
     data: {
       labels: series.map((s) => `k = ${s.k}`),
-      datasets: [{ label: 'centre of mass', data: series.map((s) => s.centre), borderColor: theme.purple, backgroundColor: theme.purple, borderWidth: 2, pointRadius: 4, pointStyle: 'circle' }],
+      datasets: [
+        {
+          label: 'centre of mass',
+          data: series.map((s) => s.centre),
+          borderColor: theme.purple,
+          backgroundColor: theme.purple,
+          borderWidth: 2,
+          pointRadius: 4,
+          pointStyle: 'circle',
+        },
+      ],
     },
     options: {
       ...b.options,

@@ -6,7 +6,15 @@ import { calibrationChart, centreChart } from './charts.mjs';
 import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, centreTable, poorFitWarning } from './render.js';
 import { calibrationOrders, calibrationSeries } from '../../shared/files/calibration.js';
 import { ChartBlock, docsLink, exportPng, h, post, settingsList, vscode, ViewApp } from '../common/page.mjs';
-import { exportNotification, type ExportParams, readyNotification, showCalibrationNotification, type ShowCalibrationParams, type TaskComplexityOutput, type ViewsWebviewState } from '../../shared/webviewProtocol.js';
+import {
+  exportNotification,
+  type ExportParams,
+  readyNotification,
+  showCalibrationNotification,
+  type ShowCalibrationParams,
+  type TaskComplexityOutput,
+  type ViewsWebviewState,
+} from '../../shared/webviewProtocol.js';
 import { createButton } from '../common/toolkit.mjs';
 
 class CalibrationApp extends ViewApp {
@@ -21,8 +29,18 @@ class CalibrationApp extends ViewApp {
   constructor() {
     super();
     const png = (b: ChartBlock) => exportPng(b, this.baseName());
-    this.rho = new ChartBlock('calibration-rho', 'ρ of each component, per task', 'A random task net with k ReLU layers defines the target; a target DNN learns it, and its output is disentangled. One line per k: deeper tasks should put more of Var[f] on higher orders.', png);
-    this.centre = new ChartBlock('calibration-centre', 'Centre of mass of ρ against k', 'Σ ρ·i / Σ ρ, with i the position of the order in the list and the residue one past the last order.', png);
+    this.rho = new ChartBlock(
+      'calibration-rho',
+      'ρ of each component, per task',
+      'A random task net with k ReLU layers defines the target; a target DNN learns it, and its output is disentangled. One line per k: deeper tasks should put more of Var[f] on higher orders.',
+      png,
+    );
+    this.centre = new ChartBlock(
+      'calibration-centre',
+      'Centre of mass of ρ against k',
+      'Σ ρ·i / Σ ρ, with i the position of the order in the list and the residue one past the last order.',
+      png,
+    );
   }
 
   private baseName(): string {
@@ -45,27 +63,69 @@ class CalibrationApp extends ViewApp {
     const p = this.params!;
     const series = calibrationSeries(o);
     const labels = calibrationLabels(o);
-    const title = h('div', { class: 'title-row' }, h('h1', {}, 'Task-complexity calibration'), h('div', { class: 'actions' }, createButton('Export JSON', () => this.exportJson(), { id: 'export-json' })));
+    const title = h(
+      'div',
+      { class: 'title-row' },
+      h('h1', {}, 'Task-complexity calibration'),
+      h(
+        'div',
+        { class: 'actions' },
+        createButton('Export JSON', () => this.exportJson(), { id: 'export-json' }),
+      ),
+    );
     const verdict = h('div', { class: centreRises(series) ? 'live' : 'warning', id: 'verdict' }, calibrationVerdict(series));
-    this.header.replaceChildren(title, verdict, h('p', { class: 'file' }, [p.fileName, o.budget && `budget ${o.budget}`, o.width !== undefined && `width ${o.width}`, o.backend].filter(Boolean).join(' · ')));
+    this.header.replaceChildren(
+      title,
+      verdict,
+      h(
+        'p',
+        { class: 'file' },
+        [p.fileName, o.budget && `budget ${o.budget}`, o.width !== undefined && `width ${o.width}`, o.backend].filter(Boolean).join(' · '),
+      ),
+    );
     const notes: HTMLElement[] = [];
-    if (p.error) notes.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
+    if (p.error)
+      notes.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
     const poor = poorFitWarning(series);
     if (poor) notes.push(h('div', { class: 'warning', id: 'poor-fit' }, poor));
     this.status.replaceChildren(...notes);
     this.status.hidden = notes.length === 0;
 
-    this.rho.show(calibrationChart(labels, series, this.theme), [{ key: 'c', title: 'order' }, ...series.map((s, i) => ({ key: `t${i}`, title: `k = ${s.k}` }))], calibrationTable(o, series));
-    this.centre.show(centreChart(series, calibrationOrders(o).length, this.theme), [{ key: 'k', title: 'k' }, { key: 'centre', title: 'centre of mass' }, { key: 'fit', title: 'target DNN fit' }], centreTable(series), 'Target DNN fit = 1 − MSE / Var of the target DNN against the task net on test inputs, when recorded.');
+    this.rho.show(
+      calibrationChart(labels, series, this.theme),
+      [{ key: 'c', title: 'order' }, ...series.map((s, i) => ({ key: `t${i}`, title: `k = ${s.k}` }))],
+      calibrationTable(o, series),
+    );
+    this.centre.show(
+      centreChart(series, calibrationOrders(o).length, this.theme),
+      [
+        { key: 'k', title: 'k' },
+        { key: 'centre', title: 'centre of mass' },
+        { key: 'fit', title: 'target DNN fit' },
+      ],
+      centreTable(series),
+      'Target DNN fit = 1 − MSE / Var of the target DNN against the task net on test inputs, when recorded.',
+    );
     this.settings.replaceChildren(
       h('h2', {}, 'Settings'),
-      h('p', { class: 'note' }, 'The fit, the poor-fit flag and the centre of mass are defined with the other metrics in ', docsLink('metrics', 'docs/METRICS.md', 'metrics-doc-link'), '.'),
+      h(
+        'p',
+        { class: 'note' },
+        'The fit, the poor-fit flag and the centre of mass are defined with the other metrics in ',
+        docsLink('metrics', 'docs/METRICS.md', 'metrics-doc-link'),
+        '.',
+      ),
       settingsList('calibration-settings', calibrationSettings(o)),
     );
   }
 
   private exportJson(): void {
-    if (this.output) post<ExportParams>(exportNotification, { format: 'json', suggestedName: `${this.baseName()}.json`, content: JSON.stringify(this.output, null, 2) + '\n' });
+    if (this.output)
+      post<ExportParams>(exportNotification, {
+        format: 'json',
+        suggestedName: `${this.baseName()}.json`,
+        content: JSON.stringify(this.output, null, 2) + '\n',
+      });
   }
 }
 

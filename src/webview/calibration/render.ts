@@ -24,7 +24,6 @@ export function calibrationVerdict(series: CalibrationSeries[]): string {
   return `The centre of mass does not rise at every step (it drops at ${drops.join(', ')}; ${trend}). With a small budget the disentanglers may be too short-trained to separate deep tasks; try a larger budget.`;
 }
 
-
 /** A warning naming the tasks whose target DNN fits the task net poorly; empty when all fit (or no fit is recorded). */
 export function poorFitWarning(series: CalibrationSeries[]): string {
   const poor = series.filter((s) => s.poorFit);
@@ -42,7 +41,10 @@ export function centreTable(series: CalibrationSeries[]): Record<string, string>
 }
 
 export function calibrationSettings(o: TaskComplexityOutput): [string, string][] {
-  const rows: [string, string][] = [['Tasks k', o.tasks.map((t) => t.k).join(', ')], ['Orders', calibrationOrders(o).join(', ')]];
+  const rows: [string, string][] = [
+    ['Tasks k', o.tasks.map((t) => t.k).join(', ')],
+    ['Orders', calibrationOrders(o).join(', ')],
+  ];
   if (o.budget) rows.push(['Budget', o.budget]);
   if (o.width !== undefined) rows.push(['Disentangler width', String(o.width)]);
   if (o.targetOrder !== undefined) rows.push(['Target DNN', `${o.targetOrder} ReLU blocks${o.width !== undefined ? `, width ${o.width}` : ''}`]);
@@ -53,7 +55,10 @@ export function calibrationSettings(o: TaskComplexityOutput): [string, string][]
   if (o.engineVersion) rows.push(['Engine version', o.engineVersion]);
   const w = o.widthCheck;
   if (w) {
-    rows.push([`Width check (k = ${w.k})`, `widths ${w.widths[0]} and ${w.widths[1]}: centre ${fixed(w.centreOfMass[0], 2)} vs ${fixed(w.centreOfMass[1], 2)}, L1 distance of ρ ${fixed(w.l1Distance, 3)}`]);
+    rows.push([
+      `Width check (k = ${w.k})`,
+      `widths ${w.widths[0]} and ${w.widths[1]}: centre ${fixed(w.centreOfMass[0], 2)} vs ${fixed(w.centreOfMass[1], 2)}, L1 distance of ρ ${fixed(w.l1Distance, 3)}`,
+    ]);
   }
   return rows;
 }

@@ -61,7 +61,20 @@ export const drawnValuesPlugin: Plugin<'bar' | 'line'> = {
   },
 };
 
-Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip, Filler, drawnValuesPlugin);
+Chart.register(
+  BarController,
+  BarElement,
+  LineController,
+  LineElement,
+  PointElement,
+  CategoryScale,
+  LinearScale,
+  LogarithmicScale,
+  Legend,
+  Tooltip,
+  Filler,
+  drawnValuesPlugin,
+);
 
 /**
  * Paints the editor background under the chart, so an exported PNG keeps its contrast outside
@@ -115,10 +128,24 @@ export function significanceChart(rows: SignificanceRow[], theme: Theme): AnyCha
   // The residue is not a learned component: same colour, hatched look via a lighter fill and dashed edge.
   const fill = (c: string) => rows.map((r) => (r.order === null ? withAlpha(c, 0.35) : withAlpha(c, 0.85)));
   const datasets: ChartDataset<'bar', number[]>[] = [
-    { label: 'train', data: rows.map((r) => r.rhoTrain), backgroundColor: fill(theme.blue), borderColor: theme.blue, borderWidth: rows.map((r) => (r.order === null ? 2 : 0)), pointStyle: 'rect' },
+    {
+      label: 'train',
+      data: rows.map((r) => r.rhoTrain),
+      backgroundColor: fill(theme.blue),
+      borderColor: theme.blue,
+      borderWidth: rows.map((r) => (r.order === null ? 2 : 0)),
+      pointStyle: 'rect',
+    },
   ];
   if (hasTestRho(rows)) {
-    datasets.push({ label: 'test', data: rows.map((r) => r.rhoTest ?? NaN), backgroundColor: fill(theme.orange), borderColor: theme.orange, borderWidth: rows.map((r) => (r.order === null ? 2 : 0)), pointStyle: 'rect' });
+    datasets.push({
+      label: 'test',
+      data: rows.map((r) => r.rhoTest ?? NaN),
+      backgroundColor: fill(theme.orange),
+      borderColor: theme.orange,
+      borderWidth: rows.map((r) => (r.order === null ? 2 : 0)),
+      pointStyle: 'rect',
+    });
   }
   return {
     type: 'bar',
@@ -245,7 +272,14 @@ export function substitutionChart(rows: SubstitutionRow[], teacherAccuracy: numb
           pointStyle: 'line',
           order: 0,
         },
-        { type: 'bar', label: 'substituted Φ⁽ˡ⁾', data: rows.map((r) => r.testAccuracy * 100), backgroundColor: withAlpha(theme.purple, 0.85), pointStyle: 'rect', order: 1 },
+        {
+          type: 'bar',
+          label: 'substituted Φ⁽ˡ⁾',
+          data: rows.map((r) => r.testAccuracy * 100),
+          backgroundColor: withAlpha(theme.purple, 0.85),
+          pointStyle: 'rect',
+          order: 1,
+        },
       ],
     },
     options: { ...b.options, scales: { ...b.options.scales, y: { ...b.options.scales.y, min: 0, max: 100 } } },
@@ -285,7 +319,10 @@ export class ChartRegistry {
 Chart.register(ScatterController);
 
 /** Round legend markers: the base's wide marker, meant for dashed lines, stretches a circle into an ellipse. */
-export const compactLegend = (b: ReturnType<typeof base>) => ({ ...b.options.plugins.legend, labels: { ...b.options.plugins.legend.labels, pointStyleWidth: 0, boxWidth: 9, boxHeight: 9 } });
+export const compactLegend = (b: ReturnType<typeof base>) => ({
+  ...b.options.plugins.legend,
+  labels: { ...b.options.plugins.legend.labels, pointStyleWidth: 0, boxWidth: 9, boxHeight: 9 },
+});
 
 /** One colour per analysis or task; past the palette, colours repeat. */
 export const colorOf = (theme: Theme, i: number) => theme.series[i % theme.series.length];

@@ -83,7 +83,11 @@ export class ChartBlock {
       { class: 'block-body' },
       h('div', { class: 'chart-row' }, h('div', { class: 'chart-box' }, this.canvas), this.tableBox),
       this.note,
-      h('div', { class: 'toolbar' }, createButton('Save chart as PNG', () => this.onPng(this), { id: `png-${id}`, title: `Save the "${title}" chart as a PNG image` })),
+      h(
+        'div',
+        { class: 'toolbar' },
+        createButton('Save chart as PNG', () => this.onPng(this), { id: `png-${id}`, title: `Save the "${title}" chart as a PNG image` }),
+      ),
     );
     this.el = h('section', { class: 'block', id: `block-${id}` }, h('h2', {}, title), h('p', { class: 'description' }, description), this.body, this.missing);
   }

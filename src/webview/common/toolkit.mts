@@ -66,7 +66,11 @@ export function createTabs(tabs: TabSpec[], active: string | undefined, onChange
   return panels;
 }
 
-export function createButton(label: string, onClick: () => void, opts: { appearance?: 'primary' | 'secondary'; title?: string; id?: string } = {}): HTMLElement {
+export function createButton(
+  label: string,
+  onClick: () => void,
+  opts: { appearance?: 'primary' | 'secondary'; title?: string; id?: string } = {},
+): HTMLElement {
   const b = document.createElement('vscode-button');
   b.textContent = label;
   b.setAttribute('appearance', opts.appearance ?? 'secondary');

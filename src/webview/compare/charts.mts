@@ -23,7 +23,12 @@ export function compareChart(rows: CompareRow[], items: Compared[], theme: Theme
           borderDash: i >= theme.series.length - 2 ? [6, 3] : undefined,
         })),
       },
-      options: { ...b.options, plugins: { ...b.options.plugins, legend: compactLegend(b) }, interaction: { mode: 'nearest', axis: 'x', intersect: false }, scales: { ...b.options.scales, y } },
+      options: {
+        ...b.options,
+        plugins: { ...b.options.plugins, legend: compactLegend(b) },
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        scales: { ...b.options.scales, y },
+      },
       plugins: [backgroundPlugin],
     } as AnyChartConfig;
   }
@@ -56,8 +61,22 @@ export function compareReliabilityChart(rows: CompareReliabilityRow[], items: Co
     data: {
       labels: rows.map((r) => `l = ${r.order}`),
       datasets: shown.flatMap(({ c, i }) => [
-        { label: `${c.label}: reliable`, data: rows.map((r) => r.reliable[i] ?? NaN), backgroundColor: withAlpha(colorOf(theme, i), 0.9), stack: `a${i}`, pointStyle: 'rect' },
-        { label: `${c.label}: unreliable`, data: rows.map((r) => r.unreliable[i] ?? NaN), backgroundColor: withAlpha(colorOf(theme, i), 0.3), borderColor: colorOf(theme, i), borderWidth: 1, stack: `a${i}`, pointStyle: 'rect' },
+        {
+          label: `${c.label}: reliable`,
+          data: rows.map((r) => r.reliable[i] ?? NaN),
+          backgroundColor: withAlpha(colorOf(theme, i), 0.9),
+          stack: `a${i}`,
+          pointStyle: 'rect',
+        },
+        {
+          label: `${c.label}: unreliable`,
+          data: rows.map((r) => r.unreliable[i] ?? NaN),
+          backgroundColor: withAlpha(colorOf(theme, i), 0.3),
+          borderColor: colorOf(theme, i),
+          borderWidth: 1,
+          stack: `a${i}`,
+          pointStyle: 'rect',
+        },
       ]),
     },
     options: {

@@ -72,7 +72,10 @@ export type { SettingDifference };
 
 /** The settings (comparability.ts, one list for the comparison and the predictor) whose values are not all the same. */
 export function settingDifferences(items: Compared[]): SettingDifference[] {
-  return differingSettings(items.map((c) => c.result), 'compare');
+  return differingSettings(
+    items.map((c) => c.result),
+    'compare',
+  );
 }
 
 /** One sentence for the warning row; empty when the settings agree. The values follow in a list. */
@@ -89,11 +92,20 @@ export function compareCsv(items: Compared[]): string {
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const rel = new Map((compareReliabilityRows(items) ?? []).map((r) => [r.order, r]));
-  const header = ['component', 'order', ...items.map((c) => `rho ${c.label}`), ...items.flatMap((c) => [`reliable/Var[f] ${c.label}`, `unreliable/Var[f] ${c.label}`])];
+  const header = [
+    'component',
+    'order',
+    ...items.map((c) => `rho ${c.label}`),
+    ...items.flatMap((c) => [`reliable/Var[f] ${c.label}`, `unreliable/Var[f] ${c.label}`]),
+  ];
   const lines = [header.map(cell).join(',')];
   for (const row of compareRows(items)) {
     const r = row.order === null ? undefined : rel.get(row.order);
-    lines.push([row.order === null ? 'residue' : `c${row.order}`, row.order ?? '', ...row.rho, ...items.flatMap((_, i) => [r?.reliable[i], r?.unreliable[i]])].map(cell).join(','));
+    lines.push(
+      [row.order === null ? 'residue' : `c${row.order}`, row.order ?? '', ...row.rho, ...items.flatMap((_, i) => [r?.reliable[i], r?.unreliable[i]])]
+        .map(cell)
+        .join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -10,7 +10,9 @@ const pointTooltip = (unit: string) => ({
     label: (item: TooltipItem<'scatter'>) => {
       const p = item.raw as Partial<Labelled> & { value?: number };
       if (!p.label) return '';
-      return p.value === undefined ? `${p.label}: measured ${p.x?.toFixed(2)}${unit}, predicted ${p.y?.toFixed(2)}${unit}` : `${p.label}: ${p.value.toFixed(2)}${unit}`;
+      return p.value === undefined
+        ? `${p.label}: measured ${p.x?.toFixed(2)}${unit}, predicted ${p.y?.toFixed(2)}${unit}`
+        : `${p.label}: ${p.value.toFixed(2)}${unit}`;
     },
   },
 });
@@ -23,10 +25,55 @@ export function predictedVsActualChart(d: PredictedVsActual, unit: string, what:
     type: 'scatter',
     data: {
       datasets: [
-        { type: 'line', label: 'y = x (perfect prediction)', data: [{ x: min, y: min }, { x: max, y: max }], borderColor: withAlpha(theme.foreground, 0.6), borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, pointStyle: 'line', order: 3 },
-        { label: 'held out (mean over splits)', data: d.heldOut, backgroundColor: withAlpha(theme.blue, 0.85), borderColor: theme.blue, pointRadius: 5, pointHoverRadius: 7, pointStyle: 'circle', order: 1 },
-        { label: 'fitted on all models', data: d.fitted, backgroundColor: 'transparent', borderColor: withAlpha(theme.foreground, 0.55), borderWidth: 1.5, pointRadius: 4, pointStyle: 'circle', order: 2 },
-        ...(d.chosen ? [{ label: `prediction: ${d.chosen.label}`, data: [d.chosen], backgroundColor: theme.orange, borderColor: theme.foreground, borderWidth: 1.5, pointRadius: 9, pointHoverRadius: 11, pointStyle: 'rectRot', order: 0 }] : []),
+        {
+          type: 'line',
+          label: 'y = x (perfect prediction)',
+          data: [
+            { x: min, y: min },
+            { x: max, y: max },
+          ],
+          borderColor: withAlpha(theme.foreground, 0.6),
+          borderDash: [6, 4],
+          borderWidth: 1.5,
+          pointRadius: 0,
+          pointStyle: 'line',
+          order: 3,
+        },
+        {
+          label: 'held out (mean over splits)',
+          data: d.heldOut,
+          backgroundColor: withAlpha(theme.blue, 0.85),
+          borderColor: theme.blue,
+          pointRadius: 5,
+          pointHoverRadius: 7,
+          pointStyle: 'circle',
+          order: 1,
+        },
+        {
+          label: 'fitted on all models',
+          data: d.fitted,
+          backgroundColor: 'transparent',
+          borderColor: withAlpha(theme.foreground, 0.55),
+          borderWidth: 1.5,
+          pointRadius: 4,
+          pointStyle: 'circle',
+          order: 2,
+        },
+        ...(d.chosen
+          ? [
+              {
+                label: `prediction: ${d.chosen.label}`,
+                data: [d.chosen],
+                backgroundColor: theme.orange,
+                borderColor: theme.foreground,
+                borderWidth: 1.5,
+                pointRadius: 9,
+                pointHoverRadius: 11,
+                pointStyle: 'rectRot',
+                order: 0,
+              },
+            ]
+          : []),
       ],
     },
     options: {
@@ -56,9 +103,43 @@ export function pcaChart(m: PcaMap, iso: IsoLine[], unit: string, theme: Theme):
     data: {
       datasets: [
         // Coloured like the points, so the colour bar reads the lines too; one legend entry names them all.
-        ...iso.map((l, i) => ({ type: 'line', label: i === 0 ? ISO_LEGEND : l.label, data: l.points, borderColor: color(l.value), borderDash: [4, 4], borderWidth: 1.5, pointRadius: 0, pointStyle: 'line', order: 3 })),
-        { label: 'analysed models', data: m.points, backgroundColor: m.points.map((p) => color(p.value)), borderColor: withAlpha(theme.foreground, 0.5), borderWidth: 1, pointRadius: 6, pointHoverRadius: 8, pointStyle: 'circle', order: 1 },
-        ...(m.chosen ? [{ label: `${m.chosen.label} (predicted)`, data: [m.chosen], backgroundColor: color(m.chosen.value), borderColor: theme.foreground, borderWidth: 2, pointRadius: 10, pointHoverRadius: 12, pointStyle: 'rectRot', order: 0 }] : []),
+        ...iso.map((l, i) => ({
+          type: 'line',
+          label: i === 0 ? ISO_LEGEND : l.label,
+          data: l.points,
+          borderColor: color(l.value),
+          borderDash: [4, 4],
+          borderWidth: 1.5,
+          pointRadius: 0,
+          pointStyle: 'line',
+          order: 3,
+        })),
+        {
+          label: 'analysed models',
+          data: m.points,
+          backgroundColor: m.points.map((p) => color(p.value)),
+          borderColor: withAlpha(theme.foreground, 0.5),
+          borderWidth: 1,
+          pointRadius: 6,
+          pointHoverRadius: 8,
+          pointStyle: 'circle',
+          order: 1,
+        },
+        ...(m.chosen
+          ? [
+              {
+                label: `${m.chosen.label} (predicted)`,
+                data: [m.chosen],
+                backgroundColor: color(m.chosen.value),
+                borderColor: theme.foreground,
+                borderWidth: 2,
+                pointRadius: 10,
+                pointHoverRadius: 12,
+                pointStyle: 'rectRot',
+                order: 0,
+              },
+            ]
+          : []),
       ],
     },
     options: {
@@ -67,7 +148,10 @@ export function pcaChart(m: PcaMap, iso: IsoLine[], unit: string, theme: Theme):
         ...b.options.plugins,
         tooltip: { ...b.options.plugins.tooltip, ...pointTooltip(unit) },
         // The colour bar under the chart is the legend of the point colours; only the chosen model and the iso-lines need names.
-        legend: { ...compactLegend(b), labels: { ...compactLegend(b).labels, filter: (item: { text: string }) => item.text === ISO_LEGEND || item.text.endsWith('(predicted)') } },
+        legend: {
+          ...compactLegend(b),
+          labels: { ...compactLegend(b).labels, filter: (item: { text: string }) => item.text === ISO_LEGEND || item.text.endsWith('(predicted)') },
+        },
       },
       scales: { x: { ...b.options.scales.x, type: 'linear', ...span((p) => p.x) }, y: { ...b.options.scales.y, type: 'linear', ...span((p) => p.y) } },
     },

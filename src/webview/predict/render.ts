@@ -36,7 +36,8 @@ export function predictedVsActual(r: PredictReport): PredictedVsActual {
   // The engine sends NaN as null (JSON); such a model was never in a held-out split.
   const heldOut = r.models.filter((m) => finite(m.heldOut)).map((m) => ({ label: m.label, x: m.actual * s, y: m.heldOut * s }));
   const fitted = r.models.map((m) => ({ label: m.label, x: m.actual * s, y: m.fitted * s }));
-  const chosen = r.prediction && finite(r.prediction.predicted) ? { label: r.prediction.label, x: r.prediction.actual * s, y: r.prediction.predicted * s } : undefined;
+  const chosen =
+    r.prediction && finite(r.prediction.predicted) ? { label: r.prediction.label, x: r.prediction.actual * s, y: r.prediction.predicted * s } : undefined;
   const all = [...heldOut, ...fitted, ...(chosen ? [chosen] : [])].flatMap((p) => [p.x, p.y]);
   return { heldOut, fitted, chosen, range: niceRange(Math.min(...all), Math.max(...all)) };
 }
@@ -75,14 +76,29 @@ export function predictStats(r: PredictReport): PredictStat[] {
   const cv = r.crossValidation;
   const t = r.target === 'accuracy' ? 'accuracy' : 'loss';
   const stats: PredictStat[] = [
-    { id: 'mae', value: `${err(r, cv.maeTest)} ± ${err(r, cv.maeTestStd)}`, label: `held-out MAE over ${cv.repeats} splits`, title: `Mean absolute error of test ${t} on the held-out models of ${cv.repeats} random ${cv.trainSize}/${cv.testSize} splits (seed ${cv.seed}), ± its standard deviation over the splits` },
+    {
+      id: 'mae',
+      value: `${err(r, cv.maeTest)} ± ${err(r, cv.maeTestStd)}`,
+      label: `held-out MAE over ${cv.repeats} splits`,
+      title: `Mean absolute error of test ${t} on the held-out models of ${cv.repeats} random ${cv.trainSize}/${cv.testSize} splits (seed ${cv.seed}), ± its standard deviation over the splits`,
+    },
     { id: 'r2', value: fixed(cv.r2Test, 3), label: 'R² held out', title: 'R² of the held-out predictions' },
     { id: 'r2fit', value: fixed(r.r2Fit, 3), label: 'R² of the fit on all models', title: 'In-sample R² of the regressor fitted on every model' },
-    { id: 'spread', value: `${formatTarget(r, r.targetSpread.min)} … ${formatTarget(r, r.targetSpread.max)}`, label: `test ${t}: std ${err(r, r.targetSpread.std)}`, title: `Range and standard deviation of the measured test ${t}: an MAE well below the std means the vector carries information` },
+    {
+      id: 'spread',
+      value: `${formatTarget(r, r.targetSpread.min)} … ${formatTarget(r, r.targetSpread.max)}`,
+      label: `test ${t}: std ${err(r, r.targetSpread.std)}`,
+      title: `Range and standard deviation of the measured test ${t}: an MAE well below the std means the vector carries information`,
+    },
   ];
   if (r.prediction) {
     const p = r.prediction;
-    stats.push({ id: 'prediction', value: formatTarget(r, p.predicted), label: `predicted for ${p.label} (measured ${formatTarget(r, p.actual)})`, title: `${p.path}: kept out of every fit` });
+    stats.push({
+      id: 'prediction',
+      value: formatTarget(r, p.predicted),
+      label: `predicted for ${p.label} (measured ${formatTarget(r, p.actual)})`,
+      title: `${p.path}: kept out of every fit`,
+    });
   }
   return stats;
 }
@@ -112,7 +128,10 @@ export function settingsNotice(r: PredictReport): SettingsNotice | undefined {
   if (!s || !text) return undefined;
   return {
     text,
-    rows: s.differing.map((d): [string, string] => [d.setting, d.counts.map((c) => `${c.value}: ${c.analyses} ${c.analyses === 1 ? 'analysis' : 'analyses'}`).join('\n')]),
+    rows: s.differing.map((d): [string, string] => [
+      d.setting,
+      d.counts.map((c) => `${c.value}: ${c.analyses} ${c.analyses === 1 ? 'analysis' : 'analyses'}`).join('\n'),
+    ]),
     action: s.consistentOnly
       ? { label: `Fit all ${s.given - (r.prediction ? 1 : 0)} analyses again`, consistentOnly: false }
       : { label: `Fit only the largest consistent group (${s.largestGroup - (r.prediction ? 1 : 0)} analyses)`, consistentOnly: true },
@@ -162,10 +181,22 @@ export function scaleTicks(min: number, max: number, digits = 1): string[] {
 export function predictTable(r: PredictReport): Record<string, string>[] {
   const rows = [...r.models]
     .sort((a, b) => a.actual - b.actual)
-    .map((m) => ({ model: m.label, actual: formatTarget(r, m.actual), heldOut: formatTarget(r, m.heldOut), fitted: formatTarget(r, m.fitted), error: finite(m.heldOut) ? err(r, Math.abs(m.heldOut - m.actual)) : '–' }));
+    .map((m) => ({
+      model: m.label,
+      actual: formatTarget(r, m.actual),
+      heldOut: formatTarget(r, m.heldOut),
+      fitted: formatTarget(r, m.fitted),
+      error: finite(m.heldOut) ? err(r, Math.abs(m.heldOut - m.actual)) : '–',
+    }));
   if (r.prediction) {
     const p = r.prediction;
-    rows.push({ model: `▶ ${p.label} (kept out)`, actual: formatTarget(r, p.actual), heldOut: formatTarget(r, p.predicted), fitted: '–', error: err(r, Math.abs(p.predicted - p.actual)) });
+    rows.push({
+      model: `▶ ${p.label} (kept out)`,
+      actual: formatTarget(r, p.actual),
+      heldOut: formatTarget(r, p.predicted),
+      fitted: '–',
+      error: err(r, Math.abs(p.predicted - p.actual)),
+    });
   }
   return rows;
 }

@@ -3,7 +3,15 @@
  * again whenever the file changes, and redraws in place so a running analysis can be watched.
  */
 import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from '../common/charts.mjs';
-import { type AnalysisResult, exportNotification, type ExportParams, readyNotification, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../../shared/webviewProtocol.js';
+import {
+  type AnalysisResult,
+  exportNotification,
+  type ExportParams,
+  readyNotification,
+  type ResultsWebviewState,
+  showResultNotification,
+  type ShowResultParams,
+} from '../../shared/webviewProtocol.js';
 import {
   axisCut,
   BAND_LABELS,
@@ -62,12 +70,42 @@ class App {
   constructor() {
     const png = (b: ChartBlock) => this.exportPng(b);
     this.blocks = {
-      significance: new ChartBlock('significance', 'Significance ρ of each component', 'Share of the target feature’s variance Var[f] carried by each component c⁽ˡ⁾ = Φ⁽ˡ⁾(x) − Φ⁽ˡ′⁾(x) and by the residue Δf = f(x) − Φ⁽ᴸ⁾(x), on the train and the test split.', png),
-      loss: new ChartBlock('loss', 'Training loss of the disentanglers', 'How well each disentangler Φ⁽ˡ⁾ mimics f(x) during training. Updates while the analysis runs.', png),
-      reliability: new ChartBlock('reliability', 'Reliable and unreliable parts', 'The part of each component that the exemplar networks can also reconstruct (reliable) and the rest (unreliable), both as shares of Var[f].', png),
-      effectiveness: new ChartBlock('effectiveness', 'Effectiveness of each component', 'Shapley value φ_train of the component in decreasing the training loss, per unit of its standard deviation.', png),
-      overfitting: new ChartBlock('overfitting', 'Over-fitting of each component', 'Increase of the test−train loss gap (Shapley value φ_gap) per unit of training-loss decrease φ_train the component brings.', png),
-      substitution: new ChartBlock('substitution', 'Substitution: test accuracy of Φ⁽ˡ⁾', 'Test accuracy when the head is fed the disentangler’s output Φ⁽ˡ⁾(x) instead of the target feature f(x), beside the teacher’s own.', png),
+      significance: new ChartBlock(
+        'significance',
+        'Significance ρ of each component',
+        'Share of the target feature’s variance Var[f] carried by each component c⁽ˡ⁾ = Φ⁽ˡ⁾(x) − Φ⁽ˡ′⁾(x) and by the residue Δf = f(x) − Φ⁽ᴸ⁾(x), on the train and the test split.',
+        png,
+      ),
+      loss: new ChartBlock(
+        'loss',
+        'Training loss of the disentanglers',
+        'How well each disentangler Φ⁽ˡ⁾ mimics f(x) during training. Updates while the analysis runs.',
+        png,
+      ),
+      reliability: new ChartBlock(
+        'reliability',
+        'Reliable and unreliable parts',
+        'The part of each component that the exemplar networks can also reconstruct (reliable) and the rest (unreliable), both as shares of Var[f].',
+        png,
+      ),
+      effectiveness: new ChartBlock(
+        'effectiveness',
+        'Effectiveness of each component',
+        'Shapley value φ_train of the component in decreasing the training loss, per unit of its standard deviation.',
+        png,
+      ),
+      overfitting: new ChartBlock(
+        'overfitting',
+        'Over-fitting of each component',
+        'Increase of the test−train loss gap (Shapley value φ_gap) per unit of training-loss decrease φ_train the component brings.',
+        png,
+      ),
+      substitution: new ChartBlock(
+        'substitution',
+        'Substitution: test accuracy of Φ⁽ˡ⁾',
+        'Test accuracy when the head is fed the disentangler’s output Φ⁽ˡ⁾(x) instead of the target feature f(x), beside the teacher’s own.',
+        png,
+      ),
     };
   }
 
@@ -94,8 +132,22 @@ class App {
     registerToolkit();
     const b = this.blocks;
     const tab = (id: string, label: string, ...content: HTMLElement[]) => ({ id, label, content: h('div', { class: 'tab-content' }, ...content) });
-    const definitions = (id: string) => h('p', { class: 'note' }, 'How each number is defined, with the paper’s equation and where we deviate: ', docsLink('metrics', 'metric definitions (docs/METRICS.md)', id), '.');
-    const settingsSection = h('section', { class: 'block', id: 'block-settings' }, h('h2', {}, 'Settings and backend'), h('p', { class: 'caveat' }, CAVEAT), definitions('metrics-doc-link'), this.settingsBox);
+    const definitions = (id: string) =>
+      h(
+        'p',
+        { class: 'note' },
+        'How each number is defined, with the paper’s equation and where we deviate: ',
+        docsLink('metrics', 'metric definitions (docs/METRICS.md)', id),
+        '.',
+      );
+    const settingsSection = h(
+      'section',
+      { class: 'block', id: 'block-settings' },
+      h('h2', {}, 'Settings and backend'),
+      h('p', { class: 'caveat' }, CAVEAT),
+      definitions('metrics-doc-link'),
+      this.settingsBox,
+    );
     const saved = vscode.getState<ResultsWebviewState>()?.tab;
     if (saved && saved in this.sections) this.activeTab = saved;
     const tabs = createTabs(
@@ -140,12 +192,30 @@ class App {
 
   private renderHeader(r: AnalysisResult, p: ShowResultParams): void {
     const hl = headline(r);
-    const stat = (id: string, value: string, label: string, title = '') => h('div', { class: 'stat', id: `stat-${id}`, title }, h('span', { class: 'value' }, value), h('span', { class: 'label' }, label));
-    const band = (k: 'low' | 'mid' | 'high') => stat(k, hl.bandsPresent[k] ? pct(hl.shares[k]) : '–', `ρ ${BAND_LABELS[k]}`, hl.bandsPresent[k] ? 'Sum of ρ (train) of the components in this band' : 'No order in this band has finished');
+    const stat = (id: string, value: string, label: string, title = '') =>
+      h('div', { class: 'stat', id: `stat-${id}`, title }, h('span', { class: 'value' }, value), h('span', { class: 'label' }, label));
+    const band = (k: 'low' | 'mid' | 'high') =>
+      stat(
+        k,
+        hl.bandsPresent[k] ? pct(hl.shares[k]) : '–',
+        `ρ ${BAND_LABELS[k]}`,
+        hl.bandsPresent[k] ? 'Sum of ρ (train) of the components in this band' : 'No order in this band has finished',
+      );
     const model = checkpointName(r.checkpoint.path);
     const badges = h('div', { class: 'badges' });
     if (!hl.complete) badges.append(h('span', { class: 'badge incomplete', id: 'incomplete' }, progressText(hl)));
-    const title = h('div', { class: 'title-row' }, h('h1', {}, `${model} · ${r.targetLayer}`), badges, h('div', { class: 'actions' }, createButton('Export CSV', () => this.exportData('csv'), { id: 'export-csv' }), createButton('Export JSON', () => this.exportData('json'), { id: 'export-json' })));
+    const title = h(
+      'div',
+      { class: 'title-row' },
+      h('h1', {}, `${model} · ${r.targetLayer}`),
+      badges,
+      h(
+        'div',
+        { class: 'actions' },
+        createButton('Export CSV', () => this.exportData('csv'), { id: 'export-csv' }),
+        createButton('Export JSON', () => this.exportData('json'), { id: 'export-json' }),
+      ),
+    );
     const stats = h(
       'div',
       { class: 'stats' },
@@ -160,8 +230,16 @@ class App {
 
   private renderStatus(p: ShowResultParams): void {
     const parts: (Node | string)[] = [];
-    if (p.error) parts.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
-    if (this.result && !this.result.complete) parts.push(h('div', { class: 'live' }, `Following ${p.fileName}: last read ${new Date(p.readAt).toLocaleTimeString()}. The panel updates after each finished order.`));
+    if (p.error)
+      parts.push(h('div', { class: 'error', role: 'alert' }, `The file could not be read just now (${p.error}); showing its last readable content.`));
+    if (this.result && !this.result.complete)
+      parts.push(
+        h(
+          'div',
+          { class: 'live' },
+          `Following ${p.fileName}: last read ${new Date(p.readAt).toLocaleTimeString()}. The panel updates after each finished order.`,
+        ),
+      );
     for (const w of p.warnings) parts.push(h('div', { class: 'warning' }, w));
     this.status.replaceChildren(...parts);
     this.status.hidden = parts.length === 0;
@@ -182,20 +260,44 @@ class App {
   private renderLoss(r: AnalysisResult): void {
     const series = lossSeries(r);
     if (series.length === 0) {
-      this.blocks.loss.showMissing(r.components.length === 0 ? 'No order has finished yet; the first loss curve appears when order ' + (r.orders[0] ?? 0) + ' finishes.' : 'This result has no training-loss curves (components[].lossCurve).');
+      this.blocks.loss.showMissing(
+        r.components.length === 0
+          ? 'No order has finished yet; the first loss curve appears when order ' + (r.orders[0] ?? 0) + ' finishes.'
+          : 'This result has no training-loss curves (components[].lossCurve).',
+      );
       return;
     }
     this.blocks.loss.show(
       lossChart(series, this.theme),
-      [{ key: 'c', title: 'order' }, { key: 'epochs', title: 'epochs' }, { key: 'first', title: 'first loss' }, { key: 'final', title: 'final loss' }, { key: 'fit', title: 'fit (1 − MSE/Var f)' }, { key: 'stop', title: 'stopped' }],
-      series.map((s) => ({ c: orderLabel(s.order), epochs: String(s.epochs), first: fixed(s.points[0]?.y, 5), final: fixed(s.final, 5), fit: fixed(s.fit), stop: s.stop })),
+      [
+        { key: 'c', title: 'order' },
+        { key: 'epochs', title: 'epochs' },
+        { key: 'first', title: 'first loss' },
+        { key: 'final', title: 'final loss' },
+        { key: 'fit', title: 'fit (1 − MSE/Var f)' },
+        { key: 'stop', title: 'stopped' },
+      ],
+      series.map((s) => ({
+        c: orderLabel(s.order),
+        epochs: String(s.epochs),
+        first: fixed(s.points[0]?.y, 5),
+        final: fixed(s.final, 5),
+        fit: fixed(s.fit),
+        stop: s.stop,
+      })),
     );
   }
 
   private renderReliability(r: AnalysisResult): void {
     const rows = reliabilityRows(r);
     if (!rows) {
-      this.blocks.reliability.showMissing(missingText(r, 'Reliability', 'run with exemplar networks (setting featureComplexity.exemplars, or --exemplars A,B on the command line) to see reliable and unreliable components.'));
+      this.blocks.reliability.showMissing(
+        missingText(
+          r,
+          'Reliability',
+          'run with exemplar networks (setting featureComplexity.exemplars, or --exemplars A,B on the command line) to see reliable and unreliable components.',
+        ),
+      );
       return;
     }
     const table = reliabilityTable(rows);
@@ -205,7 +307,11 @@ class App {
   private renderShapley(r: AnalysisResult): void {
     const rows = shapleyRows(r);
     if (!rows) {
-      const text = missingText(r, 'Effectiveness and over-fitting', 'run with Shapley enabled (setting featureComplexity.shapley, or --shapley on the command line) to see effectiveness and over-fitting.');
+      const text = missingText(
+        r,
+        'Effectiveness and over-fitting',
+        'run with Shapley enabled (setting featureComplexity.shapley, or --shapley on the command line) to see effectiveness and over-fitting.',
+      );
       // One note for the tab: both charts come from the same Shapley run.
       this.blocks.effectiveness.showMissing(text);
       this.blocks.overfitting.el.hidden = true;
@@ -213,15 +319,41 @@ class App {
       return;
     }
     this.blocks.overfitting.el.hidden = false;
-    const table = rows.map((x) => ({ c: orderLabel(x.order), phi: fixed(x.phiTrain), eff: fixed(x.effectiveness), gap: fixed(x.phiGap), over: fixed(x.overfitting) }));
+    const table = rows.map((x) => ({
+      c: orderLabel(x.order),
+      phi: fixed(x.phiTrain),
+      eff: fixed(x.effectiveness),
+      gap: fixed(x.phiGap),
+      over: fixed(x.overfitting),
+    }));
     const cutNote = (values: (number | undefined)[], symbol: string) => {
       const cut = axisCut(values);
-      return cut ? `Cut at the axis edge (hollow bars): ${cut.cut.map((i) => `${orderLabel(rows[i].order)}: ${symbol} = ${fixed(values[i])}`).join('; ')}.` : '';
+      return cut
+        ? `Cut at the axis edge (hollow bars): ${cut.cut.map((i) => `${orderLabel(rows[i].order)}: ${symbol} = ${fixed(values[i])}`).join('; ')}.`
+        : '';
     };
     const eff = rows.map((x) => x.effectiveness);
     const over = rows.map((x) => x.overfitting);
-    this.blocks.effectiveness.show(shapleyChart(rows, 'effectiveness', this.theme), [{ key: 'c', title: 'order' }, { key: 'phi', title: 'φ_train' }, { key: 'eff', title: 'α_effective' }], table, cutNote(eff, 'α_effective'));
-    this.blocks.overfitting.show(shapleyChart(rows, 'overfitting', this.theme), [{ key: 'c', title: 'order' }, { key: 'gap', title: 'φ_gap' }, { key: 'over', title: 'α_overfit' }], table, cutNote(over, 'α_overfit'));
+    this.blocks.effectiveness.show(
+      shapleyChart(rows, 'effectiveness', this.theme),
+      [
+        { key: 'c', title: 'order' },
+        { key: 'phi', title: 'φ_train' },
+        { key: 'eff', title: 'α_effective' },
+      ],
+      table,
+      cutNote(eff, 'α_effective'),
+    );
+    this.blocks.overfitting.show(
+      shapleyChart(rows, 'overfitting', this.theme),
+      [
+        { key: 'c', title: 'order' },
+        { key: 'gap', title: 'φ_gap' },
+        { key: 'over', title: 'α_overfit' },
+      ],
+      table,
+      cutNote(over, 'α_overfit'),
+    );
     const e = efficiencyCheck(r);
     this.efficiency.hidden = !e;
     if (e) {
@@ -236,14 +368,27 @@ class App {
   private renderSubstitution(r: AnalysisResult): void {
     const rows = substitutionRows(r);
     if (!rows) {
-      this.blocks.substitution.showMissing(missingText(r, 'Substitution', 'run with substitution enabled (setting featureComplexity.substitution, or --substitution on the command line) to see the test accuracy of each Φ⁽ˡ⁾.'));
+      this.blocks.substitution.showMissing(
+        missingText(
+          r,
+          'Substitution',
+          'run with substitution enabled (setting featureComplexity.substitution, or --substitution on the command line) to see the test accuracy of each Φ⁽ˡ⁾.',
+        ),
+      );
       return;
     }
     const t = r.teacher;
     this.blocks.substitution.show(
       substitutionChart(rows, t.testAccuracy, this.theme),
-      [{ key: 'c', title: 'fed to the head' }, { key: 'acc', title: 'test accuracy' }, { key: 'loss', title: 'test loss' }],
-      [...rows.map((x) => ({ c: `Φ⁽ˡ⁾, ${orderLabel(x.order)}`, acc: pct(x.testAccuracy, 2), loss: fixed(x.testLoss) })), { c: 'teacher f(x)', acc: pct(t.testAccuracy, 2), loss: fixed(t.testLoss) }],
+      [
+        { key: 'c', title: 'fed to the head' },
+        { key: 'acc', title: 'test accuracy' },
+        { key: 'loss', title: 'test loss' },
+      ],
+      [
+        ...rows.map((x) => ({ c: `Φ⁽ˡ⁾, ${orderLabel(x.order)}`, acc: pct(x.testAccuracy, 2), loss: fixed(x.testLoss) })),
+        { c: 'teacher f(x)', acc: pct(t.testAccuracy, 2), loss: fixed(t.testLoss) },
+      ],
     );
   }
 

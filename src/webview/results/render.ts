@@ -141,7 +141,13 @@ export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined
     .sort((a, b) => a.order - b.order)
     .map((x) => {
       const test = r.reliabilityTest?.find((t) => t.order === x.order);
-      return { order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance, ...(test ? { reliableRhoTest: test.reliableRho } : {}) };
+      return {
+        order: x.order,
+        reliableRho: x.reliableRho,
+        reliableOfFeature: x.reliableVariance,
+        unreliableOfFeature: x.unreliableVariance,
+        ...(test ? { reliableRhoTest: test.reliableRho } : {}),
+      };
     });
 }
 
@@ -164,7 +170,13 @@ export function reliabilityTable(rows: ReliabilityRow[]): { columns: { key: stri
       { key: 'relf', title: 'reliable / Var[f]' },
       { key: 'unrelf', title: 'unreliable / Var[f]' },
     ],
-    rows: rows.map((x) => ({ c: orderLabel(x.order), rel: pct(x.reliableRho), ...(withTest ? { relt: pct(x.reliableRhoTest) } : {}), relf: fixed(x.reliableOfFeature), unrelf: fixed(x.unreliableOfFeature) })),
+    rows: rows.map((x) => ({
+      c: orderLabel(x.order),
+      rel: pct(x.reliableRho),
+      ...(withTest ? { relt: pct(x.reliableRhoTest) } : {}),
+      relf: fixed(x.reliableOfFeature),
+      unrelf: fixed(x.unreliableOfFeature),
+    })),
   };
 }
 
@@ -218,7 +230,9 @@ export function substitutionRows(r: AnalysisResult): SubstitutionRow[] | undefin
 
 /** "N of M orders finished", or "N orders finished" when the file does not say how many were planned. */
 export function progressText(h: Headline): string {
-  return h.totalOrders === undefined ? `incomplete: ${h.finishedOrders} order${h.finishedOrders === 1 ? '' : 's'} finished` : `incomplete: ${h.finishedOrders} of ${h.totalOrders} orders finished`;
+  return h.totalOrders === undefined
+    ? `incomplete: ${h.finishedOrders} order${h.finishedOrders === 1 ? '' : 's'} finished`
+    : `incomplete: ${h.finishedOrders} of ${h.totalOrders} orders finished`;
 }
 
 export function formatSeconds(s: number): string {
@@ -241,8 +255,10 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
     ['Dataset', r.dataset],
   ];
   const d = r.datasetInfo;
-  if (d?.format || d?.normalization) rows.push(['Dataset format', [d.format, d.normalization && `normalization ${d.normalization}`].filter(Boolean).join(', ')]);
-  if (d?.trainSamples !== undefined || d?.testSamples !== undefined) rows.push(['Samples evaluated (train / test)', `${d.trainSamples ?? '–'} / ${d.testSamples ?? '–'}`]);
+  if (d?.format || d?.normalization)
+    rows.push(['Dataset format', [d.format, d.normalization && `normalization ${d.normalization}`].filter(Boolean).join(', ')]);
+  if (d?.trainSamples !== undefined || d?.testSamples !== undefined)
+    rows.push(['Samples evaluated (train / test)', `${d.trainSamples ?? '–'} / ${d.testSamples ?? '–'}`]);
   const planned = r.plannedOrders && r.plannedOrders.join(', ') !== r.orders.join(', ') ? ` (of ${r.plannedOrders.join(', ')} planned)` : '';
   rows.push(['Orders', `${r.orders.join(', ')}${planned}`], ['Budget', r.budget]);
   if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
@@ -254,11 +270,22 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   if (r.shapley?.baseline) rows.push(['Removed components replaced by', r.shapley.baseline]);
   const rs = r.reliabilitySettings;
   if (rs) {
-    const method = rs.method === 'joint' ? 'joint (one Φ per order shared by all networks, a linear head each)' : 'target Φ (the model\'s own disentanglers, closed-form heads)';
+    const method =
+      rs.method === 'joint'
+        ? 'joint (one Φ per order shared by all networks, a linear head each)'
+        : "target Φ (the model's own disentanglers, closed-form heads)";
     // A file may leave the exemplars' paths out (the schema allows it): their count is then K − 1.
     const exemplars = rs.exemplars?.length ?? rs.networks - 1;
-    rows.push(['Reliability', `${method}; K = ${rs.networks} networks (the model and ${exemplars} exemplar${exemplars === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`]);
-    rows.push(['Reliability rule', rs.version ? `version ${rs.version} (back maps from each network's own feature; see docs/METRICS.md)` : 'the earlier rule (before version 2): shares not comparable with newer results']);
+    rows.push([
+      'Reliability',
+      `${method}; K = ${rs.networks} networks (the model and ${exemplars} exemplar${exemplars === 1 ? '' : 's'}), ${rs.rounds} cycle rounds, ${rs.samples} samples`,
+    ]);
+    rows.push([
+      'Reliability rule',
+      rs.version
+        ? `version ${rs.version} (back maps from each network's own feature; see docs/METRICS.md)`
+        : 'the earlier rule (before version 2): shares not comparable with newer results',
+    ]);
     if (rs.exemplars?.length) rows.push(['Exemplars', rs.exemplars.join(', ')]);
   }
   for (const [stage, s] of Object.entries(r.timing)) rows.push([`Time: ${stage}`, formatSeconds(s)]);
@@ -282,10 +309,22 @@ export function toCsv(r: AnalysisResult): string {
   const sh = new Map((shapleyRows(r) ?? []).map((x) => [x.order, x]));
   const sub = new Map((substitutionRows(r) ?? []).map((x) => [x.order, x]));
   const header = [
-    'component', 'order', 'rho_train', 'rho_test', 'variance_train', 'variance_test', 'final_loss',
-    'reliable_rho', 'reliable_var_over_f', 'unreliable_var_over_f',
-    'phi_train', 'effectiveness', 'phi_gap', 'overfitting',
-    'substitution_test_accuracy', 'substitution_test_loss',
+    'component',
+    'order',
+    'rho_train',
+    'rho_test',
+    'variance_train',
+    'variance_test',
+    'final_loss',
+    'reliable_rho',
+    'reliable_var_over_f',
+    'unreliable_var_over_f',
+    'phi_train',
+    'effectiveness',
+    'phi_gap',
+    'overfitting',
+    'substitution_test_accuracy',
+    'substitution_test_loss',
   ];
   const lines = [header.join(',')];
   for (const c of r.components) {
@@ -295,20 +334,55 @@ export function toCsv(r: AnalysisResult): string {
     const last = c.lossCurve?.length ? c.lossCurve[c.lossCurve.length - 1] : undefined;
     lines.push(
       [
-        `c${c.order}`, c.order, c.rho, c.rhoTest, c.variance, c.varianceTest, last,
-        a?.reliableRho, a?.reliableOfFeature, a?.unreliableOfFeature,
-        s?.phiTrain, s?.effectiveness, s?.phiGap, s?.overfitting,
-        u?.testAccuracy, u?.testLoss,
-      ].map(csvCell).join(','),
+        `c${c.order}`,
+        c.order,
+        c.rho,
+        c.rhoTest,
+        c.variance,
+        c.varianceTest,
+        last,
+        a?.reliableRho,
+        a?.reliableOfFeature,
+        a?.unreliableOfFeature,
+        s?.phiTrain,
+        s?.effectiveness,
+        s?.phiGap,
+        s?.overfitting,
+        u?.testAccuracy,
+        u?.testLoss,
+      ]
+        .map(csvCell)
+        .join(','),
     );
   }
   const residuePlayer = r.shapley?.players.find((p) => /resid/i.test(p.name));
   lines.push(
-    ['residue', '', r.residue.rho, r.residue.rhoTest, r.residue.variance, r.residue.varianceTest, '', '', '', '', residuePlayer?.phiTrain, '', residuePlayer?.phiGap, '', '', '']
+    [
+      'residue',
+      '',
+      r.residue.rho,
+      r.residue.rhoTest,
+      r.residue.variance,
+      r.residue.varianceTest,
+      '',
+      '',
+      '',
+      '',
+      residuePlayer?.phiTrain,
+      '',
+      residuePlayer?.phiGap,
+      '',
+      '',
+      '',
+    ]
       .map((v) => csvCell(v as string | number | undefined))
       .join(','),
   );
-  lines.push(['teacher', '', '', '', r.featureVariance, '', '', '', '', '', '', '', '', '', r.teacher.testAccuracy, r.teacher.testLoss].map((v) => csvCell(v as string | number)).join(','));
+  lines.push(
+    ['teacher', '', '', '', r.featureVariance, '', '', '', '', '', '', '', '', '', r.teacher.testAccuracy, r.teacher.testLoss]
+      .map((v) => csvCell(v as string | number))
+      .join(','),
+  );
   return lines.join('\n') + '\n';
 }
 

@@ -46,7 +46,8 @@ test('the fused Adam update matches the cpu backend and falls back to the stock 
   const cpuStock = await train('cpu', () => tf.train.adam(1e-2));
   assert.deepEqual(cpu.losses, cpuStock.losses);
   const wasm = await train('wasm', () => adam(1e-2));
-  for (let i = 0; i < cpu.losses.length; i++) assert.ok(Math.abs(cpu.losses[i] - wasm.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `loss ${i}: ${cpu.losses[i]} vs ${wasm.losses[i]}`);
+  for (let i = 0; i < cpu.losses.length; i++)
+    assert.ok(Math.abs(cpu.losses[i] - wasm.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `loss ${i}: ${cpu.losses[i]} vs ${wasm.losses[i]}`);
   await tf.setBackend('wasm');
 });
 

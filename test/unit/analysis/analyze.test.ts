@@ -32,7 +32,16 @@ function writeData(dir: string, nTrain: number, nTest: number): void {
 /** A teacher whose target feature is a linear function of the input (one conv, no activation). */
 async function writeLinearTeacher(dir: string): Promise<void> {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [H, H, 1], filters: 3, kernelSize: 3, padding: 'same', name: 'feature', kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }) }));
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: [H, H, 1],
+      filters: 3,
+      kernelSize: 3,
+      padding: 'same',
+      name: 'feature',
+      kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }),
+    }),
+  );
   m.add(tfl.layers.flatten({ name: 'flat' }));
   m.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }));
   await saveLayersModel(m, dir);
@@ -83,14 +92,29 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     assert.ok(tf.memory().numTensors - before < 5, `${tf.memory().numTensors - before} tensors leaked`);
 
     // Same seed, same backend: same numbers.
-    const again = await analyze({ checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'r2.json'), progressToken: 't' });
+    const again = await analyze({
+      checkpoint: model,
+      data,
+      orders: [0, 2],
+      width: 8,
+      budget: 'quick',
+      backend: 'wasm',
+      seed: 1,
+      out: join(root, 'r2.json'),
+      progressToken: 't',
+    });
     assert.equal(again.result.components[0].rho, file.components[0].rho);
 
     // Cancelled after the first order: the file keeps order 0 and says it is incomplete.
     let finished = 0;
     const partial = await analyze(
       { checkpoint: model, data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 1, out: join(root, 'p.json'), progressToken: 't' },
-      { progress: (p) => { if (p.order === 2) finished++; }, isCancelled: () => finished > 0 },
+      {
+        progress: (p) => {
+          if (p.order === 2) finished++;
+        },
+        isCancelled: () => finished > 0,
+      },
     );
     assert.equal(partial.complete, false);
     const pf = JSON.parse(readFileSync(join(root, 'p.json'), 'utf8'));
@@ -101,7 +125,10 @@ test('analyze: l = 0 recovers a linear teacher; result file validates; partial r
     assert.deepEqual(pf.plannedOrders, [0, 2]);
     assert.equal(pf.components.length, 1);
 
-    await assert.rejects(analyze({ checkpoint: model, data, layer: 'nope', budget: 'quick', backend: 'wasm', out: join(root, 'x.json'), progressToken: 't' }), (e: unknown) => e instanceof BadInputError && /feature, flat, out/.test(e.message));
+    await assert.rejects(
+      analyze({ checkpoint: model, data, layer: 'nope', budget: 'quick', backend: 'wasm', out: join(root, 'x.json'), progressToken: 't' }),
+      (e: unknown) => e instanceof BadInputError && /feature, flat, out/.test(e.message),
+    );
     assert.equal(existsSync(join(root, 'x.json')), false);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -121,7 +148,8 @@ test('CLI: layers prints the table; bad arguments exit 2 with one line', async (
   const { spawnSync } = await import('node:child_process');
   const root = mkdtempSync(join(tmpdir(), 'fc-cli-'));
   const main = join(__dirname, '..', '..', '..', 'src', 'analysis', 'main.ts');
-  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8', cwd: join(__dirname, '..', '..', '..') });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', main, ...args], { encoding: 'utf8', cwd: join(__dirname, '..', '..', '..') });
   try {
     await useBackend('wasm');
     await writeLinearTeacher(join(root, 'model'));
@@ -137,7 +165,10 @@ test('CLI: layers prints the table; bad arguments exit 2 with one line', async (
     for (const [args, re] of cases) {
       const r = run(...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('feature-complexity'));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('feature-complexity'));
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0], re);
     }
@@ -148,7 +179,11 @@ test('CLI: layers prints the table; bad arguments exit 2 with one line', async (
 
 test('engine process: listLayers, analyze with progress, cancel keeps the finished order', async () => {
   const root = mkdtempSync(join(tmpdir(), 'fc-rpc-'));
-  const child = fork(join(__dirname, '..', '..', '..', 'src', 'analysis', 'main.ts'), ['--rpc'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], cwd: join(__dirname, '..', '..', '..') });
+  const child = fork(join(__dirname, '..', '..', '..', 'src', 'analysis', 'main.ts'), ['--rpc'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    cwd: join(__dirname, '..', '..', '..'),
+  });
   const conn = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   conn.listen();
   try {
@@ -159,8 +194,14 @@ test('engine process: listLayers, analyze with progress, cancel keeps the finish
     await writeLinearTeacher(join(root, 'model'));
     const listed = await conn.sendRequest(listLayersRequest, { checkpoint: join(root, 'model') });
     assert.equal(listed.defaultLayer, 'feature');
-    assert.deepEqual(listed.layers.map((l) => l.name), ['feature', 'flat', 'out']);
-    await assert.rejects(conn.sendRequest(listLayersRequest, { checkpoint: join(root, 'nothing') }), (e: { code?: number }) => e.code === EngineErrorCode.BadInput);
+    assert.deepEqual(
+      listed.layers.map((l) => l.name),
+      ['feature', 'flat', 'out'],
+    );
+    await assert.rejects(
+      conn.sendRequest(listLayersRequest, { checkpoint: join(root, 'nothing') }),
+      (e: { code?: number }) => e.code === EngineErrorCode.BadInput,
+    );
 
     const seen: ProgressParams[] = [];
     const cts = new CancellationTokenSource();
@@ -169,7 +210,11 @@ test('engine process: listLayers, analyze with progress, cancel keeps the finish
       if (p.order === 2) cts.cancel();
     });
     const out = join(root, 'rpc.json');
-    const res = await conn.sendRequest(analyzeRequest, { checkpoint: join(root, 'model'), data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 2, out, progressToken: 'tok' }, cts.token);
+    const res = await conn.sendRequest(
+      analyzeRequest,
+      { checkpoint: join(root, 'model'), data, orders: [0, 2], width: 8, budget: 'quick', backend: 'wasm', seed: 2, out, progressToken: 'tok' },
+      cts.token,
+    );
     assert.equal(res.complete, false);
     assert.equal(res.resultFile, out);
     assert.ok(seen.length > 0 && seen.every((p) => p.progressToken === 'tok'));

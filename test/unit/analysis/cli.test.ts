@@ -29,7 +29,7 @@ test('--help lists every command of the contract', () => {
   for (const c of ['analyze', 'task-complexity', 'predict', 'demo', 'capabilities']) assert.match(r.stdout, new RegExp(`feature-complexity ${c}`));
 });
 
-test('<command> --help prints that command\'s usage only, and runs nothing', () => {
+test("<command> --help prints that command's usage only, and runs nothing", () => {
   const r = cli('analyze', '--help');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /feature-complexity analyze <checkpoint> --data <dataset>/);
@@ -51,14 +51,25 @@ test('layers lists an ONNX graph with its default target layer', () => {
   const r = cli('layers', join(FORMATS, 'cnn.onnx'), '--data', join(FORMATS, 'data.npz'), '--json');
   assert.equal(r.status, 0, r.stderr);
   const { layers, defaultLayer } = JSON.parse(r.stdout) as { layers: { name: string }[]; defaultLayer: string };
-  assert.ok(layers.some((l) => l.name === defaultLayer), `default ${defaultLayer} is one of the listed layers`);
+  assert.ok(
+    layers.some((l) => l.name === defaultLayer),
+    `default ${defaultLayer} is one of the listed layers`,
+  );
 });
 
 const torchAvailable = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
 
-test('a PyTorch state dict without its model class asks for --model-class in one line', { skip: torchAvailable ? false : 'no Python with torch at /usr/bin/python3' }, () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'layers', join(FORMATS, 'cnn_state.pth'), '--data', join(FORMATS, 'data.npz'), '--python', '/usr/bin/python3'], { encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 2, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.match(r.stderr, /--model-class module:Class/);
-});
+test(
+  'a PyTorch state dict without its model class asks for --model-class in one line',
+  { skip: torchAvailable ? false : 'no Python with torch at /usr/bin/python3' },
+  () => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'layers', join(FORMATS, 'cnn_state.pth'), '--data', join(FORMATS, 'data.npz'), '--python', '/usr/bin/python3'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /--model-class module:Class/);
+  },
+);

@@ -20,7 +20,10 @@ before(async () => {
 function images(n: number, seed: number): tf.Tensor4D {
   const rng = new Rng(seed);
   return tf.tidy(() => {
-    const raw = tf.tensor4d(Float32Array.from({ length: n * 28 * 28 }, () => rng.next()), [n, 28, 28, 1]);
+    const raw = tf.tensor4d(
+      Float32Array.from({ length: n * 28 * 28 }, () => rng.next()),
+      [n, 28, 28, 1],
+    );
     return tf.avgPool(raw, 3, 1, 'same') as tf.Tensor4D;
   });
 }
@@ -48,7 +51,10 @@ for (const convention of ['tf-same', 'torch', 'valid', 'pool'] as Convention[]) 
     const xTest = images(64, 2);
     const [yTrain, yTest] = [await run(xTrain), await run(xTest)];
     const [, th, tw, tc] = yTrain.shape;
-    const net = Disentangler.create({ order: 0, width: convention === 'pool' ? 16 : 32, inputShape: [28, 28, 1], targetShape: [th, tw, tc], geometry: probe.geometry }, 5);
+    const net = Disentangler.create(
+      { order: 0, width: convention === 'pool' ? 16 : 32, inputShape: [28, 28, 1], targetShape: [th, tw, tc], geometry: probe.geometry },
+      5,
+    );
     try {
       const solved = await solveLinearOrder(net.linearChain()!, async (visit) => {
         for (let s = 0; s < 256; s += 64) {

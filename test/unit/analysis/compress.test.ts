@@ -15,7 +15,11 @@ test('magnitude mask zeroes exactly the smallest share, and masks of a growing s
   const m = magnitudeMask(w, 0.5);
   assert.deepEqual(Array.from(m), [1, 0, 0, 1, 0, 1, 1, 0]);
   const ties = magnitudeMask(Float32Array.from([1, 1, 1, 1]), 0.5);
-  assert.equal(ties.reduce((a, b) => a + b, 0), 2, 'ties are cut to the exact count');
+  assert.equal(
+    ties.reduce((a, b) => a + b, 0),
+    2,
+    'ties are cut to the exact count',
+  );
   // Iterative pruning: the zeros of a round are the smallest magnitudes of the next, so they stay zero.
   const rng = new Rng(4);
   let x = Float32Array.from({ length: 1000 }, () => rng.normal());
@@ -72,7 +76,10 @@ test('k-means weight sharing: at most 2^bits shared values, zeros kept, each wei
   assert.equal(s.iterations, 0);
   // Two well separated groups and 1 bit: the two group means (k-means, not a uniform grid).
   const two = Float32Array.from([1, 1.1, 1.2, 5, 5.5, 6, 6.5]);
-  assert.deepEqual(Array.from(shareWeights(two, 1).centroids).map((v) => Number(v.toFixed(4))), [1.1, 5.75]);
+  assert.deepEqual(
+    Array.from(shareWeights(two, 1).centroids).map((v) => Number(v.toFixed(4))),
+    [1.1, 5.75],
+  );
   assert.throws(() => shareWeights(big, 0), RangeError);
 });
 
@@ -98,10 +105,16 @@ test('compress: iterative pruning with retraining and k-means weight sharing giv
     const orig = await loadLayersModel(model);
     const comp = await loadLayersModel(out);
     try {
-      assert.deepEqual(comp.layers.map((l) => l.name), orig.layers.map((l) => l.name));
+      assert.deepEqual(
+        comp.layers.map((l) => l.name),
+        orig.layers.map((l) => l.name),
+      );
       assert.equal(comp.countParams(), orig.countParams());
       const kernels = prunableKernels(comp);
-      assert.deepEqual(kernels.map((k) => k.kind), ['conv', 'conv', 'dense']);
+      assert.deepEqual(
+        kernels.map((k) => k.kind),
+        ['conv', 'conv', 'dense'],
+      );
       const origKernels = prunableKernels(orig);
       for (const [i, k] of kernels.entries()) {
         const w = k.kernel.read().dataSync() as Float32Array;

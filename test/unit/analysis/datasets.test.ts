@@ -101,7 +101,10 @@ test('cifar: binary batches decode to NHWC with their labels', () => {
   assert.deepEqual(Array.from(ds.train.labels), ref.labels.slice(0, 10));
   assert.deepEqual(Array.from(ds.test.labels), ref.labels.slice(10));
   const [r, g, b, r1] = ref.firstPixels;
-  assert.deepEqual(Array.from(ds.train.images.subarray(0, 4)).map((v) => Math.round(v * 255)), [r, g, b, r1]);
+  assert.deepEqual(
+    Array.from(ds.train.images.subarray(0, 4)).map((v) => Math.round(v * 255)),
+    [r, g, b, r1],
+  );
   assert.ok(ds.notes?.some((n) => /batches 3, 4, 5 absent/.test(n)));
 
   const dir = mkdtempSync(join(tmpdir(), 'fc-cifar-'));

@@ -28,7 +28,10 @@ test('blocks are spread evenly over three stages and only ever grow with the ord
   for (let l = 0; l < 40; l++) {
     const a = blocksPerStage(l);
     const b = blocksPerStage(l + 1);
-    assert.equal(a.reduce((s, v) => s + v, 0), l);
+    assert.equal(
+      a.reduce((s, v) => s + v, 0),
+      l,
+    );
     assert.ok(Math.max(...a) - Math.min(...a) <= 1);
     assert.ok(a.every((v, i) => v <= b[i]));
   }
@@ -57,7 +60,9 @@ test('output shapes for several orders, inputs and targets', () => {
       const y = net.apply(x);
       assert.deepEqual(y.shape, [2, ...c.targetShape], `order ${order} ${c.inputShape} → ${c.targetShape}`);
       // One kernel and one bias per conv: input, projections of strided stages, blocks, output.
-      const strided = [0, 1, 2].filter((i) => stageStrides(c.inputShape[0], c.targetShape[0])[i] > 1 || stageStrides(c.inputShape[1], c.targetShape[1])[i] > 1).length;
+      const strided = [0, 1, 2].filter(
+        (i) => stageStrides(c.inputShape[0], c.targetShape[0])[i] > 1 || stageStrides(c.inputShape[1], c.targetShape[1])[i] > 1,
+      ).length;
       assert.equal(net.variables.length, 2 * (2 + strided + order));
       x.dispose();
       y.dispose();

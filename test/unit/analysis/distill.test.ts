@@ -11,8 +11,16 @@ import { cutModel, defaultTargetLayer, loadLayersModel, loadTeacher } from '../.
 import { trainedFixture } from '../../fixtures/variants/smallCnn';
 
 test('student strides: per stage, downsampling late; a feature larger than the input is refused', () => {
-  assert.deepEqual(studentStrides([28, 28], [7, 7]), [[1, 1], [2, 2], [2, 2]]);
-  assert.deepEqual(studentStrides([8, 8], [8, 8]), [[1, 1], [1, 1], [1, 1]]);
+  assert.deepEqual(studentStrides([28, 28], [7, 7]), [
+    [1, 1],
+    [2, 2],
+    [2, 2],
+  ]);
+  assert.deepEqual(studentStrides([8, 8], [8, 8]), [
+    [1, 1],
+    [1, 1],
+    [1, 1],
+  ]);
   assert.throws(() => studentStrides([8, 8], [16, 16]), BadInputError);
 });
 
@@ -35,7 +43,17 @@ test('distill: the paper’s student (the disentangler with 7 ReLU layers) under
     assert.equal(report.targetLayer, 'conv2');
     assert.equal(report.head, 'original, frozen');
     assert.equal(STUDENT_ORDER, 7);
-    assert.deepEqual(report.student, { architecture: 'disentangler', order: 7, width: 8, blocks: [2, 2, 3], strides: [[1, 1], [1, 1], [2, 2]] });
+    assert.deepEqual(report.student, {
+      architecture: 'disentangler',
+      order: 7,
+      width: 8,
+      blocks: [2, 2, 3],
+      strides: [
+        [1, 1],
+        [1, 1],
+        [2, 2],
+      ],
+    });
     assert.deepEqual(report.reluLayers, { original: 2, student: 7 });
     const m = await loadLayersModel(out);
     try {
@@ -48,7 +66,10 @@ test('distill: the paper’s student (the disentangler with 7 ReLU layers) under
       const orig = await loadLayersModel(model);
       try {
         const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-        assert.ok(same(Array.from(m.getLayer('out').getWeights()[0].dataSync()), Array.from(orig.getLayer('out').getWeights()[0].dataSync())), 'the head is the original one');
+        assert.ok(
+          same(Array.from(m.getLayer('out').getWeights()[0].dataSync()), Array.from(orig.getLayer('out').getWeights()[0].dataSync())),
+          'the head is the original one',
+        );
         // The saved student's feature fits the original's as well as the trained Φ did: the export is exact.
         const d = loadDataset(data);
         const x = tf.tensor4d(d.train.images, [d.train.count, d.train.height, d.train.width, 1]);

@@ -51,7 +51,10 @@ test('an unknown request gets a jsonrpc error, and the engine stays up', async (
 
 test('console output of the engine reaches the host as log notifications, not stdout', async () => {
   await connection.sendRequest(capabilitiesRequest);
-  assert.ok(logs.some((l) => /ready/.test(l)), `logs: ${logs.join(' | ')}`);
+  assert.ok(
+    logs.some((l) => /ready/.test(l)),
+    `logs: ${logs.join(' | ')}`,
+  );
 });
 
 test('shutdown ends the process cleanly', async () => {

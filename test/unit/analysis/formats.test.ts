@@ -49,7 +49,11 @@ test('tfjs graph model: outputs, accuracy and the cut at a node', async () => {
   const f = await t.runTrunk(x);
   const d2 = tf.max(tf.abs(tf.sub(await t.runHead(f), await t.runModel(x)))).dataSync()[0];
   assert.ok(d2 <= 1e-6);
-  const stats = await teacherStats(t, data.test, Int32Array.from({ length: data.test.count }, (_, i) => i));
+  const stats = await teacherStats(
+    t,
+    data.test,
+    Int32Array.from({ length: data.test.count }, (_, i) => i),
+  );
   assert.ok(Math.abs(stats.accuracy - ref.testAccuracy) < 1e-6);
   await t.dispose();
 
@@ -102,7 +106,11 @@ test('formats: huge files are refused before they are read', async () => {
       ftruncateSync(fd, 3 * 2 ** 30);
       closeSync(fd);
     }
-    for (const name of ['huge.onnx', 'huge.pt']) await assert.rejects(loadTeacher(join(dir, name), undefined, { inputShape: [8, 8, 3], python: '/nonexistent' }), isBad(new RegExp(`${name}: 3\\.0 GiB is larger than`)));
+    for (const name of ['huge.onnx', 'huge.pt'])
+      await assert.rejects(
+        loadTeacher(join(dir, name), undefined, { inputShape: [8, 8, 3], python: '/nonexistent' }),
+        isBad(new RegExp(`${name}: 3\\.0 GiB is larger than`)),
+      );
     // The .keras magic check reads only the first bytes: zeros are not a zip.
     await assert.rejects(loadTeacher(join(dir, 'huge.keras')), isBad(/huge\.keras: not a zip archive/));
     assert.throws(() => loadDataset(join(dir, 'huge.npz')), isBad(/huge\.npz: 3\.0 GiB is more than an \.npz/));
@@ -124,7 +132,10 @@ test('exemplars: any format, layer chosen by the target feature size, mismatches
   const ex2 = await loadExemplar(join(F, 'graph'), early);
   assert.equal(ex2.targetLayer, 'bn1/FusedBatchNormV3');
   await ex2.dispose();
-  await assert.rejects(loadExemplar(join(F, 'keras_cnn.keras'), early, { layer: 'conv2' }), isBad(/exemplar .*keras_cnn\.keras: its feature at 'conv2' is 4×4×8, the target's is 8×8×8/));
+  await assert.rejects(
+    loadExemplar(join(F, 'keras_cnn.keras'), early, { layer: 'conv2' }),
+    isBad(/exemplar .*keras_cnn\.keras: its feature at 'conv2' is 4×4×8, the target's is 8×8×8/),
+  );
   await early.dispose();
   // A target with 2×2 positions: no layer of the exemplar fits.
   const dir = mkdtempSync(join(tmpdir(), 'fc-ex-'));

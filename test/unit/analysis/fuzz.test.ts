@@ -183,7 +183,11 @@ if (!isMainThread) {
           w.on('error', (e) => failures.push(`${cases[current].id} (${cases[current].mutation}): worker crashed: ${e.message}`));
           w.on('exit', () => {
             clearTimeout(timer);
-            resolve(outcomes.length >= cases.length ? cases.length : Math.max(current + 1, outcomes.length > 0 ? cases.findIndex((c) => c.id === outcomes[outcomes.length - 1].id) + 1 : start + 1));
+            resolve(
+              outcomes.length >= cases.length
+                ? cases.length
+                : Math.max(current + 1, outcomes.length > 0 ? cases.findIndex((c) => c.id === outcomes[outcomes.length - 1].id) + 1 : start + 1),
+            );
           });
         });
       }
@@ -191,11 +195,14 @@ if (!isMainThread) {
       rmSync(dir, { recursive: true, force: true });
     }
     const count = (r: Outcome['result']) => outcomes.filter((o) => o.result === r).length;
-    process.stdout.write(`# fuzz: ${cases.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${count('loaded')} loaded, ${count('bad-input')} BadInputError, ${count('other')} other\n`);
+    process.stdout.write(
+      `# fuzz: ${cases.length} cases in ${((Date.now() - started) / 1000).toFixed(1)} s: ${count('loaded')} loaded, ${count('bad-input')} BadInputError, ${count('other')} other\n`,
+    );
     // Every BadInputError names the file it is about (or the folder that holds it).
     for (const o of outcomes.filter((x) => x.result === 'bad-input')) {
       const c = cases.find((x) => x.id === o.id) as Case;
-      if (!o.message.includes(c.target.unit) && !o.message.includes(relative(c.target.unit, c.target.file))) failures.push(`${o.id}: the error does not name the file: ${o.message}`);
+      if (!o.message.includes(c.target.unit) && !o.message.includes(relative(c.target.unit, c.target.file)))
+        failures.push(`${o.id}: the error does not name the file: ${o.message}`);
     }
     assert.deepEqual(failures, []);
   });

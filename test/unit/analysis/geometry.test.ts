@@ -32,16 +32,54 @@ for (const convention of Object.keys(expected) as Convention[]) {
 }
 
 test('windows that follow no grid are refused with the reason', () => {
-  assert.deepEqual(axisFromWindows([[0, 2], [1, 3], [2, 4], [3, 5]], 8), { stride: 1, offset: 0, field: 3 });
+  assert.deepEqual(
+    axisFromWindows(
+      [
+        [0, 2],
+        [1, 3],
+        [2, 4],
+        [3, 5],
+      ],
+      8,
+    ),
+    { stride: 1, offset: 0, field: 3 },
+  );
   assert.match(axisFromWindows([[0, 7]], 8) as string, /single position/);
-  assert.match(axisFromWindows([[0, 2], [1, 4], [3, 5], [5, 7]], 8) as string, /output/);
-  assert.match(axisFromWindows([[0, 2], [-1, -1]], 8) as string, /do not depend/);
+  assert.match(
+    axisFromWindows(
+      [
+        [0, 2],
+        [1, 4],
+        [3, 5],
+        [5, 7],
+      ],
+      8,
+    ) as string,
+    /output/,
+  );
+  assert.match(
+    axisFromWindows(
+      [
+        [0, 2],
+        [-1, -1],
+      ],
+      8,
+    ) as string,
+    /do not depend/,
+  );
 });
 
 test('the plan reproduces the usual conventions layer for layer', () => {
   const tfSame = planAxis(expected['tf-same'], 28, 7);
   assert.deepEqual(tfSame.strides, [1, 2, 2]);
-  assert.deepEqual([tfSame.inputPad, tfSame.pads[1], tfSame.pads[2]], [[1, 1], [0, 1], [0, 1]]);
+  assert.deepEqual(
+    [tfSame.inputPad, tfSame.pads[1], tfSame.pads[2]],
+    [
+      [1, 1],
+      [0, 1],
+      [0, 1],
+    ],
+  );
   assert.deepEqual(tfSame.sizes, [28, 28, 14, 7]);
   const torch = planAxis(expected.torch, 28, 7);
   assert.deepEqual([torch.inputPad[0], torch.pads[1][0], torch.pads[2][0]], [1, 1, 1]);
@@ -57,7 +95,10 @@ test('every plan centres its window on the grid and covers the field, for stride
         const out = 5;
         const inSize = stride * out + 6;
         const plan = planAxis(g, inSize, out);
-        assert.equal(plan.strides.reduce((a, b) => a * b, 1), stride);
+        assert.equal(
+          plan.strides.reduce((a, b) => a * b, 1),
+          stride,
+        );
         for (let i = 0; i < out; i++) {
           const [a, b] = planWindow(plan, i);
           const [ta, tb] = [stride * i - offset, stride * i - offset + field - 1];

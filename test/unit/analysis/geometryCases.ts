@@ -11,7 +11,17 @@ export function convTrunk(convention: Convention, relu: boolean, seed = 1): tfl.
   const init = (k: number) => tfl.initializers.glorotNormal({ seed: seed * 10 + k });
   const biasInit = (k: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.1, seed: seed * 10 + 5 + k });
   const conv = (k: number, strides: number, padding: 'same' | 'valid', first = false) =>
-    tfl.layers.conv2d({ ...(first ? { inputShape: [28, 28, 1] } : {}), filters: 8, kernelSize: 3, strides, padding, activation: act, kernelInitializer: init(k), biasInitializer: biasInit(k), name: `conv${k}` });
+    tfl.layers.conv2d({
+      ...(first ? { inputShape: [28, 28, 1] } : {}),
+      filters: 8,
+      kernelSize: 3,
+      strides,
+      padding,
+      activation: act,
+      kernelInitializer: init(k),
+      biasInitializer: biasInit(k),
+      name: `conv${k}`,
+    });
   if (convention === 'tf-same' || convention === 'valid') {
     const p = convention === 'tf-same' ? 'same' : 'valid';
     m.add(conv(1, 1, p, true));
@@ -43,4 +53,3 @@ export const expected: Record<Convention, Geometry['height']> = {
   // conv 3 (pad 1), pool 2, conv 3 (pad 1), pool 2, conv 3 (pad 1): field 3 + 1 + 2·2 + 2 + 4·2 = 18, offset 1 + 2 + 4 = 7.
   pool: { stride: 4, offset: 7, field: 18 },
 };
-

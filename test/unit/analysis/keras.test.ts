@@ -15,7 +15,12 @@ import { h5wasm, keras3ToKeras2, loadKerasModel } from '../../../src/analysis/te
 import { loadTeacher, teacherStats } from '../../../src/analysis/teacher/teacher';
 
 const F = join(__dirname, '..', '..', 'fixtures', 'formats');
-const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as { testAccuracy: number; testOutputs: number[][]; defaultLayer: string; featureShape: number[] };
+const ref = JSON.parse(readFileSync(join(F, 'keras_ref.json'), 'utf8')) as {
+  testAccuracy: number;
+  testOutputs: number[][];
+  defaultLayer: string;
+  featureShape: number[];
+};
 const isBad = (re: RegExp) => (e: unknown) => e instanceof BadInputError && re.test(e.message);
 
 for (const file of ['keras_cnn.h5', 'keras_cnn.keras']) {
@@ -27,7 +32,10 @@ for (const file of ['keras_cnn.h5', 'keras_cnn.keras']) {
     assert.equal(t.targetLayer, ref.defaultLayer);
     assert.deepEqual(t.featureShape, ref.featureShape);
     assert.equal(t.probabilities, true);
-    assert.deepEqual(t.layers.map((l) => l.name), ['image', 'conv1', 'bn1', 'conv2', 'pool', 'out']);
+    assert.deepEqual(
+      t.layers.map((l) => l.name),
+      ['image', 'conv1', 'bn1', 'conv2', 'pool', 'out'],
+    );
     const data = loadDataset(join(F, 'data.npz'));
     const x = tf.tensor4d(data.test.images.subarray(0, 8 * 192), [8, 8, 8, 3]);
     const y = (await t.runModel(x)).arraySync() as number[][];
@@ -37,7 +45,11 @@ for (const file of ['keras_cnn.h5', 'keras_cnn.keras']) {
     const f = await t.runTrunk(x);
     const d2 = tf.max(tf.abs(tf.sub(await t.runHead(f), await t.runModel(x)))).dataSync()[0];
     assert.ok(d2 <= 1e-6);
-    const stats = await teacherStats(t, data.test, Int32Array.from({ length: data.test.count }, (_, i) => i));
+    const stats = await teacherStats(
+      t,
+      data.test,
+      Int32Array.from({ length: data.test.count }, (_, i) => i),
+    );
     assert.ok(Math.abs(stats.accuracy - ref.testAccuracy) < 1e-6, `accuracy ${stats.accuracy} vs ${ref.testAccuracy}`);
     await assert.rejects(loadTeacher(join(F, file), 'nope'), isBad(/no layer named 'nope'/));
     await t.dispose();
@@ -54,7 +66,12 @@ test('keras: Keras 3 serialisation is rewritten to the Keras 2 form', () => {
     name: 'd',
     inbound_nodes: [{ args: [{ class_name: '__keras_tensor__', config: { shape: [null, 3], dtype: 'float32', keras_history: ['inp', 0, 0] } }], kwargs: {} }],
   };
-  assert.deepEqual(keras3ToKeras2(k3), { class_name: 'Dense', config: { name: 'd', units: 2, dtype: 'float32' }, name: 'd', inbound_nodes: [[['inp', 0, 0, {}]]] });
+  assert.deepEqual(keras3ToKeras2(k3), {
+    class_name: 'Dense',
+    config: { name: 'd', units: 2, dtype: 'float32' },
+    name: 'd',
+    inbound_nodes: [[['inp', 0, 0, {}]]],
+  });
 });
 
 test('keras: unsupported layers, weights-only files, NaN and misshapen weights are named', async () => {

@@ -31,8 +31,30 @@ const CASES: Case[] = [
   { x: [2, 6, 10, 3], k: [1, 1], cout: 5, strides: [1, 1], pad: 'same' },
   { x: [2, 10, 6, 3], k: [5, 3], cout: 4, strides: [1, 2], pad: 'same' },
   { x: [2, 7, 7, 2], k: [2, 2], cout: 3, strides: [1, 1], pad: 'same' },
-  { x: [2, 7, 7, 2], k: [3, 3], cout: 3, strides: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
-  { x: [2, 9, 9, 2], k: [3, 3], cout: 3, strides: [2, 2], pad: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+  {
+    x: [2, 7, 7, 2],
+    k: [3, 3],
+    cout: 3,
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 2],
+      [0, 0],
+    ],
+  },
+  {
+    x: [2, 9, 9, 2],
+    k: [3, 3],
+    cout: 3,
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [1, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  },
   { x: [4, 16, 16, 32], k: [3, 3], cout: 32, strides: [2, 2], pad: 'same' },
   // Kernel smaller than the stride: some phases of dx get no tap at all.
   { x: [2, 8, 8, 3], k: [1, 1], cout: 4, strides: [2, 2], pad: 'same' },
@@ -48,7 +70,18 @@ const CASES: Case[] = [
   { x: [2, 8, 8, 16], k: [3, 3], cout: 4, strides: [2, 2], pad: 'valid' },
   { x: [2, 10, 6, 16], k: [5, 3], cout: 3, strides: [1, 2], pad: 'same' },
   { x: [2, 6, 5, 16], k: [1, 1], cout: 6, strides: [1, 1], pad: 'same' },
-  { x: [2, 7, 7, 16], k: [3, 3], cout: 3, strides: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  {
+    x: [2, 7, 7, 16],
+    k: [3, 3],
+    cout: 3,
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 2],
+      [0, 0],
+    ],
+  },
 ];
 
 function outShape(c: Case): [number, number, number, number] {
@@ -69,16 +102,27 @@ async function onBackend(name: 'cpu' | 'wasm', f: () => tf.Tensor): Promise<Floa
   }
 }
 
-
 const name = (c: Case): string => `x ${c.x} k ${c.k} cout ${c.cout} strides ${c.strides} pad ${JSON.stringify(c.pad)}`;
 
 for (const [idx, c] of CASES.entries()) {
   test(`Conv2DBackpropFilter matches cpu: ${name(c)}`, async () => {
-    const xs = random(c.x.reduce((a, b) => a * b), 10 + idx);
+    const xs = random(
+      c.x.reduce((a, b) => a * b),
+      10 + idx,
+    );
     const ys = outShape(c);
-    const dys = random(ys.reduce((a, b) => a * b), 50 + idx);
+    const dys = random(
+      ys.reduce((a, b) => a * b),
+      50 + idx,
+    );
     const filterShape: [number, number, number, number] = [...c.k, c.x[3], c.cout];
-    const run = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(xs, c.x), dy: tf.tensor4d(dys, ys) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const run = () =>
+      tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(xs, c.x), dy: tf.tensor4d(dys, ys) }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        filterShape,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
     const want = await onBackend('cpu', () => tf.tidy(run));
     const got = await onBackend('wasm', () => tf.tidy(run));
     assertClose(got, want, 'dW');
@@ -87,8 +131,17 @@ for (const [idx, c] of CASES.entries()) {
   test(`Conv2DBackpropInput matches cpu: ${name(c)}`, async () => {
     const ws = random(c.k[0] * c.k[1] * c.x[3] * c.cout, 20 + idx);
     const ys = outShape(c);
-    const dys = random(ys.reduce((a, b) => a * b), 70 + idx);
-    const run = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor4d(dys, ys), filter: tf.tensor4d(ws, [...c.k, c.x[3], c.cout]) }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dys = random(
+      ys.reduce((a, b) => a * b),
+      70 + idx,
+    );
+    const run = () =>
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tf.tensor4d(dys, ys), filter: tf.tensor4d(ws, [...c.k, c.x[3], c.cout]) }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        inputShape: c.x,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
     const want = await onBackend('cpu', () => tf.tidy(run));
     const got = await onBackend('wasm', () => tf.tidy(run));
     assertClose(got, want, 'dx');
@@ -101,7 +154,11 @@ test('gradients of a strided conv net through tf.grads agree with cpu, and no te
   const w2s = random(3 * 3 * 8 * 4, 3);
   const f = (x: tf.Tensor4D, w1: tf.Tensor4D, w2: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(tf.relu(tf.conv2d(x, w1, 1, 'same')), w2, 2, 'same')));
   const grads = () => {
-    const [gx, g1, g2] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([tf.tensor4d(xs, [2, 12, 12, 3]), tf.tensor4d(w1s, [3, 3, 3, 8]), tf.tensor4d(w2s, [3, 3, 8, 4])]);
+    const [gx, g1, g2] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([
+      tf.tensor4d(xs, [2, 12, 12, 3]),
+      tf.tensor4d(w1s, [3, 3, 3, 8]),
+      tf.tensor4d(w2s, [3, 3, 8, 4]),
+    ]);
     return tf.concat([gx, g1, g2].map((g) => tf.reshape(g, [-1])));
   };
   const want = await onBackend('cpu', () => tf.tidy(grads));
@@ -114,7 +171,14 @@ test('gradients of a strided conv net through tf.grads agree with cpu, and no te
 
 test('Sum over the leading axes (bias gradients) and the reductions it leaves to the stock kernel match cpu', async () => {
   const xs = random(3 * 5 * 4 * 6, 99);
-  const cases: Array<[number[] | number, boolean]> = [[[0, 1, 2], false], [[2, 0, 1], true], [[0, 1], false], [[3], false], [-1, true], [[1, 2], false]];
+  const cases: Array<[number[] | number, boolean]> = [
+    [[0, 1, 2], false],
+    [[2, 0, 1], true],
+    [[0, 1], false],
+    [[3], false],
+    [-1, true],
+    [[1, 2], false],
+  ];
   for (const [axis, keepDims] of cases) {
     const run = () => tf.sum(tf.tensor4d(xs, [3, 5, 4, 6]), axis, keepDims);
     const want = await onBackend('cpu', () => tf.tidy(run));
@@ -154,7 +218,8 @@ test('Adam steps of a strided disentangler give the same losses and weights on w
   };
   const cpu = await run('cpu');
   const wasm = await run('wasm');
-  for (let i = 0; i < cpu.losses.length; i++) assert.ok(Math.abs(cpu.losses[i] - wasm.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `loss ${i}: ${cpu.losses[i]} vs ${wasm.losses[i]}`);
+  for (let i = 0; i < cpu.losses.length; i++)
+    assert.ok(Math.abs(cpu.losses[i] - wasm.losses[i]) <= 1e-4 * Math.abs(cpu.losses[i]), `loss ${i}: ${cpu.losses[i]} vs ${wasm.losses[i]}`);
   assert.ok(cpu.losses[3] < cpu.losses[0]);
   assertClose(wasm.weights, cpu.weights, 'weights after 5 steps');
 });

@@ -82,7 +82,17 @@ function oneReluTeacher(convention: Convention): tfl.LayersModel {
   const pad = (name: string, inputShape?: number[]) => tfl.layers.zeroPadding2d({ ...(inputShape ? { inputShape } : {}), padding: 1, name });
   const padding = convention === 'tf-same' || convention === 'pool' ? 'same' : 'valid';
   if (convention === 'torch') m.add(pad('pad1', [H, H, 1]));
-  m.add(tfl.layers.conv2d({ ...(convention === 'torch' ? {} : first), filters: 6, kernelSize: 3, padding, activation: 'relu', kernelInitializer: init(1), name: 'conv1' }));
+  m.add(
+    tfl.layers.conv2d({
+      ...(convention === 'torch' ? {} : first),
+      filters: 6,
+      kernelSize: 3,
+      padding,
+      activation: 'relu',
+      kernelInitializer: init(1),
+      name: 'conv1',
+    }),
+  );
   if (convention === 'torch') m.add(pad('pad2'));
   if (convention === 'pool') m.add(tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'pool1' }));
   m.add(tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: convention === 'pool' ? 1 : 2, padding, kernelInitializer: init(2), name: 'feature' }));
@@ -123,9 +133,22 @@ async function run(kind: 'linear' | 'onerelu', format: Format, convention: Conve
     writeData(data, size, 600, 'train', 1);
     writeData(data, size, 200, 't10k', 2);
     const { path, layer } = await checkpoint(root, format, kind, convention);
-    const { result } = await analyze({ checkpoint: path, data, layer, orders, width: 16, budget, backend: 'wasm', seed: 1, out: join(root, 'r.json'), progressToken: 't' });
+    const { result } = await analyze({
+      checkpoint: path,
+      data,
+      layer,
+      orders,
+      width: 16,
+      budget,
+      backend: 'wasm',
+      seed: 1,
+      out: join(root, 'r.json'),
+      progressToken: 't',
+    });
     const rho = Object.fromEntries(result.components.map((c) => [c.order, c.rho]));
-    process.stdout.write(`# ${kind} ${format} ${convention}: ρ ${result.components.map((c) => `${c.order}:${c.rho.toFixed(3)} (fit ${c.fit?.toFixed(3)}, ${c.epochs} epochs${c.converged ? '' : ', budget'}${c.restored ? ' restored' : ''})`).join(' ')} residue ${result.residue.rho.toFixed(3)}; ${result.geometryNote}\n`);
+    process.stdout.write(
+      `# ${kind} ${format} ${convention}: ρ ${result.components.map((c) => `${c.order}:${c.rho.toFixed(3)} (fit ${c.fit?.toFixed(3)}, ${c.epochs} epochs${c.converged ? '' : ', budget'}${c.restored ? ' restored' : ''})`).join(' ')} residue ${result.residue.rho.toFixed(3)}; ${result.geometryNote}\n`,
+    );
     assert.ok(result.geometry, `the grid was read: ${result.geometryNote}`);
     return { rho, residue: result.residue.rho };
   } finally {

@@ -17,7 +17,12 @@ import { exportTorchToOnnx } from '../../../src/analysis/teacher/pytorch';
 import { checkTeacherFits, loadTeacher, teacherStats } from '../../../src/analysis/teacher/teacher';
 
 const F = join(__dirname, '..', '..', 'fixtures', 'formats');
-const ref = JSON.parse(readFileSync(join(F, 'torch_ref.json'), 'utf8')) as { testAccuracy: number; testLogits: number[][]; featureShapeNCHW: number[]; testFeatureSum: number[] };
+const ref = JSON.parse(readFileSync(join(F, 'torch_ref.json'), 'utf8')) as {
+  testAccuracy: number;
+  testLogits: number[][];
+  featureShapeNCHW: number[];
+  testFeatureSum: number[];
+};
 const isBad = (re: RegExp) => (e: unknown) => e instanceof BadInputError && re.test(e.message);
 
 function maxDiff(a: number[][], b: number[][]): number {
@@ -149,10 +154,16 @@ test('pytorch: TorchScript and state dict checkpoints export to ONNX and match P
     assert.ok(d2 <= 1e-4, `state-dict export differs by ${d2}`);
     await sd.dispose();
     await assert.rejects(loadTeacher(join(dir, 'cnn_state.pth'), undefined, { ...opts, modelClass: 'tiny_cnn:Nope' }), isBad(/cannot import tiny_cnn:Nope/));
-    await assert.rejects(loadTeacher(join(dir, 'cnn_state.pth'), undefined, { inputShape: [8, 8, 3], cacheDir: join(dir, 'c2'), python: '/nonexistent/python' }), isBad(/not found/));
+    await assert.rejects(
+      loadTeacher(join(dir, 'cnn_state.pth'), undefined, { inputShape: [8, 8, 3], cacheDir: join(dir, 'c2'), python: '/nonexistent/python' }),
+      isBad(/not found/),
+    );
     await assert.rejects(loadTeacher(join(dir, 'cnn_state.pth'), undefined, { python, cacheDir: join(dir, 'c3') }), isBad(/input image size/));
     writeFileSync(join(dir, 'junk.pt'), 'not a checkpoint');
-    await assert.rejects(loadTeacher(join(dir, 'junk.pt'), undefined, { ...opts, modelClass: 'tiny_cnn:TinyCnn' }), isBad(/junk\.pt: PyTorch export to ONNX failed/));
+    await assert.rejects(
+      loadTeacher(join(dir, 'junk.pt'), undefined, { ...opts, modelClass: 'tiny_cnn:TinyCnn' }),
+      isBad(/junk\.pt: PyTorch export to ONNX failed/),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

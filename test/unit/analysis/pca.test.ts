@@ -21,7 +21,15 @@ test('points on a line: the first component explains 100% and points along the l
 });
 
 test('a cross of points: variances 8/3 and 2/3, ratios 0.8 and 0.2, axes as directions', () => {
-  const p = pca([[2, 0], [-2, 0], [0, 1], [0, -1]], 2);
+  const p = pca(
+    [
+      [2, 0],
+      [-2, 0],
+      [0, 1],
+      [0, -1],
+    ],
+    2,
+  );
   close(p.explainedVariance[0], 8 / 3);
   close(p.explainedVariance[1], 2 / 3);
   close(p.explainedVarianceRatio[0], 0.8);
@@ -36,8 +44,14 @@ test('fewer points than dimensions (8-d vectors of 5 models) works', () => {
   const p = pca(x, 2);
   assert.equal(p.components.length, 2);
   assert.equal(p.components[0].length, 8);
-  close(p.components[0].reduce((s, c) => s + c * c, 0), 1);
-  close(p.components[0].reduce((s, c, i) => s + c * p.components[1][i], 0), 0);
+  close(
+    p.components[0].reduce((s, c) => s + c * c, 0),
+    1,
+  );
+  close(
+    p.components[0].reduce((s, c, i) => s + c * p.components[1][i], 0),
+    0,
+  );
   assert.ok(p.explainedVarianceRatio[0] >= p.explainedVarianceRatio[1]);
   p.scores.forEach((s, i) => projectPca(p, x[i]).forEach((v, j) => close(v, s[j])));
 });
@@ -56,6 +70,9 @@ test('the regressor plane in PCA space reproduces predictions for points in that
   const p = pca(x, 2);
   const plane = regressionPlaneInPca(model, p);
   x.forEach((row, i) => close(plane.intercept + plane.slopes[0] * p.scores[i][0] + plane.slopes[1] * p.scores[i][1], predictLinear(model, row), 1e-8));
-  const fitted = fitLinear(x, x.map((r) => predictLinear(model, r)));
+  const fitted = fitLinear(
+    x,
+    x.map((r) => predictLinear(model, r)),
+  );
   assert.equal(fitted.coefficients.length, 4);
 });

@@ -56,7 +56,10 @@ test('result files are read with one clear line when a needed field is missing',
   };
   const good = syntheticResult(0, mulberry32(1));
   assert.deepEqual(readPredictSource(write('good.json', good)), good);
-  assert.throws(() => readPredictSource(write('broken.json', '{')), (e: unknown) => e instanceof BadInputError && /broken\.json: not a readable/.test(e.message));
+  assert.throws(
+    () => readPredictSource(write('broken.json', '{')),
+    (e: unknown) => e instanceof BadInputError && /broken\.json: not a readable/.test(e.message),
+  );
   assert.throws(() => readPredictSource(write('v2.json', { ...good, schemaVersion: 2 })), BadInputError);
   assert.throws(() => readPredictSource(write('noteacher.json', { ...good, teacher: {} })), /teacher/);
   assert.throws(() => readPredictSource(write('rel.json', { ...good, reliability: [{ order: 0 }] })), /reliableVariance/);
@@ -94,11 +97,17 @@ test('the --for model is kept out of the fit even when it is in the list', () =>
 });
 
 test('too few models, or a file without reliability, is a BadInputError', () => {
-  assert.throws(() => predictFromResults(collection(9, 5)), (e: unknown) => e instanceof BadInputError && /at least 10/.test(e.message));
+  assert.throws(
+    () => predictFromResults(collection(9, 5)),
+    (e: unknown) => e instanceof BadInputError && /at least 10/.test(e.message),
+  );
   assert.doesNotThrow(() => predictFromResults(collection(9, 5), { orders: [0, 2], repeats: 5 }));
   const inputs = collection(12, 6);
   delete inputs[4].result.reliability;
-  assert.throws(() => predictFromResults(inputs), (e: unknown) => e instanceof BadInputError && /model-4\.json.*no reliability/.test(e.message));
+  assert.throws(
+    () => predictFromResults(inputs),
+    (e: unknown) => e instanceof BadInputError && /model-4\.json.*no reliability/.test(e.message),
+  );
 });
 
 test('the command prints MAE, R², the spread, a table and the prediction; --json carries the PCA', () => {
@@ -151,7 +160,12 @@ function mixed(base: number, groups: { n: number; change: (r: Record<string, unk
   const rand = mulberry32(seed);
   let i = 0;
   const make = (change?: (r: Record<string, unknown>) => void) => {
-    const result: Record<string, unknown> = { ...syntheticResult(i, rand, 0.01), width: 16, featureShape: [7, 7, 16], reliabilitySettings: structuredClone(SETTINGS) };
+    const result: Record<string, unknown> = {
+      ...syntheticResult(i, rand, 0.01),
+      width: 16,
+      featureShape: [7, 7, 16],
+      reliabilitySettings: structuredClone(SETTINGS),
+    };
     change?.(result);
     return { path: `/r/model-${i++}.json`, result: result as unknown as PredictInput['result'] };
   };
@@ -173,12 +187,27 @@ test('analyses with the same settings: no differing setting, no warning, every o
 });
 
 test('mixed budgets and reliability methods: the report names each differing setting with its counts, and the warning says so', () => {
-  const inputs = mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]);
+  const inputs = mixed(12, [
+    { n: 3, change: standardBudget },
+    { n: 2, change: targetPhi },
+  ]);
   const r = predictFromResults(inputs, { repeats: 20 });
   assert.equal(r.models.length, 17, 'without --consistent-only every analysis is fitted');
   assert.deepEqual(r.settings?.differing, [
-    { setting: 'budget', counts: [{ value: 'quick', analyses: 14 }, { value: 'standard', analyses: 3 }] },
-    { setting: 'reliability method', counts: [{ value: 'joint', analyses: 15 }, { value: 'target-phi', analyses: 2 }] },
+    {
+      setting: 'budget',
+      counts: [
+        { value: 'quick', analyses: 14 },
+        { value: 'standard', analyses: 3 },
+      ],
+    },
+    {
+      setting: 'reliability method',
+      counts: [
+        { value: 'joint', analyses: 15 },
+        { value: 'target-phi', analyses: 2 },
+      ],
+    },
   ]);
   assert.equal(r.settings?.largestGroup, 12);
   const warning = predictSettingsWarning(r.settings);
@@ -195,23 +224,47 @@ test('mixed budgets and reliability methods: the report names each differing set
     ['target feature shape', (x) => (x.featureShape = [14, 14, 16])],
   ];
   for (const [setting, change] of each) {
-    const diffs = settingDifferences(mixed(2, [{ n: 1, change }]).map((x) => x.result), 'predict');
-    assert.deepEqual(diffs.map((d) => d.setting), [setting]);
+    const diffs = settingDifferences(
+      mixed(2, [{ n: 1, change }]).map((x) => x.result),
+      'predict',
+    );
+    assert.deepEqual(
+      diffs.map((d) => d.setting),
+      [setting],
+    );
   }
 });
 
 test('--consistent-only fits the largest group with the same settings and names the ones left out', () => {
-  const inputs = mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]);
-  assert.deepEqual(consistentGroups(inputs.map((i) => i.result), 'predict').map((g) => g.length), [12, 3, 2]);
+  const inputs = mixed(12, [
+    { n: 3, change: standardBudget },
+    { n: 2, change: targetPhi },
+  ]);
+  assert.deepEqual(
+    consistentGroups(
+      inputs.map((i) => i.result),
+      'predict',
+    ).map((g) => g.length),
+    [12, 3, 2],
+  );
   const r = predictFromResults(inputs, { repeats: 20, consistentOnly: true });
-  assert.deepEqual(r.models.map((m) => m.path), inputs.slice(0, 12).map((i) => i.path));
-  assert.deepEqual(r.settings?.leftOut.map((l) => l.label), ['resnet-12.h5', 'resnet-13.h5', 'resnet-14.h5', 'resnet-15.h5', 'resnet-16.h5']);
+  assert.deepEqual(
+    r.models.map((m) => m.path),
+    inputs.slice(0, 12).map((i) => i.path),
+  );
+  assert.deepEqual(
+    r.settings?.leftOut.map((l) => l.label),
+    ['resnet-12.h5', 'resnet-13.h5', 'resnet-14.h5', 'resnet-15.h5', 'resnet-16.h5'],
+  );
   assert.equal(r.settings?.consistentOnly, true);
   assert.match(predictSettingsWarning(r.settings), /Only the largest group with the same settings was fitted: 12 of 17 analyses; left out: resnet-12\.h5, /);
   // With a model to predict, the group is that model's: a regressor from other settings says nothing about it.
   const five = mixed(12, [{ n: 5, change: standardBudget }]);
   const own = predictFromResults(five, { repeats: 20, consistentOnly: true, orders: [0] }, five[13]);
-  assert.deepEqual(own.models.map((m) => m.path), [12, 14, 15, 16].map((i) => five[i].path));
+  assert.deepEqual(
+    own.models.map((m) => m.path),
+    [12, 14, 15, 16].map((i) => five[i].path),
+  );
   assert.equal(own.settings?.largestGroup, 5);
   assert.equal(own.prediction?.path, five[13].path);
 });
@@ -229,10 +282,19 @@ test('the command warns on stderr when the analyses differ, not when they agree;
   assert.equal(agree.status, 0, agree.stderr);
   assert.doesNotMatch(agree.stderr, /warning|differ/);
 
-  const files = write(mixed(12, [{ n: 3, change: standardBudget }, { n: 2, change: targetPhi }]), 'mixed');
+  const files = write(
+    mixed(12, [
+      { n: 3, change: standardBudget },
+      { n: 2, change: targetPhi },
+    ]),
+    'mixed',
+  );
   const all = cli('predict', ...files, '--repeats', '20');
   assert.equal(all.status, 0, all.stderr);
-  assert.match(all.stderr, /^feature-complexity predict: warning: The analyses differ in settings: budget \(14 × quick \| 3 × standard\); reliability method \(15 × joint \| 2 × target-phi\)\..* Pass --consistent-only to fit only that group\.$/m);
+  assert.match(
+    all.stderr,
+    /^feature-complexity predict: warning: The analyses differ in settings: budget \(14 × quick \| 3 × standard\); reliability method \(15 × joint \| 2 × target-phi\)\..* Pass --consistent-only to fit only that group\.$/m,
+  );
   assert.match(all.stdout, /of 17 models/);
 
   const only = cli('predict', ...files, '--repeats', '20', '--consistent-only', '--json');

@@ -18,7 +18,14 @@ test('noiseless data: the fit recovers the coefficients and the intercept exactl
   assert.ok(Math.abs(model.intercept - 0.3) < 1e-9, `intercept ${model.intercept}`);
   model.coefficients.forEach((c, i) => assert.ok(Math.abs(c - w[i]) < 1e-9, `w${i}: ${c} vs ${w[i]}`));
   assert.ok(Math.abs(predictLinear(model, x[3]) - y[3]) < 1e-9);
-  assert.ok(Math.abs(rSquared(y, x.map((r) => predictLinear(model, r))) - 1) < 1e-12);
+  assert.ok(
+    Math.abs(
+      rSquared(
+        y,
+        x.map((r) => predictLinear(model, r)),
+      ) - 1,
+    ) < 1e-12,
+  );
 });
 
 test('noisy data: coefficients close, held-out MAE near the noise level', () => {
@@ -47,12 +54,28 @@ test('repeated 80/20 splits on noiseless data: MAE ≈ 0, R² = 1, seeded and re
 
 test('fewer samples than features, or collinear features, still give the minimum-norm fit', () => {
   // Two identical columns: the weight is shared equally between them.
-  const x = [[1, 1], [2, 2], [3, 3], [4, 4]];
+  const x = [
+    [1, 1],
+    [2, 2],
+    [3, 3],
+    [4, 4],
+  ];
   const y = [2, 4, 6, 8];
   const model = fitLinear(x, y);
   assert.ok(Math.abs(model.coefficients[0] - 1) < 1e-9 && Math.abs(model.coefficients[1] - 1) < 1e-9);
-  const wide = fitLinear([[1, 0, 0, 2], [0, 1, 0, 1], [0, 0, 1, 0]], [1, 2, 3]);
-  [[1, 0, 0, 2], [0, 1, 0, 1], [0, 0, 1, 0]].forEach((r, i) => assert.ok(Math.abs(predictLinear(wide, r) - (i + 1)) < 1e-9));
+  const wide = fitLinear(
+    [
+      [1, 0, 0, 2],
+      [0, 1, 0, 1],
+      [0, 0, 1, 0],
+    ],
+    [1, 2, 3],
+  );
+  [
+    [1, 0, 0, 2],
+    [0, 1, 0, 1],
+    [0, 0, 1, 0],
+  ].forEach((r, i) => assert.ok(Math.abs(predictLinear(wide, r) - (i + 1)) < 1e-9));
 });
 
 test('bad inputs are errors', () => {

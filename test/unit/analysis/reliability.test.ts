@@ -113,7 +113,12 @@ test('the maps fitted on the training samples give the same share on new samples
   const test = knownCase({ positions: 1024, crossLoading: 0.02, seed: 5, sampleSeed: 6, h: 'joint' });
   const r = await reliabilityForOrder(train.h, train.fks);
   const reliableTest = r.apply(test.h);
-  const [e] = await reliabilitySplit({ orders: [0], components: [test.fks[0]], reliableFeatures: [reliableTest], featureVariance: await sampleVariance(test.fks[0]) });
+  const [e] = await reliabilitySplit({
+    orders: [0],
+    components: [test.fks[0]],
+    reliableFeatures: [reliableTest],
+    featureVariance: await sampleVariance(test.fks[0]),
+  });
   assert.ok(Math.abs(e.reliableRho - test.truth) < 0.05, `test-split share ${e.reliableRho} vs ${test.truth}`);
   tf.dispose([r.reliable, reliableTest, train.h, train.shared, test.h, test.shared, ...train.fks, ...test.fks]);
 });
@@ -130,7 +135,11 @@ test('least-squares heads reproduce a known 1×1 convolution', async () => {
 
 test('the split: reliable + unreliable = c with additive variances, ρ_rel ≤ 1, and exactly the projected share when u is a projection of c', async () => {
   const g = gaussian(mulberry32(8));
-  const t = (scale: number, c = 4) => tf.tensor(Array.from({ length: 300 * c }, () => scale * g()), [300, c]);
+  const t = (scale: number, c = 4) =>
+    tf.tensor(
+      Array.from({ length: 300 * c }, () => scale * g()),
+      [300, c],
+    );
   // Order 0: c0 has a reliable 2-channel part; the reliable feature is that part shrunk by the cycle (0.7).
   const keep = tf.tensor2d([1, 0, 0, 0, 0, 1, 0, 0], [4, 2]);
   const c0 = t(1);
@@ -195,7 +204,10 @@ function jointCase(seed: number) {
   const nets = outChannels.map((c, k) => {
     const s = shared.mmul(randomMatrix(2, c, g));
     const p = latents.subMatrix(0, M - 1, 2 + k, 2 + k).mmul(randomMatrix(1, c, g));
-    const f = s.clone().add(p).add(randomMatrix(M, c, () => 0.05 * g()));
+    const f = s
+      .clone()
+      .add(p)
+      .add(randomMatrix(M, c, () => 0.05 * g()));
     return { shared: s, priv: p, f };
   });
   return { split, N, S, nets };
@@ -205,7 +217,11 @@ test('joint training: a shared Φ with K heads explains every network, and the c
   const c = jointCase(11);
   const { N, S } = c;
   const indices = Int32Array.from({ length: N }, (_, i) => i);
-  const set: JointSet = { split: c.split, indices, networks: c.nets.map((n) => ({ features: Float32Array.from(n.f.to1DArray()), shape: [S, S, n.f.columns] as [number, number, number] })) };
+  const set: JointSet = {
+    split: c.split,
+    indices,
+    networks: c.nets.map((n) => ({ features: Float32Array.from(n.f.to1DArray()), shape: [S, S, n.f.columns] as [number, number, number] })),
+  };
   const scales = jointScales(set);
   const budget = { ...BUDGETS.quick, maxEpochs: 25, samplesPerEpoch: 256, batchSize: 32 };
   const losses: number[][] = [];

@@ -66,9 +66,18 @@ export function knownCase(o: KnownCaseOptions): KnownCase {
   const s = randomMatrix(M, 3, g);
   const p = randomMatrix(M, 3, g);
   const sharedPart = s.mmul(ws);
-  const f1 = sharedPart.clone().add(p.mmul(wp)).add(randomMatrix(M, 8, () => 0.05 * g()));
+  const f1 = sharedPart
+    .clone()
+    .add(p.mmul(wp))
+    .add(randomMatrix(M, 8, () => 0.05 * g()));
   const qs = loadings.map(() => randomMatrix(M, 3, g));
-  const exemplars = loadings.map((l, k) => s.mmul(l.s).add(p.mmul(l.p)).add(qs[k].mmul(l.q)).add(randomMatrix(M, 10, () => 0.3 * g())));
+  const exemplars = loadings.map((l, k) =>
+    s
+      .mmul(l.s)
+      .add(p.mmul(l.p))
+      .add(qs[k].mmul(l.q))
+      .add(randomMatrix(M, 10, () => 0.3 * g())),
+  );
   let h = f1;
   if (o.h === 'joint') {
     const latents = new Matrix(M, 12);

@@ -99,7 +99,12 @@ test('the CLI table shows each optional metric of an order in its own column, an
   const lines = formatResult(r).split('\n');
   const head = lines.find((l) => l.startsWith('order'))!;
   assert.deepEqual(head.split(/\s{2,}/).slice(-4), ['ρ_rel', 'α_effective', 'α_overfit', 'subst. test acc']);
-  const row = (order: number) => lines.find((l) => l.trim().startsWith(`${order} `))!.trim().split(/\s+/).slice(-4);
+  const row = (order: number) =>
+    lines
+      .find((l) => l.trim().startsWith(`${order} `))!
+      .trim()
+      .split(/\s+/)
+      .slice(-4);
   assert.deepEqual(row(0), ['-', '0.190', '0.100', '0.500']);
   assert.deepEqual(row(2), ['0.610', '-', '-', '-']);
   assert.ok(lines.includes('FAILED stage visualization: out of memory'));
@@ -124,7 +129,11 @@ test('the CLI table shows ρ_rel on the test samples and the reliable share of b
   const lines = formatResult(r).split('\n');
   const head = lines.find((l) => l.startsWith('order'))!;
   assert.deepEqual(head.split(/\s{2,}/).slice(-3), ['ρ_rel', 'ρ_rel test', 'subst. test acc']);
-  const row = lines.find((l) => l.trim().startsWith('2 '))!.trim().split(/\s+/).slice(-3);
+  const row = lines
+    .find((l) => l.trim().startsWith('2 '))!
+    .trim()
+    .split(/\s+/)
+    .slice(-3);
   assert.deepEqual(row, ['0.500', '0.200', '-']);
   // (0.3 + 0.1) / 0.8 and (0.2 + 0.04) / 0.7.
   assert.ok(lines.includes('reliable share Σ Var[reliable] / Σ Var[component]: train 0.500   test 0.343'), lines.join('\n'));

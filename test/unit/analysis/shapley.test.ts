@@ -2,7 +2,16 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
-import { componentShapley, exactShapley, headLossEvaluator, sampledShapley, shapleyOfComponents, shapleyWeight, type Coalition, type CoalitionEvaluator } from '../../../src/analysis/metrics/shapley';
+import {
+  componentShapley,
+  exactShapley,
+  headLossEvaluator,
+  sampledShapley,
+  shapleyOfComponents,
+  shapleyWeight,
+  type Coalition,
+  type CoalitionEvaluator,
+} from '../../../src/analysis/metrics/shapley';
 import { mulberry32 } from '../../../src/analysis/util/random';
 
 before(async () => {

@@ -41,7 +41,8 @@ test('significance: ρ of known components, streamed in batches', () => {
   const phi0 = a.map((v) => v + 10);
   const phi1 = a.map((v, i) => v + b[i] + 10);
   const acc = new SignificanceAccumulator([0, 4], dim);
-  for (let s = 0; s < n; s += 1000) acc.add(f.subarray(s * dim, (s + 1000) * dim), [phi0.subarray(s * dim, (s + 1000) * dim), phi1.subarray(s * dim, (s + 1000) * dim)]);
+  for (let s = 0; s < n; s += 1000)
+    acc.add(f.subarray(s * dim, (s + 1000) * dim), [phi0.subarray(s * dim, (s + 1000) * dim), phi1.subarray(s * dim, (s + 1000) * dim)]);
   const res = acc.result();
   assert.equal(res.samples, n);
   const total = 3 * (4 + 1 + 0.25);

@@ -21,7 +21,16 @@ const H = 8;
 /** Target feature linear in the input (one conv, no activation), a softmax head on it. */
 function linearTeacher(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [H, H, 1], filters: 3, kernelSize: 3, padding: 'same', name: 'feature', kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }) }));
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: [H, H, 1],
+      filters: 3,
+      kernelSize: 3,
+      padding: 'same',
+      name: 'feature',
+      kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }),
+    }),
+  );
   m.add(tfl.layers.flatten({ name: 'flat' }));
   m.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }));
   return m;
@@ -30,8 +39,27 @@ function linearTeacher(): tfl.LayersModel {
 /** An exemplar of another architecture whose default layer is 8×8 (ReLU convs, `channels` wide). */
 function exemplar(channels: number, seed: number): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [H, H, 1], filters: channels, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1', kernelInitializer: tfl.initializers.heNormal({ seed }) }));
-  m.add(tfl.layers.conv2d({ filters: channels, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c2', kernelInitializer: tfl.initializers.heNormal({ seed: seed + 1 }) }));
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: [H, H, 1],
+      filters: channels,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'c1',
+      kernelInitializer: tfl.initializers.heNormal({ seed }),
+    }),
+  );
+  m.add(
+    tfl.layers.conv2d({
+      filters: channels,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'c2',
+      kernelInitializer: tfl.initializers.heNormal({ seed: seed + 1 }),
+    }),
+  );
   m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
   m.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
   return m;
@@ -54,7 +82,10 @@ function writeData(dir: string, teacher: tfl.LayersModel, nTrain: number, nTest:
   const rng = new Rng(5);
   const split = (n: number, prefix: string, gz: string) => {
     const bytes = Uint8Array.from({ length: n * H * H }, () => rng.int(256));
-    const x = tf.tensor4d(Float32Array.from(bytes, (b) => b / 255), [n, H, H, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from(bytes, (b) => b / 255),
+      [n, H, H, 1],
+    );
     const y = tf.tidy(() => tf.argMax(teacher.predict(x) as tf.Tensor, 1));
     const labels = Uint8Array.from(y.dataSync());
     tf.dispose([x, y]);
@@ -75,7 +106,10 @@ const stagesWithCheck = [
     run: async (ctx: AnalysisContext) => {
       // Inside the run, while the teacher and Φ are alive: the reliability stage itself must refuse the exemplar, naming it.
       const bad = checkIncompatible as string;
-      await assert.rejects(runReliability({ ...ctx, params: { ...ctx.params, exemplars: [bad] } }), (e: unknown) => e instanceof BadInputError && e.message.includes(bad));
+      await assert.rejects(
+        runReliability({ ...ctx, params: { ...ctx.params, exemplars: [bad] } }),
+        (e: unknown) => e instanceof BadInputError && e.message.includes(bad),
+      );
       return {};
     },
   }),
@@ -91,7 +125,11 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     writeData(data, teacher, 240, 80);
     await saveLayersModel(teacher, join(root, 'teacher'));
     teacher.dispose();
-    for (const [name, m] of [['exA', exemplar(4, 7)], ['exB', exemplar(6, 9)], ['bad', incompatible()]] as const) {
+    for (const [name, m] of [
+      ['exA', exemplar(4, 7)],
+      ['exB', exemplar(6, 9)],
+      ['bad', incompatible()],
+    ] as const) {
       await saveLayersModel(m, join(root, name));
       m.dispose();
     }
@@ -123,12 +161,19 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     const file = JSON.parse(readFileSync(out, 'utf8')) as ResultFile;
     assert.equal(validateResult(file), null);
     assert.equal(file.errors, undefined, `no stage failed: ${JSON.stringify(file.errors)}`);
-    for (const s of ['shapley', 'reliability', 'substitution', 'visualization']) assert.ok([...stagesSeen].some((x) => x.startsWith(s)), `progress from ${s}`);
+    for (const s of ['shapley', 'reliability', 'substitution', 'visualization'])
+      assert.ok(
+        [...stagesSeen].some((x) => x.startsWith(s)),
+        `progress from ${s}`,
+      );
 
     // Shapley: efficiency from the file alone, and the full coalition is the teacher itself.
     const sh = file.shapley!;
     assert.equal(sh.baseline, 'mean');
-    assert.deepEqual(sh.players.map((p) => p.name), ['c(0)', 'c(2)', 'Δf']);
+    assert.deepEqual(
+      sh.players.map((p) => p.name),
+      ['c(0)', 'c(2)', 'Δf'],
+    );
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum(sh.players.map((p) => p.phiTrain)) - (sh.train.lossEmpty - sh.train.lossFull)) < 1e-6);
     const gapFull = sh.test.lossFull - sh.train.lossFull;
@@ -138,7 +183,10 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
     assert.ok(Math.abs(sh.test.lossFull - file.teacher.testLoss) < 1e-3);
     // The linear component carries the feature, so it takes most of the loss decrease.
     assert.ok(sh.players[0].phiTrain > 0.5 * (sh.train.lossEmpty - sh.train.lossFull), `φ_train(c(0)) = ${sh.players[0].phiTrain}`);
-    assert.deepEqual(file.effectiveness!.map((e) => e.order), [0, 2]);
+    assert.deepEqual(
+      file.effectiveness!.map((e) => e.order),
+      [0, 2],
+    );
     const e0 = file.effectiveness![0];
     assert.ok(Math.abs(e0.alpha! - e0.phiTrain / Math.sqrt(file.components[0].variance)) < 1e-6 * Math.abs(e0.alpha!) + 1e-9);
     const o0 = file.overfitting![0];
@@ -153,8 +201,14 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
 
     // Reliability: every order, on the training and the test samples; ρ_rel ∈ [0, 1], and the
     // reliable and unreliable shares of Var f add up to the component's ρ; the rule recorded.
-    assert.deepEqual(file.reliability!.map((r) => r.order), [0, 2]);
-    assert.deepEqual(file.reliabilityTest!.map((r) => r.order), [0, 2]);
+    assert.deepEqual(
+      file.reliability!.map((r) => r.order),
+      [0, 2],
+    );
+    assert.deepEqual(
+      file.reliabilityTest!.map((r) => r.order),
+      [0, 2],
+    );
     assert.equal(file.reliabilitySettings!.version, 2);
     for (const [rows, rhoOf] of [
       [file.reliability!, (k: number) => file.components[k].rho],
@@ -163,7 +217,10 @@ test('stages: Shapley, reliability, substitution and visualisation on a tiny lin
       rows.forEach((r, k) => {
         assert.ok(r.reliableRho >= 0 && r.reliableRho <= 1 && r.reliableVariance >= 0 && r.unreliableVariance >= 0, JSON.stringify(r));
         assert.ok(Math.abs(r.reliableRho * rhoOf(k) - r.reliableVariance) < 1e-6 + 1e-3 * r.reliableVariance, `order ${r.order}`);
-        assert.ok(Math.abs(r.reliableVariance + r.unreliableVariance - rhoOf(k)) < 1e-3 * rhoOf(k) + 1e-6, `order ${r.order}: ${r.reliableVariance} + ${r.unreliableVariance} vs ρ ${rhoOf(k)}`);
+        assert.ok(
+          Math.abs(r.reliableVariance + r.unreliableVariance - rhoOf(k)) < 1e-3 * rhoOf(k) + 1e-6,
+          `order ${r.order}: ${r.reliableVariance} + ${r.unreliableVariance} vs ρ ${rhoOf(k)}`,
+        );
       });
     }
     // The exemplars are untrained 4- and 6-channel ReLU nets: they reproduce a good part of the
@@ -200,7 +257,19 @@ test('stages: a failing stage is reported in the result and the orders are kept'
     await saveLayersModel(bad, join(root, 'bad'));
     bad.dispose();
     const out = join(root, 'r.json');
-    const res = await analyze({ checkpoint: join(root, 'teacher'), data, orders: [0], width: 4, budget: 'quick', backend: 'wasm', seed: 0, out, progressToken: 't', substitution: true, exemplars: [join(root, 'bad')] });
+    const res = await analyze({
+      checkpoint: join(root, 'teacher'),
+      data,
+      orders: [0],
+      width: 4,
+      budget: 'quick',
+      backend: 'wasm',
+      seed: 0,
+      out,
+      progressToken: 't',
+      substitution: true,
+      exemplars: [join(root, 'bad')],
+    });
     const file = JSON.parse(readFileSync(out, 'utf8')) as ResultFile;
     assert.equal(validateResult(file), null);
     assert.equal(res.complete, true);
@@ -220,7 +289,12 @@ test('guarded: errors accumulate per analysis, a cancel marks the result incompl
   const other = { hooks: {} } as unknown as AnalysisContext;
   const failing = (name: string, e: Error) => guarded({ name, enabled: () => true, run: async () => Promise.reject(e) });
   assert.deepEqual(await failing('a', new Error('boom')).run(ctx), { errors: [{ stage: 'a', message: 'boom' }] });
-  assert.deepEqual(await failing('b', new Error('bang')).run(ctx), { errors: [{ stage: 'a', message: 'boom' }, { stage: 'b', message: 'bang' }] });
+  assert.deepEqual(await failing('b', new Error('bang')).run(ctx), {
+    errors: [
+      { stage: 'a', message: 'boom' },
+      { stage: 'b', message: 'bang' },
+    ],
+  });
   assert.deepEqual(await failing('c', new Error('x')).run(other), { errors: [{ stage: 'c', message: 'x' }] }, 'another analysis starts clean');
   const cancelled = await failing('d', new CancelledError()).run(other);
   assert.equal(cancelled.complete, false);

@@ -18,7 +18,13 @@ test('head score: accuracy and mean cross-entropy in batches', async () => {
   const labels = [0, 1, 2, 2, 1];
   const s = await headScore(feats, labels, head, 2);
   assert.equal(s.accuracy, 3 / 5, 'samples 0, 1, 3 right; 2 is a tie (argmax picks 0); 4 is wrong');
-  const logits = [[5, 0, 0], [0, 5, 0], [0, 0, 0], [-5, -5, 0], [3, 1, 0]];
+  const logits = [
+    [5, 0, 0],
+    [0, 5, 0],
+    [0, 0, 0],
+    [-5, -5, 0],
+    [3, 1, 0],
+  ];
   const ce = logits.map((l, i) => Math.log(l.reduce((a, v) => a + Math.exp(v), 0)) - l[labels[i]]);
   assert.ok(Math.abs(s.loss - ce.reduce((a, b) => a + b) / 5) < 1e-5);
   await assert.rejects(headScore(feats, [0, 1], head), RangeError);
@@ -28,17 +34,36 @@ test('head score: accuracy and mean cross-entropy in batches', async () => {
 test('substitution: one entry per order, each Φ scored and disposed', async () => {
   await useBackend('cpu');
   const labels = [0, 1, 0, 1];
-  const good = [[4, 0], [0, 4], [4, 0], [0, 4]];
-  const bad = [[0, 4], [4, 0], [0, 4], [4, 0]];
+  const good = [
+    [4, 0],
+    [0, 4],
+    [4, 0],
+    [0, 4],
+  ];
+  const bad = [
+    [0, 4],
+    [4, 0],
+    [0, 4],
+    [4, 0],
+  ];
   const made: tf.Tensor[] = [];
   const before = tf.memory().numTensors;
   const seen: number[] = [];
-  const out = await substitution([0, 3], (k) => {
-    const t = tf.tensor2d(k === 0 ? bad : good);
-    made.push(t);
-    return t;
-  }, labels, head, (k) => seen.push(k));
-  assert.deepEqual(out.map((e) => e.order), [0, 3]);
+  const out = await substitution(
+    [0, 3],
+    (k) => {
+      const t = tf.tensor2d(k === 0 ? bad : good);
+      made.push(t);
+      return t;
+    },
+    labels,
+    head,
+    (k) => seen.push(k),
+  );
+  assert.deepEqual(
+    out.map((e) => e.order),
+    [0, 3],
+  );
   assert.equal(out[0].testAccuracy, 0);
   assert.equal(out[1].testAccuracy, 1);
   assert.ok(out[1].testLoss < out[0].testLoss);

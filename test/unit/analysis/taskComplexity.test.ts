@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centreOfMass, formatTaskComplexity, isPoorFit, parseTasks, POOR_TARGET_FIT, runTaskComplexity, TARGET_DNN_ORDER, type TaskComplexityResult } from '../../../src/analysis/experiments/taskComplexity';
+import {
+  centreOfMass,
+  formatTaskComplexity,
+  isPoorFit,
+  parseTasks,
+  POOR_TARGET_FIT,
+  runTaskComplexity,
+  TARGET_DNN_ORDER,
+  type TaskComplexityResult,
+} from '../../../src/analysis/experiments/taskComplexity';
 import { BadInputError } from '../../../src/analysis/util/errors';
 import { commandUsage } from '../../../src/analysis/cli/cli';
 import { calibrationSettings, centreTable, poorFitWarning } from '../../../src/webview/calibration/render';
@@ -16,7 +25,17 @@ test('centre of mass of ρ over order positions, residue last', () => {
 });
 
 test('task complexity: a linear task (k = 0) sits at order 0; a deep task moves mass up', async () => {
-  const r = await runTaskComplexity({ tasks: [0, 12], orders: [0, 4], budget: 'quick', backend: 'wasm', seed: 3, width: 8, checkWidth: 0, samples: { train: 400, test: 200 }, targetOrder: 4 });
+  const r = await runTaskComplexity({
+    tasks: [0, 12],
+    orders: [0, 4],
+    budget: 'quick',
+    backend: 'wasm',
+    seed: 3,
+    width: 8,
+    checkWidth: 0,
+    samples: { train: 400, test: 200 },
+    targetOrder: 4,
+  });
   assert.equal(r.tasks.length, 2);
   const [linear, deep] = r.tasks;
   assert.ok(linear.components[0].rho > 0.9, `k=0: ρ⁽⁰⁾ = ${linear.components[0].rho}`);
@@ -41,7 +60,17 @@ function resultWithFits(fits: number[]): TaskComplexityResult {
     targetOrder: TARGET_DNN_ORDER,
     poorFitThreshold: POOR_TARGET_FIT,
     orders: [0, 2],
-    tasks: fits.map((targetFit, i) => ({ k: [0, 8, 80][i], components: [{ order: 0, rho: 0.5 }, { order: 2, rho: 0.3 }], residue: { rho: 0.2 }, centreOfMass: 0.7, targetFit, poorFit: isPoorFit(targetFit) })),
+    tasks: fits.map((targetFit, i) => ({
+      k: [0, 8, 80][i],
+      components: [
+        { order: 0, rho: 0.5 },
+        { order: 2, rho: 0.3 },
+      ],
+      residue: { rho: 0.2 },
+      centreOfMass: 0.7,
+      targetFit,
+      poorFit: isPoorFit(targetFit),
+    })),
     seconds: 1,
   };
 }
@@ -67,17 +96,29 @@ test('task complexity: a target DNN that fits its task net poorly is flagged in 
   const flagged = resultWithFits([0.97, 0.62, 0.105]);
   flagged.tasks[1].poorFit = true;
   const s = calibrationSeries(flagged);
-  assert.deepEqual(s.map((x) => x.poorFit), [false, true, true]);
+  assert.deepEqual(
+    s.map((x) => x.poorFit),
+    [false, true, true],
+  );
   const warning = poorFitWarning(s);
   assert.match(warning, /k = 8 \(fit 0\.620\), k = 80 \(fit 0\.105\)/);
   assert.doesNotMatch(warning, /k = 0/);
-  assert.deepEqual(centreTable(s).map((x) => x.fit), ['0.970', '0.620 (poor)', '0.105 (poor)']);
-  assert.deepEqual(calibrationSettings(flagged).find(([k]) => k === 'Target DNN'), ['Target DNN', `${TARGET_DNN_ORDER} ReLU blocks, width 16`]);
+  assert.deepEqual(
+    centreTable(s).map((x) => x.fit),
+    ['0.970', '0.620 (poor)', '0.105 (poor)'],
+  );
+  assert.deepEqual(
+    calibrationSettings(flagged).find(([k]) => k === 'Target DNN'),
+    ['Target DNN', `${TARGET_DNN_ORDER} ReLU blocks, width 16`],
+  );
   // A file from before the flag: the view applies the threshold itself.
   const old = resultWithFits([0.97, 0.105]) as unknown as { tasks: { poorFit?: boolean }[]; poorFitThreshold?: number };
   for (const t of old.tasks) delete t.poorFit;
   delete old.poorFitThreshold;
-  assert.deepEqual(calibrationSeries(old as unknown as TaskComplexityResult).map((x) => x.poorFit), [false, true]);
+  assert.deepEqual(
+    calibrationSeries(old as unknown as TaskComplexityResult).map((x) => x.poorFit),
+    [false, true],
+  );
   assert.equal(poorFitWarning(calibrationSeries(resultWithFits([0.97, 0.62]))), '');
 });
 

@@ -37,7 +37,10 @@ test('teacher: save, load, list layers, cut; head(trunk(x)) equals the model out
     await saveLayersModel(m, dir);
     const loaded = await loadLayersModel(dir);
     const layers = listLayers(loaded);
-    assert.deepEqual(layers.map((l) => l.name), ['conv1', 'pool1', 'conv2', 'flat', 'out']);
+    assert.deepEqual(
+      layers.map((l) => l.name),
+      ['conv1', 'pool1', 'conv2', 'flat', 'out'],
+    );
     assert.deepEqual(layers[2].outputShape, [null, 4, 4, 6]);
     assert.equal(defaultTargetLayer(loaded), 'conv2');
     const x = tf.randomUniform([5, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
@@ -74,7 +77,10 @@ test('teacher: functional model with a skip connection', async () => {
   const diff = tf.max(tf.abs(tf.sub(head.predict(trunk.predict(x) as tf.Tensor) as tf.Tensor, ref))).dataSync()[0];
   assert.ok(diff < 1e-5);
   // 'a' feeds both 'b' and the sum: cutting after 'b' alone leaves a path around it.
-  assert.throws(() => cutModel(m, 'b'), (e: unknown) => e instanceof BadInputError && /does not separate/.test(e.message));
+  assert.throws(
+    () => cutModel(m, 'b'),
+    (e: unknown) => e instanceof BadInputError && /does not separate/.test(e.message),
+  );
 });
 
 test('teacher: missing and corrupt checkpoints give clear errors', async () => {

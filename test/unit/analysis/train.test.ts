@@ -33,14 +33,27 @@ test('stopping rule: flat ρ stops after minEpochs; a slow log-linear drift does
   const drift = Array.from({ length: 12 }, (_, i) => ({ epoch: 2 * i + 1, rho: 0.3 + 0.1 * Math.log(2 * i + 2), fit: 0.8 }));
   assert.ok(Math.abs(drift[11].rho - drift[10].rho) < b.tolerance, 'consecutive evaluations look converged');
   assert.equal(converged(b, drift), false);
-  assert.equal(converged(BUDGETS.reference, Array.from({ length: 30 }, (_, i) => ({ epoch: 25 * i + 24, rho: 0.3, fit: 0.8 }))), false);
+  assert.equal(
+    converged(
+      BUDGETS.reference,
+      Array.from({ length: 30 }, (_, i) => ({ epoch: 25 * i + 24, rho: 0.3, fit: 0.8 })),
+    ),
+    false,
+  );
 });
 
 test('trainOrders: warm-started orders, deterministic, no tensors accumulate across epochs, cancel keeps finished orders', async () => {
   await useBackend('wasm');
   const rng = new Rng(5);
   const n = 160;
-  const split: Split = { images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 6, width: 6, channels: 1 };
+  const split: Split = {
+    images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()),
+    labels: new Int32Array(n),
+    count: n,
+    height: 6,
+    width: 6,
+    channels: 1,
+  };
   // A nonlinear target: |x| summed over 2×2 blocks, so order 0 cannot explain all of it.
   const features = new Float32Array(n * 3 * 3 * 2);
   for (let i = 0; i < n; i++) {
@@ -70,14 +83,21 @@ test('trainOrders: warm-started orders, deterministic, no tensors accumulate acr
     );
   const a = await run();
   assert.equal(a.complete, true);
-  assert.deepEqual(a.orders.map((o) => o.order), [0, 2]);
+  assert.deepEqual(
+    a.orders.map((o) => o.order),
+    [0, 2],
+  );
   // Order 0 is solved by least squares (one loss point, no epochs); order 2 trains its 6 epochs.
   assert.equal(a.orders[0].solver, 'closed-form');
   assert.deepEqual([a.orders[0].epochs, a.orders[0].lossCurve.length], [0, 1]);
   assert.equal(a.orders[1].lossCurve.length, 6);
   // A deeper order never keeps a worse fit than the one it starts from.
   assert.ok(a.orders[1].fit >= a.orders[0].fit - 1e-4, `order 2 fit ${a.orders[1].fit} vs order 0 ${a.orders[0].fit}`);
-  for (const [order, c] of counts) assert.ok(c.slice(1).every((v) => v === c[1]), `order ${order}: tensors per epoch ${c.join(',')}`);
+  for (const [order, c] of counts)
+    assert.ok(
+      c.slice(1).every((v) => v === c[1]),
+      `order ${order}: tensors per epoch ${c.join(',')}`,
+    );
   const b = await run();
   const pa = await predictSet(a.orders[1].phi, monitor);
   const pb = await predictSet(b.orders[1].phi, monitor);
@@ -86,7 +106,10 @@ test('trainOrders: warm-started orders, deterministic, no tensors accumulate acr
   // Cancelled during order 2's training (order 0 takes no gradient steps).
   const c = await run(() => ++steps > 3);
   assert.equal(c.complete, false);
-  assert.deepEqual(c.orders.map((o) => o.order), [0]);
+  assert.deepEqual(
+    c.orders.map((o) => o.order),
+    [0],
+  );
   for (const r of [a, b, c]) for (const o of r.orders) o.phi.net.dispose();
 });
 
@@ -94,10 +117,20 @@ test('trainOrders: a deeper order whose training makes the fit worse keeps its w
   await useBackend('wasm');
   const rng = new Rng(6);
   const n = 96;
-  const split: Split = { images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 6, width: 6, channels: 1 };
+  const split: Split = {
+    images: Float32Array.from({ length: n * 6 * 6 }, () => rng.next()),
+    labels: new Int32Array(n),
+    count: n,
+    height: 6,
+    width: 6,
+    channels: 1,
+  };
   // A linear target: order 0 solves it exactly, so any training of order 2 can only make it worse.
   const features = new Float32Array(n * 3 * 3);
-  for (let i = 0; i < n; i++) for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) features[(i * 3 + y) * 3 + x] = split.images[i * 36 + 2 * y * 6 + 2 * x] - 0.5 * split.images[i * 36 + (2 * y + 1) * 6 + 2 * x + 1];
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 3; x++)
+        features[(i * 3 + y) * 3 + x] = split.images[i * 36 + 2 * y * 6 + 2 * x] - 0.5 * split.images[i * 36 + (2 * y + 1) * 6 + 2 * x + 1];
   const all: FeatureSet = { split, indices: Int32Array.from({ length: n }, (_, i) => i), features, featureShape: [3, 3, 1] };
   const monitor: FeatureSet = { ...all, indices: all.indices.slice(0, 32), features: features.slice(0, 32 * 9) };
   // A learning rate far too high for order 2: Adam wrecks the warm start.
@@ -109,7 +142,10 @@ test('trainOrders: a deeper order whose training makes the fit worse keeps its w
     assert.equal(r.orders[1].restored, true);
     assert.ok(Math.abs(r.orders[1].fit - r.orders[0].fit) < 1e-6, `kept warm start: ${r.orders[1].fit} vs ${r.orders[0].fit}`);
     const [p0, p2] = [await predictSet(r.orders[0].phi, monitor), await predictSet(r.orders[1].phi, monitor)];
-    assert.ok(p0.every((v, i) => Math.abs(v - p2[i]) < 1e-4), 'Φ⁽²⁾ = Φ⁽⁰⁾: the component of order 2 is zero');
+    assert.ok(
+      p0.every((v, i) => Math.abs(v - p2[i]) < 1e-4),
+      'Φ⁽²⁾ = Φ⁽⁰⁾: the component of order 2 is zero',
+    );
   } finally {
     for (const o of r.orders) o.phi.net.dispose();
   }
@@ -119,7 +155,14 @@ test('trainOrders: a plateau at a high learning rate cuts the rate tenfold (at m
   await useBackend('wasm');
   const rng = new Rng(7);
   const n = 64;
-  const split: Split = { images: Float32Array.from({ length: n * 4 * 4 }, () => rng.next()), labels: new Int32Array(n), count: n, height: 4, width: 4, channels: 1 };
+  const split: Split = {
+    images: Float32Array.from({ length: n * 4 * 4 }, () => rng.next()),
+    labels: new Int32Array(n),
+    count: n,
+    height: 4,
+    width: 4,
+    channels: 1,
+  };
   const features = Float32Array.from({ length: n * 2 * 2 }, (_, i) => Math.abs(split.images[4 * i] - 0.5));
   const all: FeatureSet = { split, indices: Int32Array.from({ length: n }, (_, i) => i), features, featureShape: [2, 2, 1] };
   const monitor: FeatureSet = { ...all, indices: all.indices.slice(0, 16), features: features.slice(0, 16 * 4) };

@@ -46,7 +46,10 @@ test('engine/predict: the report of predict.ts for the files, the chosen one kep
 
 test('engine/predict: too few analyses with reliability is a BadInputError with the reason', () => {
   const files = writeZoo(6, 4);
-  assert.throws(() => handlePredict({ results: files }), (e: unknown) => e instanceof BadInputError && /6 models are too few to fit 8 features/.test(e.message));
+  assert.throws(
+    () => handlePredict({ results: files }),
+    (e: unknown) => e instanceof BadInputError && /6 models are too few to fit 8 features/.test(e.message),
+  );
 });
 
 test('engine/taskComplexity: a cancelled calibration is a CancelledError, and its progress carries the request token', async () => {
@@ -54,7 +57,15 @@ test('engine/taskComplexity: a cancelled calibration is a CancelledError, and it
   let polls = 0;
   await assert.rejects(
     handleTaskComplexity(
-      { tasks: [0], orders: [0, 2], budget: 'quick', backend: 'wasm', width: 4, out: join(mkdtempSync(join(tmpdir(), 'fc-tc-')), 'tc.json'), progressToken: 'tok-1' },
+      {
+        tasks: [0],
+        orders: [0, 2],
+        budget: 'quick',
+        backend: 'wasm',
+        width: 4,
+        out: join(mkdtempSync(join(tmpdir(), 'fc-tc-')), 'tc.json'),
+        progressToken: 'tok-1',
+      },
       (p) => seen.push(p),
       // Cancelled after the first few checks, i.e. while the first target DNN trains.
       () => ++polls > 3,
@@ -67,19 +78,29 @@ test('engine/taskComplexity: a cancelled calibration is a CancelledError, and it
 test('engine/taskComplexity: a small calibration writes the file the view reads, with progress up to done', { timeout: 240_000 }, async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'fc-tc-')), 'task-complexity-test.json');
   const seen: ProgressParams[] = [];
-  const res = await handleTaskComplexity({ tasks: [0], orders: [0, 2], budget: 'quick', backend: 'wasm', width: 4, seed: 1, out, progressToken: 'tok-2' }, (p) => seen.push(p), () => false);
+  const res = await handleTaskComplexity(
+    { tasks: [0], orders: [0, 2], budget: 'quick', backend: 'wasm', width: 4, seed: 1, out, progressToken: 'tok-2' },
+    (p) => seen.push(p),
+    () => false,
+  );
   const saved = parseTaskComplexity(JSON.parse(readFileSync(out, 'utf8')));
   assert.deepEqual(saved, JSON.parse(JSON.stringify(res)));
   const [s] = calibrationSeries(saved);
   assert.equal(s.k, 0);
   assert.equal(s.rho.length, 3, 'two orders and the residue');
-  assert.ok(s.rho.every((r) => r !== undefined && r >= 0 && r <= 1.5), JSON.stringify(s.rho));
+  assert.ok(
+    s.rho.every((r) => r !== undefined && r >= 0 && r <= 1.5),
+    JSON.stringify(s.rho),
+  );
   assert.ok(seen.every((p) => p.progressToken === 'tok-2'));
   assert.equal(seen[seen.length - 1].fraction, 1);
 });
 
 test('engine/predict through a forked engine: a report, or the BadInputError code and message', async () => {
-  const child = fork(join(__dirname, '..', '../../src/analysis/main.ts'), ['--rpc'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = fork(join(__dirname, '..', '../../src/analysis/main.ts'), ['--rpc'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   connection.listen();
   try {
@@ -87,7 +108,10 @@ test('engine/predict through a forked engine: a report, or the BadInputError cod
     const report = await connection.sendRequest(predictRequest, { results: files, repeats: 20 });
     assert.equal(report.models.length, 12);
     assert.equal(report.crossValidation.repeats, 20);
-    await assert.rejects(connection.sendRequest(predictRequest, { results: files.slice(0, 4) }), (e: unknown) => e instanceof ResponseError && e.code === EngineErrorCode.BadInput && /too few/.test(e.message));
+    await assert.rejects(
+      connection.sendRequest(predictRequest, { results: files.slice(0, 4) }),
+      (e: unknown) => e instanceof ResponseError && e.code === EngineErrorCode.BadInput && /too few/.test(e.message),
+    );
   } finally {
     connection.dispose();
     child.kill('SIGKILL');

@@ -28,10 +28,25 @@ test('visualisation: components are differences of consecutive Φ, summing to th
   const f = Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i) + 2);
   const phi0 = Float32Array.from(f, (v) => 0.5 * v);
   const phi2 = Float32Array.from(f, (v, i) => 0.9 * v + 0.01 * i);
-  const v = visualization({ orders: [0, 2], features: f, phis: [phi0, phi2], featureShape: shape, indices: [7, 8, 9, 10, 11], labels: [1, 2, 3, 4, 5], samples: 3 });
+  const v = visualization({
+    orders: [0, 2],
+    features: f,
+    phis: [phi0, phi2],
+    featureShape: shape,
+    indices: [7, 8, 9, 10, 11],
+    labels: [1, 2, 3, 4, 5],
+    samples: 3,
+  });
   assert.equal(v.channel, 0);
   assert.equal(v.samples.length, 3);
-  assert.deepEqual(v.samples.map((s) => [s.index, s.label]), [[7, 1], [8, 2], [9, 3]]);
+  assert.deepEqual(
+    v.samples.map((s) => [s.index, s.label]),
+    [
+      [7, 1],
+      [8, 2],
+      [9, 3],
+    ],
+  );
   const s = v.samples[1];
   assert.deepEqual(s.f, channelMap(f, 1, shape, 0));
   for (let y = 0; y < 2; y++) {

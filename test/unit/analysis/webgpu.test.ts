@@ -104,7 +104,13 @@ test('the fused Adam update matches tf.train.adam on cpu for odd sizes and sever
     const vars = shapes.map((s, i) => tf.variable(tf.tensor(random(tf.util.sizeFromShape(s), 10 + i), s), true, `adamcheck_${backend}_${i}`));
     const opt = backend === 'cpu' ? tf.train.adam(3e-3, 0.8, 0.99) : adam(3e-3, 0.8, 0.99);
     for (let step = 0; step < 4; step++) {
-      const grads = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(random(v.size, 100 * step + i).map((g) => g * (step + 1)), v.shape) }));
+      const grads = vars.map((v, i) => ({
+        name: v.name,
+        tensor: tf.tensor(
+          random(v.size, 100 * step + i).map((g) => g * (step + 1)),
+          v.shape,
+        ),
+      }));
       opt.applyGradients(grads);
       tf.dispose(grads.map((g) => g.tensor));
     }

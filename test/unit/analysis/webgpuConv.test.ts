@@ -39,7 +39,13 @@ interface Case {
 /** dW of Σ (conv2d(x, w) ⊙ dy) on one backend. */
 async function filterGrad(backend: 'cpu' | 'webgpu', c: Case): Promise<Float32Array> {
   await useBackend(backend);
-  const x = tf.tensor4d(random(c.x.reduce((a, b) => a * b), 1), c.x);
+  const x = tf.tensor4d(
+    random(
+      c.x.reduce((a, b) => a * b),
+      1,
+    ),
+    c.x,
+  );
   const convOut = tf.conv2d(x, tf.zeros([c.k[0], c.k[1], c.x[3], c.co]), c.stride, c.pad);
   const dy = tf.tensor4d(random(convOut.size, 2), convOut.shape);
   const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: [c.k[0], c.k[1], c.x[3], c.co] };
@@ -59,7 +65,13 @@ const CASES: Case[] = [
 ];
 
 test('the m range is split so that every split has work and the splits cover it', () => {
-  for (const [m, r, co] of [[131072, 1152, 128], [2304, 144, 16], [100, 27, 8], [1, 9, 1], [4096, 4608, 512]]) {
+  for (const [m, r, co] of [
+    [131072, 1152, 128],
+    [2304, 144, 16],
+    [100, 27, 8],
+    [1, 9, 1],
+    [4096, 4608, 512],
+  ]) {
     const { splits, chunk } = planSplits(m, r, co);
     assert.ok(splits >= 1 && chunk % 16 === 0, `${m}: ${splits} × ${chunk}`);
     assert.ok(splits * chunk >= m && (splits - 1) * chunk < m, `${m}: ${splits} × ${chunk}`);
@@ -144,7 +156,13 @@ test('the bias-gradient sum (all axes but the last) on webgpu matches the cpu ba
   ];
   const run = async (backend: 'cpu' | 'webgpu', c: (typeof cases)[number]) => {
     await useBackend(backend);
-    const x = tf.tensor(random(c.shape.reduce((a, b) => a * b), 21), c.shape);
+    const x = tf.tensor(
+      random(
+        c.shape.reduce((a, b) => a * b),
+        21,
+      ),
+      c.shape,
+    );
     const s = tf.sum(x, c.axis, c.keepDims);
     const out = { shape: s.shape, data: (await s.data()) as Float32Array };
     tf.dispose([x, s]);
@@ -155,7 +173,8 @@ test('the bias-gradient sum (all axes but the last) on webgpu matches the cpu ba
     const gpu = await run('webgpu', c);
     assert.deepEqual(gpu.shape, cpu.shape, JSON.stringify(c));
     for (let i = 0; i < cpu.data.length; i++) {
-      if (!(Math.abs(gpu.data[i] - cpu.data[i]) <= 1e-4 + 1e-5 * Math.abs(cpu.data[i]))) assert.fail(`${JSON.stringify(c)} [${i}]: ${gpu.data[i]} vs ${cpu.data[i]}`);
+      if (!(Math.abs(gpu.data[i] - cpu.data[i]) <= 1e-4 + 1e-5 * Math.abs(cpu.data[i])))
+        assert.fail(`${JSON.stringify(c)} [${i}]: ${gpu.data[i]} vs ${cpu.data[i]}`);
     }
   }
 });

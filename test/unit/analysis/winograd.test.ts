@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
 import { registerWasmConvKernels } from '../../../src/analysis/tf/kernels/wasm-conv';
-import { setWinogradChunkFloats, winogradBackpropFilter, winogradBackpropInput, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from '../../../src/analysis/tf/kernels/wasm-winograd';
+import {
+  setWinogradChunkFloats,
+  winogradBackpropFilter,
+  winogradBackpropInput,
+  winogradConv2D,
+  winogradFits,
+  winogradPaysForward,
+  winogradReady,
+} from '../../../src/analysis/tf/kernels/wasm-winograd';
 import { GENERATED, generatedSource } from '../../../scripts/gen-winograd-wasm';
 import { assertClose, random } from './kernelHelpers';
 
@@ -29,7 +37,6 @@ async function onCpu(f: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> 
   }
 }
 
-
 /** Reference conv (+ bias), input gradient and filter gradient of a 3×3 'same' conv, on the cpu backend. */
 async function reference(xs: Shape4, cout: number, x: Float32Array, w: Float32Array, b: Float32Array, dy: Float32Array): Promise<Float32Array[]> {
   const ws: Shape4 = [3, 3, xs[3], cout];
@@ -41,7 +48,7 @@ async function reference(xs: Shape4, cout: number, x: Float32Array, w: Float32Ar
   });
 }
 
-test('the committed Winograd wasm bytes are what the WebAssembly text compiles to (npm run gen:wasm), and they instantiate on the backend\'s memory', async () => {
+test("the committed Winograd wasm bytes are what the WebAssembly text compiles to (npm run gen:wasm), and they instantiate on the backend's memory", async () => {
   assert.equal(readFileSync(GENERATED, 'utf8'), await generatedSource());
   assert.equal(winogradReady(tf.backend() as BackendWasm), true);
 });

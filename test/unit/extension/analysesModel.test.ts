@@ -26,7 +26,11 @@ function report(extra: Record<string, unknown> = {}): Record<string, unknown> {
     target: 'accuracy',
     featureOrders: [0, 2, 4, 8],
     featureNames: ['reliable(0)', 'unreliable(0)'],
-    models: [{ path: '/r/a.json', label: 'a' }, { path: '/r/b.json', label: 'b' }, { path: '/r/c.json', label: 'c' }],
+    models: [
+      { path: '/r/a.json', label: 'a' },
+      { path: '/r/b.json', label: 'b' },
+      { path: '/r/c.json', label: 'c' },
+    ],
     targetSpread: { min: 0.69, max: 0.86, mean: 0.79, std: 0.05 },
     fit: { intercept: 0.9, coefficients: [0.1, -0.2] },
     r2Fit: 0.52,
@@ -47,7 +51,10 @@ test('files of the results folder: analyses, calibrations and predictions are to
   const calibration = classifyStored(CALIBRATION, json('views', 'task-complexity-quick.json'));
   assert.equal(calibration?.kind, 'calibration');
   const saved = json('views', 'task-complexity-quick.json') as { tasks: { k: number; centreOfMass: number }[] };
-  assert.deepEqual((calibration!.head as CalibrationHead).centres, saved.tasks.map((t) => ({ k: t.k, centre: t.centreOfMass })));
+  assert.deepEqual(
+    (calibration!.head as CalibrationHead).centres,
+    saved.tasks.map((t) => ({ k: t.k, centre: t.centreOfMass })),
+  );
 
   const prediction = classifyStored('prediction.json', report());
   assert.equal(prediction?.kind, 'prediction');
@@ -72,7 +79,10 @@ test('row lines: incomplete analyses say N of M orders, calibrations their centr
 
   const fitOnly = classifyStored('p.json', report())!.head as PredictionHead;
   assert.equal(predictionDescription(fitOnly), 'MAE 3.44 pts ± 0.81 pts · 3 models');
-  const one = classifyStored('p.json', report({ target: 'loss', prediction: { path: '/r/d.json', label: 'cnn-d3', features: [], predicted: 0.61234, actual: 0.5, pca: [] } }))!.head as PredictionHead;
+  const one = classifyStored(
+    'p.json',
+    report({ target: 'loss', prediction: { path: '/r/d.json', label: 'cnn-d3', features: [], predicted: 0.61234, actual: 0.5, pca: [] } }),
+  )!.head as PredictionHead;
   assert.equal(predictionDescription(one), 'MAE 0.0344 ± 0.0081 · 3 models · cnn-d3 predicted 0.6123 (actual 0.5000)');
 });
 
@@ -87,15 +97,33 @@ test('the tree: checkpoints with their analyses newest first, then one group of 
   const predictions = [file('prediction.json', 4, classifyStored('prediction.json', report())!.head as PredictionHead)];
 
   const roots = rootNodes([older, other, newer], calibrations, predictions);
-  assert.deepEqual(roots.map((n) => (n.kind === 'checkpoint' ? n.checkpoint : n.kind === 'group' ? n.group : n.kind)), ['/home/user/models/fashion-cnn/model.json', '/models/b.onnx', 'calibrations', 'predictions']);
-  assert.deepEqual(childNodes(roots[0]).map((n) => n.kind === 'analysis' && n.analysis.uri), ['a-new.json', 'a-old.json']);
-  assert.deepEqual(childNodes(roots[2]).map((n) => n.kind === 'calibration' && n.calibration.uri), ['cal-2.json', 'cal-1.json']);
-  assert.deepEqual(childNodes(roots[3]).map((n) => n.kind === 'prediction' && n.prediction.uri), ['prediction.json']);
+  assert.deepEqual(
+    roots.map((n) => (n.kind === 'checkpoint' ? n.checkpoint : n.kind === 'group' ? n.group : n.kind)),
+    ['/home/user/models/fashion-cnn/model.json', '/models/b.onnx', 'calibrations', 'predictions'],
+  );
+  assert.deepEqual(
+    childNodes(roots[0]).map((n) => n.kind === 'analysis' && n.analysis.uri),
+    ['a-new.json', 'a-old.json'],
+  );
+  assert.deepEqual(
+    childNodes(roots[2]).map((n) => n.kind === 'calibration' && n.calibration.uri),
+    ['cal-2.json', 'cal-1.json'],
+  );
+  assert.deepEqual(
+    childNodes(roots[3]).map((n) => n.kind === 'prediction' && n.prediction.uri),
+    ['prediction.json'],
+  );
   assert.deepEqual(childNodes(childNodes(roots[3])[0]), []);
 
   // No calibrations or predictions: no empty groups.
-  assert.deepEqual(rootNodes([older], [], []).map((n) => n.kind), ['checkpoint']);
-  assert.deepEqual(rootNodes([], calibrations, []).map((n) => n.kind), ['group']);
+  assert.deepEqual(
+    rootNodes([older], [], []).map((n) => n.kind),
+    ['checkpoint'],
+  );
+  assert.deepEqual(
+    rootNodes([], calibrations, []).map((n) => n.kind),
+    ['group'],
+  );
 });
 
 test("when a stored file was made: its createdAt, else the time in a calibration file's name", () => {

@@ -18,10 +18,12 @@ function packed(ignore: string, path: string): boolean {
     if (!line || line.startsWith('#')) continue;
     const negate = line.startsWith('!');
     const glob = negate ? line.slice(1) : line;
-    const re = new RegExp(`^${glob
-      .split('**')
-      .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*'))
-      .join('.*')}$`);
+    const re = new RegExp(
+      `^${glob
+        .split('**')
+        .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*'))
+        .join('.*')}$`,
+    );
     if (re.test(path)) included = negate;
   }
   return included;
@@ -43,10 +45,24 @@ test('every docs page a panel links to exists and is packed into the extension',
 test('METRICS.md defines every metric with the paper’s reference and states the settings the code uses', () => {
   const md = readFileSync(join(ROOT, DOCS_PAGES.metrics), 'utf8');
   const headings = md.split('\n').filter((l) => l.startsWith('## '));
-  for (const name of ['Significance ρ⁽ˡ⁾', 'Shapley values φ_train and φ_gap', 'Effectiveness α_effective', 'Over-fitting α_overfit', 'Reliability', 'Substitution accuracy', 'predictor', 'Task complexity', 'Compression and distillation']) {
-    assert.ok(headings.some((h) => h.includes(name)), `a section for ${name}`);
+  for (const name of [
+    'Significance ρ⁽ˡ⁾',
+    'Shapley values φ_train and φ_gap',
+    'Effectiveness α_effective',
+    'Over-fitting α_overfit',
+    'Reliability',
+    'Substitution accuracy',
+    'predictor',
+    'Task complexity',
+    'Compression and distillation',
+  ]) {
+    assert.ok(
+      headings.some((h) => h.includes(name)),
+      `a section for ${name}`,
+    );
   }
-  for (const ref of ['Eq. (1)', 'Eq. (2)', 'Eq. (3)', 'Eq. (4)', 'Eq. (5)', 'Exp. 1', 'Exp. 4', 'Exp. 5', 'Exp. 6', 'Appendix A', 'Appendix G']) assert.ok(md.includes(ref), ref);
+  for (const ref of ['Eq. (1)', 'Eq. (2)', 'Eq. (3)', 'Eq. (4)', 'Eq. (5)', 'Exp. 1', 'Exp. 4', 'Exp. 5', 'Exp. 6', 'Appendix A', 'Appendix G'])
+    assert.ok(md.includes(ref), ref);
   assert.match(md, /Residue/);
   assert.match(md, /ρ_rel = Var\[rel\]\/Var\[c\] ∈ \[0, 1\]/);
   // The numbers that are settings of the code, as the code has them.

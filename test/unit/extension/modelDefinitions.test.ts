@@ -35,7 +35,12 @@ test('finds PyTorch and Keras model classes, and ignores other classes', () => {
 });
 
 test('finds tf.sequential and tf.model in TypeScript and JavaScript', () => {
-  const src = ["import * as tf from '@tensorflow/tfjs';", 'const teacher = tf.sequential();', 'export const m2 = tf.model({inputs, outputs});', 'const t = tf.tensor([1]);'].join('\n');
+  const src = [
+    "import * as tf from '@tensorflow/tfjs';",
+    'const teacher = tf.sequential();',
+    'export const m2 = tf.model({inputs, outputs});',
+    'const t = tf.tensor([1]);',
+  ].join('\n');
   assert.deepEqual(
     findModelDefinitions(src, 'typescript').map((d) => [d.name, d.line, d.kind]),
     [

@@ -61,7 +61,10 @@ test('a partial file that records its plan keeps the finished orders and the pla
 test('components come out sorted by order whatever the file order', () => {
   const r = raw('fixture-running.json');
   r.components = [...(r.components as unknown[])].reverse();
-  assert.deepEqual(parseResult(r).result.components.map((c) => c.order), [0, 2, 4]);
+  assert.deepEqual(
+    parseResult(r).result.components.map((c) => c.order),
+    [0, 2, 4],
+  );
 });
 
 test('missing required parts throw one clear ResultFormatError', () => {
@@ -77,7 +80,11 @@ test('missing required parts throw one clear ResultFormatError', () => {
   for (const [name, mutate, message] of cases) {
     const r = raw('fixture-complete.json');
     mutate(r);
-    assert.throws(() => parseResult(r), (e: unknown) => e instanceof ResultFormatError && message.test(e.message), name);
+    assert.throws(
+      () => parseResult(r),
+      (e: unknown) => e instanceof ResultFormatError && message.test(e.message),
+      name,
+    );
   }
   assert.throws(() => parseResult([1, 2]), ResultFormatError);
   assert.throws(() => parseResult(null), ResultFormatError);
@@ -124,7 +131,7 @@ test('a file that is not JSON says so', async () => {
   await assert.rejects(readResultFile(join(dir, 'absent.json')), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT');
 });
 
-test('the fixtures are valid result files by the engine\'s own schema', () => {
+test("the fixtures are valid result files by the engine's own schema", () => {
   for (const name of ['fixture-complete.json', 'fixture-running.json', 'fixture-running-planned.json']) assert.equal(validateResult(raw(name)), null, name);
 });
 
@@ -132,7 +139,10 @@ test('a file written by `feature-complexity demo --orders 0,2,4` reads without w
   const { result, warnings } = await readResultFile(join(fixtures, 'demo-quick.json'));
   assert.deepEqual(warnings, []);
   assert.equal(result.complete, true);
-  assert.deepEqual(result.components.map((c) => c.order), [0, 2, 4]);
+  assert.deepEqual(
+    result.components.map((c) => c.order),
+    [0, 2, 4],
+  );
   assert.ok(result.components.every((c) => c.lossCurve && c.lossCurve.length === c.epochs));
   assert.equal(result.datasetInfo?.numClasses, 10);
   assert.equal(validateResult(raw('demo-quick.json')), null);

@@ -5,7 +5,11 @@ import test from 'node:test';
 import { BUDGETS as BUDGET_SPECS } from '../../../src/analysis/pipeline/budget';
 import { BACKEND_CHOICES, BUDGETS, DEFAULT_BUDGET, DEFAULT_ORDERS, RELIABILITY_METHODS } from '../../../src/shared/vocabulary';
 
-const settings = (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { enum?: string[]; default?: unknown }> } } }).contributes.configuration.properties;
+const settings = (
+  JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, { enum?: string[]; default?: unknown }> } };
+  }
+).contributes.configuration.properties;
 
 test("the settings VS Code shows offer exactly the engine's budgets, backends and reliability methods, with its defaults", () => {
   assert.deepEqual(settings['featureComplexity.budget'].enum, [...BUDGETS]);

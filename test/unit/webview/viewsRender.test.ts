@@ -6,16 +6,60 @@ import { test } from 'node:test';
 import { predictFromResults } from '../../../src/analysis/experiments/predict';
 import { parseResult } from '../../../src/shared/files/analysis';
 import { makeNonce, resultsPageHtml } from '../../../src/extension/pageHtml';
-import { calibrationLabels, calibrationSettings, calibrationTable, calibrationVerdict, centreRises, poorFitWarning } from '../../../src/webview/calibration/render';
+import {
+  calibrationLabels,
+  calibrationSettings,
+  calibrationTable,
+  calibrationVerdict,
+  centreRises,
+  poorFitWarning,
+} from '../../../src/webview/calibration/render';
 import { calibrationSeries, CalibrationFormatError, centreOfMass, parseTaskComplexity } from '../../../src/shared/files/calibration';
-import { compareCsv, comparedAnalyses, compareReliabilityRows, compareReliabilityTable, compareRows, compareTable, differenceWarning, isZoo, settingDifferences } from '../../../src/webview/compare/render';
+import {
+  compareCsv,
+  comparedAnalyses,
+  compareReliabilityRows,
+  compareReliabilityTable,
+  compareRows,
+  compareTable,
+  differenceWarning,
+  isZoo,
+  settingDifferences,
+} from '../../../src/webview/compare/render';
 import { checkpointName } from '../../../src/shared/naming';
-import { isoLines, niceRange, pcaMap, predictedVsActual, predictStats, predictTable, predictWarning, scaleColor, scaleTicks, settingsNotice } from '../../../src/webview/predict/render';
+import {
+  isoLines,
+  niceRange,
+  pcaMap,
+  predictedVsActual,
+  predictStats,
+  predictTable,
+  predictWarning,
+  scaleColor,
+  scaleTicks,
+  settingsNotice,
+} from '../../../src/webview/predict/render';
 import { showCalibrationNotification, showCompareNotification, showPredictNotification, type ComparedAnalysis } from '../../../src/shared/webviewProtocol';
 import { syntheticZoo } from '../../fixtures/views/synthetic';
 import type { Theme } from '../../../src/webview/common/theme';
 
-const THEME = { kind: 'dark', foreground: '#ccc', muted: '#999', background: '#1e1e1e', border: '#444', grid: '#333', gridMinor: '#222', fontFamily: 'sans-serif', fontSize: 12, blue: '#3794ff', green: '#89d185', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', series: ['#3794ff', '#d18616'] } as Theme;
+const THEME = {
+  kind: 'dark',
+  foreground: '#ccc',
+  muted: '#999',
+  background: '#1e1e1e',
+  border: '#444',
+  grid: '#333',
+  gridMinor: '#222',
+  fontFamily: 'sans-serif',
+  fontSize: 12,
+  blue: '#3794ff',
+  green: '#89d185',
+  orange: '#d18616',
+  red: '#f14c4c',
+  purple: '#b180d7',
+  series: ['#3794ff', '#d18616'],
+} as Theme;
 
 const fixture = (name: string): ComparedAnalysis => {
   const { result, warnings } = parseResult(JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'results', name), 'utf8')));
@@ -29,29 +73,44 @@ test('legend names: checkpoint (a model.json by its folder) · layer · budget; 
   assert.equal(checkpointName('/m/fashion-cnn/model.json'), 'fashion-cnn');
   assert.equal(checkpointName('C:\\m\\net.onnx'), 'net.onnx');
   const items = comparedAnalyses([complete, demo]);
-  assert.deepEqual(items.map((c) => c.label), ['fashion-cnn · conv3 · standard', 'teacher-seed0 · pool2 · quick']);
+  assert.deepEqual(
+    items.map((c) => c.label),
+    ['fashion-cnn · conv3 · standard', 'teacher-seed0 · pool2 · quick'],
+  );
   const twice = comparedAnalyses([complete, { ...complete, fileName: 'again.json' }, { path: '/x.json', fileName: 'x.json', error: 'broken', warnings: [] }]);
   assert.equal(twice.length, 2, 'an unreadable file is left out of the charts');
-  assert.deepEqual(twice.map((c) => c.label), ['fashion-cnn · conv3 · standard (fixture-complete)', 'fashion-cnn · conv3 · standard (again)']);
+  assert.deepEqual(
+    twice.map((c) => c.label),
+    ['fashion-cnn · conv3 · standard (fixture-complete)', 'fashion-cnn · conv3 · standard (again)'],
+  );
 });
 
 test('ρ rows: the union of orders, an empty cell where an analysis lacks an order, the residue last', () => {
   const items = comparedAnalyses([complete, demo]);
   const rows = compareRows(items);
-  assert.deepEqual(rows.map((r) => r.order), [0, 2, 4, 8, 14, 20, 26, 32, null]);
+  assert.deepEqual(
+    rows.map((r) => r.order),
+    [0, 2, 4, 8, 14, 20, 26, 32, null],
+  );
   close(rows[0].rho[0], 0.412);
   close(rows[1].rho[1], demo.result!.components[1].rho);
   assert.equal(rows[3].rho[1], undefined, 'the demo has no order 8');
   close(rows[8].rho[1], demo.result!.residue.rho);
   const table = compareTable(rows, items);
-  assert.deepEqual(table.columns.map((c) => c.title), ['component', ...items.map((c) => c.label)]);
+  assert.deepEqual(
+    table.columns.map((c) => c.title),
+    ['component', ...items.map((c) => c.label)],
+  );
   assert.deepEqual(table.rows[3], { c: 'l = 8', a0: '0.071', a1: '–' });
   // A zoo gets one row per analysis: its names would not fit as column titles.
   const zooItems = comparedAnalyses(syntheticZoo(6, 2).map((z, i) => ({ path: z.path, fileName: `m${i}.json`, ...parseResult(z.result) })));
   assert.ok(isZoo(zooItems) && !isZoo(items));
   const zooTable = compareTable(compareRows(zooItems), zooItems);
   assert.equal(zooTable.rows.length, 6);
-  assert.deepEqual(zooTable.columns.map((c) => c.title), ['analysis', 'l = 0', 'l = 2', 'l = 4', 'l = 8', 'l = 14', 'Δf']);
+  assert.deepEqual(
+    zooTable.columns.map((c) => c.title),
+    ['analysis', 'l = 0', 'l = 2', 'l = 4', 'l = 8', 'l = 14', 'Δf'],
+  );
   assert.equal(zooTable.rows[0].c0, zooItems[0].result.components[0].rho.toFixed(3));
   const relZoo = compareReliabilityTable(compareReliabilityRows(zooItems)!, zooItems);
   assert.equal(relZoo.rows.length, 6);
@@ -61,10 +120,16 @@ test('ρ rows: the union of orders, an empty cell where an analysis lacks an ord
 test('settings that make ρ incomparable are named with each analysis’s value', () => {
   const items = comparedAnalyses([complete, demo]);
   const diffs = settingDifferences(items);
-  assert.deepEqual(diffs.map((d) => d.setting), ['orders', 'disentangler width', 'budget', 'dataset', 'target layer', 'target feature shape']);
+  assert.deepEqual(
+    diffs.map((d) => d.setting),
+    ['orders', 'disentangler width', 'budget', 'dataset', 'target layer', 'target feature shape'],
+  );
   assert.deepEqual(diffs.find((d) => d.setting === 'disentangler width')?.values, ['32', '16']);
   assert.deepEqual(diffs.find((d) => d.setting === 'target feature shape')?.values, ['7×7×32', '7×7×16']);
-  assert.match(differenceWarning(diffs), /^Settings differ: orders, disentangler width, budget, dataset, target layer, target feature shape\. ρ is a relative distribution/);
+  assert.match(
+    differenceWarning(diffs),
+    /^Settings differ: orders, disentangler width, budget, dataset, target layer, target feature shape\. ρ is a relative distribution/,
+  );
   const same = comparedAnalyses([complete, { ...complete, fileName: 'copy.json' }]);
   assert.deepEqual(settingDifferences(same), []);
   assert.equal(differenceWarning([]), '');
@@ -74,7 +139,10 @@ test('settings that make ρ incomparable are named with each analysis’s value'
   other.fileName = 'other.json';
   other.result!.reliabilitySettings!.method = 'target-phi';
   other.result!.reliabilitySettings!.rounds = 0;
-  assert.deepEqual(settingDifferences(comparedAnalyses([engine, other])).map((d) => d.setting), ['reliability method', 'reliability cycle rounds']);
+  assert.deepEqual(
+    settingDifferences(comparedAnalyses([engine, other])).map((d) => d.setting),
+    ['reliability method', 'reliability cycle rounds'],
+  );
   assert.ok(!settingDifferences(comparedAnalyses([engine, demo])).some((d) => d.setting.startsWith('reliability') || d.setting === 'exemplars'));
 });
 
@@ -90,9 +158,11 @@ test('reliability overlay: shares of Var[f] per analysis, none when no analysis 
   assert.equal(compareReliabilityRows(comparedAnalyses([demo, demo])), undefined);
 });
 
-test('comparing an engine-written result: its reliability rows, table cells and chart bars are the file\'s shares of Var[f]', async () => {
+test("comparing an engine-written result: its reliability rows, table cells and chart bars are the file's shares of Var[f]", async () => {
   const engine = fixture('engine-reliability.json');
-  const file = JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'results', 'engine-reliability.json'), 'utf8')) as { reliability: { order: number; reliableVariance: number; unreliableVariance: number }[] };
+  const file = JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'results', 'engine-reliability.json'), 'utf8')) as {
+    reliability: { order: number; reliableVariance: number; unreliableVariance: number }[];
+  };
   const items = comparedAnalyses([complete, engine]);
   const rows = compareReliabilityRows(items)!;
   for (const x of file.reliability) {
@@ -107,7 +177,10 @@ test('comparing an engine-written result: its reliability rows, table cells and 
   for (const x of file.reliability) {
     const cell = table.rows.find((r) => r.c === `l = ${x.order}`)![col];
     const [rel, unrel] = cell.split(' / ').map(Number);
-    assert.ok(Math.abs(rel - x.reliableVariance) <= 0.0005 + 1e-12 && Math.abs(unrel - x.unreliableVariance) <= 0.0005 + 1e-12, `${cell} vs ${x.reliableVariance} / ${x.unreliableVariance}`);
+    assert.ok(
+      Math.abs(rel - x.reliableVariance) <= 0.0005 + 1e-12 && Math.abs(unrel - x.unreliableVariance) <= 0.0005 + 1e-12,
+      `${cell} vs ${x.reliableVariance} / ${x.unreliableVariance}`,
+    );
   }
   // The chart module is an ES module (the webview bundle's): loaded as one.
   const { compareReliabilityChart } = await import('../../../src/webview/compare/charts.mjs');
@@ -136,7 +209,11 @@ test('comparison CSV: one ρ column per analysis, reliability columns, a row per
 });
 
 const zoo = syntheticZoo(25, 1);
-const report = predictFromResults(zoo.filter((_, i) => i !== 12), { repeats: 100 }, zoo[12]);
+const report = predictFromResults(
+  zoo.filter((_, i) => i !== 12),
+  { repeats: 100 },
+  zoo[12],
+);
 
 test('predicted vs measured: points in percent, held-out and fitted series, the chosen one, a square range covering all', () => {
   const d = predictedVsActual(report);
@@ -211,21 +288,41 @@ test('PCA map: one point per model, colour scale over the measured values, iso-l
 
 const calibration = {
   tasks: [
-    { k: 8, components: [{ order: 0, rho: 0.1 }, { order: 2, rho: 0.3 }], residue: { rho: 0.4 } },
-    { k: 0, components: [{ order: 0, rho: 0.8 }, { order: 2, rho: 0.1 }], residue: { rho: 0.05 } },
+    {
+      k: 8,
+      components: [
+        { order: 0, rho: 0.1 },
+        { order: 2, rho: 0.3 },
+      ],
+      residue: { rho: 0.4 },
+    },
+    {
+      k: 0,
+      components: [
+        { order: 0, rho: 0.8 },
+        { order: 2, rho: 0.1 },
+      ],
+      residue: { rho: 0.05 },
+    },
   ],
 };
 
 test('calibration: the ARCHITECTURE.md shape is checked with one sentence', () => {
   assert.equal(parseTaskComplexity(calibration), calibration);
-  assert.throws(() => parseTaskComplexity({}), (e: unknown) => e instanceof CalibrationFormatError && /no "tasks" list/.test(e.message));
+  assert.throws(
+    () => parseTaskComplexity({}),
+    (e: unknown) => e instanceof CalibrationFormatError && /no "tasks" list/.test(e.message),
+  );
   assert.throws(() => parseTaskComplexity({ tasks: [{ k: 1, components: [{ order: 0 }], residue: { rho: 0 } }] }), /k=1 lacks components/);
   assert.throws(() => parseTaskComplexity({ tasks: [{ k: 1, components: [], residue: {} }] }), /residue\.rho/);
 });
 
 test('calibration series: by k, ρ per order then the residue, centre of mass computed where the file lacks it', () => {
   const s = calibrationSeries(calibration);
-  assert.deepEqual(s.map((x) => x.k), [0, 8]);
+  assert.deepEqual(
+    s.map((x) => x.k),
+    [0, 8],
+  );
   assert.deepEqual(s[0].rho, [0.8, 0.1, 0.05]);
   close(s[0].centre, (0.1 * 1 + 0.05 * 2) / 0.95);
   close(centreOfMass([0, 0], 1), 2);
@@ -233,7 +330,12 @@ test('calibration series: by k, ρ per order then the residue, centre of mass co
   assert.deepEqual(calibrationTable(calibration, s)[2], { c: 'residue Δf', t0: '0.050', t1: '0.400' });
   assert.ok(centreRises(s));
   assert.match(calibrationVerdict(s), /^The self-test holds/);
-  const recorded = calibrationSeries({ tasks: [{ ...calibration.tasks[1], centreOfMass: 3 }, { ...calibration.tasks[0], centreOfMass: 1 }] });
+  const recorded = calibrationSeries({
+    tasks: [
+      { ...calibration.tasks[1], centreOfMass: 3 },
+      { ...calibration.tasks[0], centreOfMass: 1 },
+    ],
+  });
   assert.equal(recorded[0].centre, 3, 'the engine’s value is shown when recorded');
   assert.ok(!centreRises(recorded));
   assert.match(calibrationVerdict(recorded), /drops at k = 8/);
@@ -241,7 +343,14 @@ test('calibration series: by k, ρ per order then the residue, centre of mass co
 });
 
 test('each view has its own page and message kind', () => {
-  const html = resultsPageHtml({ cspSource: 'vscode-resource:', nonce: makeNonce(() => new Uint8Array(32)), scriptUri: 's.js', styleUri: 's.css', title: 't', view: 'compare' });
+  const html = resultsPageHtml({
+    cspSource: 'vscode-resource:',
+    nonce: makeNonce(() => new Uint8Array(32)),
+    scriptUri: 's.js',
+    styleUri: 's.css',
+    title: 't',
+    view: 'compare',
+  });
   assert.match(html, /<main id="app" data-view="compare"/);
   assert.match(resultsPageHtml({ cspSource: 'x', nonce: 'n', scriptUri: 's', styleUri: 'c', title: 't' }), /data-view="results"/);
   const methods = [showCompareNotification, showPredictNotification, showCalibrationNotification].map((n) => n.method);
@@ -253,10 +362,16 @@ test('each view has its own page and message kind', () => {
 test('calibration: the engine’s own output reads, and a target DNN that did not learn its task is named', () => {
   const out = parseTaskComplexity(JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'views', 'task-complexity-quick.json'), 'utf8')));
   const s = calibrationSeries(out);
-  assert.deepEqual(s.map((x) => x.k), [0, 2, 8, 26, 80]);
+  assert.deepEqual(
+    s.map((x) => x.k),
+    [0, 2, 8, 26, 80],
+  );
   for (const [i, t] of out.tasks.entries()) {
     assert.equal(s[i].centre, t.centreOfMass);
-    close(s[i].rho.reduce<number>((a, b) => a + (b ?? 0), 0), t.components.reduce((a, c) => a + c.rho, 0) + t.residue.rho);
+    close(
+      s[i].rho.reduce<number>((a, b) => a + (b ?? 0), 0),
+      t.components.reduce((a, c) => a + c.rho, 0) + t.residue.rho,
+    );
   }
   const poor = s.filter((x) => (x.targetFit ?? 1) < 0.5).map((x) => `k = ${x.k}`);
   const warning = poorFitWarning(s);

@@ -71,18 +71,27 @@ test('significance rows: one per component then the residue, test ρ only where 
 
 test('loss series keep every epoch, 1-based, and drop non-positive values for the log axis', () => {
   const s = lossSeries(complete);
-  assert.deepEqual(s.map((x) => x.order), [0, 2, 4, 8, 14, 20, 26, 32]);
+  assert.deepEqual(
+    s.map((x) => x.order),
+    [0, 2, 4, 8, 14, 20, 26, 32],
+  );
   assert.equal(s[0].points.length, 40);
   assert.deepEqual(s[0].points[0], { x: 1, y: complete.components[0].lossCurve![0] });
   const r = structuredClone(running);
   r.components[0].lossCurve = [0.5, 0, -1, 0.2];
   r.components[1].lossCurve = [];
   const t = lossSeries(r);
-  assert.deepEqual(t[0].points, [{ x: 1, y: 0.5 }, { x: 4, y: 0.2 }]);
-  assert.deepEqual(t.map((x) => x.order), [0, 4]);
+  assert.deepEqual(t[0].points, [
+    { x: 1, y: 0.5 },
+    { x: 4, y: 0.2 },
+  ]);
+  assert.deepEqual(
+    t.map((x) => x.order),
+    [0, 4],
+  );
 });
 
-test('reliable and unreliable parts are the file\'s shares of Var[f], shown as they are, and add up to ρ of the component', () => {
+test("reliable and unreliable parts are the file's shares of Var[f], shown as they are, and add up to ρ of the component", () => {
   const rows = reliabilityRows(complete)!;
   for (const [i, row] of rows.entries()) {
     const c = complete.reliability![i];
@@ -96,15 +105,43 @@ test('reliable and unreliable parts are the file\'s shares of Var[f], shown as t
 /** Written by the engine's own command line (scripts/make-fixtures.ts results), not by hand. */
 const engineFile = JSON.parse(readFileSync(join(__dirname, '..', '..', 'fixtures', 'results', 'engine-reliability.json'), 'utf8')) as ResultFile;
 const engine = load('engine-reliability.json');
-const THEME: Theme = { kind: 'dark', foreground: '#ccc', muted: '#999', background: '#1e1e1e', border: '#444', grid: '#333', gridMinor: '#222', fontFamily: 'sans-serif', fontSize: 12, blue: '#3794ff', green: '#89d185', orange: '#d18616', red: '#f14c4c', purple: '#b180d7', series: ['#3794ff'] } as Theme;
+const THEME: Theme = {
+  kind: 'dark',
+  foreground: '#ccc',
+  muted: '#999',
+  background: '#1e1e1e',
+  border: '#444',
+  grid: '#333',
+  gridMinor: '#222',
+  fontFamily: 'sans-serif',
+  fontSize: 12,
+  blue: '#3794ff',
+  green: '#89d185',
+  orange: '#d18616',
+  red: '#f14c4c',
+  purple: '#b180d7',
+  series: ['#3794ff'],
+} as Theme;
 
-test('an engine-written result: the reliability table and chart show the file\'s shares of Var[f] and ρ_rel as they are', async () => {
+test("an engine-written result: the reliability table and chart show the file's shares of Var[f] and ρ_rel as they are", async () => {
   assert.equal(validateResult(engineFile), null, 'a valid result file');
-  assert.ok(engineFile.reliabilitySettings && engineFile.reliability!.length === engineFile.components.length, 'the engine measured reliability for every order');
+  assert.ok(
+    engineFile.reliabilitySettings && engineFile.reliability!.length === engineFile.components.length,
+    'the engine measured reliability for every order',
+  );
   const file = [...engineFile.reliability!].sort((a, b) => a.order - b.order);
   const rows = reliabilityRows(engine)!;
   const testRho = (order: number) => engineFile.reliabilityTest!.find((t) => t.order === order)!.reliableRho;
-  assert.deepEqual(rows, file.map((x) => ({ order: x.order, reliableRho: x.reliableRho, reliableOfFeature: x.reliableVariance, unreliableOfFeature: x.unreliableVariance, reliableRhoTest: testRho(x.order) })));
+  assert.deepEqual(
+    rows,
+    file.map((x) => ({
+      order: x.order,
+      reliableRho: x.reliableRho,
+      reliableOfFeature: x.reliableVariance,
+      unreliableOfFeature: x.unreliableVariance,
+      reliableRhoTest: testRho(x.order),
+    })),
+  );
   for (const x of file) {
     // Shares of Var[f], so each part is at most the component's own ρ share of f (not absolute variances, not divided twice).
     const rho = engineFile.components.find((c) => c.order === x.order)!.rho;
@@ -115,7 +152,10 @@ test('an engine-written result: the reliability table and chart show the file\'s
 
   // The table: ρ_rel in percent to 0.1, the parts to 4 decimals, read back equal to the file's.
   const table = reliabilityTable(rows);
-  assert.deepEqual(table.rows.map((r) => r.c), file.map((x) => `l = ${x.order}`));
+  assert.deepEqual(
+    table.rows.map((r) => r.c),
+    file.map((x) => `l = ${x.order}`),
+  );
   table.rows.forEach((r, i) => {
     const x = file[i];
     assert.ok(Math.abs(Number(r.rel.replace(' %', '')) / 100 - x.reliableRho) <= 0.0005 + 1e-12, `${r.rel} vs ${x.reliableRho}`);
@@ -130,12 +170,24 @@ test('an engine-written result: the reliability table and chart show the file\'s
   const { reliabilityChart } = await import('../../../src/webview/common/charts.mjs');
   const chart = reliabilityChart(rows, THEME);
   const data = chart.data.datasets as { label: string; data: number[] }[];
-  assert.deepEqual(data.map((d) => d.label), ['reliable', 'unreliable']);
-  assert.deepEqual(data[0].data, file.map((x) => x.reliableVariance));
-  assert.deepEqual(data[1].data, file.map((x) => x.unreliableVariance));
+  assert.deepEqual(
+    data.map((d) => d.label),
+    ['reliable', 'unreliable'],
+  );
+  assert.deepEqual(
+    data[0].data,
+    file.map((x) => x.reliableVariance),
+  );
+  assert.deepEqual(
+    data[1].data,
+    file.map((x) => x.unreliableVariance),
+  );
 
   // The Settings tab names how reliability was measured, as the file records it.
-  assert.match(new Map(settingsRows(engine)).get('Reliability') ?? '', /^joint .*; K = 3 networks \(the model and 2 exemplars\), 10 cycle rounds, \d+ samples$/);
+  assert.match(
+    new Map(settingsRows(engine)).get('Reliability') ?? '',
+    /^joint .*; K = 3 networks \(the model and 2 exemplars\), 10 cycle rounds, \d+ samples$/,
+  );
 
   // The CSV export carries them unchanged too.
   const lines = toCsv(engine).trimEnd().split('\n');
@@ -171,7 +223,10 @@ test('efficiency check compares Σφ with the loss difference recorded in the fi
 test('substitution rows sorted by order', () => {
   const r = structuredClone(complete);
   r.substitution!.reverse();
-  assert.deepEqual(substitutionRows(r)!.map((x) => x.order), [0, 2, 4, 8, 14, 20, 26, 32]);
+  assert.deepEqual(
+    substitutionRows(r)!.map((x) => x.order),
+    [0, 2, 4, 8, 14, 20, 26, 32],
+  );
   assert.equal(substitutionRows(running), undefined);
 });
 
@@ -187,7 +242,10 @@ test('settings list every setting the numbers depend on', () => {
 });
 
 test('settings name the reliability method, K, rounds and exemplars when the file records them', () => {
-  const withReliability = { ...complete, reliabilitySettings: { method: 'joint' as const, networks: 3, exemplars: ['/m/a/model.json', '/m/b.onnx'], rounds: 10, samples: 512 } };
+  const withReliability = {
+    ...complete,
+    reliabilitySettings: { method: 'joint' as const, networks: 3, exemplars: ['/m/a/model.json', '/m/b.onnx'], rounds: 10, samples: 512 },
+  };
   const rows = new Map(settingsRows(withReliability));
   assert.match(rows.get('Reliability') ?? '', /^joint .*; K = 3 networks \(the model and 2 exemplars\), 10 cycle rounds, 512 samples$/);
   assert.equal(rows.get('Exemplars'), '/m/a/model.json, /m/b.onnx');
@@ -195,7 +253,10 @@ test('settings name the reliability method, K, rounds and exemplars when the fil
 });
 
 test('durations read as a person would say them', () => {
-  assert.deepEqual([formatSeconds(0.412), formatSeconds(2.38), formatSeconds(64.3), formatSeconds(2841.012), formatSeconds(7200)], ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min']);
+  assert.deepEqual(
+    [formatSeconds(0.412), formatSeconds(2.38), formatSeconds(64.3), formatSeconds(2841.012), formatSeconds(7200)],
+    ['412 ms', '2.4 s', '1 min 4 s', '47 min 21 s', '2 h 0 min'],
+  );
 });
 
 test('CSV has one row per order, the residue and the teacher, with empty cells for absent numbers', () => {
@@ -236,7 +297,13 @@ test('theme colours parse from the notations VS Code uses', () => {
 test('the page has a strict CSP with a fresh nonce on its script and style', () => {
   const nonce = makeNonce((n) => new Uint8Array(n).map((_, i) => i * 7));
   assert.match(nonce, /^[A-Za-z0-9]{32}$/);
-  const html = resultsPageHtml({ cspSource: 'https://x.vscode-cdn.net', nonce, scriptUri: 'https://x/dist/webview.js', styleUri: 'https://x/media/webview.css', title: 'a <b>' });
+  const html = resultsPageHtml({
+    cspSource: 'https://x.vscode-cdn.net',
+    nonce,
+    scriptUri: 'https://x/dist/webview.js',
+    styleUri: 'https://x/media/webview.css',
+    title: 'a <b>',
+  });
   const csp = /Content-Security-Policy" content="([^"]+)"/.exec(html)![1];
   assert.equal(
     csp,
@@ -249,7 +316,13 @@ test('the page has a strict CSP with a fresh nonce on its script and style', () 
 
 test('the page can carry its bundle and stylesheet inline, under the same nonce and CSP', () => {
   const nonce = makeNonce((n) => new Uint8Array(n).map((_, i) => i * 3));
-  const base = { cspSource: 'https://x.vscode-cdn.net', nonce, scriptUri: 'https://x/dist/webview-results.js', styleUri: 'https://x/media/webview.css', title: 't' };
+  const base = {
+    cspSource: 'https://x.vscode-cdn.net',
+    nonce,
+    scriptUri: 'https://x/dist/webview-results.js',
+    styleUri: 'https://x/media/webview.css',
+    title: 't',
+  };
   const html = resultsPageHtml({ ...base, scriptText: 'console.log("a < b")', styleText: 'body { color: red }' });
   assert.ok(html.includes(`<script nonce="${nonce}">console.log("a < b")</script>`), html);
   assert.ok(html.includes(`<style nonce="${nonce}">body { color: red }</style>`), html);

@@ -21,7 +21,16 @@
  */
 import type { AnalysisContext } from './types';
 import { tf } from '../../tf/backend';
-import { DEFAULT_CYCLE_ROUNDS, centred, checkCompatible, headResidualVariance, type LinearMap, reliabilityForOrder, reliabilitySplit, sampleVariance } from '../../metrics/reliability';
+import {
+  DEFAULT_CYCLE_ROUNDS,
+  centred,
+  checkCompatible,
+  headResidualVariance,
+  type LinearMap,
+  reliabilityForOrder,
+  reliabilitySplit,
+  sampleVariance,
+} from '../../metrics/reliability';
 import type { ReliabilityMethod, ReliabilitySettings } from '../../../shared/engineProtocol';
 import { jointFeatures, jointScales, standardFeatures, trainJoint, type JointSet } from '../reliabilityTrain';
 import type { ResultFile } from '../result';
@@ -31,7 +40,8 @@ import { componentTensors, featureShape4, featureTensor, guarded, phiTensor, sta
 import { isOneOf, RELIABILITY_METHODS } from '../../../shared/vocabulary';
 
 export const RELIABILITY_METHOD_DETAILS: Record<ReliabilityMethod, string> = {
-  joint: "shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, back maps B_k regressed from each network's own feature",
+  joint:
+    "shared Φ⁽ˡ⁾ trained jointly with K linear heads A_k; heads refitted in closed form with Φ fixed, back maps B_k regressed from each network's own feature",
   'target-phi': "target's Φ⁽ˡ⁾ shared; closed-form least-squares heads A_k, back maps B_k regressed from each network's own feature",
 };
 
@@ -99,7 +109,14 @@ interface ReliableFeatures {
   test: tf.Tensor[];
 }
 
-async function targetPhiReliable(ctx: AnalysisContext, fks: tf.Tensor[], names: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>, reliable: ReliableFeatures): Promise<void> {
+async function targetPhiReliable(
+  ctx: AnalysisContext,
+  fks: tf.Tensor[],
+  names: string[],
+  rounds: number,
+  perOrder: NonNullable<ReliabilitySettings['perOrder']>,
+  reliable: ReliableFeatures,
+): Promise<void> {
   for (let k = 0; k < ctx.orders.length; k++) {
     throwIfCancelled(ctx);
     const h = phiTensor(ctx, 'train', k);
@@ -116,7 +133,13 @@ async function targetPhiReliable(ctx: AnalysisContext, fks: tf.Tensor[], names: 
   }
 }
 
-async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: number, perOrder: NonNullable<ReliabilitySettings['perOrder']>, reliable: ReliableFeatures): Promise<void> {
+async function jointReliable(
+  ctx: AnalysisContext,
+  paths: string[],
+  rounds: number,
+  perOrder: NonNullable<ReliabilitySettings['perOrder']>,
+  reliable: ReliableFeatures,
+): Promise<void> {
   const pool = ctx.trainPool;
   stageProgress(ctx, 'reliability: exemplar features on the training pool', 0);
   const ex = await exemplarFeatures(ctx, paths, pool);
@@ -158,7 +181,8 @@ async function jointReliable(ctx: AnalysisContext, paths: string[], rounds: numb
         try {
           const r = await reliabilityForOrder(h, fks, { rounds, names });
           // Back to f's units: A_1 h_T · scale + mean.
-          const toF = (x: tf.Tensor) => tf.tidy(() => tf.add(tf.mul(x, target.scale), tf.tensor4d(target.mean, [1, ...(x.shape.slice(1) as [number, number, number])])));
+          const toF = (x: tf.Tensor) =>
+            tf.tidy(() => tf.add(tf.mul(x, target.scale), tf.tensor4d(target.mean, [1, ...(x.shape.slice(1) as [number, number, number])])));
           const test = r.apply(hTest);
           reliable.train.push(toF(r.reliable));
           reliable.test.push(toF(test));
@@ -204,7 +228,15 @@ export async function runReliability(ctx: AnalysisContext): Promise<Partial<Resu
     const entries = await split('train', reliable.train);
     const testEntries = ctx.testEval.indices.length > 1 ? await split('test', reliable.test) : undefined;
     const samples = featureShape4(ctx.trainEval)[0];
-    const settings: ReliabilitySettings = { method, networks: paths.length + 1, exemplars: [...paths], rounds, samples, perOrder, version: RELIABILITY_VERSION };
+    const settings: ReliabilitySettings = {
+      method,
+      networks: paths.length + 1,
+      exemplars: [...paths],
+      rounds,
+      samples,
+      perOrder,
+      version: RELIABILITY_VERSION,
+    };
     return {
       reliability: entries,
       ...(testEntries ? { reliabilityTest: testEntries } : {}),

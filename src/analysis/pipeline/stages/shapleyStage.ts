@@ -31,13 +31,15 @@ export async function runShapley(ctx: AnalysisContext): Promise<Partial<ResultFi
   const test = headLossEvaluator({ ...common, players: testPlayers, labels: labelsOf(ctx.testEval) });
   const total = 2 ** names.length * 2;
   let done = 0;
-  const watched = (ev: CoalitionEvaluator): CoalitionEvaluator => async (coalitions: Coalition[]) => {
-    throwIfCancelled(ctx);
-    const v = await ev(coalitions);
-    done += coalitions.length;
-    stageProgress(ctx, 'shapley', done / total);
-    return v;
-  };
+  const watched =
+    (ev: CoalitionEvaluator): CoalitionEvaluator =>
+    async (coalitions: Coalition[]) => {
+      throwIfCancelled(ctx);
+      const v = await ev(coalitions);
+      done += coalitions.length;
+      stageProgress(ctx, 'shapley', done / total);
+      return v;
+    };
   try {
     const res = await componentShapley({ names, train: watched(train), test: watched(test), baseline, seed: ctx.seed, coalitionsPerCall: COALITIONS_PER_CALL });
     const variances: number[] = [];

@@ -32,7 +32,11 @@ export interface AdamUpdateAttrs {
 const f = Math.fround;
 
 /** Outputs [value, m, v] after one Adam update of `value` with gradient `grad`. */
-function adamUpdate(args: { inputs: { value: TensorInfo; m: TensorInfo; v: TensorInfo; grad: TensorInfo }; backend: BackendWasm; attrs: AdamUpdateAttrs }): TensorInfo[] {
+function adamUpdate(args: {
+  inputs: { value: TensorInfo; m: TensorInfo; v: TensorInfo; grad: TensorInfo };
+  backend: BackendWasm;
+  attrs: AdamUpdateAttrs;
+}): TensorInfo[] {
   const { inputs, backend, attrs } = args;
   const { value, m, v, grad } = inputs;
   for (const t of [value, m, v, grad]) {
@@ -76,7 +80,8 @@ let registered = false;
 /** Registers the fused update for 'wasm'. Idempotent. */
 export function registerWasmAdamKernel(): void {
   if (registered) return;
-  if (!tf.getKernel(ADAM_UPDATE, 'wasm')) tf.registerKernel({ kernelName: ADAM_UPDATE, backendName: 'wasm', kernelFunc: adamUpdate as unknown as tf.KernelFunc });
+  if (!tf.getKernel(ADAM_UPDATE, 'wasm'))
+    tf.registerKernel({ kernelName: ADAM_UPDATE, backendName: 'wasm', kernelFunc: adamUpdate as unknown as tf.KernelFunc });
   registered = true;
 }
 

@@ -46,7 +46,14 @@ function heap(backend: BackendWasm, t: TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
-function convInfo(xShape: number[], filterShape: number[], strides: number | [number, number], pad: Pad, dataFormat: 'NHWC' | 'NCHW', dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.backend_util.Conv2DInfo {
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: Pad,
+  dataFormat: 'NHWC' | 'NCHW',
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.backend_util.Conv2DInfo {
   if (dataFormat !== 'NHWC') throw new Error(`wasm conv gradients support NHWC only, got ${dataFormat}`);
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
@@ -81,7 +88,18 @@ function toChannelsFirst(x: Float32Array, out: Float32Array, pixels: number, cin
  * whole wasm heap and `xcf`, `out` are float offsets into it.
  */
 function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf.backend_util.Conv2DInfo, q0: number, nq: number): void {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+  const {
+    batchSize: nb,
+    inHeight: h,
+    inWidth: w,
+    inChannels: cin,
+    outHeight: ho,
+    outWidth: wo,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
   const pixels = nb * h * w;
@@ -130,7 +148,19 @@ function im2colTransposedRows(mem: Float32Array, xcf: number, out: number, c: tf
  * zeroed. One copy per block instead of one per row: the per-call cost of copyWithin on the wasm
  * heap dominated the rows' short runs.
  */
-function im2colSameWidthTap(mem: Float32Array, xcf: number, out: number, c: tf.backend_util.Conv2DInfo, q0: number, nq: number, i: number, j: number, r0: number, owLo: number, owHi: number): void {
+function im2colSameWidthTap(
+  mem: Float32Array,
+  xcf: number,
+  out: number,
+  c: tf.backend_util.Conv2DInfo,
+  q0: number,
+  nq: number,
+  i: number,
+  j: number,
+  r0: number,
+  owLo: number,
+  owHi: number,
+): void {
   const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, strideHeight: sh } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
@@ -236,7 +266,19 @@ const BY_CONV_MAX_MAP = 64;
  * (a 'valid' conv that leaves the last rows of x unused), which the im2col path handles.
  */
 function filterGradByConv(x: TensorInfo, dy: TensorInfo, c: tf.backend_util.Conv2DInfo, backend: BackendWasm): TensorInfo | undefined {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, outChannels: cout, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+  const {
+    batchSize: nb,
+    inHeight: h,
+    inWidth: w,
+    inChannels: cin,
+    outHeight: ho,
+    outWidth: wo,
+    outChannels: cout,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = c;
   const pt = c.padInfo.top;
   const pl = c.padInfo.left;
   const pb = kh + (ho - 1) * sh - h - pt;
@@ -274,12 +316,22 @@ function filterGradByConv(x: TensorInfo, dy: TensorInfo, c: tf.backend_util.Conv
       }
     }
   }
-  const prod = runKernel('Conv2D', backend, { x: xT, filter: dyT }, {
-    strides: [1, 1],
-    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
-    dataFormat: 'NHWC',
-    dilations: [sh, sw],
-  });
+  const prod = runKernel(
+    'Conv2D',
+    backend,
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  );
   free(backend, xT, dyT);
   const out = backend.makeOutput([kh, kw, cin, cout], 'float32');
   const pv = heap(backend, prod);
@@ -349,12 +401,22 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
     const padLeft = kw - 1 - c.padInfo.left;
     const padBottom = c.inHeight - c.outHeight + c.padInfo.top;
     const padRight = c.inWidth - c.outWidth + c.padInfo.left;
-    const out = runKernel('Conv2D', backend, { x: dy, filter: wT }, {
-      strides: [1, 1],
-      pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    });
+    const out = runKernel(
+      'Conv2D',
+      backend,
+      { x: dy, filter: wT },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [padTop, padBottom],
+          [padLeft, padRight],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      },
+    );
     free(backend, wT);
     return out;
   }
@@ -369,7 +431,19 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
  * interleaved into dx. Together they do exactly the direct multiply count, all in XNNPACK convs.
  */
 function backpropInputByPhases(dy: TensorInfo, filter: TensorInfo, c: tf.backend_util.Conv2DInfo, backend: BackendWasm): TensorInfo {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: cin, outHeight: ho, outWidth: wo, outChannels: cout, filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = c;
+  const {
+    batchSize: nb,
+    inHeight: h,
+    inWidth: w,
+    inChannels: cin,
+    outHeight: ho,
+    outWidth: wo,
+    outChannels: cout,
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = c;
   const ph = c.padInfo.top;
   const pw = c.padInfo.left;
   const dx = backend.makeOutput([nb, h, w, cin], 'float32');
@@ -399,12 +473,22 @@ function backpropInputByPhases(dy: TensorInfo, filter: TensorInfo, c: tf.backend
         }
         const padB = Math.max(0, qh - ho);
         const padR = Math.max(0, qw - wo);
-        out = runKernel('Conv2D', backend, { x: dy, filter: f }, {
-          strides: [1, 1],
-          pad: [[0, 0], [th - 1, padB], [tw - 1, padR], [0, 0]],
-          dataFormat: 'NHWC',
-          dilations: [1, 1],
-        });
+        out = runKernel(
+          'Conv2D',
+          backend,
+          { x: dy, filter: f },
+          {
+            strides: [1, 1],
+            pad: [
+              [0, 0],
+              [th - 1, padB],
+              [tw - 1, padR],
+              [0, 0],
+            ],
+            dataFormat: 'NHWC',
+            dilations: [1, 1],
+          },
+        );
         free(backend, f);
         oh = out.shape[1];
         owidth = out.shape[2];
@@ -505,7 +589,16 @@ interface ForwardConvAttrs extends ConvGradAttrs {
 /** Whether a forward conv with these inputs and attributes runs by Winograd (wasm-winograd.ts). */
 function forwardByWinograd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
   if (!WINOGRAD_ON || !winogradReady(backend) || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
-  const c = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], attrs.strides, attrs.dilations, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
+  const c = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad as 'same',
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   return winogradPaysForward(c);
 }
 
@@ -521,7 +614,11 @@ function makeConv2D(stock: tf.KernelConfig): tf.KernelConfig {
 
 /** FusedConv2D (conv + bias, no activation) the same way; activations and PReLU go to the stock kernel. */
 function makeFusedConv2D(stock: tf.KernelConfig): tf.KernelConfig {
-  const kernelFunc = (args: { inputs: { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo }; backend: BackendWasm; attrs: ForwardConvAttrs }): TensorInfo => {
+  const kernelFunc = (args: {
+    inputs: { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+    backend: BackendWasm;
+    attrs: ForwardConvAttrs;
+  }): TensorInfo => {
     const { x, filter, bias, preluActivationWeights } = args.inputs;
     const linear = (args.attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights;
     const biasFits = !bias || (bias.shape.length === 1 && bias.shape[0] === filter.shape[3] && bias.dtype === 'float32');

@@ -93,7 +93,6 @@ export const WINOGRAD_MIN_MAP = 64;
  */
 export const WINOGRAD_MIN_IN_CHANNELS = 8;
 
-
 /**
  * Whether a conv (as tfjs describes it) has the shape the Winograd kernels handle: 3×3, stride and
  * dilation 1, 'same', channels multiples of 4. The filter gradient takes it whenever it fits (it

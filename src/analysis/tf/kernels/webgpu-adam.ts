@@ -18,7 +18,6 @@ import { dispatch, internals, pipeline, workgroups1d } from './webgpu-util';
 
 type TensorInfo = tf.TensorInfo;
 
-
 const WORKGROUP = 256;
 
 const SHADER = `
@@ -47,7 +46,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   xOut[i] = ((mi / p.c1) / den) * p.negLr + x[i];
 }`;
 
-function adamUpdate(args: { inputs: { value: TensorInfo; m: TensorInfo; v: TensorInfo; grad: TensorInfo }; backend: unknown; attrs: AdamUpdateAttrs }): TensorInfo[] {
+function adamUpdate(args: {
+  inputs: { value: TensorInfo; m: TensorInfo; v: TensorInfo; grad: TensorInfo };
+  backend: unknown;
+  attrs: AdamUpdateAttrs;
+}): TensorInfo[] {
   const { inputs, attrs } = args;
   const b = internals(args.backend);
   const { value, m, v, grad } = inputs;
@@ -58,7 +61,9 @@ function adamUpdate(args: { inputs: { value: TensorInfo; m: TensorInfo; v: Tenso
   const outs = [0, 1, 2].map(() => b.makeTensorInfo(value.shape, 'float32'));
   if (n === 0) return outs;
   const f = Math.fround;
-  const params = [attrs.beta1, attrs.beta2, 1 - attrs.beta1, 1 - attrs.beta2, attrs.epsilon, -attrs.learningRate, attrs.correction1, attrs.correction2].map((x) => ({ type: 'float32' as const, data: [f(x)] }));
+  const params = [attrs.beta1, attrs.beta2, 1 - attrs.beta1, 1 - attrs.beta2, attrs.epsilon, -attrs.learningRate, attrs.correction1, attrs.correction2].map(
+    (x) => ({ type: 'float32' as const, data: [f(x)] }),
+  );
   const pipe = pipeline(b.device, ADAM_UPDATE, () => SHADER);
   const [gx, gy] = workgroups1d(b.device, Math.ceil(n / WORKGROUP));
   dispatch(b, pipe, outs, [value, m, v, grad], [...params, { type: 'uint32', data: [n] }], [gx, gy]);
@@ -70,6 +75,7 @@ let registered = false;
 /** Registers the fused update for 'webgpu'. Idempotent. */
 export function registerWebgpuAdamKernel(): void {
   if (registered) return;
-  if (!tf.getKernel(ADAM_UPDATE, 'webgpu')) tf.registerKernel({ kernelName: ADAM_UPDATE, backendName: 'webgpu', kernelFunc: adamUpdate as unknown as tf.KernelFunc });
+  if (!tf.getKernel(ADAM_UPDATE, 'webgpu'))
+    tf.registerKernel({ kernelName: ADAM_UPDATE, backendName: 'webgpu', kernelFunc: adamUpdate as unknown as tf.KernelFunc });
   registered = true;
 }

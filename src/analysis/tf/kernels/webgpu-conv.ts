@@ -157,16 +157,42 @@ let stockFilterGrad: tf.KernelFunc | undefined;
 function conv2dBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: unknown; attrs: FilterGradAttrs }): TensorInfo {
   const { inputs, attrs } = args;
   const { x, dy } = inputs;
-  if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32') return stockFilterGrad!(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+  if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32')
+    return stockFilterGrad!(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   const b = internals(args.backend);
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const [kh, kw, ci, co] = attrs.filterShape;
   const m = info.batchSize * info.outHeight * info.outWidth;
   const r = kh * kw * ci;
   const out = b.makeTensorInfo(attrs.filterShape, 'float32');
   if (r * co === 0) return out;
   const { splits, chunk } = m === 0 ? { splits: 1, chunk: SLAB } : planSplits(m, r, co);
-  const params: Uniform[] = [info.batchSize, info.inHeight, info.inWidth, ci, info.outHeight, info.outWidth, co, kw, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, m, r, chunk].map((v) => ({ type: 'int32', data: [v] }));
+  const params: Uniform[] = [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    ci,
+    info.outHeight,
+    info.outWidth,
+    co,
+    kw,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    m,
+    r,
+    chunk,
+  ].map((v) => ({ type: 'int32', data: [v] }));
   const gemm = pipeline(b.device, 'FeatureComplexityConv2DFilterGradGemm', () => FILTER_GRAD_SHADER);
   const grid: [number, number, number] = [Math.ceil(co / TILE), Math.ceil(r / TILE), splits];
   if (splits === 1) {
@@ -177,7 +203,17 @@ function conv2dBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo };
   dispatch(b, gemm, [partial], [x, dy], params, grid);
   const sum = pipeline(b.device, 'FeatureComplexitySumSplits', () => SUM_SPLITS_SHADER);
   const [gx, gy] = workgroups1d(b.device, Math.ceil((r * co) / 256));
-  dispatch(b, sum, [out], [partial], [{ type: 'int32', data: [r * co] }, { type: 'int32', data: [splits] }], [gx, gy]);
+  dispatch(
+    b,
+    sum,
+    [out],
+    [partial],
+    [
+      { type: 'int32', data: [r * co] },
+      { type: 'int32', data: [splits] },
+    ],
+    [gx, gy],
+  );
   // Freed once the queued commands that use it are submitted (the backend defers it).
   b.disposeData(partial.dataId);
   return out;

@@ -34,7 +34,14 @@ function reluGrad(args: { inputs: { dy: TensorInfo; x: TensorInfo }; backend: un
   const n = tf.util.sizeFromShape(x.shape);
   if (n === 0) return out;
   const [gx, gy] = workgroups1d(b.device, Math.ceil(n / 256));
-  dispatch(b, pipeline(b.device, RELU_GRAD, () => SHADER), [out], [dy, x], [{ type: 'int32', data: [n] }], [gx, gy]);
+  dispatch(
+    b,
+    pipeline(b.device, RELU_GRAD, () => SHADER),
+    [out],
+    [dy, x],
+    [{ type: 'int32', data: [n] }],
+    [gx, gy],
+  );
   return out;
 }
 
@@ -52,7 +59,8 @@ export function registerWebgpuReluGrad(): void {
     gradFunc: (dy, saved, attrs) => {
       const [x] = saved;
       const d = dy as tf.Tensor;
-      if (tf.getBackend() !== 'webgpu' || d.dtype !== 'float32' || x.dtype !== 'float32' || d.shape.join() !== x.shape.join()) return stock.gradFunc(dy, saved, attrs);
+      if (tf.getBackend() !== 'webgpu' || d.dtype !== 'float32' || x.dtype !== 'float32' || d.shape.join() !== x.shape.join())
+        return stock.gradFunc(dy, saved, attrs);
       return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor };
     },
   });

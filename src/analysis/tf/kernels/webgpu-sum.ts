@@ -69,7 +69,17 @@ function sum(args: { inputs: { x: TensorInfo }; backend: unknown; attrs: { axis:
   dispatch(b, colSum, [partial], [x], params, [gx, gy]);
   const total = pipeline(b.device, 'FeatureComplexitySumSplits', () => SUM_SPLITS_SHADER);
   const [hx, hy] = workgroups1d(b.device, Math.ceil(cols / 256));
-  dispatch(b, total, [out], [partial], [{ type: 'int32', data: [cols] }, { type: 'int32', data: [chunks] }], [hx, hy]);
+  dispatch(
+    b,
+    total,
+    [out],
+    [partial],
+    [
+      { type: 'int32', data: [cols] },
+      { type: 'int32', data: [chunks] },
+    ],
+    [hx, hy],
+  );
   b.disposeData(partial.dataId);
   return out;
 }

@@ -64,7 +64,18 @@ export interface WebgpuBackendInternals {
 /** The active backend as WebGPUBackend internals; throws if it is not tfjs-backend-webgpu 4.x. */
 export function internals(backend: unknown): WebgpuBackendInternals {
   const b = backend as Partial<WebgpuBackendInternals>;
-  for (const k of ['device', 'queue', 'tensorMap', 'makeTensorInfo', 'uploadToGPU', 'tensorToBinding', 'makeUniforms', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue'] as const) {
+  for (const k of [
+    'device',
+    'queue',
+    'tensorMap',
+    'makeTensorInfo',
+    'uploadToGPU',
+    'tensorToBinding',
+    'makeUniforms',
+    'ensureCommandEncoderReady',
+    'endComputePassEncoder',
+    'submitQueue',
+  ] as const) {
     if (b[k] === undefined) throw new Error(`tfjs-backend-webgpu has no '${k}': this version is not supported by the project's WebGPU kernels`);
   }
   return b as WebgpuBackendInternals;
@@ -102,7 +113,14 @@ export function workgroups1d(device: GpuDevice, groups: number): [number, number
  * from binding 0). Outputs must have been created by `b.makeTensorInfo`; all tensors are put on
  * the GPU first.
  */
-export function dispatch(b: WebgpuBackendInternals, pipe: GpuPipeline, outputs: TensorInfo[], inputs: TensorInfo[], uniforms: Uniform[], groups: [number, number, number?]): void {
+export function dispatch(
+  b: WebgpuBackendInternals,
+  pipe: GpuPipeline,
+  outputs: TensorInfo[],
+  inputs: TensorInfo[],
+  uniforms: Uniform[],
+  groups: [number, number, number?],
+): void {
   for (const t of [...outputs, ...inputs]) b.uploadToGPU(t.dataId);
   const resources = [...outputs.map((t) => b.tensorToBinding(t)), ...inputs.map((t) => b.tensorToBinding(t))];
   if (uniforms.length > 0) resources.push(b.makeUniforms(uniforms));

@@ -28,7 +28,10 @@ const sub = (a: string, b: string): string => `(f32x4.sub ${a} ${b})`;
 const i32add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
 const i32mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
 const set = (name: string, value: string): string => `(local.set $${name} ${value})`;
-const locals = (prefix: string, n: number, type: 'i32' | 'v128'): string => range(n).map((i) => `(local $${prefix}${i} ${type})`).join(' ');
+const locals = (prefix: string, n: number, type: 'i32' | 'v128'): string =>
+  range(n)
+    .map((i) => `(local $${prefix}${i} ${type})`)
+    .join(' ');
 
 /** Loads the 16 pointers stored at `table` into locals p0..p15. */
 const loadPointers = (table: string): string => lines(16, (i) => set(`p${i}`, `(i32.load offset=${4 * i} ${get(table)})`));
@@ -131,7 +134,10 @@ export const GEMM_ROWS_PER_BLOCK = 256;
 function registerBlock(w: 8 | 4) {
   const h = w / 4;
   const acc = (r: number, q: number): string => `acc${r * 2 + q}`;
-  const each = (f: (r: number, q: number) => string): string => range(4).flatMap((r) => range(h).map((q) => f(r, q))).join('\n');
+  const each = (f: (r: number, q: number) => string): string =>
+    range(4)
+      .flatMap((r) => range(h).map((q) => f(r, q)))
+      .join('\n');
   const cAt = (r: number, q: number): string => i32add(get('pc'), i32add(i32mul(`(i32.const ${r})`, get('ns')), `(i32.const ${16 * q})`));
   return {
     setC: set('pc', i32add(get('c'), `(i32.shl ${i32add(i32mul(get('i'), get('n')), get('j'))} (i32.const 2))`)),
