@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ErrorCodes, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { EngineErrorCode, logNotification, progressType, shutdownRequest, type ProgressParams } from '../shared/engineProtocol';
 
@@ -51,7 +51,11 @@ export class EngineClient implements vscode.Disposable {
         .forEach((l) => this.log[level](`[engine ${level === 'info' ? 'stdout' : 'stderr'}] ${l}`));
     child.stdout?.on('data', lines('info'));
     child.stderr?.on('data', lines('warn'));
-    child.on('error', (e) => this.log.error(`[host] engine process error: ${e.message}`));
+    child.on('error', (e) => {
+      this.log.error(`[host] engine process error: ${e.message}`);
+      // It never started (no node at that path, say): end the connection, which fails what was sent.
+      if (child.pid === undefined) this.ended(child, `could not start: ${e.message}`);
+    });
     child.once('exit', (code, signal) => this.handleExit(child, code, signal));
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(logNotification, (p) => this.log[p.level](`[engine] ${p.message}`));
@@ -62,13 +66,25 @@ export class EngineClient implements vscode.Disposable {
     return connection;
   }
 
-  private handleExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  /**
+   * Why each engine process ended, for the requests it leaves unanswered: disposing the connection
+   * makes vscode-jsonrpc reject them (PendingResponseRejected), and `request` words that for the user.
+   */
+  private readonly endings = new WeakMap<ChildProcess, string>();
+
+  private ended(child: ChildProcess, why: string): void {
     if (child !== this.child) return;
-    const expected = this.disposed || (child as { fcExpectedExit?: boolean }).fcExpectedExit === true;
+    this.endings.set(child, why);
     this.connection?.dispose();
     this.connection = undefined;
     this.child = undefined;
+  }
+
+  private handleExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    const expected = this.disposed || (child as { fcExpectedExit?: boolean }).fcExpectedExit === true;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.ended(child, `stopped unexpectedly (${how})`);
     this.log.info(`[host] engine ${child.pid} ended (${how})`);
     if (expected) return;
     this.onDidCrashEmitter.fire(how);
@@ -92,18 +108,16 @@ export class EngineClient implements vscode.Disposable {
   async request(type: RequestType0<unknown, void> | RequestType<unknown, unknown, void>, a?: unknown, b?: vscode.CancellationToken): Promise<unknown> {
     const connection = this.start();
     const child = this.child;
-    // A request in flight when the engine dies (or never starts) must fail, not hang.
-    const died = new Promise<never>((_, reject) => {
-      child?.once('exit', (code, signal) =>
-        reject(new EngineStoppedError(`the engine stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`)),
-      );
-      child?.once('error', (e) => reject(new EngineStoppedError(`the engine could not start: ${e.message}`)));
-    });
-    const pending =
-      type.numberOfParams === 0
+    try {
+      return await (type.numberOfParams === 0
         ? connection.sendRequest(type as RequestType0<unknown, void>, a as vscode.CancellationToken | undefined)
-        : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b);
-    return Promise.race([pending, died]);
+        : connection.sendRequest(type as RequestType<unknown, unknown, void>, a, b));
+    } catch (e) {
+      // A request in flight when the engine dies (or never starts) fails: vscode-jsonrpc rejects it when the connection is disposed.
+      const why = child && this.endings.get(child);
+      if (why !== undefined && e instanceof ResponseError && e.code === ErrorCodes.PendingResponseRejected) throw new EngineStoppedError(`the engine ${why}`);
+      throw e;
+    }
   }
 
   /** The engine's progress for `token` (jsonrpc's $/progress), until disposed; starts the engine if needed. */

@@ -92,6 +92,22 @@ describe('feature-complexity in VS Code', { timeout: 20 * 60_000 }, () => {
     assert.equal(vs.enginePids().length, 1, 'one engine child process runs after the command');
   });
 
+  test('Show Engine Log opens a log channel: each line has its time and level, host and engine lines apart', async () => {
+    await vs.runCommand('Feature Complexity: Show Engine Log');
+    const output = vs.page.locator('.output-view, .panel .monaco-editor').first();
+    await output.waitFor({ state: 'visible', timeout: 30_000 });
+    let text = '';
+    for (const end = Date.now() + 30_000; !/\[host\] engine started/.test(text) && Date.now() < end;) {
+      // Monaco renders spaces as no-break spaces.
+      text = (await output.innerText()).replace(/\s/g, ' ');
+      if (!/\[host\] engine started/.test(text)) await new Promise((r) => setTimeout(r, 250));
+    }
+    await vs.screenshot('engine-log');
+    // A LogOutputChannel prefixes each line with a timestamp and [info] / [warning] / [error].
+    assert.match(text, /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[info\] \[host\] engine started \(pid \d+\)/);
+    assert.match(text, /\[info\] \[engine\] engine \d+ ready/);
+  });
+
   test('a killed engine is reported, and the next command restarts it', async () => {
     // Ensures an engine is up even when this test runs alone.
     let [pid] = vs.enginePids();
