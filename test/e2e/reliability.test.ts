@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { DrawnValues } from '../../src/webview/results/render';
+import type { DrawnValues } from '../../src/webview/common/drawnValues';
 import { repoRoot, SESSION_START_TIMEOUT_MS, storeResults, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const RESULT_FILE = join(repoRoot, 'test', 'fixtures', 'results', 'engine-reliability.json');

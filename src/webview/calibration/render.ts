@@ -5,7 +5,7 @@
  */
 import { calibrationOrders, type CalibrationSeries } from '../../shared/files/calibration';
 import type { TaskComplexityOutput } from '../../shared/webviewProtocol';
-import { fixed, orderLabel } from '../results/render';
+import { fixed, orderLabel } from '../common/format';
 
 export const calibrationLabels = (o: TaskComplexityOutput): string[] => [...calibrationOrders(o).map(orderLabel), 'residue Δf'];
 

@@ -2,7 +2,7 @@
  * The comparison app: the ρ distributions (and reliability shares, when measured) of several
  * analyses overlaid, one colour per analysis, with a warning when their settings differ.
  */
-import { CAVEAT } from '../results/render.js';
+import { CAVEAT } from '../common/format.js';
 import {
   compareCsv,
   compareReliabilityRows,

@@ -5,7 +5,8 @@
  */
 import { settingDifferences as differingSettings, type SettingDifference } from '../../shared/comparability';
 import type { AnalysisResult, ComparedAnalysis } from '../../shared/webviewProtocol';
-import { fixed, orderLabel, reliabilityRows } from '../results/render';
+import { reliabilityRows } from '../results/render';
+import { fixed, orderLabel } from '../common/format';
 import { checkpointName } from '../../shared/naming';
 
 export interface Compared {

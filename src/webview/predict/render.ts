@@ -4,7 +4,7 @@
  */
 import { predictSettingsWarning } from '../../shared/comparability';
 import type { PredictReport } from '../../shared/webviewProtocol';
-import { fixed } from '../results/render';
+import { fixed } from '../common/format';
 import { parseColor } from '../common/theme';
 
 export interface ScatterPoint {

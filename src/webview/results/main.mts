@@ -2,7 +2,7 @@
  * The results panel app. Gets one result at a time from the host (`showResultNotification`),
  * again whenever the file changes, and redraws in place so a running analysis can be watched.
  */
-import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from '../common/charts.mjs';
+import { lossChart, reliabilityChart, shapleyChart, significanceChart, substitutionChart } from './charts.mjs';
 import {
   type AnalysisResult,
   exportNotification,
@@ -15,15 +15,11 @@ import {
 import {
   axisCut,
   BAND_LABELS,
-  CAVEAT,
   efficiencyCheck,
   exportBaseName,
-  fixed,
   hasTestRho,
   headline,
   lossSeries,
-  orderLabel,
-  pct,
   progressText,
   reliabilityRows,
   reliabilityTable,
@@ -33,6 +29,7 @@ import {
   substitutionRows,
   toCsv,
 } from './render.js';
+import { CAVEAT, fixed, orderLabel, pct } from '../common/format.js';
 import { onThemeChange, readTheme, type Theme } from '../common/theme.js';
 import { ChartBlock, docsLink, h, markOnce, post, vscode } from '../common/page.mjs';
 import { createButton, createTabs, type GridColumn, registerToolkit } from '../common/toolkit.mjs';

@@ -4,13 +4,10 @@
  * built from the same rows here, so they cannot disagree.
  */
 import type { AnalysisResult } from '../../shared/webviewProtocol';
+import { LOW_MAX_ORDER, MID_MAX_ORDER } from '../../shared/summary';
+import { fixed, orderLabel, pct } from '../common/format';
 
 /** Order bands of the headline. The paper names no boundaries; these split its default orders 0,2,4 | 8,14 | 20,26,32. */
-export const LOW_MAX_ORDER = 4;
-export const MID_MAX_ORDER = 14;
-
-export const CAVEAT =
-  'ρ is a relative distribution for comparing models analysed with the same settings; a finite disentangler cannot learn everything, so it is not an exact decomposition.';
 
 export type Band = 'low' | 'mid' | 'high';
 
@@ -56,8 +53,6 @@ export function headline(r: AnalysisResult): Headline {
     complete: r.complete,
   };
 }
-
-export const orderLabel = (order: number): string => `l = ${order}`;
 
 export interface SignificanceRow {
   label: string;
@@ -151,14 +146,6 @@ export function reliabilityRows(r: AnalysisResult): ReliabilityRow[] | undefined
     });
 }
 
-/** What a chart drew, read back from its elements' geometry through the value scale: the canvas's `data-drawn` (charts.mts writes it after each draw). */
-export interface DrawnValues {
-  labels: string[];
-  datasets: { label: string; values: (number | null)[] }[];
-  /** Value units per pixel of the first dataset's value axis (a linear one): how finely a drawn value can be read back. */
-  perPixel: number | null;
-}
-
 /** The reliability table as the panel shows it: ρ_rel in percent, the two parts as shares of Var[f]. */
 export function reliabilityTable(rows: ReliabilityRow[]): { columns: { key: string; title: string }[]; rows: Record<string, string>[] } {
   const withTest = rows.some((x) => x.reliableRhoTest !== undefined);
@@ -242,9 +229,6 @@ export function formatSeconds(s: number): string {
   if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
-
-export const pct = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(digits)} %`);
-export const fixed = (x: number | undefined, digits = 4): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 
 /** Label and value of every setting the numbers depend on, in the order the panel lists them. */
 export function settingsRows(r: AnalysisResult): [string, string][] {

@@ -20,8 +20,8 @@ import {
   toCsv,
   formatSeconds,
   progressText,
-  CAVEAT,
 } from '../../../src/webview/results/render';
+import { CAVEAT } from '../../../src/webview/common/format';
 import { parseColor, withAlpha, type Theme } from '../../../src/webview/common/theme';
 import { validateResult, type ResultFile } from '../../../src/analysis/pipeline/result';
 
@@ -167,7 +167,7 @@ test("an engine-written result: the reliability table and chart show the file's 
 
   // The chart: two stacked datasets whose bars are the file's numbers.
   // The chart module is an ES module (the webview bundle's): loaded as one.
-  const { reliabilityChart } = await import('../../../src/webview/common/charts.mjs');
+  const { reliabilityChart } = await import('../../../src/webview/results/charts.mjs');
   const chart = reliabilityChart(rows, THEME);
   const data = chart.data.datasets as { label: string; data: number[] }[];
   assert.deepEqual(
