@@ -11,7 +11,7 @@ const production = process.argv.includes('--production');
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info', absWorkingDir: root };
 
-/** dist/webview-<view>.js ← its app; src/extension/pageHtml.ts's `view` and webviewHost.ts name the same files. */
+/** dist/webview-<view>.js ← its app; src/extension/panels/pageHtml.ts's `view` and webviewHost.ts name the same files. */
 const WEBVIEW_VIEWS = {
   'webview-results': 'src/webview/results/main.mts',
   'webview-compare': 'src/webview/compare/main.mts',
@@ -80,7 +80,7 @@ if (process.argv.includes('--electron-tests')) {
 copyRuntimeFiles();
 // The single bundle of every view that came before the per-view ones.
 for (const stale of ['dist/webview.js', 'dist/webview.js.map']) rmSync(join(root, stale), { force: true });
-/** The host puts each webview bundle inside a <script> of the page (src/extension/pageHtml.ts, inlineable): none may hold a script or style tag. */
+/** The host puts each webview bundle inside a <script> of the page (src/extension/panels/pageHtml.ts, inlineable): none may hold a script or style tag. */
 function checkInlineable() {
   for (const name of Object.keys(WEBVIEW_VIEWS)) {
     const text = readFileSync(join(root, 'dist', `${name}.js`), 'utf8');

@@ -15,7 +15,7 @@ import { dirname, extname, join, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { parseResult } from '../src/shared/files/analysis.ts';
-import { resultsPageHtml } from '../src/extension/pageHtml.ts';
+import { resultsPageHtml } from '../src/extension/panels/pageHtml.ts';
 import { handlePredict } from '../src/analysis/rpc/viewRequests.ts';
 import { parseTaskComplexity } from '../src/shared/files/calibration.ts';
 import { syntheticZoo } from '../test/fixtures/views/synthetic.ts';

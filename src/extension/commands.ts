@@ -1,13 +1,13 @@
 /** Every command of the extension, in one table: id → factory taking the shared context. */
 import * as vscode from 'vscode';
 import { capabilitiesRequest } from '../shared/engineProtocol';
-import { analyzeCommand } from './analyzeFlow';
-import type { AnalysesNode } from './analysesView';
+import { analyzeCommand } from './flows/analyzeFlow';
+import type { AnalysesNode } from './analyses/analysesView';
 import type { Ctx } from './ctx';
-import { findModelDefinitions } from './modelDefinitions';
-import { describeEngineError } from './engine';
-import { showResults } from './resultsPanel';
-import { compareCommand, openCalibration, openPrediction, predictCommand, taskComplexityCommand } from './viewCommands';
+import { findModelDefinitions } from './analyses/modelDefinitions';
+import { describeEngineError } from './engine/engine';
+import { showResults } from './panels/resultsPanel';
+import { compareCommand, openCalibration, openPrediction, predictCommand, taskComplexityCommand } from './flows/viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
 

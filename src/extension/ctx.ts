@@ -1,8 +1,8 @@
 /** What every command needs: the engine, the log, the status bar item, the running analysis. */
 import * as vscode from 'vscode';
-import type { EngineClient } from './engine';
-import type { Links } from './links';
-import type { ResultsStore } from './resultsStore';
+import type { EngineClient } from './engine/engine';
+import type { Links } from './analyses/links';
+import type { ResultsStore } from './analyses/resultsStore';
 
 export class Ctx implements vscode.Disposable {
   private current: vscode.CancellationTokenSource | undefined;

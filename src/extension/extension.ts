@@ -2,14 +2,14 @@ import * as vscode from 'vscode';
 import { COMMANDS } from './commands';
 import { settings } from './config';
 import { Ctx } from './ctx';
-import { AnalysesTree } from './analysesView';
-import { CODELENS_LANGUAGES, ModelCodeLensProvider } from './codeLens';
-import { EngineClient } from './engine';
-import { Links } from './links';
-import { ResultsStore } from './resultsStore';
-import { Panel } from './panel';
-import { resultsView } from './resultsPanel';
-import { registerViewSerializers } from './viewsPanel';
+import { AnalysesTree } from './analyses/analysesView';
+import { CODELENS_LANGUAGES, ModelCodeLensProvider } from './analyses/codeLens';
+import { EngineClient } from './engine/engine';
+import { Links } from './analyses/links';
+import { ResultsStore } from './analyses/resultsStore';
+import { Panel } from './panels/panel';
+import { resultsView } from './panels/resultsPanel';
+import { registerViewSerializers } from './panels/viewsPanel';
 
 export function activate(context: vscode.ExtensionContext): void {
   // A log channel: each line carries its time and level, and the user can filter by level.

@@ -14,7 +14,7 @@ import {
   type PredictionHead,
   rootNodes,
   type StoredFile,
-} from '../../../src/extension/analysesModel';
+} from '../../../src/extension/analyses/analysesModel';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures');
 const json = (...p: string[]) => JSON.parse(readFileSync(join(fixtures, ...p), 'utf8')) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkpointMatchesDefinition, findModelDefinitions } from '../../../src/extension/modelDefinitions';
+import { checkpointMatchesDefinition, findModelDefinitions } from '../../../src/extension/analyses/modelDefinitions';
 import { formatSummary, summarize } from '../../../src/shared/summary';
 
 test('finds PyTorch and Keras model classes, and ignores other classes', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { progressMessage, stageText } from '../../../src/extension/progressText';
+import { progressMessage, stageText } from '../../../src/extension/engine/progressText';
 
 test('the progress notification names the order, its place among the planned ones, the epoch and the loss', () => {
   const p = { stage: 'order 8', fraction: 0.4512, order: 8, orderIndex: 4, orderCount: 8, epoch: 12, loss: 0.031 };

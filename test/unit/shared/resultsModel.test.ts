@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { validateResult } from '../../../src/analysis/pipeline/result';
 import { parseResult, ResultFormatError } from '../../../src/shared/files/analysis';
-import { readResultFile } from '../../../src/extension/resultFile';
+import { readResultFile } from '../../../src/extension/analyses/resultFile';
 
 const fixtures = join(__dirname, '..', '..', 'fixtures', 'results');
 const raw = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, unknown>;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { predictFromResults } from '../../../src/analysis/experiments/predict';
 import { parseResult } from '../../../src/shared/files/analysis';
-import { makeNonce, resultsPageHtml } from '../../../src/extension/pageHtml';
+import { makeNonce, resultsPageHtml } from '../../../src/extension/panels/pageHtml';
 import {
   calibrationLabels,
   calibrationSettings,

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseResult } from '../../../src/shared/files/analysis';
-import { inlineable, makeNonce, resultsPageHtml } from '../../../src/extension/pageHtml';
+import { inlineable, makeNonce, resultsPageHtml } from '../../../src/extension/panels/pageHtml';
 import { exportNotification, readyNotification, showResultNotification } from '../../../src/shared/webviewProtocol';
 import {
   axisCut,

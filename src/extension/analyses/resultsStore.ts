@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { type AnalysisHead, type CalibrationHead, classifyStored, createdAtOf, type PredictionHead, type StoredFile } from './analysesModel';
-import { settings } from './config';
+import { settings } from '../config';
 
 export type StoredAnalysis = StoredFile<vscode.Uri> & AnalysisHead;
 export type StoredCalibration = StoredFile<vscode.Uri> & CalibrationHead;

@@ -4,7 +4,7 @@
  * assignments; TypeScript/JavaScript `tf.sequential(...)` / `tf.model(...)` assignments.
  * No vscode import: unit-tested in plain Node.
  */
-import { checkpointStem } from '../shared/naming';
+import { checkpointStem } from '../../shared/naming';
 
 export interface ModelDefinition {
   name: string;

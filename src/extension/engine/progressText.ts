@@ -1,5 +1,5 @@
 /** The words of a progress event, for the notification and the status bar. Pure, so unit tests read it. */
-import type { ProgressParams } from '../shared/engineProtocol';
+import type { ProgressParams } from '../../shared/engineProtocol';
 
 type ProgressEvent = Omit<ProgressParams, 'progressToken'>;
 

@@ -5,16 +5,16 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { predictRequest, taskComplexityRequest, type Budget } from '../shared/engineProtocol';
-import { checkpointName } from '../shared/naming';
-import type { AnalysesNode } from './analysesView';
-import { settings } from './config';
-import type { Ctx } from './ctx';
-import { describeEngineError, isCancellation } from './engine';
-import { withEngineProgress } from './progress';
-import type { StoredAnalysis } from './resultsStore';
-import { type PredictRefit, showView } from './viewsPanel';
-import { calibrationFileName } from '../shared/naming';
+import { predictRequest, taskComplexityRequest, type Budget } from '../../shared/engineProtocol';
+import { checkpointName } from '../../shared/naming';
+import type { AnalysesNode } from '../analyses/analysesView';
+import { settings } from '../config';
+import type { Ctx } from '../ctx';
+import { describeEngineError, isCancellation } from '../engine/engine';
+import { withEngineProgress } from '../engine/progress';
+import type { StoredAnalysis } from '../analyses/resultsStore';
+import { type PredictRefit, showView } from '../panels/viewsPanel';
+import { calibrationFileName } from '../../shared/naming';
 
 type AnalysisItem = vscode.QuickPickItem & { analysis: StoredAnalysis };
 

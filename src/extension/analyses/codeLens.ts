@@ -4,7 +4,7 @@
  * of `checkpointMatchesDefinition`.
  */
 import * as vscode from 'vscode';
-import { formatSummary } from '../shared/summary';
+import { formatSummary } from '../../shared/summary';
 import type { Links } from './links';
 import { checkpointMatchesDefinition, findModelDefinitions, type ModelDefinition } from './modelDefinitions';
 import type { ResultsStore, StoredAnalysis } from './resultsStore';

@@ -5,14 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../shared/engineProtocol';
-import { settings } from './config';
-import type { Ctx } from './ctx';
-import { describeEngineError, isCancellation } from './engine';
-import { withEngineProgress } from './progress';
-import { isPyTorchCheckpoint, pythonFor } from './python';
-import { checkpointName, resultFileName } from '../shared/naming';
-import { BUDGET_DETAILS, BUDGETS } from '../shared/vocabulary';
+import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../../shared/engineProtocol';
+import { settings } from '../config';
+import type { Ctx } from '../ctx';
+import { describeEngineError, isCancellation } from '../engine/engine';
+import { withEngineProgress } from '../engine/progress';
+import { isPyTorchCheckpoint, pythonFor } from '../engine/python';
+import { checkpointName, resultFileName } from '../../shared/naming';
+import { BUDGET_DETAILS, BUDGETS } from '../../shared/vocabulary';
 
 interface Answers {
   data?: string;

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportNotification, openDocsNotification, readyNotification } from '../shared/webviewProtocol';
+import { exportNotification, openDocsNotification, readyNotification } from '../../shared/webviewProtocol';
 import type { PageOptions } from './pageHtml';
 import { openDocs, saveExport, watchFiles, webviewOptions, webviewPage } from './webviewHost';
 

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseTaskComplexity } from '../shared/files/calibration';
-import { checkpointName } from '../shared/naming';
+import { parseTaskComplexity } from '../../shared/files/calibration';
+import { checkpointName } from '../../shared/naming';
 import {
   type ComparedAnalysis,
   refitPredictNotification,
@@ -19,9 +19,9 @@ import {
   VIEW_TYPES,
   type ViewKind,
   type ViewsWebviewState,
-} from '../shared/webviewProtocol';
-import type { PredictReport, PredictTarget } from '../shared/engineProtocol';
-import { readResultFile } from './resultFile';
+} from '../../shared/webviewProtocol';
+import type { PredictReport, PredictTarget } from '../../shared/engineProtocol';
+import { readResultFile } from '../analyses/resultFile';
 import { folderOf, Panel, type PanelView, readError } from './panel';
 
 export async function readCompared(paths: string[]): Promise<ComparedAnalysis[]> {

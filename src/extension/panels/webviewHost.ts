@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { makeNonce, type PageOptions, resultsPageHtml } from './pageHtml';
-import { DOCS_PAGES, type ExportParams, type OpenDocsParams } from '../shared/webviewProtocol';
+import { DOCS_PAGES, type ExportParams, type OpenDocsParams } from '../../shared/webviewProtocol';
 
 export function webviewOptions(extension: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return {

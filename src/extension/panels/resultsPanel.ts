@@ -6,9 +6,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../shared/webviewProtocol';
+import { RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../../shared/webviewProtocol';
 import { folderOf, Panel, type PanelView, readError } from './panel';
-import { readResultFile } from './resultFile';
+import { readResultFile } from '../analyses/resultFile';
 
 async function readResult(file: string): Promise<ShowResultParams> {
   const msg: ShowResultParams = { path: file, fileName: path.basename(file), warnings: [], readAt: new Date().toISOString() };

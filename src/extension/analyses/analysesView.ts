@@ -4,7 +4,7 @@
  * A click opens the file in its view. The rows' content comes from analysesModel.ts.
  */
 import * as vscode from 'vscode';
-import { formatSummary } from '../shared/summary';
+import { formatSummary } from '../../shared/summary';
 import {
   analysisDescription,
   calibrationDescription,
@@ -16,7 +16,7 @@ import {
   type TreeNode,
 } from './analysesModel';
 import type { ResultsStore } from './resultsStore';
-import { checkpointName } from '../shared/naming';
+import { checkpointName } from '../../shared/naming';
 
 export type AnalysesNode = TreeNode<vscode.Uri>;
 

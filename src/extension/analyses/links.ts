@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { settings } from './config';
+import { settings } from '../config';
 
 export interface Link {
   /** Workspace-relative path of the source file holding the definition. */

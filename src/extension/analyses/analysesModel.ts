@@ -4,10 +4,10 @@
  * "Predict Performance", exported as JSON or written by `feature-complexity predict --out`), the
  * one line each row shows, and how the rows are grouped. analysesView.ts turns these into tree items.
  */
-import type { PredictReport, TaskComplexityOutput } from '../shared/engineProtocol';
-import { formatSummary, summarize, type Summary, type SummarySource } from '../shared/summary';
-import { calibrationSeries, parseTaskComplexity } from '../shared/files/calibration';
-import { timeInFileName } from '../shared/naming';
+import type { PredictReport, TaskComplexityOutput } from '../../shared/engineProtocol';
+import { formatSummary, summarize, type Summary, type SummarySource } from '../../shared/summary';
+import { calibrationSeries, parseTaskComplexity } from '../../shared/files/calibration';
+import { timeInFileName } from '../../shared/naming';
 
 /** A file of the results folder, as the tree needs it: where it is, and when it was made. */
 export interface StoredFile<U = string> {

@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
 import { createMessageConnection, ErrorCodes, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
-import { EngineErrorCode, logNotification, progressType, shutdownRequest, type ProgressParams } from '../shared/engineProtocol';
+import { EngineErrorCode, logNotification, progressType, shutdownRequest, type ProgressParams } from '../../shared/engineProtocol';
 
 export class EngineStoppedError extends Error {}
 

@@ -4,8 +4,8 @@
  * notifications for `progressToken` move the bar.
  */
 import * as vscode from 'vscode';
-import type { ProgressParams } from '../shared/engineProtocol';
-import type { Ctx } from './ctx';
+import type { ProgressParams } from '../../shared/engineProtocol';
+import type { Ctx } from '../ctx';
 import { progressMessage, stageText } from './progressText';
 
 /** `onEvent` sees every progress notification too: the engine client keeps one listener per token, this one. */
