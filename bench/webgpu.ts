@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initWebgpu, tf, useBackend } from '../src/analysis/tf/backend';
 import { adam } from '../src/analysis/tf/kernels/adam';
-import { countGpuWork } from '../src/analysis/tf/kernels/webgpu-util';
+import { countGpuWork } from '../src/analysis/tf/kernels/webgpu/util';
 import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
 
 interface Size {

@@ -1,15 +1,15 @@
 /**
- * Compiles the Winograd transforms' WebAssembly text (src/analysis/tf/kernels/winograd-wat.ts) with
- * wabt and writes the bytes, base64, to src/analysis/tf/kernels/winograd-wasm.generated.ts, which the
+ * Compiles the Winograd transforms' WebAssembly text (src/analysis/tf/kernels/wasm/winograd-wat.ts) with
+ * wabt and writes the bytes, base64, to src/analysis/tf/kernels/wasm/winograd-wasm.generated.ts, which the
  * engine loads (so neither wabt nor the generator ships). Run after changing the text:
  *
  *   npm run gen:wasm        (`--check`: exit 1 if the committed file is stale)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { winogradWat } from '../src/analysis/tf/kernels/winograd-wat';
+import { winogradWat } from '../src/analysis/tf/kernels/wasm/winograd-wat';
 
-export const GENERATED = join(__dirname, '..', 'src', 'analysis', 'tf', 'kernels', 'winograd-wasm.generated.ts');
+export const GENERATED = join(__dirname, '..', 'src', 'analysis', 'tf', 'kernels', 'wasm', 'winograd-wasm.generated.ts');
 
 /** The generated module's source text for the current WebAssembly text. */
 export async function generatedSource(): Promise<string> {

@@ -119,13 +119,8 @@ export function initWebgpu(): Promise<WebgpuAdapter> {
     // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
-    (await import('./kernels/webgpu-adam.js')).registerWebgpuAdamKernel();
     // FEATURE_COMPLEXITY_WEBGPU_KERNELS=stock keeps tfjs's own conv kernels (for comparisons).
-    if (process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS !== 'stock') {
-      (await import('./kernels/webgpu-conv.js')).registerWebgpuConvKernels();
-      (await import('./kernels/webgpu-sum.js')).registerWebgpuSumKernel();
-      (await import('./kernels/webgpu-relu.js')).registerWebgpuReluGrad();
-    }
+    (await import('./kernels/webgpu/register.js')).registerWebgpuKernels(process.env.FEATURE_COMPLEXITY_WEBGPU_KERNELS === 'stock');
     return { vendor: info.vendor ?? '', architecture: info.architecture ?? '', description: info.description || info.device || '', software };
   })();
   // A failed set-up is final for this process (Dawn's instance cannot be re-created with other drivers).
@@ -196,10 +191,9 @@ async function tryBackend(name: BackendName, auto = false): Promise<string> {
       return loadWebgpu(auto);
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      const kernels = await import('./kernels/wasm-conv.js');
-      kernels.registerWasmConvKernels();
+      const description = (await import('./kernels/wasm/register.js')).registerWasmKernels();
       prepareWasm();
-      return `@tensorflow/tfjs-backend-wasm (SIMD, ${kernels.wasmConvDescription()})`;
+      return `@tensorflow/tfjs-backend-wasm (SIMD, ${description})`;
     }
     case 'cpu':
       // Naming the package's version keeps the bundler from dropping its registration as unused.

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
-import { registerWasmConvKernels } from '../../../src/analysis/tf/kernels/wasm-conv';
+import { registerWasmConvKernels } from '../../../src/analysis/tf/kernels/wasm/conv';
 import { Disentangler, trainStep } from '../../../src/analysis/pipeline/disentangler';
 import { assertClose, random } from './kernelHelpers';
 

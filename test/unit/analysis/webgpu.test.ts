@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { WEBGPU_ICD_ENV, initWebgpu, probeBackends, softwareAdapterName, tf, useBackend } from '../../../src/analysis/tf/backend';
 import { ADAM_UPDATE, adam } from '../../../src/analysis/tf/kernels/adam';
-import { countGpuWork } from '../../../src/analysis/tf/kernels/webgpu-util';
+import { countGpuWork } from '../../../src/analysis/tf/kernels/webgpu/util';
 import { Disentangler, trainStep } from '../../../src/analysis/pipeline/disentangler';
 import { random } from './kernelHelpers';
 

@@ -1,5 +1,5 @@
 /**
- * The webgpu convolution kernels (src/analysis/tf/kernels/webgpu-conv.ts) against the cpu backend,
+ * The webgpu convolution kernels (src/analysis/tf/kernels/webgpu/conv.ts) against the cpu backend,
  * on Chromium's SwiftShader adapter when no GPU exists (see webgpu.test.ts); skipped with the
  * reason when there is no WebGPU adapter at all.
  */
@@ -7,9 +7,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { WEBGPU_ICD_ENV, initWebgpu, tf, useBackend } from '../../../src/analysis/tf/backend';
-import { planSplits } from '../../../src/analysis/tf/kernels/webgpu-conv';
-import { planColumnSum } from '../../../src/analysis/tf/kernels/webgpu-sum';
-import { RELU_GRAD } from '../../../src/analysis/tf/kernels/webgpu-relu';
+import { planSplits } from '../../../src/analysis/tf/kernels/webgpu/conv';
+import { planColumnSum } from '../../../src/analysis/tf/kernels/webgpu/sum';
+import { RELU_GRAD } from '../../../src/analysis/tf/kernels/webgpu/relu';
 import { random } from './kernelHelpers';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';

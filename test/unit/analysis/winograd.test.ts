@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
-import { registerWasmConvKernels } from '../../../src/analysis/tf/kernels/wasm-conv';
+import { registerWasmConvKernels } from '../../../src/analysis/tf/kernels/wasm/conv';
 import {
   setWinogradChunkFloats,
   winogradBackpropFilter,
@@ -12,7 +12,7 @@ import {
   winogradFits,
   winogradPaysForward,
   winogradReady,
-} from '../../../src/analysis/tf/kernels/wasm-winograd';
+} from '../../../src/analysis/tf/kernels/wasm/winograd';
 import { GENERATED, generatedSource } from '../../../scripts/gen-winograd-wasm';
 import { assertClose, random } from './kernelHelpers';
 

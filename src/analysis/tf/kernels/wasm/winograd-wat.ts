@@ -1,6 +1,6 @@
 /**
  * WebAssembly text of the Winograd F(2×2, 3×3) transforms used by the wasm backend's stride-1
- * 3×3 convolutions (wasm-winograd.ts). Generated here rather than written out by hand because each
+ * 3×3 convolutions (winograd.ts). Generated here rather than written out by hand because each
  * transform is the same 16-fold unrolled pattern; `npm run gen:wasm` compiles it with wabt into
  * winograd-wasm.generated.ts (the engine only loads those bytes), and a unit test checks that the
  * committed bytes are what this text compiles to.

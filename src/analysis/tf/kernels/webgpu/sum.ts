@@ -10,8 +10,8 @@
  * count as the stock path, without the transpose's traffic. Other sums go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { dispatch, internals, pipeline, workgroups1d } from './webgpu-util';
-import { SUM_SPLITS_SHADER } from './webgpu-conv';
+import { dispatch, internals, pipeline, workgroups1d } from './util';
+import { SUM_SPLITS_SHADER } from './conv';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -21,13 +21,13 @@
  *   Identity (and Cast to the same dtype) without a copy (the engine clones every tensor it saves
  *   for backprop).
  *
- * Stride-1 3×3 'same' convs (most of a disentangler) go to wasm-winograd.ts instead: the filter
+ * Stride-1 3×3 'same' convs (most of a disentangler) go to winograd.ts instead: the filter
  * gradient always, the forward conv (and so the stride-1 input gradient, which is one) where wide
  * enough. Only NHWC and dilation 1 (all tfjs allows for these two gradients) are handled.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { winogradBackpropFilter, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from './wasm-winograd';
+import { winogradBackpropFilter, winogradConv2D, winogradFits, winogradPaysForward, winogradReady } from './winograd';
 
 type TensorInfo = tf.TensorInfo;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -586,7 +586,7 @@ interface ForwardConvAttrs extends ConvGradAttrs {
   activation?: string;
 }
 
-/** Whether a forward conv with these inputs and attributes runs by Winograd (wasm-winograd.ts). */
+/** Whether a forward conv with these inputs and attributes runs by Winograd (winograd.ts). */
 function forwardByWinograd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ForwardConvAttrs): boolean {
   if (!WINOGRAD_ON || !winogradReady(backend) || attrs.dataFormat !== 'NHWC' || x.dtype !== 'float32') return false;
   const c = tf.backend_util.computeConv2DInfo(
@@ -631,7 +631,7 @@ function makeFusedConv2D(stock: tf.KernelConfig): tf.KernelConfig {
 let registered = false;
 
 /**
- * Registers the conv gradient kernels, the Winograd forward convs (wasm-winograd.ts), the
+ * Registers the conv gradient kernels, the Winograd forward convs (winograd.ts), the
  * bias-gradient Sum and a copy-free Identity for 'wasm'. Idempotent.
  */
 export function registerWasmConvKernels(): void {

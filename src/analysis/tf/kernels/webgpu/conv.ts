@@ -23,7 +23,7 @@
  * stock kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { dispatch, internals, pipeline, workgroups1d, type Uniform } from './webgpu-util';
+import { dispatch, internals, pipeline, workgroups1d, type Uniform } from './util';
 
 type TensorInfo = tf.TensorInfo;
 

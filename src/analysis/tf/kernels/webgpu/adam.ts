@@ -13,8 +13,8 @@
  * them CPU-side scalars (never uploaded to the GPU).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_UPDATE, type AdamUpdateAttrs } from './adam';
-import { dispatch, internals, pipeline, workgroups1d } from './webgpu-util';
+import { ADAM_UPDATE, type AdamUpdateAttrs } from '../adam';
+import { dispatch, internals, pipeline, workgroups1d } from './util';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -7,7 +7,7 @@
  * function unchanged. One difference on webgpu: where x is NaN tfjs gives NaN, this gives 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { dispatch, internals, pipeline, workgroups1d } from './webgpu-util';
+import { dispatch, internals, pipeline, workgroups1d } from './util';
 
 type TensorInfo = tf.TensorInfo;
 
