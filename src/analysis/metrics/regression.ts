@@ -4,7 +4,7 @@
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { mulberry32 } from '../util/random';
-import type { LinearModel } from '../../shared/files/prediction';
+import type { CrossValidationSummary, LinearModel } from '../../shared/files/prediction';
 
 export type { LinearModel };
 
@@ -64,19 +64,7 @@ export interface CrossValidationOptions {
   seed?: number;
 }
 
-export interface CrossValidation {
-  repeats: number;
-  trainSize: number;
-  testSize: number;
-  seed: number;
-  /** Mean over splits of the held-out mean absolute error. */
-  maeTest: number;
-  /** Standard deviation over splits of the held-out mean absolute error. */
-  maeTestStd: number;
-  /** Mean over splits of the in-sample mean absolute error. */
-  maeTrain: number;
-  /** R² of all held-out predictions pooled over the splits. */
-  r2Test: number;
+export interface CrossValidation extends CrossValidationSummary {
   /** Mean held-out prediction per model (NaN for a model never held out). */
   heldOutPrediction: number[];
 }

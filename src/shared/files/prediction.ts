@@ -20,6 +20,22 @@ export interface PcaPlane {
   slopes: number[];
 }
 
+/** The repeated random-split validation of the regressor (metrics/regression.ts crossValidate). */
+export interface CrossValidationSummary {
+  repeats: number;
+  trainSize: number;
+  testSize: number;
+  seed: number;
+  /** Mean over splits of the held-out mean absolute error. */
+  maeTest: number;
+  /** Standard deviation over splits of the held-out mean absolute error. */
+  maeTestStd: number;
+  /** Mean over splits of the in-sample mean absolute error. */
+  maeTrain: number;
+  /** R² of all held-out predictions pooled over the splits. */
+  r2Test: number;
+}
+
 export interface PredictedModel {
   path: string;
   /** Checkpoint file name, or the result file's name. */
@@ -44,16 +60,7 @@ export interface PredictReport {
   fit: LinearModel;
   /** In-sample R² of that regressor. */
   r2Fit: number;
-  crossValidation: {
-    repeats: number;
-    trainSize: number;
-    testSize: number;
-    seed: number;
-    maeTest: number;
-    maeTestStd: number;
-    maeTrain: number;
-    r2Test: number;
-  };
+  crossValidation: CrossValidationSummary;
   pca: { mean: number[]; components: number[][]; explainedVarianceRatio: number[]; plane: PcaPlane };
   /** Whether the analyses given agree in the settings their numbers depend on, and what was left out for it (absent in reports saved before it was recorded). */
   settings?: PredictSettingsCheck;

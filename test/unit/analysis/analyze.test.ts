@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { fork } from 'node:child_process';
 import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
@@ -15,8 +14,7 @@ import { writeIdx } from '../../../src/analysis/data/idx';
 import { BadInputError } from '../../../src/analysis/util/errors';
 import { validateResult } from '../../../src/analysis/pipeline/result';
 import { saveLayersModel } from '../../../src/analysis/teacher/teacher';
-
-const H = 8;
+import { H, linearTeacher } from './tinyTeacher';
 
 /** An IDX folder of random 8×8 images with 3 classes. */
 function writeData(dir: string, nTrain: number, nTest: number): void {
@@ -31,19 +29,7 @@ function writeData(dir: string, nTrain: number, nTest: number): void {
 
 /** A teacher whose target feature is a linear function of the input (one conv, no activation). */
 async function writeLinearTeacher(dir: string): Promise<void> {
-  const m = tfl.sequential();
-  m.add(
-    tfl.layers.conv2d({
-      inputShape: [H, H, 1],
-      filters: 3,
-      kernelSize: 3,
-      padding: 'same',
-      name: 'feature',
-      kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }),
-    }),
-  );
-  m.add(tfl.layers.flatten({ name: 'flat' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }));
+  const m = linearTeacher();
   await saveLayersModel(m, dir);
   m.dispose();
 }

@@ -15,26 +15,7 @@ import { STAGES } from '../../../src/analysis/pipeline/stages';
 import type { AnalysisContext } from '../../../src/analysis/pipeline/stages/types';
 import { runReliability } from '../../../src/analysis/pipeline/stages/reliabilityStage';
 import { guarded } from '../../../src/analysis/pipeline/stages/common';
-
-const H = 8;
-
-/** Target feature linear in the input (one conv, no activation), a softmax head on it. */
-function linearTeacher(): tfl.LayersModel {
-  const m = tfl.sequential();
-  m.add(
-    tfl.layers.conv2d({
-      inputShape: [H, H, 1],
-      filters: 3,
-      kernelSize: 3,
-      padding: 'same',
-      name: 'feature',
-      kernelInitializer: tfl.initializers.glorotNormal({ seed: 3 }),
-    }),
-  );
-  m.add(tfl.layers.flatten({ name: 'flat' }));
-  m.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'out', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }));
-  return m;
-}
+import { H, linearTeacher } from './tinyTeacher';
 
 /** An exemplar of another architecture whose default layer is 8×8 (ReLU convs, `channels` wide). */
 function exemplar(channels: number, seed: number): tfl.LayersModel {
