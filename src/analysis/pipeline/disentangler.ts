@@ -6,8 +6,9 @@
  *   input conv 3×3 (input channels → C)
  *   three stages; a stage with stride s > 1 starts with a linear projection P (k×k, stride s,
  *   k = max(3, s)); its first block (if any) runs its conv with stride s and adds it to P(h).
- *   Every block is h ← h + conv3×3(ReLU(h)) (C → C); the l blocks are spread over the stages as
- *   evenly as possible, the remainder going to the later (smaller, cheaper) stages.
+ *   Every block is h ← h + conv3×3(ReLU(h)) (C → C); up to l = 8 the blocks are spread over the
+ *   stages as evenly as possible, the remainder going to the later (smaller, cheaper) stages; the
+ *   blocks of deeper orders go to the two later stages (blocksPerStage).
  *   final conv 1×1 (C → target channels).
  * Strides are chosen per spatial dimension so that the output size equals the target's, putting
  * the downsampling late like the authors' release (strides 1, 2, 2 for a factor of 4).
@@ -47,11 +48,35 @@ export const DEFAULT_WIDTH = 32;
 const STAGES = 3;
 const MAX_STRIDE = 8;
 
-/** Blocks per stage for `order` blocks; monotone in `order`, which warm start relies on. */
+/**
+ * Up to this order the blocks are spread evenly over the stages; the blocks a deeper order adds go
+ * to the later, smaller stages (see blocksPerStage).
+ */
+const EVEN_SPREAD_ORDERS = 8;
+
+/**
+ * Blocks per stage for `order` blocks; monotone in `order`, which warm start relies on.
+ *
+ * Up to EVEN_SPREAD_ORDERS the blocks are spread evenly, the remainder going to the later stages.
+ * Each block beyond that goes to the last stage, except every fourth, which goes to the middle
+ * one; the first (full-resolution) stage keeps what order EVEN_SPREAD_ORDERS gave it. Stages run
+ * from the largest map to the smallest, and a block on a 28×28 map costs 16 times one on 7×7:
+ * spread evenly, a third of order 32's blocks ran at full resolution and orders 20–32 took most of
+ * a default analysis for about 0.001 of ρ each (bench/README.md, "Convergence suite").
+ */
 export function blocksPerStage(order: number): number[] {
-  const base = Math.floor(order / STAGES);
-  const rest = order - base * STAGES;
-  return Array.from({ length: STAGES }, (_, i) => base + (i >= STAGES - rest ? 1 : 0));
+  const even = (l: number) => {
+    const base = Math.floor(l / STAGES);
+    const rest = l - base * STAGES;
+    return Array.from({ length: STAGES }, (_, i) => base + (i >= STAGES - rest ? 1 : 0));
+  };
+  if (order <= EVEN_SPREAD_ORDERS) return even(order);
+  const counts = even(EVEN_SPREAD_ORDERS);
+  const extra = order - EVEN_SPREAD_ORDERS;
+  const middle = Math.floor(extra / 4);
+  counts[STAGES - 2] += middle;
+  counts[STAGES - 1] += extra - middle;
+  return counts;
 }
 
 function sameOut(size: number, stride: number): number {

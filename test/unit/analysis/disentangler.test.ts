@@ -20,11 +20,13 @@ function maxAbs(a: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
 }
 
-test('blocks are spread evenly over three stages and only ever grow with the order', () => {
+test('blocks are spread evenly up to order 8, deeper orders add theirs to the later stages, and counts only ever grow with the order', () => {
   assert.deepEqual(blocksPerStage(0), [0, 0, 0]);
   assert.deepEqual(blocksPerStage(1), [0, 0, 1]);
   assert.deepEqual(blocksPerStage(4), [1, 1, 2]);
   assert.deepEqual(blocksPerStage(8), [2, 3, 3]);
+  assert.deepEqual(blocksPerStage(14), [2, 4, 8]);
+  assert.deepEqual(blocksPerStage(32), [2, 9, 21]);
   for (let l = 0; l < 40; l++) {
     const a = blocksPerStage(l);
     const b = blocksPerStage(l + 1);
@@ -32,7 +34,8 @@ test('blocks are spread evenly over three stages and only ever grow with the ord
       a.reduce((s, v) => s + v, 0),
       l,
     );
-    assert.ok(Math.max(...a) - Math.min(...a) <= 1);
+    if (l <= 8) assert.ok(Math.max(...a) - Math.min(...a) <= 1);
+    else assert.equal(a[0], 2, "the full-resolution stage keeps order 8's blocks");
     assert.ok(a.every((v, i) => v <= b[i]));
   }
 });
