@@ -52,6 +52,17 @@ const builds = [
     external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'onnxruntime-node'],
   },
   {
+    // The training threads of parallel.ts, a file beside the engine's bundle.
+    ...common,
+    entryPoints: ['src/analysis/pipeline/trainWorker.ts'],
+    outfile: 'dist/trainWorker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Native or optional packages are resolved at run time from node_modules, never bundled.
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'onnxruntime-node'],
+  },
+  {
     ...common,
     // One IIFE per view (the page loads it with its nonce). chart.js and the toolkit ship only as
     // ES modules, which the CommonJS-typed project reaches from .mts entries; esbuild inlines them.

@@ -8,6 +8,8 @@ export interface Settings {
   budget: Budget;
   backend: BackendChoice;
   width: number;
+  /** 0 = the machine's cores. */
+  threads: number;
   seed: number;
   dataset: string;
   exemplars: string[];
@@ -25,6 +27,7 @@ export function settings(scope?: vscode.Uri): Settings {
     budget: c.get<Budget>('budget', 'standard'),
     backend: c.get<BackendChoice>('backend', 'auto'),
     width: c.get<number>('width', 32),
+    threads: c.get<number>('threads', 0),
     seed: c.get<number>('seed', 0),
     dataset: c.get<string>('dataset', ''),
     exemplars: c.get<string[]>('exemplars', []),

@@ -26,6 +26,8 @@ export interface Capabilities {
   backends: BackendStatus[];
   /** What `auto` picks on this machine. */
   autoBackend: BackendName;
+  /** Threads a training step uses on the CPU backends by default (os.availableParallelism()). */
+  threads?: number;
 }
 
 export interface AnalyzeParams {
@@ -37,6 +39,8 @@ export interface AnalyzeParams {
   backend?: BackendChoice;
   seed?: number;
   width?: number;
+  /** Threads a training step is split over on the CPU backends (default: the machine's cores). */
+  threads?: number;
   exemplars?: string[];
   /**
    * How the reliability stage gets its shared disentanglers (METHOD.md §3): 'joint' (default)
@@ -106,6 +110,8 @@ export interface TaskComplexityParams {
   backend?: BackendChoice;
   seed?: number;
   width?: number;
+  /** Threads a training step is split over on the CPU backends (default: the machine's cores). */
+  threads?: number;
   /** Where the calibration's output goes; the engine writes it atomically. */
   out: string;
   progressToken: string;

@@ -12,11 +12,11 @@ const USAGE = `feature-complexity ${ENGINE_VERSION}
 Usage:
   feature-complexity analyze <checkpoint> --data <dataset> [--layer NAME] [--orders ${DEFAULT_ORDERS.join(',')}]
                      [--budget ${BUDGETS.join('|')}] [--backend ${BACKEND_CHOICES.join('|')}]
-                     [--seed N] [--width N] [--exemplars A,B] [--reliability-method ${RELIABILITY_METHODS.join('|')}] [--reliability-rounds T] [--geometry teacher|same]
+                     [--seed N] [--width N] [--threads N] [--exemplars A,B] [--reliability-method ${RELIABILITY_METHODS.join('|')}] [--reliability-rounds T] [--geometry teacher|same]
                      [--shapley] [--substitution] [--out FILE.json] [--json]
                      [--python PATH] [--model-class module:Class]   (PyTorch state dicts and pickled models)
   feature-complexity layers <checkpoint> [--data <dataset>] [--python PATH] [--model-class module:Class] [--json]
-  feature-complexity task-complexity [--tasks 0,2,8,26,80] [--orders ...] [--budget ...] [--width N] [--check-width N] [--out FILE.json]
+  feature-complexity task-complexity [--tasks 0,2,8,26,80] [--orders ...] [--budget ...] [--width N] [--threads N] [--check-width N] [--out FILE.json]
                      (the target DNN has 20 ReLU blocks of --width channels; a row whose target DNN fits its
                      task net below 0.5 (1 − MSE/Var) is flagged POOR FIT: it measures an under-fit net)
   feature-complexity predict <result.json ...> [--target accuracy|loss] [--repeats 1000] [--orders 0,2,4,8] [--for result.json]
@@ -35,8 +35,10 @@ Usage:
                      (the paper's student: the disentangler with 7 ReLU layers, trained to mimic the layer's feature, under
                      the original's frozen head; on the demo CNN: feature fit 0.89, test accuracy 0.847 → 0.814, 39 s)
   feature-complexity variants <model.json> --data <dataset>      (original, compressed and distilled, side by side)
-  feature-complexity demo [--budget quick] [--orders ...] [--retrain]
+  feature-complexity demo [--budget quick] [--orders ...] [--threads N] [--retrain]
   feature-complexity capabilities [--json]
+                     (--threads N: threads each training step is split over on the wasm and cpu backends;
+                     default every core, as capabilities prints)
 
 Checkpoints: TF.js model.json (layers or graph model), Keras .h5 / .keras, ONNX, PyTorch .pt/.pth (exported
 to ONNX through your Python: FC_PYTHON). Datasets: an IDX folder (MNIST layout), a CIFAR-10 binary folder,

@@ -48,18 +48,20 @@ export const TRAINING_OPTIONS = {
   backend: { type: 'string' },
   seed: { type: 'string' },
   width: { type: 'string' },
+  threads: { type: 'string' },
 } as const;
 
-/** Budget, backend, seed and width from the flags of TRAINING_OPTIONS, each checked with one clear message. */
+/** Budget, backend, seed, width and threads from the flags of TRAINING_OPTIONS, each checked with one clear message. */
 export function trainingSettings(
-  values: { budget?: string; backend?: string; seed?: string; width?: string },
+  values: { budget?: string; backend?: string; seed?: string; width?: string; threads?: string },
   budget: Budget,
-): { budget: Budget; backend: BackendChoice; seed: number | undefined; width: number | undefined } {
+): { budget: Budget; backend: BackendChoice; seed: number | undefined; width: number | undefined; threads: number | undefined } {
   return {
     budget: parseBudget(values.budget, budget),
     backend: parseBackend(values.backend),
     seed: parseInteger('seed', values.seed, 0),
     width: parseInteger('width', values.width, undefined, 1),
+    threads: parseInteger('threads', values.threads, undefined, 1),
   };
 }
 
@@ -108,7 +110,7 @@ export function formatResult(r: ResultFile): string {
   const lines: string[] = [];
   lines.push(`checkpoint  ${r.checkpoint.path}`);
   lines.push(
-    `target      ${r.targetLayer}${r.featureShape ? ` [${r.featureShape.join('×')}]` : ''}   budget ${r.budget}   backend ${r.backend}   seed ${r.seed}${r.width ? `   width ${r.width}` : ''}`,
+    `target      ${r.targetLayer}${r.featureShape ? ` [${r.featureShape.join('×')}]` : ''}   budget ${r.budget}   backend ${r.backend}${r.threads ? ` (${r.threads} thread${r.threads > 1 ? 's' : ''})` : ''}   seed ${r.seed}${r.width ? `   width ${r.width}` : ''}`,
   );
   lines.push(
     `teacher     train acc ${fmt(r.teacher.trainAccuracy)}  loss ${fmt(r.teacher.trainLoss)}   test acc ${fmt(r.teacher.testAccuracy)}  loss ${fmt(r.teacher.testLoss)}`,
@@ -199,6 +201,7 @@ export const capabilitiesCommand: CommandHandler = async (argv) => {
   process.stdout.write(`feature-complexity engine ${caps.engineVersion} on node ${caps.nodeVersion} (${caps.platform})\n`);
   for (const b of caps.backends) process.stdout.write(`  ${b.available ? 'yes' : 'no '}  ${b.name.padEnd(10)} ${b.detail}\n`);
   process.stdout.write(`auto picks: ${caps.autoBackend}\n`);
+  if (caps.threads) process.stdout.write(`threads per training step on wasm and cpu: ${caps.threads} by default (--threads N)\n`);
 };
 
 export const analyzeCommand: CommandHandler = async (argv) => {

@@ -22,6 +22,8 @@ const TEACHER_EPOCHS = 8;
 export interface DemoOptions {
   budget?: Budget;
   backend?: BackendChoice;
+  /** Threads a training step is split over (default: the machine's cores). */
+  threads?: number;
   seed?: number;
   width?: number;
   orders?: number[];
@@ -106,6 +108,7 @@ export async function runDemo(opts: DemoOptions, hooks: Hooks = {}): Promise<Dem
       orders: opts.orders,
       budget: opts.budget ?? 'quick',
       backend: opts.backend ?? 'auto',
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       seed,
       width: opts.width ?? DEMO_WIDTH,
       out,

@@ -7,6 +7,7 @@
  * target DNN with two disentangler widths: their ρ distributions should be close.
  */
 import { tf, useBackend } from '../tf/backend';
+import { setThreads } from '../pipeline/parallel';
 import { budgetSpec } from '../pipeline/budget';
 import type { Split } from '../data/dataset';
 import { Rng } from '../util/random';
@@ -208,6 +209,7 @@ export async function runTaskComplexity(opts: TaskComplexityOptions, hooks: Hook
   const width = opts.width ?? DEFAULT_WIDTH;
   const checkWidth = opts.checkWidth ?? 2 * width;
   const backend = await useBackend(opts.backend ?? 'auto');
+  setThreads(opts.threads);
   const rng = new Rng(seed);
   const trainX = randomSplit(rng, opts.samples?.train ?? N_TRAIN);
   const testX = randomSplit(rng, opts.samples?.test ?? N_TEST);

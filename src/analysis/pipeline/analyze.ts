@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { useBackend } from '../tf/backend';
+import { setThreads, threadsFor } from './parallel';
 import { budgetSpec } from './budget';
 import { loadDataset, type Split } from '../data/dataset';
 import { Rng } from '../util/random';
@@ -102,6 +103,9 @@ export async function analyze(
   progress('load', 0);
   let since = performance.now();
   const backend: BackendName = await useBackend(params.backend ?? 'auto');
+  if (params.threads !== undefined && (!Number.isInteger(params.threads) || params.threads < 1))
+    throw new BadInputError(`--threads must be a positive integer, got ${params.threads}`);
+  setThreads(params.threads);
   const dataset = loadDataset(params.data);
   // The data's image size fills what an ONNX model leaves symbolic and sizes a PyTorch export.
   const teacher = await loadTeacher(params.checkpoint, params.layer, {
@@ -174,6 +178,7 @@ export async function analyze(
         ...(dataset.notes && dataset.notes.length ? { notes: dataset.notes } : {}),
       },
       backend,
+      threads: threadsFor(backend),
       seed,
       budget: budget.name,
       width,

@@ -453,6 +453,12 @@ function copyConv(dst: Conv, src: Conv): void {
   dst.bias.assign(src.bias);
 }
 
+/** The training loss: MSE(net(x) + offset, y), the mean over every element of the batch. */
+export function squaredError(net: Disentangler, x: tf.Tensor4D, y: tf.Tensor4D, offset?: tf.Variable): tf.Scalar {
+  const p = offset ? tf.add(net.apply(x), offset) : net.apply(x);
+  return tf.mean(tf.squaredDifference(p, y)) as tf.Scalar;
+}
+
 /**
  * One Adam step of MSE(net(x) + offset, y); returns the loss (read asynchronously). `offset`: a
  * per-position output offset [1, h, w, c] trained with the net (train.ts), so that the mean at
@@ -460,14 +466,7 @@ function copyConv(dst: Conv, src: Conv): void {
  */
 export async function trainStep(net: Disentangler, optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D, offset?: tf.Variable): Promise<number> {
   const vars = offset ? [...net.variables, offset] : net.variables;
-  const loss = optimizer.minimize(
-    () => {
-      const p = offset ? tf.add(net.apply(x), offset) : net.apply(x);
-      return tf.mean(tf.squaredDifference(p, y)) as tf.Scalar;
-    },
-    true,
-    vars,
-  );
+  const loss = optimizer.minimize(() => squaredError(net, x, y, offset), true, vars);
   if (!loss) throw new Error('optimizer returned no loss');
   try {
     return (await loss.data())[0];

@@ -8,7 +8,9 @@ import { tf } from '../tf/backend';
 import { converged, stepLearningRate, type BudgetSpec } from './budget';
 import { Rng } from '../util/random';
 import type { Split } from '../data/dataset';
-import { Disentangler, trainStep } from './disentangler';
+import { Disentangler, squaredError, trainStep } from './disentangler';
+import { StepPool, threadsFor } from './parallel';
+import type { BackendName } from '../../shared/engineProtocol';
 import { solveLinearOrder } from './closedForm';
 import type { Geometry } from './geometry';
 import { adam } from '../tf/kernels/adam';
@@ -335,7 +337,20 @@ export const MAX_LR_DECAYS = 2;
 /** A deeper order whose monitor fit ends more than this below its warm start keeps the warm start. */
 export const GUARD_TOLERANCE = 1e-4;
 
+/**
+ * Trains the disentangler of each order in turn. The steps are split over the threads of
+ * parallel.ts (threadsFor: the `--threads` count, by default every core, on the CPU backends).
+ */
 export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promise<TrainResult> {
+  const pool = await StepPool.open(threadsFor(), tf.getBackend() as BackendName);
+  try {
+    return await trainOrdersOn(pool, opts, hooks);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function trainOrdersOn(pool: StepPool | undefined, opts: TrainOptions, hooks: Hooks): Promise<TrainResult> {
   const { train, monitor, budget, orders } = opts;
   const [spanStart, spanEnd] = opts.span ?? [0, 1];
   const dim = featureDim(train);
@@ -440,6 +455,7 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
       );
       offset = tf.variable(offsetStart, true);
     }
+    if (!lsOnly) await pool?.bind(net, offset);
     // Where a diverged run goes back to: the start (warm start or least squares) or the fresh net.
     const origin = start ? undefined : net.snapshot();
     let optimizer = adam(budget.lrStart);
@@ -481,7 +497,10 @@ export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promis
           const x = standardInput(xRaw, std);
           const y = standardTarget(yRaw, std);
           // The loss is reported in f's units (squared), so curves of different teachers compare.
-          sum += (await trainStep(net, optimizer, x, y, offset)) * std.outScale * std.outScale;
+          const stepLoss = pool
+            ? await pool.step(optimizer, x, y, (xs, ys) => squaredError(net, xs, ys, offset))
+            : await trainStep(net, optimizer, x, y, offset);
+          sum += stepLoss * std.outScale * std.outScale;
           tf.dispose([xRaw, yRaw, x, y]);
         }
         const loss = sum / stepsPerEpoch;

@@ -14,6 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendChoice, BackendName, BackendStatus } from '../../shared/engineProtocol';
 import { AUTO_BACKENDS, BACKENDS } from '../../shared/vocabulary';
+import { registerWasmKernels } from './kernels/wasm/register';
 
 /** Where the wasm binaries are: beside the bundle in dist/, or in node_modules when run from source. */
 function wasmDir(): string {
@@ -191,7 +192,7 @@ async function tryBackend(name: BackendName, auto = false): Promise<string> {
       return loadWebgpu(auto);
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
-      const description = (await import('./kernels/wasm/register.js')).registerWasmKernels();
+      const description = registerWasmKernels();
       prepareWasm();
       return `@tensorflow/tfjs-backend-wasm (SIMD, ${description})`;
     }

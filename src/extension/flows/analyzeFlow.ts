@@ -176,6 +176,7 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
       backend: cfg.backend,
       seed: cfg.seed,
       width: cfg.width,
+      ...(cfg.threads > 0 ? { threads: cfg.threads } : {}),
       shapley: cfg.shapley,
       substitution: cfg.substitution,
       python,

@@ -204,7 +204,11 @@ async function runCalibration(ctx: Ctx): Promise<void> {
   const progressToken = `task-complexity-${Date.now()}`;
   try {
     await withEngineProgress(ctx, 'Task-complexity calibration', progressToken, (token) =>
-      ctx.engine.request(taskComplexityRequest, { budget: budget.label, backend: cfg.backend, seed: cfg.seed, out, progressToken }, token),
+      ctx.engine.request(
+        taskComplexityRequest,
+        { budget: budget.label, backend: cfg.backend, seed: cfg.seed, ...(cfg.threads > 0 ? { threads: cfg.threads } : {}), out, progressToken },
+        token,
+      ),
     );
     showView(ctx.extension, { view: 'calibration', path: out });
   } catch (e) {

@@ -240,6 +240,7 @@ export function parseResult(raw: unknown): LoadedResult {
     dataset: datasetLabel(r.dataset),
     datasetInfo: datasetInfoOf(r.dataset),
     backend: str(r.backend) ?? 'unknown',
+    ...(isNum(r.threads) && Number.isInteger(r.threads) && r.threads >= 1 ? { threads: r.threads } : {}),
     seed: isNum(r.seed) ? r.seed : 0,
     budget: str(r.budget) ?? 'unknown',
     width: optNum(r, 'width'),

@@ -106,6 +106,8 @@ export const ResultFileSchema = Type.Object(
       notes: opt(Type.Array(Type.String())),
     }),
     backend: oneOf(BACKENDS),
+    /** Threads each training step was split over (pipeline/parallel.ts); absent in files made before they were. */
+    threads: opt(count(1)),
     seed: Type.Integer(),
     budget: oneOf(BUDGETS),
     width: opt(count(1)),

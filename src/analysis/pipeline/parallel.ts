@@ -1,0 +1,217 @@
+/**
+ * Data-parallel training steps on the CPU (issue #15). The wasm backend computes on one thread; a
+ * step of T threads splits its batch into T slices: the calling thread computes the gradient of
+ * its slice while T − 1 worker threads (trainWorker.ts, each a replica of the disentangler on its
+ * own wasm backend) compute theirs. The gradients are averaged, weighted by slice size, so the
+ * step is the one-thread step's gradient up to float summation order, and one Adam update runs
+ * on the calling thread, which sends the new weights with the next step.
+ *
+ * The thread count is process-wide, like the backend: setThreads from the `--threads` flag or the
+ * `featureComplexity.threads` setting; the default is os.availableParallelism(). Only the CPU
+ * backends (wasm, cpu) take threads: tfjs-node has its own, and a GPU backend one device.
+ */
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BackendName } from '../../shared/engineProtocol';
+import { tf } from '../tf/backend';
+import type { Disentangler, DisentanglerSpec } from './disentangler';
+
+/** Messages to a worker (trainWorker.ts). */
+export type ToWorker =
+  | { type: 'init'; backend: BackendName }
+  | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[] }
+  | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] };
+
+/** Replies of a worker. */
+export type FromWorker = { type: 'ready' } | { type: 'step'; loss: number; grads: Float32Array } | { type: 'error'; message: string };
+
+let configured: number | undefined;
+
+/** The CPU backends a step can be split on. */
+export function threadable(backend: string): boolean {
+  return backend === 'wasm' || backend === 'cpu';
+}
+
+/** Threads training steps use from now on (undefined: the machine's cores). */
+export function setThreads(n: number | undefined): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new Error(`threads must be a positive integer, got ${n}`);
+  configured = n;
+}
+
+/** The threads a training step on `backend` uses: the configured count (default the machine's cores), 1 off the CPU backends. */
+export function threadsFor(backend: string = tf.getBackend()): number {
+  if (!threadable(backend)) return 1;
+  return configured ?? availableParallelism();
+}
+
+/** The worker: its bundle beside the engine's in dist/, or the TypeScript source through tsx's require hook (tests). */
+function startWorker(): Worker {
+  const built = join(__dirname, 'trainWorker.js');
+  if (existsSync(built)) return new Worker(built);
+  const source = join(__dirname, 'trainWorker.ts');
+  return new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(source)});`, { eval: true });
+}
+
+class Replica {
+  private readonly worker: Worker;
+  private pending: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker = startWorker();
+    this.worker.on('message', (m: FromWorker) => {
+      const p = this.pending;
+      this.pending = undefined;
+      if (!p) return;
+      if (m.type === 'error') p.reject(new Error(`training thread: ${m.message}`));
+      else p.resolve(m);
+    });
+    const fail = (e: Error) => {
+      this.failure = e;
+      const p = this.pending;
+      this.pending = undefined;
+      p?.reject(e);
+    };
+    this.worker.on('error', (e) => fail(new Error(`training thread failed: ${e.message}`)));
+    this.worker.on('exit', (code) => fail(new Error(`training thread exited (code ${code})`)));
+  }
+
+  request(m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error('training thread is busy'));
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(m, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    this.worker.removeAllListeners('error');
+    this.worker.on('error', () => undefined);
+    await this.worker.terminate();
+  }
+}
+
+/** A row-major slice [from, to) of a batch along its first axis, as a flat copy. */
+function rowsOf(data: Float32Array, rowSize: number, from: number, to: number): Float32Array {
+  return data.slice(from * rowSize, to * rowSize);
+}
+
+/**
+ * T − 1 worker replicas for one net at a time. Open once per training run (`open`), `bind` each
+ * net before its steps, `close` at the end.
+ */
+export class StepPool {
+  private bound: { vars: tf.Variable[]; sizes: number[]; total: number } | undefined;
+
+  private constructor(
+    private readonly replicas: Replica[],
+    readonly threads: number,
+  ) {}
+
+  /** A pool of `threads` − 1 workers on `backend`; undefined for one thread (the plain step). */
+  static async open(threads: number, backend: BackendName): Promise<StepPool | undefined> {
+    if (threads <= 1 || !threadable(backend)) return undefined;
+    const replicas = Array.from({ length: threads - 1 }, () => new Replica());
+    try {
+      await Promise.all(replicas.map((r) => r.request({ type: 'init', backend })));
+    } catch (e) {
+      await Promise.all(replicas.map((r) => r.close()));
+      throw e;
+    }
+    return new StepPool(replicas, threads);
+  }
+
+  /** Makes every worker a replica of `net` (and of the per-position offset, when there is one). */
+  async bind(net: Disentangler, offset?: tf.Variable): Promise<void> {
+    const vars = offset ? [...net.variables, offset] : [...net.variables];
+    const sizes = vars.map((v) => v.size);
+    this.bound = { vars, sizes, total: sizes.reduce((a, b) => a + b, 0) };
+    await Promise.all(this.replicas.map((r) => r.request({ type: 'net', spec: net.spec, ...(offset ? { offsetShape: offset.shape } : {}) })));
+  }
+
+  /**
+   * One Adam step of MSE(net(x) + offset, y) over the whole batch, its gradient computed on every
+   * thread; returns the batch's loss. The net must be the one last bound.
+   */
+  async step(optimizer: tf.Optimizer, x: tf.Tensor4D, y: tf.Tensor4D, loss: (x: tf.Tensor4D, y: tf.Tensor4D) => tf.Scalar): Promise<number> {
+    const bound = this.bound;
+    if (!bound) throw new Error('StepPool.step before bind');
+    const n = x.shape[0];
+    const parts = Math.min(this.threads, n);
+    const cut = (i: number) => Math.round((i * n) / parts);
+    // The weights as they are now, one flat copy for every worker.
+    const weights = new Float32Array(bound.total);
+    let at = 0;
+    for (const v of bound.vars) {
+      weights.set((await v.data()) as Float32Array, at);
+      at += v.size;
+    }
+    const xs = (await x.data()) as Float32Array;
+    const ys = (await y.data()) as Float32Array;
+    const xRow = x.size / n;
+    const yRow = y.size / n;
+    const replies = this.replicas.slice(0, parts - 1).map((r, i) => {
+      const from = cut(i + 1);
+      const to = cut(i + 2);
+      const xPart = rowsOf(xs, xRow, from, to);
+      const yPart = rowsOf(ys, yRow, from, to);
+      return r.request({ type: 'step', weights, x: xPart, xShape: [to - from, ...x.shape.slice(1)], y: yPart, yShape: [to - from, ...y.shape.slice(1)] }, [
+        xPart.buffer as ArrayBuffer,
+        yPart.buffer as ArrayBuffer,
+      ]);
+    });
+    // This thread's slice, while the workers compute theirs.
+    const m0 = cut(1);
+    const own = tf.tidy(() => {
+      const xa = tf.slice(x, 0, m0);
+      const ya = tf.slice(y, 0, m0);
+      return tf.variableGrads(() => loss(xa, ya), bound.vars);
+    });
+    // Σ (slice size / batch) × the slice's mean gradient, summed in one flat array.
+    const sum = new Float32Array(bound.total);
+    let total = 0;
+    try {
+      const w0 = m0 / n;
+      total = (await own.value.data())[0] * w0;
+      let off = 0;
+      for (const v of bound.vars) {
+        const g = (await own.grads[v.name].data()) as Float32Array;
+        for (let i = 0; i < g.length; i++) sum[off + i] = g[i] * w0;
+        off += v.size;
+      }
+    } finally {
+      tf.dispose([own.value, ...Object.values(own.grads)]);
+    }
+    const done = await Promise.allSettled(replies);
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    done.forEach((d, i) => {
+      const m = (d as PromiseFulfilledResult<FromWorker>).value;
+      if (m.type !== 'step' || m.grads.length !== bound.total) throw new Error(`training thread gave no gradient for the step`);
+      const w = (cut(i + 2) - cut(i + 1)) / n;
+      total += m.loss * w;
+      const g = m.grads;
+      for (let k = 0; k < g.length; k++) sum[k] += g[k] * w;
+    });
+    const named: tf.NamedTensorMap = {};
+    let off = 0;
+    for (const v of bound.vars) {
+      named[v.name] = tf.tensor(sum.subarray(off, off + v.size), v.shape);
+      off += v.size;
+    }
+    try {
+      optimizer.applyGradients(named);
+    } finally {
+      tf.dispose(Object.values(named));
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.close()));
+  }
+}

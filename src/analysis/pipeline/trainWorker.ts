@@ -1,0 +1,71 @@
+/**
+ * A training thread of parallel.ts: a replica of the disentangler on its own backend. Each step
+ * message brings the current weights and this thread's slice of the batch; the reply is the
+ * slice's mean loss and its gradient for every variable, flat, in the net's variable order (the
+ * per-position offset last).
+ */
+import { parentPort } from 'node:worker_threads';
+import { tf, useBackend } from '../tf/backend';
+import { Disentangler, squaredError } from './disentangler';
+import type { FromWorker, ToWorker } from './parallel';
+
+const port = parentPort;
+if (!port) throw new Error('trainWorker runs as a worker thread');
+
+let net: Disentangler | undefined;
+let offset: tf.Variable | undefined;
+
+function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(m, transfer);
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'init':
+      await useBackend(m.backend);
+      reply({ type: 'ready' });
+      return;
+    case 'net':
+      net?.dispose();
+      offset?.dispose();
+      offset = undefined;
+      // The initial weights do not matter: every step sets them.
+      net = Disentangler.create(m.spec, 0);
+      if (m.offsetShape) offset = tf.variable(tf.zeros(m.offsetShape), true);
+      reply({ type: 'ready' });
+      return;
+    case 'step': {
+      if (!net) throw new Error('step before net');
+      const current = net;
+      const vars = offset ? [...current.variables, offset] : current.variables;
+      let at = 0;
+      tf.tidy(() => {
+        for (const v of vars) {
+          v.assign(tf.tensor(m.weights.subarray(at, at + v.size), v.shape));
+          at += v.size;
+        }
+      });
+      const x = tf.tensor4d(m.x, m.xShape as [number, number, number, number]);
+      const y = tf.tensor4d(m.y, m.yShape as [number, number, number, number]);
+      const { value, grads } = tf.variableGrads(() => squaredError(current, x, y, offset), vars);
+      try {
+        const flat = new Float32Array(m.weights.length);
+        let off = 0;
+        for (const v of vars) {
+          flat.set((await grads[v.name].data()) as Float32Array, off);
+          off += v.size;
+        }
+        reply({ type: 'step', loss: (await value.data())[0], grads: flat }, [flat.buffer]);
+      } finally {
+        tf.dispose([x, y, value, ...Object.values(grads)]);
+      }
+      return;
+    }
+  }
+}
+
+// Messages are handled one at a time, in order.
+let queue = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  queue = queue.then(() => handle(m).catch((e: unknown) => reply({ type: 'error', message: e instanceof Error ? e.message : String(e) })));
+});

@@ -1,0 +1,78 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, useBackend } from '../../../src/analysis/tf/backend';
+import { Disentangler, squaredError, trainStep, type DisentanglerSpec } from '../../../src/analysis/pipeline/disentangler';
+import { StepPool, setThreads, threadsFor } from '../../../src/analysis/pipeline/parallel';
+import { adam } from '../../../src/analysis/tf/kernels/adam';
+
+before(async () => {
+  await useBackend('wasm');
+});
+
+const spec: DisentanglerSpec = { order: 3, width: 8, inputShape: [12, 12, 2], targetShape: [3, 3, 4] };
+
+function data(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor4D } {
+  return {
+    x: tf.randomNormal([n, 12, 12, 2], 0, 1, 'float32', seed) as tf.Tensor4D,
+    y: tf.randomNormal([n, 3, 3, 4], 0, 1, 'float32', seed + 1) as tf.Tensor4D,
+  };
+}
+
+function maxRelDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
+  let worst = 0;
+  a.forEach((t, i) => {
+    const u = t.dataSync();
+    const v = b[i].dataSync();
+    let scale = 1e-6;
+    for (let k = 0; k < u.length; k++) scale = Math.max(scale, Math.abs(u[k]));
+    for (let k = 0; k < u.length; k++) worst = Math.max(worst, Math.abs(u[k] - v[k]) / scale);
+  });
+  return worst;
+}
+
+for (const threads of [2, 3]) {
+  test(`a step split over ${threads} threads gives the one-thread step's loss and weights to float tolerance (odd batch, with the offset)`, async () => {
+    const one = Disentangler.create(spec, 5);
+    const many = Disentangler.create(spec, 5);
+    const offOne = tf.variable(tf.randomNormal([1, 3, 3, 4], 0, 0.1, 'float32', 3), true);
+    const offMany = tf.variable(offOne.clone(), true);
+    const optOne = adam(1e-2);
+    const optMany = adam(1e-2);
+    const pool = await StepPool.open(threads, 'wasm');
+    assert.ok(pool, 'a pool for more than one thread');
+    try {
+      await pool.bind(many, offMany);
+      for (let s = 0; s < 4; s++) {
+        const { x, y } = data(7, 10 + s);
+        const l1 = await trainStep(one, optOne, x, y, offOne);
+        const lN = await pool.step(optMany, x, y, (a, b) => squaredError(many, a, b, offMany));
+        assert.ok(Math.abs(l1 - lN) <= 1e-5 * Math.abs(l1), `step ${s}: loss ${l1} vs ${lN}`);
+        tf.dispose([x, y]);
+      }
+      const diff = maxRelDiff([...one.variables, offOne], [...many.variables, offMany]);
+      assert.ok(diff < 1e-4, `weights after 4 steps differ by ${diff} of their scale`);
+    } finally {
+      await pool.close();
+      one.dispose();
+      many.dispose();
+      tf.dispose([offOne, offMany]);
+      optOne.dispose();
+      optMany.dispose();
+    }
+  });
+}
+
+test('one thread opens no pool; the thread count is the configured one on the CPU backends and 1 on a GPU backend', async () => {
+  assert.equal(await StepPool.open(1, 'wasm'), undefined);
+  assert.equal(await StepPool.open(4, 'webgpu'), undefined);
+  setThreads(3);
+  try {
+    assert.equal(threadsFor('wasm'), 3);
+    assert.equal(threadsFor('cpu'), 3);
+    assert.equal(threadsFor('webgpu'), 1);
+    assert.equal(threadsFor('tensorflow'), 1);
+  } finally {
+    setThreads(undefined);
+  }
+  assert.throws(() => setThreads(0), /positive integer/);
+});
