@@ -1,7 +1,10 @@
 /**
  * Training-step benchmark: one Adam step of a disentangler on the wasm backend against the same
  * network and step in PyTorch (bench/torch_step.py, CPU), measured in the same invocation.
- * Prints one JSON object per line: {bench, backend, ours_ms, reference, reference_ms, ratio}.
+ * Each size runs on 1 thread and on every core (pipeline/parallel.ts, the step split over worker
+ * threads) beside PyTorch on 1 thread and on every core, and the whole demo analysis runs on 1
+ * thread and on every core, all in one invocation.
+ * Prints one JSON object per line: {bench, backend, threads, ours_ms, reference, reference_ms, ratio}.
  *
  *   npm run bench                       all sizes
  *   node --import tsx bench/run.ts --only platform --profile   per-kernel times of one size
@@ -13,7 +16,8 @@ import { join } from 'node:path';
 import { tf, useBackend } from '../src/analysis/tf/backend';
 import { runDemo, trainDemoTeacher } from '../src/analysis/experiments/demo';
 import { adam } from '../src/analysis/tf/kernels/adam';
-import { Disentangler, blocksPerStage, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
+import { Disentangler, blocksPerStage, squaredError, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
+import { StepPool } from '../src/analysis/pipeline/parallel';
 
 interface Size {
   bench: string;
@@ -88,23 +92,27 @@ function randomTensor(shape: [number, number, number, number], seed: number): tf
   return tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
 }
 
-async function ours(size: Size, profile: boolean): Promise<{ ms: number; cpuMs: number }> {
+async function ours(size: Size, profile: boolean, threads = 1): Promise<{ ms: number; cpuMs: number }> {
   const net = Disentangler.create(size.spec, 1);
   const opt = adam(1e-3);
   const x = randomTensor([size.batch, ...size.spec.inputShape], 2);
   const y = randomTensor([size.batch, ...size.spec.targetShape], 3);
-  for (let i = 0; i < size.warmup; i++) await trainStep(net, opt, x, y);
+  const pool = await StepPool.open(threads, 'wasm');
+  await pool?.bind(net);
+  const step = () => (pool ? pool.step(opt, x, y, (a, b) => squaredError(net, a, b)) : trainStep(net, opt, x, y));
+  for (let i = 0; i < size.warmup; i++) await step();
   const times: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < size.steps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    await trainStep(net, opt, x, y);
+    await step();
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
     times.push(performance.now() - t0);
   }
-  if (profile) await printProfile(net, opt, x, y);
+  await pool?.close();
+  if (profile && !pool) await printProfile(net, opt, x, y);
   tf.dispose([x, y]);
   opt.dispose();
   net.dispose();
@@ -191,10 +199,17 @@ function runPython(plan: object): { ms: number; cpuMs: number; threads: number; 
   return { ms: r.median_ms, cpuMs: r.median_cpu_ms, threads: r.threads, torch: r.torch };
 }
 
-function line(bench: string, backend: string, ours: { ms: number; cpuMs: number }, ref: { ms: number; cpuMs: number; threads: number; torch: string }): string {
+function line(
+  bench: string,
+  backend: string,
+  ours: { ms: number; cpuMs: number },
+  ref: { ms: number; cpuMs: number; threads: number; torch: string },
+  threads = 1,
+): string {
   return JSON.stringify({
     bench,
     backend,
+    threads,
     ours_ms: round(ours.ms),
     reference: `pytorch ${ref.torch} cpu ${ref.threads} thread${ref.threads === 1 ? '' : 's'}`,
     reference_ms: round(ref.ms),
@@ -233,62 +248,71 @@ async function main(): Promise<void> {
   const ops = noRef ? [] : OPS.filter((o) => !only || o.bench.includes(only));
   const withAnalysis = !only || 'whole quick analysis'.includes(only);
   if (sizes.length === 0 && ops.length === 0 && !withAnalysis) throw new Error(`no benchmark matches ${only}`);
+  const cores = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : availableParallelism();
+  const counts = cores > 1 ? [1, cores] : [1];
   for (const size of sizes) {
-    const mine = await ours(size, profile);
-    if (noRef) {
-      console.log(
-        JSON.stringify({
-          bench: size.bench,
-          backend,
-          ours_ms: round(mine.ms),
-          reference: null,
-          reference_ms: null,
-          ratio: null,
-          ours_cpu_ms: round(mine.cpuMs),
-        }),
-      );
-      continue;
+    for (const threads of counts) {
+      const mine = await ours(size, profile, threads);
+      if (noRef) {
+        console.log(
+          JSON.stringify({
+            bench: size.bench,
+            backend,
+            threads,
+            ours_ms: round(mine.ms),
+            reference: null,
+            reference_ms: null,
+            ratio: null,
+            ours_cpu_ms: round(mine.cpuMs),
+          }),
+        );
+        continue;
+      }
+      // Beside PyTorch on as many threads (its own default here is 1: OpenMP sees one core).
+      console.log(line(size.bench, backend, mine, reference(size, threads), threads));
     }
-    // PyTorch's own default here is 1 thread (OpenMP sees one core), so the second reference
-    // line asks for every core explicitly.
-    for (const threads of [1, availableParallelism()]) console.log(line(size.bench, backend, mine, reference(size, threads)));
   }
   for (const op of ops) {
     const mine = await oursOp(op);
     console.log(line(op.bench, backend, mine, runPython({ op: op.op, shape: op.shape, warmup: op.warmup, steps: op.steps, threads: 1 })));
   }
-  if (withAnalysis) await quickAnalysis(backend);
+  if (withAnalysis) {
+    const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
+    try {
+      await trainDemoTeacher(join(dir, 'teacher-seed0'), 0);
+      for (const threads of counts) await quickAnalysis(backend, dir, threads);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }
 
 /**
- * The whole `demo` analysis with the quick budget on wasm (teacher trained beforehand, untimed):
+ * The whole `demo` analysis with the quick budget on wasm on `threads` threads (the teacher in
+ * `dir` trained beforehand, untimed):
  * teacher features, eight orders of disentanglers, significance, result file. PyTorch has no
  * counterpart of this pipeline here, so the line has no reference.
  */
-async function quickAnalysis(backend: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
-  try {
-    await trainDemoTeacher(join(dir, 'teacher-seed0'), 0);
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const res = await runDemo({ budget: 'quick', backend: 'wasm', seed: 0, cacheDir: dir });
-    const c = process.cpuUsage(c0);
-    const ms = performance.now() - t0;
-    console.log(
-      JSON.stringify({
-        bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
-        backend,
-        ours_ms: round(ms),
-        reference: null,
-        reference_ms: null,
-        ratio: null,
-        ours_cpu_ms: round((c.user + c.system) / 1000),
-        stages_s: res.result.timing,
-      }),
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+async function quickAnalysis(backend: string, dir: string, threads: number): Promise<void> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const res = await runDemo({ budget: 'quick', backend: 'wasm', seed: 0, cacheDir: dir, threads, out: join(dir, `demo-${threads}.json`) });
+  const c = process.cpuUsage(c0);
+  const ms = performance.now() - t0;
+  console.log(
+    JSON.stringify({
+      bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
+      backend,
+      threads,
+      ours_ms: round(ms),
+      reference: null,
+      reference_ms: null,
+      ratio: null,
+      ours_cpu_ms: round((c.user + c.system) / 1000),
+      stages_s: res.result.timing,
+      rho_test: Object.fromEntries(res.result.components.map((c) => [c.order, round(c.rhoTest ?? NaN, 4)])),
+    }),
+  );
 }
 
 function round(v: number, digits = 1): number {
