@@ -22,12 +22,16 @@ import type { Disentangler, DisentanglerSpec } from './disentangler';
 export type ToWorker =
   | { type: 'init'; backend: BackendName }
   | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[] }
-  | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] };
+  | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] }
+  | { type: 'forward'; weights: Float32Array; x: Float32Array; xShape: number[] };
 
 /** Replies of a worker. */
-export type FromWorker = { type: 'ready' } | { type: 'step'; loss: number; grads: Float32Array } | { type: 'error'; message: string };
+export type FromWorker =
+  { type: 'ready' } | { type: 'step'; loss: number; grads: Float32Array } | { type: 'forward'; y: Float32Array } | { type: 'error'; message: string };
 
 let configured: number | undefined;
+/** The pool of the training run in progress (forward passes of its bound net use it too). */
+let active: StepPool | undefined;
 
 /** The CPU backends a step can be split on. */
 export function threadable(backend: string): boolean {
@@ -105,7 +109,7 @@ function rowsOf(data: Float32Array, rowSize: number, from: number, to: number): 
  * net before its steps, `close` at the end.
  */
 export class StepPool {
-  private bound: { vars: tf.Variable[]; sizes: number[]; total: number } | undefined;
+  private bound: { net: Disentangler; vars: tf.Variable[]; total: number } | undefined;
 
   private constructor(
     private readonly replicas: Replica[],
@@ -128,8 +132,7 @@ export class StepPool {
   /** Makes every worker a replica of `net` (and of the per-position offset, when there is one). */
   async bind(net: Disentangler, offset?: tf.Variable): Promise<void> {
     const vars = offset ? [...net.variables, offset] : [...net.variables];
-    const sizes = vars.map((v) => v.size);
-    this.bound = { vars, sizes, total: sizes.reduce((a, b) => a + b, 0) };
+    this.bound = { net, vars, total: vars.reduce((a, v) => a + v.size, 0) };
     await Promise.all(this.replicas.map((r) => r.request({ type: 'net', spec: net.spec, ...(offset ? { offsetShape: offset.shape } : {}) })));
   }
 
@@ -143,13 +146,7 @@ export class StepPool {
     const n = x.shape[0];
     const parts = Math.min(this.threads, n);
     const cut = (i: number) => Math.round((i * n) / parts);
-    // The weights as they are now, one flat copy for every worker.
-    const weights = new Float32Array(bound.total);
-    let at = 0;
-    for (const v of bound.vars) {
-      weights.set((await v.data()) as Float32Array, at);
-      at += v.size;
-    }
+    const weights = await this.weights();
     const xs = (await x.data()) as Float32Array;
     const ys = (await y.data()) as Float32Array;
     const xRow = x.size / n;
@@ -211,7 +208,81 @@ export class StepPool {
     return total;
   }
 
+  /**
+   * The bound variables' values as they are now, one flat copy for every worker; without the
+   * offset for a forward pass (the net alone, and the offset may be gone by then).
+   */
+  private async weights(withOffset = true): Promise<Float32Array> {
+    const bound = this.bound!;
+    const vars = withOffset ? bound.vars : bound.net.variables;
+    const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+    let at = 0;
+    for (const v of vars) {
+      weights.set((await v.data()) as Float32Array, at);
+      at += v.size;
+    }
+    return weights;
+  }
+
+  /** net(x) for the bound net with its current weights, the batch split over every thread. */
+  async forward(x: tf.Tensor4D): Promise<tf.Tensor4D> {
+    const bound = this.bound;
+    if (!bound) throw new Error('StepPool.forward before bind');
+    const n = x.shape[0];
+    const parts = Math.min(this.threads, n);
+    const cut = (i: number) => Math.round((i * n) / parts);
+    const weights = await this.weights(false);
+    const xs = (await x.data()) as Float32Array;
+    const xRow = x.size / n;
+    const replies = this.replicas.slice(0, parts - 1).map((r, i) => {
+      const from = cut(i + 1);
+      const to = cut(i + 2);
+      const xPart = rowsOf(xs, xRow, from, to);
+      return r.request({ type: 'forward', weights, x: xPart, xShape: [to - from, ...x.shape.slice(1)] }, [xPart.buffer as ArrayBuffer]);
+    });
+    const m0 = cut(1);
+    const own = tf.tidy(() => bound.net.apply(tf.slice(x, 0, m0)));
+    const outRow = own.size / m0;
+    const outShape = own.shape.slice(1) as [number, number, number];
+    const out = new Float32Array(n * outRow);
+    try {
+      out.set((await own.data()) as Float32Array, 0);
+    } finally {
+      own.dispose();
+    }
+    const done = await Promise.allSettled(replies);
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    done.forEach((d, i) => {
+      const m = (d as PromiseFulfilledResult<FromWorker>).value;
+      const from = cut(i + 1);
+      if (m.type !== 'forward' || m.y.length !== (cut(i + 2) - from) * outRow) throw new Error('training thread gave no output for the forward pass');
+      out.set(m.y, from * outRow);
+    });
+    return tf.tensor4d(out, [n, ...outShape]);
+  }
+
+  /** Whether `net` is the one bound (a forward pass of it can use the pool). */
+  isBound(net: Disentangler): boolean {
+    return this.bound?.net === net;
+  }
+
+  /** Makes this the pool of the training run in progress (see applyNet). */
+  activate(): void {
+    active = this;
+  }
+
   async close(): Promise<void> {
+    if (active === this) active = undefined;
     await Promise.all(this.replicas.map((r) => r.close()));
   }
+}
+
+/**
+ * net(x), split over the threads of the training run in progress when `net` is the one it has
+ * bound and the batch is large enough to share, otherwise on this thread.
+ */
+export async function applyNet(net: Disentangler, x: tf.Tensor4D): Promise<tf.Tensor4D> {
+  if (active && active.isBound(net) && x.shape[0] >= 2 * active.threads) return active.forward(x);
+  return net.apply(x);
 }

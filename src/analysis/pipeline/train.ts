@@ -9,7 +9,7 @@ import { converged, stepLearningRate, type BudgetSpec } from './budget';
 import { Rng } from '../util/random';
 import type { Split } from '../data/dataset';
 import { Disentangler, squaredError, trainStep } from './disentangler';
-import { StepPool, threadsFor } from './parallel';
+import { StepPool, applyNet, threadsFor } from './parallel';
 import type { BackendName } from '../../shared/engineProtocol';
 import { solveLinearOrder } from './closedForm';
 import type { Geometry } from './geometry';
@@ -83,11 +83,23 @@ export class ScaledDisentangler {
   ) {}
   /** Φ(x) in the units of f, for raw images x. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => {
-      const y = this.net.apply(standardInput(x, this.std));
-      const [, h, w, c] = y.shape;
-      return tf.add(tf.mul(y, this.std.outScale), tf.tensor4d(this.std.outMean, [1, h, w, c]));
-    });
+    return tf.tidy(() => this.unscale(this.net.apply(standardInput(x, this.std))));
+  }
+
+  /** `apply`, with the net's pass split over the training run's threads while it has this net bound (parallel.ts applyNet). */
+  async applySplit(x: tf.Tensor4D): Promise<tf.Tensor4D> {
+    const xs = standardInput(x, this.std);
+    const y = await applyNet(this.net, xs);
+    try {
+      return tf.tidy(() => this.unscale(y));
+    } finally {
+      tf.dispose([xs, y]);
+    }
+  }
+
+  private unscale(y: tf.Tensor4D): tf.Tensor4D {
+    const [, h, w, c] = y.shape;
+    return tf.add(tf.mul(y, this.std.outScale), tf.tensor4d(this.std.outMean, [1, h, w, c]));
   }
 }
 
@@ -145,7 +157,7 @@ async function calibrateOutput(
     );
     const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
     const x = standardInput(xRaw, std);
-    const pT = net.apply(x);
+    const pT = await applyNet(net, x);
     const tT = standardTarget(yRaw, std);
     const p = (await pT.data()) as Float32Array;
     const t = (await tT.data()) as Float32Array;
@@ -281,7 +293,7 @@ export async function predictSet(net: { apply(x: tf.Tensor4D): tf.Tensor4D }, se
     const n = Math.min(batch, set.indices.length - s);
     const rows = Array.from({ length: n }, (_, i) => set.indices[s + i]);
     const x = gatherRows(set.split.images, size, rows, [set.split.height, set.split.width, set.split.channels]);
-    const y = net.apply(x);
+    const y = net instanceof ScaledDisentangler ? await net.applySplit(x) : net.apply(x);
     out.set((await y.data()) as Float32Array, s * dim);
     tf.dispose([x, y]);
   }
@@ -343,6 +355,7 @@ export const GUARD_TOLERANCE = 1e-4;
  */
 export async function trainOrders(opts: TrainOptions, hooks: Hooks = {}): Promise<TrainResult> {
   const pool = await StepPool.open(threadsFor(), tf.getBackend() as BackendName);
+  pool?.activate();
   try {
     return await trainOrdersOn(pool, opts, hooks);
   } finally {
@@ -438,6 +451,8 @@ async function trainOrdersOn(pool: StepPool | undefined, opts: TrainOptions, hoo
       }
     }
     if (prevNet) net.warmStartFrom(prevNet);
+    // From here on this order's forward passes (calibration, monitor, the caller's) share the threads too.
+    await pool?.bind(net);
     // The warm start computes the previous order's function (or the least-squares solution): its
     // fit is the floor this order must not go below.
     if (prevNet) start = { snapshot: net.snapshot(), fit: done[done.length - 1].fit };
@@ -455,7 +470,7 @@ async function trainOrdersOn(pool: StepPool | undefined, opts: TrainOptions, hoo
       );
       offset = tf.variable(offsetStart, true);
     }
-    if (!lsOnly) await pool?.bind(net, offset);
+    if (offset) await pool?.bind(net, offset);
     // Where a diverged run goes back to: the start (warm start or least squares) or the fresh net.
     const origin = start ? undefined : net.snapshot();
     let optimizer = adam(budget.lrStart);

@@ -19,6 +19,19 @@ function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(m, transfer);
 }
 
+/** Sets the replica's variables (the offset last, unless left out) from one flat array; returns them in that order. */
+function setWeights(current: Disentangler, weights: Float32Array, withOffset = true): tf.Variable[] {
+  const vars = offset && withOffset ? [...current.variables, offset] : current.variables;
+  let at = 0;
+  tf.tidy(() => {
+    for (const v of vars) {
+      v.assign(tf.tensor(weights.subarray(at, at + v.size), v.shape));
+      at += v.size;
+    }
+  });
+  return vars;
+}
+
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init':
@@ -34,17 +47,23 @@ async function handle(m: ToWorker): Promise<void> {
       if (m.offsetShape) offset = tf.variable(tf.zeros(m.offsetShape), true);
       reply({ type: 'ready' });
       return;
+    case 'forward': {
+      if (!net) throw new Error('forward before net');
+      setWeights(net, m.weights, false);
+      const x = tf.tensor4d(m.x, m.xShape as [number, number, number, number]);
+      const y = net.apply(x);
+      try {
+        // Copied, not transferred: on the cpu backend data() is the tensor's own storage.
+        reply({ type: 'forward', y: (await y.data()) as Float32Array });
+      } finally {
+        tf.dispose([x, y]);
+      }
+      return;
+    }
     case 'step': {
       if (!net) throw new Error('step before net');
       const current = net;
-      const vars = offset ? [...current.variables, offset] : current.variables;
-      let at = 0;
-      tf.tidy(() => {
-        for (const v of vars) {
-          v.assign(tf.tensor(m.weights.subarray(at, at + v.size), v.shape));
-          at += v.size;
-        }
-      });
+      const vars = setWeights(current, m.weights);
       const x = tf.tensor4d(m.x, m.xShape as [number, number, number, number]);
       const y = tf.tensor4d(m.y, m.yShape as [number, number, number, number]);
       const { value, grads } = tf.variableGrads(() => squaredError(current, x, y, offset), vars);

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, useBackend } from '../../../src/analysis/tf/backend';
 import { Disentangler, squaredError, trainStep, type DisentanglerSpec } from '../../../src/analysis/pipeline/disentangler';
-import { StepPool, setThreads, threadsFor } from '../../../src/analysis/pipeline/parallel';
+import { StepPool, applyNet, setThreads, threadsFor } from '../../../src/analysis/pipeline/parallel';
 import { adam } from '../../../src/analysis/tf/kernels/adam';
 
 before(async () => {
@@ -75,4 +75,32 @@ test('one thread opens no pool; the thread count is the configured one on the CP
     setThreads(undefined);
   }
   assert.throws(() => setThreads(0), /positive integer/);
+});
+
+test("a forward pass split over the threads gives the net's own output, and applyNet uses the pool only for the net it has bound", async () => {
+  const net = Disentangler.create(spec, 9);
+  const other = Disentangler.create(spec, 10);
+  const pool = await StepPool.open(2, 'wasm');
+  assert.ok(pool);
+  const { x } = data(9, 40);
+  try {
+    await pool.bind(net);
+    const direct = net.apply(x);
+    const split = await pool.forward(x);
+    assert.deepEqual(split.shape, direct.shape);
+    assert.ok(maxRelDiff([direct], [split]) < 1e-5);
+    pool.activate();
+    assert.equal(pool.isBound(net), true);
+    assert.equal(pool.isBound(other), false);
+    const viaApply = await applyNet(net, x);
+    const otherOut = await applyNet(other, x);
+    assert.ok(maxRelDiff([direct], [viaApply]) < 1e-5);
+    assert.ok(maxRelDiff([other.apply(x)], [otherOut]) < 1e-6);
+    tf.dispose([direct, split, viaApply, otherOut]);
+  } finally {
+    await pool.close();
+    tf.dispose(x);
+    net.dispose();
+    other.dispose();
+  }
 });
