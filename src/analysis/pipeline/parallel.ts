@@ -30,8 +30,6 @@ export type FromWorker =
   { type: 'ready' } | { type: 'step'; loss: number; grads: Float32Array } | { type: 'forward'; y: Float32Array } | { type: 'error'; message: string };
 
 let configured: number | undefined;
-/** The pool of the training run in progress (forward passes of its bound net use it too). */
-let active: StepPool | undefined;
 
 /** The CPU backends a step can be split on. */
 export function threadable(backend: string): boolean {
@@ -109,6 +107,8 @@ function rowsOf(data: Float32Array, rowSize: number, from: number, to: number): 
  * net before its steps, `close` at the end.
  */
 export class StepPool {
+  /** The pool of the training run in progress (forward passes of its bound net use it too). */
+  private static active: StepPool | undefined;
   private bound: { net: Disentangler; vars: tf.Variable[]; total: number } | undefined;
 
   private constructor(
@@ -269,11 +269,16 @@ export class StepPool {
 
   /** Makes this the pool of the training run in progress (see applyNet). */
   activate(): void {
-    active = this;
+    StepPool.active = this;
+  }
+
+  /** The pool of the training run in progress, if any. */
+  static current(): StepPool | undefined {
+    return StepPool.active;
   }
 
   async close(): Promise<void> {
-    if (active === this) active = undefined;
+    if (StepPool.active === this) StepPool.active = undefined;
     await Promise.all(this.replicas.map((r) => r.close()));
   }
 }
@@ -283,6 +288,7 @@ export class StepPool {
  * bound and the batch is large enough to share, otherwise on this thread.
  */
 export async function applyNet(net: Disentangler, x: tf.Tensor4D): Promise<tf.Tensor4D> {
+  const active = StepPool.current();
   if (active && active.isBound(net) && x.shape[0] >= 2 * active.threads) return active.forward(x);
   return net.apply(x);
 }
