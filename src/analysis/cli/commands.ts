@@ -247,6 +247,9 @@ export const analyzeCommand: CommandHandler = async (argv) => {
       ...(values.geometry !== undefined ? { geometry: parseGeometry(values.geometry) } : {}),
       shapley: values.shapley,
       substitution: values.substitution,
+      // The interpreter and model class the user named, for a PyTorch checkpoint's export.
+      ...(values.python !== undefined ? { python: values.python } : {}),
+      ...(values['model-class'] !== undefined ? { modelClass: values['model-class'] } : {}),
       out,
       progressToken: 'cli',
     },

@@ -87,7 +87,10 @@ export async function exportTorchToOnnx(checkpoint: string, opts: TorchExportOpt
       stderr.trim().split('\n').pop() ??
       '';
     const why = code === null ? 'the export was stopped (timeout)' : line.replace(/^export_torch: /, '') || `exit code ${code}`;
-    throw new BadInputError(`${checkpoint}: PyTorch export to ONNX failed: ${why}`);
+    const hint = /No module named 'torch'/.test(why)
+      ? ` (give the interpreter that has torch: --python PATH, or the setting featureComplexity.pythonPath)`
+      : '';
+    throw new BadInputError(`${checkpoint}: PyTorch export to ONNX with '${python}' failed: ${why}${hint}`);
   }
   return out;
 }

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -162,7 +162,7 @@ test('pytorch: TorchScript and state dict checkpoints export to ONNX and match P
     writeFileSync(join(dir, 'junk.pt'), 'not a checkpoint');
     await assert.rejects(
       loadTeacher(join(dir, 'junk.pt'), undefined, { ...opts, modelClass: 'tiny_cnn:TinyCnn' }),
-      isBad(/junk\.pt: PyTorch export to ONNX failed/),
+      isBad(/junk\.pt: PyTorch export to ONNX with '.*' failed/),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -218,6 +218,30 @@ test('onnx: a model exported with a fixed batch of 1 runs batches one sample at 
     assert.deepEqual(f.shape, [5, 4, 4, 8]);
     assert.deepEqual((await t.runHead(f)).shape, [5, 4]);
     await t.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CLI: analyze model.pt --python P runs P, not the first python3 on PATH, which has no torch', { skip: noTorch, timeout: 240000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-torch-cli-'));
+  try {
+    // A python3 first on PATH without torch, as on a machine whose default Python is not the one with it.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'python3'), '#!/bin/sh\necho "ModuleNotFoundError: No module named \'torch\'" >&2\nexit 1\n', { mode: 0o755 });
+    copyFileSync(join(F, 'cnn.torchscript.pt'), join(dir, 'cnn.torchscript.pt'));
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    delete env.FC_PYTHON;
+    const args = ['--import', 'tsx', join(__dirname, '..', '..', '..', 'src', 'analysis', 'main.ts'), 'analyze', join(dir, 'cnn.torchscript.pt')];
+    const rest = ['--data', join(F, 'data.npz'), '--orders', '0', '--budget', 'quick', '--threads', '1', '--out', join(dir, 'r.json')];
+    const without = spawnSync(process.execPath, [...args, ...rest], { env, encoding: 'utf8', timeout: 200000 });
+    assert.equal(without.status, 2, without.stderr);
+    assert.match(without.stderr, /with 'python3' failed: .*No module named 'torch'.*--python PATH/);
+    const withPython = spawnSync(process.execPath, [...args, ...rest, '--python', python!], { env, encoding: 'utf8', timeout: 200000 });
+    assert.equal(withPython.status, 0, withPython.stderr);
+    const r = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as { checkpoint: { format?: string }; components: unknown[] };
+    assert.equal(r.components.length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
