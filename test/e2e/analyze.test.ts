@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
@@ -30,6 +30,8 @@ interface Result {
   complete: boolean;
   targetLayer: string;
   budget: string;
+  backend: string;
+  threads?: number;
   orders: number[];
   plannedOrders?: number[];
   teacher: { testAccuracy: number };
@@ -214,6 +216,19 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
       result.components.map((c) => c.order),
       ORDERS,
     );
+    // The Settings tab names the backend and the threads each training step used: every core by default.
+    const frame = vs.webview();
+    await frame.locator('#tab-settings').click();
+    const settingsBox = frame.locator('#block-settings');
+    await settingsBox.locator('dt', { hasText: 'Threads per training step' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const shown = await settingsBox
+      .locator('dl')
+      .evaluate((dl) => Object.fromEntries([...dl.querySelectorAll('dt')].map((dt) => [dt.textContent ?? '', dt.nextElementSibling?.textContent ?? ''])));
+    await vs.screenshot('settings-tab');
+    assert.equal(result.threads, availableParallelism());
+    assert.equal(shown['Threads per training step'], String(result.threads), JSON.stringify(shown));
+    assert.equal(shown['Backend'], result.backend);
+    await frame.locator('#tab-significance').click();
     await vs.clearNotifications();
   });
 
