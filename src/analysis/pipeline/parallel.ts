@@ -21,7 +21,7 @@ import type { Disentangler, DisentanglerSpec } from './disentangler';
 /** Messages to a worker (trainWorker.ts). */
 export type ToWorker =
   | { type: 'init'; backend: BackendName }
-  | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[] }
+  | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[]; headShapes?: [number, number][] }
   | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] }
   | { type: 'forward'; weights: Float32Array; x: Float32Array; xShape: number[] };
 
@@ -129,11 +129,24 @@ export class StepPool {
     return new StepPool(replicas, threads);
   }
 
-  /** Makes every worker a replica of `net` (and of the per-position offset, when there is one). */
-  async bind(net: Disentangler, offset?: tf.Variable): Promise<void> {
-    const vars = offset ? [...net.variables, offset] : [...net.variables];
+  /**
+   * Makes every worker a replica of `net` and of what its loss trains with it: the per-position
+   * offset of MSE(net(x) + offset, y), or the K linear heads of the reliability stage's joint loss
+   * Σ_k MSE(A_k net(x), y_k) (metrics/reliability.ts headsLoss; y is then the y_k concatenated
+   * along the channels).
+   */
+  async bind(net: Disentangler, extra: tf.Variable | { heads: tf.Variable<tf.Rank.R2>[] } | undefined = undefined): Promise<void> {
+    const offset = extra instanceof tf.Variable ? extra : undefined;
+    const heads = extra && !(extra instanceof tf.Variable) ? extra.heads : [];
+    const vars = [...net.variables, ...(offset ? [offset] : []), ...heads];
     this.bound = { net, vars, total: vars.reduce((a, v) => a + v.size, 0) };
-    await Promise.all(this.replicas.map((r) => r.request({ type: 'net', spec: net.spec, ...(offset ? { offsetShape: offset.shape } : {}) })));
+    const message: ToWorker = {
+      type: 'net',
+      spec: net.spec,
+      ...(offset ? { offsetShape: offset.shape } : {}),
+      ...(heads.length ? { headShapes: heads.map((h) => [h.shape[0], h.shape[1]] as [number, number]) } : {}),
+    };
+    await Promise.all(this.replicas.map((r) => r.request(message)));
   }
 
   /**

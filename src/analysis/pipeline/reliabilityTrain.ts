@@ -21,6 +21,8 @@ import { Rng } from '../util/random';
 import { Disentangler } from './disentangler';
 import type { Geometry } from './geometry';
 import { headsLoss } from '../metrics/reliability';
+import { StepPool, applyNet, threadsFor } from './parallel';
+import type { BackendName } from '../../shared/engineProtocol';
 
 export interface NetworkFeatures {
   /** n × dim, row i ↔ the set's `indices[i]`. */
@@ -180,6 +182,9 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
   let epochsDone = 0;
   let prev: JointOrder | undefined;
   const id = jointCounter++;
+  // The steps split over the threads of parallel.ts, as the significance disentanglers' are.
+  const threads = await StepPool.open(threadsFor(), tf.getBackend() as BackendName);
+  threads?.activate();
   try {
     for (let i = 0; i < orders.length; i++) {
       const order = orders[i];
@@ -197,6 +202,7 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
         heads.forEach((a, j) => a.assign(prev!.heads[j]));
       }
       const current: JointOrder = { order, net, heads, epochs: 0, lossCurve: [], seconds: 0 };
+      await threads?.bind(net, { heads });
       const optimizer = tf.train.adam(budget.lrStart);
       const epochs = opts.epochs?.[i] ?? budget.maxEpochs;
       try {
@@ -217,6 +223,14 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
               scales.input,
             );
             const ys = train.networks.map((f, j) => standardFeatures(f, scales.outputs[j], rows));
+            if (threads) {
+              // The y_k side by side along the channels, the way the workers take them.
+              const y = tf.concat(ys, 3);
+              const channels = ys.map((t) => t.shape[3]);
+              sum += await threads.step(optimizer, x, y, (xs, yc) => headsLoss(net.apply(xs), heads, tf.split(yc, channels, 3)));
+              tf.dispose([x, y, ...ys]);
+              continue;
+            }
             const loss = optimizer.minimize(() => headsLoss(net.apply(x), heads, ys), true, [...net.variables, ...heads]);
             tf.dispose([x, ...ys]);
             if (!loss) throw new Error('optimizer returned no loss');
@@ -241,6 +255,7 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
     }
     return true;
   } finally {
+    await threads?.close();
     if (prev) {
       prev.net.dispose();
       tf.dispose(prev.heads);
@@ -254,7 +269,7 @@ export async function jointFeatures(net: Disentangler, split: Split, indices: In
   try {
     for (let s = 0; s < indices.length; s += batch) {
       const x = standardImages(split, indices.subarray(s, s + batch), scale);
-      parts.push(net.apply(x));
+      parts.push(await applyNet(net, x));
       x.dispose();
       await new Promise<void>((r) => setImmediate(r));
     }

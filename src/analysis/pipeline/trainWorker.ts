@@ -8,12 +8,15 @@ import { parentPort } from 'node:worker_threads';
 import { tf, useBackend } from '../tf/backend';
 import { Disentangler, squaredError } from './disentangler';
 import type { FromWorker, ToWorker } from './parallel';
+import { headsLoss } from '../metrics/reliability';
 
 const port = parentPort;
 if (!port) throw new Error('trainWorker runs as a worker thread');
 
 let net: Disentangler | undefined;
 let offset: tf.Variable | undefined;
+/** The joint loss's heads A_k (reliabilityTrain.ts), after the offset in the variable order. */
+let heads: tf.Variable<tf.Rank.R2>[] = [];
 
 function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(m, transfer);
@@ -21,7 +24,7 @@ function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 /** Sets the replica's variables (the offset last, unless left out) from one flat array; returns them in that order. */
 function setWeights(current: Disentangler, weights: Float32Array, withOffset = true): tf.Variable[] {
-  const vars = offset && withOffset ? [...current.variables, offset] : current.variables;
+  const vars = withOffset ? [...current.variables, ...(offset ? [offset] : []), ...heads] : current.variables;
   let at = 0;
   tf.tidy(() => {
     for (const v of vars) {
@@ -41,10 +44,12 @@ async function handle(m: ToWorker): Promise<void> {
     case 'net':
       net?.dispose();
       offset?.dispose();
+      tf.dispose(heads);
       offset = undefined;
       // The initial weights do not matter: every step sets them.
       net = Disentangler.create(m.spec, 0);
       if (m.offsetShape) offset = tf.variable(tf.zeros(m.offsetShape), true);
+      heads = (m.headShapes ?? []).map((s) => tf.variable(tf.zeros(s), true) as tf.Variable<tf.Rank.R2>);
       reply({ type: 'ready' });
       return;
     case 'forward': {
@@ -66,7 +71,19 @@ async function handle(m: ToWorker): Promise<void> {
       const vars = setWeights(current, m.weights);
       const x = tf.tensor4d(m.x, m.xShape as [number, number, number, number]);
       const y = tf.tensor4d(m.y, m.yShape as [number, number, number, number]);
-      const { value, grads } = tf.variableGrads(() => squaredError(current, x, y, offset), vars);
+      const loss = (): tf.Scalar =>
+        heads.length
+          ? headsLoss(
+              current.apply(x),
+              heads,
+              tf.split(
+                y,
+                heads.map((h) => h.shape[1]),
+                3,
+              ),
+            )
+          : squaredError(current, x, y, offset);
+      const { value, grads } = tf.variableGrads(loss, vars);
       try {
         const flat = new Float32Array(m.weights.length);
         let off = 0;

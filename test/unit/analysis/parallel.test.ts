@@ -4,6 +4,7 @@ import { tf, useBackend } from '../../../src/analysis/tf/backend';
 import { Disentangler, squaredError, trainStep, type DisentanglerSpec } from '../../../src/analysis/pipeline/disentangler';
 import { StepPool, applyNet, setThreads, threadsFor } from '../../../src/analysis/pipeline/parallel';
 import { adam } from '../../../src/analysis/tf/kernels/adam';
+import { headsLoss } from '../../../src/analysis/metrics/reliability';
 
 before(async () => {
   await useBackend('wasm');
@@ -102,5 +103,44 @@ test("a forward pass split over the threads gives the net's own output, and appl
     tf.dispose(x);
     net.dispose();
     other.dispose();
+  }
+});
+
+test("the reliability stage's joint step (K linear heads) split over 2 threads gives the one-thread step", async () => {
+  const mk = (seed: number) => ({
+    net: Disentangler.create(spec, seed),
+    heads: [
+      tf.variable(tf.randomNormal([4, 3], 0, 0.5, 'float32', 21), true) as tf.Variable<tf.Rank.R2>,
+      tf.variable(tf.randomNormal([4, 5], 0, 0.5, 'float32', 22), true) as tf.Variable<tf.Rank.R2>,
+    ],
+  });
+  const one = mk(6);
+  const many = mk(6);
+  const optOne = tf.train.adam(1e-2);
+  const optMany = tf.train.adam(1e-2);
+  const pool = await StepPool.open(2, 'wasm');
+  assert.ok(pool);
+  try {
+    await pool.bind(many.net, { heads: many.heads });
+    for (let s = 0; s < 3; s++) {
+      const x = tf.randomNormal([7, 12, 12, 2], 0, 1, 'float32', 50 + s) as tf.Tensor4D;
+      const ys = [tf.randomNormal([7, 3, 3, 3], 0, 1, 'float32', 60 + s), tf.randomNormal([7, 3, 3, 5], 0, 1, 'float32', 70 + s)];
+      const l1 = optOne.minimize(() => headsLoss(one.net.apply(x), one.heads, ys), true, [...one.net.variables, ...one.heads])!;
+      const y = tf.concat(ys, 3) as tf.Tensor4D;
+      const lN = await pool.step(optMany, x, y, (a, b) => headsLoss(many.net.apply(a), many.heads, tf.split(b, [3, 5], 3)));
+      const v1 = (await l1.data())[0];
+      assert.ok(Math.abs(v1 - lN) <= 1e-5 * Math.abs(v1), `step ${s}: loss ${v1} vs ${lN}`);
+      tf.dispose([x, y, l1, ...ys]);
+    }
+    const diff = maxRelDiff([...one.net.variables, ...one.heads], [...many.net.variables, ...many.heads]);
+    assert.ok(diff < 1e-4, `weights after 3 steps differ by ${diff} of their scale`);
+  } finally {
+    await pool.close();
+    for (const m of [one, many]) {
+      m.net.dispose();
+      tf.dispose(m.heads);
+    }
+    optOne.dispose();
+    optMany.dispose();
   }
 });
