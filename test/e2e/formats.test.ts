@@ -3,7 +3,9 @@
  * `.pt` → the analysis runs and its panel opens; a corrupt ONNX file → one readable error.
  * The checkpoints and the .npz dataset are the committed fixtures of test/fixtures/formats, made by
  * PyTorch (scripts/make-fixtures.py). The `.pt` is exported to ONNX by the Python with torch named
- * in the workspace settings, as a user would set it.
+ * in the user settings, as a user would set it; the workspace's `.vscode/settings.json` names
+ * another program, which must be ignored (`featureComplexity.pythonPath` has machine scope: a
+ * cloned repository cannot choose what the extension runs).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import { repoRoot, SESSION_START_TIMEOUT_MS, VsCode } from './harness';
 const ANALYZE = 'Analyze Feature Complexity';
 const FORMATS = join(repoRoot, 'test', 'fixtures', 'formats');
 const PYTHON = '/usr/bin/python3';
+const WORKSPACE_PYTHON = '/nonexistent/python-named-by-the-workspace';
 const torchAvailable = spawnSync(PYTHON, ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
 const ANALYSIS_TIMEOUT_MS = 180_000;
 
@@ -36,6 +39,7 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
     async () => {
       vs = await VsCode.start({
         name: 'formats',
+        userSettings: { 'featureComplexity.pythonPath': PYTHON },
         prepare: (ws) => {
           cpSync(join(FORMATS, 'cnn.onnx'), join(ws, 'cnn.onnx'));
           cpSync(join(FORMATS, 'cnn.torchscript.pt'), join(ws, 'cnn.torchscript.pt'));
@@ -51,7 +55,8 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
                 'featureComplexity.width': 4,
                 'featureComplexity.shapley': false,
                 'featureComplexity.substitution': true,
-                'featureComplexity.pythonPath': PYTHON,
+                // A program of the repository's choosing: machine scope keeps it from being run.
+                'featureComplexity.pythonPath': WORKSPACE_PYTHON,
               },
               null,
               2,
@@ -101,7 +106,7 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
   });
 
   test(
-    'right-click a TorchScript .pt → exported by the user’s Python, analysed, panel opens',
+    'right-click a TorchScript .pt → exported by the user’s Python (not the one the workspace settings name), analysed, panel opens',
     { skip: torchAvailable ? false : `no torch in ${PYTHON}` },
     async () => {
       await analyzeThroughPrompts('cnn.torchscript.pt', 'torchscript');

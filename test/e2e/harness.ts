@@ -142,6 +142,13 @@ export interface StartOptions {
   name: string;
   /** Adds files to the workspace copy before VS Code opens it (activation events see them). */
   prepare?: (workspace: string) => void;
+  /** User settings on top of the quiet defaults, also written as the server's Machine settings (where machine-scoped ones are read). */
+  userSettings?: Record<string, unknown>;
+  /**
+   * Opens the workspace in Restricted Mode: Workspace Trust on (the other sessions run with it
+   * off, i.e. trusted), the folder not trusted, and no startup prompt asking about it.
+   */
+  restricted?: boolean;
 }
 
 export class VsCode {
@@ -171,7 +178,20 @@ export class VsCode {
     const workspace = join(tmp, 'workspace');
     const extensionDir = join(extensions, id);
     mkdirSync(join(userData, 'User'), { recursive: true });
-    writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+    const settings = {
+      ...userSettings,
+      ...(opts.restricted
+        ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'always' }
+        : {}),
+      ...opts.userSettings,
+    };
+    writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+    // code-server's window is a remote one: settings of machine scope (the extension's program
+    // paths) are read from the server's Machine settings, as Remote-SSH users set them.
+    if (opts.userSettings) {
+      mkdirSync(join(userData, 'Machine'), { recursive: true });
+      writeFileSync(join(userData, 'Machine', 'settings.json'), JSON.stringify(opts.userSettings, null, 2));
+    }
     cpSync(fixtureWorkspace, workspace, { recursive: true });
     opts.prepare?.(workspace);
     // An unpacked extension folder named publisher.name-version is picked up as installed.
@@ -207,7 +227,7 @@ export class VsCode {
         `127.0.0.1:${port}`,
         '--disable-telemetry',
         '--disable-update-check',
-        '--disable-workspace-trust',
+        ...(opts.restricted ? [] : ['--disable-workspace-trust']),
         '--disable-getting-started-override',
         '--user-data-dir',
         userData,

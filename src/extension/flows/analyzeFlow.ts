@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { requireTrust } from '../trust';
 import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../../shared/engineProtocol';
 import { settings } from '../config';
 import type { Ctx } from '../ctx';
@@ -108,10 +109,7 @@ function resultPath(checkpoint: string, folder: string): string {
 }
 
 export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Feature Complexity: analyses run code on your data and checkpoints, so they need a trusted workspace.');
-    return;
-  }
+  if (!(await requireTrust('an analysis'))) return;
   if (ctx.running) {
     void vscode.window.showWarningMessage('Feature Complexity: an analysis is already running. Cancel it first.');
     return;

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { requireTrust } from '../trust';
 import { predictRequest, taskComplexityRequest, type Budget } from '../../shared/engineProtocol';
 import { checkpointName } from '../../shared/naming';
 import type { AnalysesNode } from '../analyses/analysesView';
@@ -97,6 +98,7 @@ async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; t
  * asking, on all of them or on the largest group with the same settings.
  */
 export async function predictCommand(ctx: Ctx, arg?: unknown): Promise<void> {
+  if (!(await requireTrust('fitting a prediction'))) return;
   if (isRefit(arg)) return runPredict(ctx, { results: arg.results, for: arg.for, target: arg.target, consistentOnly: arg.consistentOnly });
   await ctx.store.whenReady();
   const all = ctx.store.all();
