@@ -10,7 +10,7 @@
  *   FC_E2E_KEEP=1       keep the temp folder (logs, user data) after the run
  *   FC_E2E_HEADED=1     show the browser window (needs a display)
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -149,6 +149,8 @@ export interface StartOptions {
    * off, i.e. trusted), the folder not trusted, and no startup prompt asking about it.
    */
   restricted?: boolean;
+  /** Installs this VSIX into the fresh extensions folder (`--install-extension`) instead of the source tree's build. */
+  vsix?: string;
 }
 
 export class VsCode {
@@ -176,7 +178,6 @@ export class VsCode {
     const userData = join(tmp, 'user-data');
     const extensions = join(tmp, 'extensions');
     const workspace = join(tmp, 'workspace');
-    const extensionDir = join(extensions, id);
     mkdirSync(join(userData, 'User'), { recursive: true });
     const settings = {
       ...userSettings,
@@ -194,19 +195,33 @@ export class VsCode {
     }
     cpSync(fixtureWorkspace, workspace, { recursive: true });
     opts.prepare?.(workspace);
-    // An unpacked extension folder named publisher.name-version is picked up as installed.
-    // dist/engine.js bundles its dependencies except the packages it loads at run time (native
-    // onnxruntime, h5wasm's worker, Dawn): those are linked in as the VSIX ships them.
-    mkdirSync(extensionDir, { recursive: true });
-    const runtime = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'runtime-modules.json'), 'utf8')) as { modules: string[]; files: string[] };
-    for (const p of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', ...runtime.files]) {
-      const from = join(repoRoot, p);
-      if (existsSync(from)) cpSync(from, join(extensionDir, p), { recursive: true });
-    }
-    mkdirSync(join(extensionDir, 'node_modules'));
-    for (const m of runtime.modules) {
-      const from = join(repoRoot, 'node_modules', m);
-      if (existsSync(from)) symlinkSync(from, join(extensionDir, 'node_modules', m), 'dir');
+    let extensionDir = join(extensions, id);
+    if (opts.vsix) {
+      // Installed as a user installs it: code-server unpacks the VSIX into the empty extensions folder.
+      const r = spawnSync(cs.node, [cs.entry, '--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', opts.vsix], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, XDG_DATA_HOME: join(tmp, 'xdg-data'), XDG_CONFIG_HOME: join(tmp, 'xdg-config') },
+      });
+      if (r.status !== 0) throw new Error(`code-server --install-extension ${opts.vsix} failed (${r.status}): ${r.stderr || r.stdout}`);
+      const installed = readdirSync(extensions).filter((d) => d.startsWith(id.replace(/-[^-]+$/, '')));
+      if (installed.length !== 1) throw new Error(`the VSIX installed as ${JSON.stringify(readdirSync(extensions))}`);
+      extensionDir = join(extensions, installed[0]);
+    } else {
+      // An unpacked extension folder named publisher.name-version is picked up as installed.
+      // dist/engine.js bundles its dependencies except the packages it loads at run time (native
+      // onnxruntime, h5wasm's worker, Dawn): those are linked in as the VSIX ships them.
+      mkdirSync(extensionDir, { recursive: true });
+      const runtime = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'runtime-modules.json'), 'utf8')) as { modules: string[]; files: string[] };
+      for (const p of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', ...runtime.files]) {
+        const from = join(repoRoot, p);
+        if (existsSync(from)) cpSync(from, join(extensionDir, p), { recursive: true });
+      }
+      mkdirSync(join(extensionDir, 'node_modules'));
+      for (const m of runtime.modules) {
+        const from = join(repoRoot, 'node_modules', m);
+        if (existsSync(from)) symlinkSync(from, join(extensionDir, 'node_modules', m), 'dir');
+      }
     }
     // code-server writes a default config into ~/.config unless given one.
     const config = join(tmp, 'config.yaml');
@@ -269,6 +284,12 @@ export class VsCode {
       live.add(vs);
       await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, { timeout: STARTUP_TIMEOUT_MS });
       await vs.waitForWorkbench();
+      if (opts.vsix) {
+        // A freshly installed extension registers a moment after the workbench shows: its view in the Explorer says it is there.
+        const t0 = Date.now();
+        await page.locator('.pane-header', { hasText: 'Feature Complexity' }).first().waitFor({ state: 'visible', timeout: STARTUP_TIMEOUT_MS });
+        process.stderr.write(`[e2e] the installed extension registered ${((Date.now() - t0) / 1000).toFixed(1)} s after the workbench showed\n`);
+      }
       return vs;
     } catch (e) {
       await browser?.close().catch(() => undefined);
