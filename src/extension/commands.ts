@@ -1,5 +1,8 @@
 /** Every command of the extension, in one table: id → factory taking the shared context. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { settings } from './config';
+import { resultFileName } from '../shared/naming';
 import { capabilitiesRequest } from '../shared/engineProtocol';
 import { analyzeCommand } from './flows/analyzeFlow';
 import type { AnalysesNode } from './analyses/analysesView';
@@ -79,6 +82,24 @@ const deleteAnalysis: Command = () => async (node?: AnalysesNode) => {
 };
 
 /** The inline re-run of an analysis or checkpoint row (the manifest shows it on those rows only): the checkpoint is analysed again. */
+/**
+ * The walkthrough's first step: the demo CNN shipped in media/demo (the engine's `demo` teacher,
+ * seed 0) on the Fashion-MNIST subset beside it, with the quick budget and no questions. The
+ * result goes to the workspace's results folder (the Feature Complexity view lists it), or to the
+ * extension's storage when no folder is open.
+ */
+const analyzeDemo: Command = (ctx) => async () => {
+  const demo = vscode.Uri.joinPath(ctx.extension.extensionUri, 'media', 'demo');
+  const checkpoint = vscode.Uri.joinPath(demo, 'demo-cnn', 'model.json');
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const dir = folder ? path.join(folder.uri.fsPath, settings(folder.uri).resultsFolder) : ctx.extension.globalStorageUri.fsPath;
+  await analyzeCommand(ctx, checkpoint, {
+    data: vscode.Uri.joinPath(demo, 'fashion-mnist').fsPath,
+    budget: 'quick',
+    out: path.join(dir, resultFileName(checkpoint.fsPath)),
+  });
+};
+
 const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
   const checkpoint = node?.kind === 'analysis' ? node.analysis.checkpoint : node?.kind === 'checkpoint' ? node.checkpoint : undefined;
   if (checkpoint) await vscode.commands.executeCommand('featureComplexity.analyze', vscode.Uri.file(checkpoint));
@@ -86,6 +107,7 @@ const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
 
 export const COMMANDS: Record<string, Command> = {
   'featureComplexity.analyze': (ctx) => (uri?: vscode.Uri) => analyzeCommand(ctx, uri),
+  'featureComplexity.analyzeDemo': analyzeDemo,
   'featureComplexity.openResults': openResults,
   'featureComplexity.compare': (ctx) => (arg?: unknown, selection?: unknown) => compareCommand(ctx, arg, selection),
   'featureComplexity.taskComplexity': (ctx) => () => taskComplexityCommand(ctx),

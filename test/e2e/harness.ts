@@ -524,7 +524,7 @@ export class VsCode {
   }
 
   /** Runs a palette command that opens a prompt of its own in the same widget. */
-  private async runCommandKeepOpen(title: string): Promise<void> {
+  async runCommandKeepOpen(title: string): Promise<void> {
     const rows = await this.openPalette(title);
     const row = rows.filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
     await row.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });

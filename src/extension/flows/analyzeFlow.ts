@@ -108,7 +108,17 @@ function resultPath(checkpoint: string, folder: string): string {
   return path.join(ws, folder, resultFileName(checkpoint));
 }
 
-export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> {
+/**
+ * A checkpoint analysed without questions (the bundled demo): its dataset and budget, the engine's
+ * default target layer, and where the result goes.
+ */
+export interface AnalyzePreset {
+  data: string;
+  budget: Budget;
+  out: string;
+}
+
+export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri, preset?: AnalyzePreset): Promise<void> {
   if (!(await requireTrust('an analysis'))) return;
   if (ctx.running) {
     void vscode.window.showWarningMessage('Feature Complexity: an analysis is already running. Cancel it first.');
@@ -118,7 +128,7 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
   if (!target) return;
   const checkpoint = target.fsPath;
   const cfg = settings(target);
-  const saved = ctx.extension.workspaceState.get<Answers>(answersKey(checkpoint)) ?? {};
+  const saved: Answers = preset ? { data: preset.data, budget: preset.budget } : (ctx.extension.workspaceState.get<Answers>(answersKey(checkpoint)) ?? {});
   // The engine reads the checkpoint while the user picks the dataset: a checkpoint it cannot load
   // closes that prompt and is reported at once, instead of after every question was answered.
   // PyTorch and ONNX checkpoints may need the dataset's image size before they can be read (an
@@ -157,12 +167,12 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
         }
       }
     }
-    const layer = saved.layer ?? (await pickLayer(await layers!));
+    const layer = saved.layer ?? (preset ? (await layers!).defaultLayer : await pickLayer(await layers!));
     if (!layer) return;
     const budget = saved.budget ?? (await pickBudget(cfg.budget));
     if (!budget) return;
     const exemplars = saved.exemplars ?? cfg.exemplars;
-    await ctx.extension.workspaceState.update(answersKey(checkpoint), { data, layer, budget, exemplars, modelClass } satisfies Answers);
+    if (!preset) await ctx.extension.workspaceState.update(answersKey(checkpoint), { data, layer, budget, exemplars, modelClass } satisfies Answers);
     const params: AnalyzeParams = {
       checkpoint,
       data,
@@ -179,7 +189,7 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri): Promise<void> 
       substitution: cfg.substitution,
       python,
       modelClass,
-      out: resultPath(checkpoint, cfg.resultsFolder),
+      out: preset?.out ?? resultPath(checkpoint, cfg.resultsFolder),
       progressToken: `analyze-${Date.now()}`,
     };
     await runAnalysis(ctx, params);
