@@ -3,6 +3,22 @@
 // beside the engine bundle; from the sources it is read here.
 const { parentPort, workerData } = require('node:worker_threads');
 const { pathToFileURL } = require('node:url');
+const fs = require('node:fs');
+// The HDF5 library writes its error stack for a damaged file straight to file descriptor 2, past
+// the thread's own stderr: keep it here instead, and name its first reason in the one-line error.
+let diagnostics = '';
+const writeSync = fs.writeSync;
+fs.writeSync = function (fd, data, ...rest) {
+  if (fd !== 2) return writeSync.call(fs, fd, data, ...rest);
+  const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset + (rest[0] || 0), rest[1] ?? data.byteLength).toString('utf8');
+  diagnostics = (diagnostics + text).slice(-20000);
+  return typeof data === 'string' ? Buffer.byteLength(data) : (rest[1] ?? data.byteLength);
+};
+/** "H5Fopen(): unable to synchronously open file" from the first entry of the HDF5 error stack. */
+const reason = () => {
+  const m = /#000: .* in (\w+\(\)): ([^\n]+)/.exec(diagnostics);
+  return m ? `${m[1]}: ${m[2].trim()}` : undefined;
+};
 (async () => {
   const h5 = await import(pathToFileURL(workerData.module).href);
   await h5.ready;
@@ -32,4 +48,8 @@ const { pathToFileURL } = require('node:url');
   } finally {
     f.close();
   }
-})().catch((e) => parentPort.postMessage({ ok: false, message: String((e && e.message) || e).split('\n')[0] }));
+})().catch((e) => {
+  const message = String((e && e.message) || e).split('\n')[0];
+  const why = reason();
+  parentPort.postMessage({ ok: false, message: why ? `${why}; ${message}` : message });
+});

@@ -66,7 +66,10 @@ function readerPath(): string {
 export async function readH5Tree(path: string, shown: string): Promise<H5Node> {
   const deadline = 15000 + (statSync(path).size / 5e6) * 1000;
   return new Promise<H5Node>((resolve, reject) => {
-    const w = new Worker(readerPath(), { workerData: { path, module: h5wasmEntry() } });
+    // The HDF5 library prints its own error stack for a damaged file; the user gets our one line instead.
+    const w = new Worker(readerPath(), { workerData: { path, module: h5wasmEntry() }, stdout: true, stderr: true });
+    w.stdout.resume();
+    w.stderr.resume();
     let settled = false;
     const finish = (f: () => void) => {
       if (settled) return;
