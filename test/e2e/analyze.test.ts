@@ -32,6 +32,7 @@ interface Result {
   budget: string;
   backend: string;
   threads?: number;
+  backendDetail?: string;
   orders: number[];
   plannedOrders?: number[];
   teacher: { testAccuracy: number };
@@ -227,7 +228,7 @@ describe('analyzing a checkpoint in VS Code', { timeout: 20 * 60_000 }, () => {
     await vs.screenshot('settings-tab');
     assert.equal(result.threads, availableParallelism());
     assert.equal(shown['Threads per training step'], String(result.threads), JSON.stringify(shown));
-    assert.equal(shown['Backend'], result.backend);
+    assert.equal(shown['Backend'], result.backendDetail ? `${result.backend}: ${result.backendDetail}` : result.backend);
     await frame.locator('#tab-significance').click();
     await vs.clearNotifications();
   });

@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { useBackend } from '../tf/backend';
+import { backendDetail, useBackend } from '../tf/backend';
 import { setThreads, threadsFor } from './parallel';
 import { budgetSpec } from './budget';
 import { loadDataset, type Split } from '../data/dataset';
@@ -179,6 +179,7 @@ export async function analyze(
       },
       backend,
       threads: threadsFor(backend),
+      ...(backendDetail() ? { backendDetail: backendDetail() } : {}),
       seed,
       budget: budget.name,
       width,

@@ -218,15 +218,23 @@ export async function probeBackends(): Promise<BackendStatus[]> {
   return out;
 }
 
+let activeDetail: string | undefined;
+
+/** What the backend in use is, in words: the package, and for webgpu the adapter (GPU) the numbers come from. */
+export function backendDetail(): string | undefined {
+  return activeDetail;
+}
+
 /** Makes `choice` the active backend and returns the one in use. Throws with a clear reason. */
 export async function useBackend(choice: BackendChoice): Promise<BackendName> {
   const candidates = choice === 'auto' ? AUTO_BACKENDS : [choice];
   const reasons: string[] = [];
   for (const name of candidates) {
     try {
-      await tryBackend(name, choice === 'auto');
+      const detail = await tryBackend(name, choice === 'auto');
       if (await tf.setBackend(name)) {
         await tf.ready();
+        activeDetail = detail;
         return name;
       }
       reasons.push(`${name}: failed to initialise`);

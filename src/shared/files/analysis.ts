@@ -241,6 +241,7 @@ export function parseResult(raw: unknown): LoadedResult {
     datasetInfo: datasetInfoOf(r.dataset),
     backend: str(r.backend) ?? 'unknown',
     ...(isNum(r.threads) && Number.isInteger(r.threads) && r.threads >= 1 ? { threads: r.threads } : {}),
+    ...(typeof r.backendDetail === 'string' ? { backendDetail: r.backendDetail } : {}),
     seed: isNum(r.seed) ? r.seed : 0,
     budget: str(r.budget) ?? 'unknown',
     width: optNum(r, 'width'),

@@ -108,6 +108,8 @@ export const ResultFileSchema = Type.Object(
     backend: oneOf(BACKENDS),
     /** Threads each training step was split over (pipeline/parallel.ts); absent in files made before they were. */
     threads: opt(count(1)),
+    /** The backend in words: its package and, for webgpu, the adapter (GPU) the numbers came from. */
+    backendDetail: opt(Type.String()),
     seed: Type.Integer(),
     budget: oneOf(BUDGETS),
     width: opt(count(1)),

@@ -247,7 +247,7 @@ export function settingsRows(r: AnalysisResult): [string, string][] {
   rows.push(['Orders', `${r.orders.join(', ')}${planned}`], ['Budget', r.budget]);
   if (r.width !== undefined) rows.push(['Disentangler width', String(r.width)]);
   if (r.geometryNote) rows.push(['Disentangler grid', r.geometryNote]);
-  rows.push(['Seed', String(r.seed)], ['Backend', r.backend]);
+  rows.push(['Seed', String(r.seed)], ['Backend', r.backendDetail ? `${r.backend}: ${r.backendDetail}` : r.backend]);
   if (r.threads !== undefined) rows.push(['Threads per training step', String(r.threads)]);
   rows.push(['Var[f] (train / test)', `${fixed(r.featureVariance)} / ${fixed(r.featureVarianceTest)}`]);
   rows.push(['Teacher accuracy (train / test)', `${pct(r.teacher.trainAccuracy, 2)} / ${pct(r.teacher.testAccuracy, 2)}`]);
