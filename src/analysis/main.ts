@@ -3,6 +3,10 @@
  * anything else is the command-line tool.
  */
 import { runCli } from './cli/cli';
+
+// A dependency's deprecation notice (e.g. a protobuf reader's `Buffer()` on a damaged ONNX file) is
+// not the user's business: the CLI's stderr carries progress and one error line.
+process.noDeprecation = true;
 import { serve } from './rpc/server';
 
 if (process.argv.includes('--rpc') && typeof process.send === 'function') {
