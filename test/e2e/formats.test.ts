@@ -74,23 +74,11 @@ describe('analyzing ONNX and PyTorch checkpoints in VS Code', { timeout: 15 * 60
 
   async function analyzeThroughPrompts(file: string, step: string): Promise<void> {
     await vs.explorerContextMenuClick(file, ANALYZE);
-    const dataset = await vs.quickPick(/^Dataset/, `${step}-dataset`);
+    const { dataset, layer } = await vs.answerAnalysisPrompts('data.npz', step, ANALYSIS_TIMEOUT_MS);
     assert.ok(dataset.items.includes('data.npz'), `the .npz is offered: ${JSON.stringify(dataset.items)}`);
-    await vs.acceptQuickPick('data.npz');
-    const layer = await vs.quickPick(/^Target layer/, `${step}-layer`, ANALYSIS_TIMEOUT_MS);
     assert.ok(layer.items.length >= 3, `the graph's tensors are listed: ${JSON.stringify(layer.items)}`);
     assert.ok(layer.active, 'a default target layer is preselected');
-    await vs.acceptQuickPick();
-    await vs.quickPick(/^Training budget/);
-    await vs.acceptQuickPick('quick');
-    await vs.waitForNotification('finished', ANALYSIS_TIMEOUT_MS);
-    await vs
-      .webview()
-      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*l = 2\s*$/ })
-      .first()
-      .waitFor({ state: 'visible', timeout: 60_000 });
-    await vs.screenshot(`${step}-panel`);
-    await vs.clearNotifications();
+    await vs.analysisFinished(step, ANALYSIS_TIMEOUT_MS);
   }
 
   test('right-click an ONNX checkpoint → the analysis runs and its panel shows both orders', async () => {

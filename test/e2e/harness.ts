@@ -553,6 +553,41 @@ export class VsCode {
     return { message, severity, locator: toast };
   }
 
+  /**
+   * Answers the three prompts of a first analysis: `dataset` from the offered list, the target
+   * layer the engine preselects, the `quick` budget. Returns the dataset and layer prompts as shown.
+   */
+  async answerAnalysisPrompts(dataset: string, step: string, engineTimeout: number): Promise<{ dataset: QuickPick; layer: QuickPick }> {
+    const datasets = await this.quickPick(/^Dataset/, `${step}-dataset`);
+    await this.acceptQuickPick(dataset);
+    const layer = await this.quickPick(/^Target layer/, `${step}-layer`, engineTimeout);
+    await this.acceptQuickPick();
+    await this.quickPick(/^Training budget/);
+    await this.acceptQuickPick('quick');
+    return { dataset: datasets, layer };
+  }
+
+  /** Waits until the results panel's significance table has the row `label` (e.g. "l = 2", "residue Δf"). */
+  async significanceRow(label: string, timeout = 60_000): Promise<void> {
+    await this.webview()
+      .locator('#block-significance vscode-data-grid-cell', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) })
+      .first()
+      .waitFor({ state: 'visible', timeout });
+  }
+
+  /**
+   * The end of an analysis as the user sees it: the "finished" notification (an error or a
+   * warning instead fails with its message), then the panel's table down to the row `lastRow`;
+   * a screenshot `<step>-panel`, and the notifications cleared.
+   */
+  async analysisFinished(step: string, timeout: number, lastRow = 'l = 2'): Promise<void> {
+    const done = await this.waitForNotification(/finished|failed|stopped|could not|error/i, timeout);
+    if (done.severity !== 'info') throw new Error(`the analysis ended with a ${done.severity}: ${done.message}`);
+    await this.significanceRow(lastRow);
+    await this.screenshot(`${step}-panel`);
+    await this.clearNotifications();
+  }
+
   /** Clears every notification, so that the next wait cannot match an old one. */
   async clearNotifications(): Promise<void> {
     await this.runCommand('Notifications: Clear All Notifications');

@@ -39,11 +39,7 @@ describe('a workspace in Restricted Mode', { timeout: 10 * 60_000 }, () => {
     const header = vs.webview().locator('p.file');
     await header.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     assert.match(await header.innerText(), /engine-reliability\.json/);
-    await vs
-      .webview()
-      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*residue Δf\s*$/ })
-      .first()
-      .waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.significanceRow('residue Δf', UI_TIMEOUT_MS);
     await vs.screenshot('restricted-stored-result');
   });
 

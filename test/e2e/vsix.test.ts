@@ -85,21 +85,8 @@ describe('the packaged extension (VSIX) installed into a clean code-server', { t
 
   async function analyze(file: string, depth: number, step: string): Promise<void> {
     await vs.explorerContextMenuClick(file, ANALYZE, depth);
-    await vs.quickPick(/^Dataset/, `${step}-dataset`);
-    await vs.acceptQuickPick('data.npz');
-    await vs.quickPick(/^Target layer/, `${step}-layer`, ANALYSIS_TIMEOUT_MS);
-    await vs.acceptQuickPick();
-    await vs.quickPick(/^Training budget/);
-    await vs.acceptQuickPick('quick');
-    const done = await vs.waitForNotification(/finished|failed/, ANALYSIS_TIMEOUT_MS);
-    assert.equal(done.severity, 'info', done.message);
-    await vs
-      .webview()
-      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*l = 2\s*$/ })
-      .first()
-      .waitFor({ state: 'visible', timeout: 60_000 });
-    await vs.screenshot(`${step}-panel`);
-    await vs.clearNotifications();
+    await vs.answerAnalysisPrompts('data.npz', step, ANALYSIS_TIMEOUT_MS);
+    await vs.analysisFinished(step, ANALYSIS_TIMEOUT_MS);
   }
 
   test('right-click a TF.js graph model → analysed by the installed engine, panel opens', async () => {

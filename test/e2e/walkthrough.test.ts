@@ -60,14 +60,7 @@ describe('the Getting Started walkthrough', { timeout: 15 * 60_000 }, () => {
     const page = vs.page.locator('.gettingStartedContainer');
     await page.locator('.getting-started-step', { hasText: STEPS[0] }).first().click();
     await page.getByRole('button', { name: 'Analyze the Demo Model' }).first().click();
-    const done = await vs.waitForNotification(/finished|failed/, ANALYSIS_TIMEOUT_MS);
-    assert.equal(done.severity, 'info', done.message);
-    await vs
-      .webview()
-      .locator('#block-significance vscode-data-grid-cell', { hasText: /^\s*l = 2\s*$/ })
-      .first()
-      .waitFor({ state: 'visible', timeout: 60_000 });
-    await vs.screenshot('demo-panel');
+    await vs.analysisFinished('demo', ANALYSIS_TIMEOUT_MS);
     const dir = join(vs.workspace, '.feature-complexity');
     const files = readdirSync(dir).filter((f) => f.startsWith('demo-cnn-') && f.endsWith('.json'));
     assert.equal(files.length, 1, JSON.stringify(readdirSync(dir)));
