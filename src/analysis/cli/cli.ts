@@ -24,6 +24,15 @@ Usage:
                      (warns on stderr when the analyses differ in orders, width, budget, task, target feature shape,
                      reliability method, rounds, exemplars or rule version; --consistent-only fits only the largest
                      group with the same settings, or the group of the --for model)
+  feature-complexity zoo plan <folder|glob|list.txt> --name NAME --data <dataset> [--workspace DIR] [any analyze flag]
+                     (one row per checkpoint, keyed by its bytes and the settings, in <workspace>/.feature-complexity/zoos/NAME/)
+  feature-complexity zoo run NAME [--jobs N] [--shard i/n] [--threads N]      (the rows with no result, N at a time, here)
+  feature-complexity zoo submit NAME --slurm [--partition P] [--gres gpu:1] [--cpus-per-task N] [--time T]
+                     [--max-running M] [--sbatch-arg FLAG]... [--retry-failed] [--dry-run]   (an sbatch job array: task i = row i)
+  feature-complexity zoo status NAME [--json]      (done / running / queued / failed / waiting per row; squeue and sacct when there)
+  feature-complexity zoo cancel NAME               (scancel its jobs, stop its local run)
+  feature-complexity zoo list [--json]
+                     (predict takes a zoo in place of result files: feature-complexity predict NAME)
   feature-complexity compress <model.json> --data <dataset> [--sensitivity 1.0 | --sparsity F] [--prune-steps 5] [--epochs 2]
                      [--quant-epochs 2] [--conv-bits 8] [--dense-bits 5] [--max-samples N] [--out DIR] [--compare]
                      (paper Exp. 5 after Han et al. 2015: iterative magnitude pruning, each kernel to |w| < sensitivity·std,

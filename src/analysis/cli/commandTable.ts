@@ -2,6 +2,7 @@
 import type { CommandHandler } from './command';
 import { analyzeCommand, capabilitiesCommand, demoCommand, layersCommand, taskComplexityCommand } from './commands';
 import { predictCommand } from './predictCommand';
+import { zooCommand } from './zooCommand';
 import { compressCommand, distillCommand, variantsCommand } from './variantCommands';
 
 export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
@@ -14,4 +15,5 @@ export const COMMANDS: Readonly<Record<string, CommandHandler>> = {
   compress: compressCommand,
   distill: distillCommand,
   variants: variantsCommand,
+  zoo: zooCommand,
 };

@@ -204,27 +204,25 @@ export const capabilitiesCommand: CommandHandler = async (argv) => {
   if (caps.threads) process.stdout.write(`threads per training step on wasm and cpu: ${caps.threads} by default (--threads N)\n`);
 };
 
+/** The flags of `analyze` (a zoo's plan checks its flags against them). */
+export const ANALYZE_OPTIONS = {
+  ...TRAINING_OPTIONS,
+  data: { type: 'string' },
+  layer: { type: 'string' },
+  out: { type: 'string' },
+  exemplars: { type: 'string' },
+  'reliability-method': { type: 'string' },
+  'reliability-rounds': { type: 'string' },
+  geometry: { type: 'string' },
+  shapley: { type: 'boolean' },
+  substitution: { type: 'boolean' },
+  python: { type: 'string' },
+  'model-class': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
 export const analyzeCommand: CommandHandler = async (argv) => {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...TRAINING_OPTIONS,
-      data: { type: 'string' },
-      layer: { type: 'string' },
-      out: { type: 'string' },
-      exemplars: { type: 'string' },
-      'reliability-method': { type: 'string' },
-      'reliability-rounds': { type: 'string' },
-      geometry: { type: 'string' },
-      shapley: { type: 'boolean' },
-      substitution: { type: 'boolean' },
-      python: { type: 'string' },
-      'model-class': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: ANALYZE_OPTIONS });
   if (positionals.length !== 1) throw new BadInputError('analyze needs exactly one checkpoint: feature-complexity analyze <checkpoint> --data <dataset>');
   if (!values.data) throw new BadInputError('analyze needs --data <dataset folder>');
   const checkpoint = positionals[0];
