@@ -28,7 +28,7 @@ Usage:
                      (one row per checkpoint, keyed by its bytes and the settings, in <workspace>/.feature-complexity/zoos/NAME/)
   feature-complexity zoo run NAME [--jobs N] [--shard i/n] [--threads N]      (the rows with no result, N at a time, here)
   feature-complexity zoo submit NAME --slurm [--partition P] [--gres gpu:1] [--cpus-per-task N] [--time T]
-                     [--max-running M] [--sbatch-arg FLAG]... [--retry-failed] [--dry-run]   (an sbatch job array: task i = row i)
+                     [--max-running M] [--sbatch-arg=FLAG]... [--retry-failed] [--dry-run]   (an sbatch job array: task i = row i)
   feature-complexity zoo status NAME [--json]      (done / running / queued / failed / waiting per row; squeue and sacct when there)
   feature-complexity zoo cancel NAME               (scancel its jobs, stop its local run)
   feature-complexity zoo list [--json]
