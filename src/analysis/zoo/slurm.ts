@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/atomicWrite';
 import { readManifest, readRecord, recordPathOf, writeManifest } from './manifest';
 import { engineCommand, localPool } from './runner';
 import { zooStatus } from './status';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 
 export interface SlurmOptions {
   partition?: string;
@@ -86,6 +86,8 @@ export function submitSlurm(dir: string, o: SlurmOptions): { jobId?: string; row
   const script = `slurm-${n}.sbatch`;
   writeFileAtomic(join(dir, script), sbatchScript(dir, m.name, rows, o));
   if (o.dryRun) return { rows, script: join(dir, script) };
+  // Slurm fails a task whose output folder is missing (JobLaunchFailure, no log at all).
+  mkdirSync(join(dir, 'logs'), { recursive: true });
   const jobId = slurmCommand('sbatch', ['--parsable', join(dir, script)]).split(';')[0];
   if (!/^\d+$/.test(jobId)) throw new Error(`sbatch answered '${jobId}', not a job id`);
   // The rows start afresh: their last run's record would otherwise say failed until the task starts.
