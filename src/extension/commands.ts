@@ -10,6 +10,7 @@ import type { Ctx } from './ctx';
 import { findModelDefinitions } from './analyses/modelDefinitions';
 import { describeEngineError } from './engine/engine';
 import { showResults } from './panels/resultsPanel';
+import { analyzeFolderCommand, cancelZooCommand, resubmitZooCommand, runZooAgainCommand } from './flows/zooFlow';
 import { compareCommand, openCalibration, openPrediction, predictCommand, taskComplexityCommand } from './flows/viewCommands';
 
 type Command = (ctx: Ctx) => (...args: never[]) => unknown;
@@ -108,6 +109,11 @@ const rerunAnalysis: Command = () => async (node?: AnalysesNode) => {
 export const COMMANDS: Record<string, Command> = {
   'featureComplexity.analyze': (ctx) => (uri?: vscode.Uri) => analyzeCommand(ctx, uri),
   'featureComplexity.analyzeDemo': analyzeDemo,
+  'featureComplexity.analyzeFolder': (ctx) => (uri?: vscode.Uri) => analyzeFolderCommand(ctx, uri instanceof vscode.Uri ? uri : undefined),
+  // The zoo rows' menu of the Feature Complexity view: hidden from the palette.
+  'featureComplexity.cancelZoo': (ctx) => (node?: unknown) => cancelZooCommand(ctx, node),
+  'featureComplexity.runZooAgain': (ctx) => (node?: unknown) => runZooAgainCommand(ctx, node),
+  'featureComplexity.resubmitZoo': (ctx) => (node?: unknown) => resubmitZooCommand(ctx, node),
   'featureComplexity.openResults': openResults,
   'featureComplexity.compare': (ctx) => (arg?: unknown, selection?: unknown) => compareCommand(ctx, arg, selection),
   'featureComplexity.taskComplexity': (ctx) => () => taskComplexityCommand(ctx),

@@ -18,6 +18,24 @@ export interface Settings {
   substitution: boolean;
   resultsFolder: string;
   nodePath: string;
+  /** Where a folder of checkpoints (a zoo) runs: ask each time, here, or on a Slurm cluster. */
+  cluster: ClusterSettings;
+  /** Rows a local zoo run analyses at a time; 0 = the machine's cores. */
+  zooJobs: number;
+}
+
+export const ZOO_SCHEDULERS = ['ask', 'local', 'slurm'] as const;
+
+export interface ClusterSettings {
+  scheduler: (typeof ZOO_SCHEDULERS)[number];
+  partition: string;
+  gres: string;
+  /** 0 = not set. */
+  cpusPerTask: number;
+  time: string;
+  /** 0 = no limit. */
+  maxRunning: number;
+  sbatchArgs: string[];
 }
 
 export function settings(scope?: vscode.Uri): Settings {
@@ -36,5 +54,15 @@ export function settings(scope?: vscode.Uri): Settings {
     substitution: c.get<boolean>('substitution', true),
     resultsFolder: c.get<string>('resultsFolder', '.feature-complexity'),
     nodePath: c.get<string>('nodePath', ''),
+    cluster: {
+      scheduler: c.get<ClusterSettings['scheduler']>('cluster.scheduler', 'ask'),
+      partition: c.get<string>('cluster.partition', ''),
+      gres: c.get<string>('cluster.gres', ''),
+      cpusPerTask: c.get<number>('cluster.cpusPerTask', 0),
+      time: c.get<string>('cluster.time', ''),
+      maxRunning: c.get<number>('cluster.maxRunning', 0),
+      sbatchArgs: c.get<string[]>('cluster.sbatchArgs', []),
+    },
+    zooJobs: c.get<number>('zoo.jobs', 0),
   };
 }

@@ -1,8 +1,10 @@
-/** What every command needs: the engine, the log, the status bar item, the running analysis. */
+/** What every command needs: the engine, the log, the status bar item, the running analysis, the zoos and their CLI. */
 import * as vscode from 'vscode';
 import type { EngineClient } from './engine/engine';
 import type { Links } from './analyses/links';
 import type { ResultsStore } from './analyses/resultsStore';
+import type { Zoos } from './analyses/zoos';
+import type { ZooCli } from './engine/zooCli';
 
 export class Ctx implements vscode.Disposable {
   private current: vscode.CancellationTokenSource | undefined;
@@ -14,6 +16,8 @@ export class Ctx implements vscode.Disposable {
     readonly status: vscode.StatusBarItem,
     readonly store: ResultsStore,
     readonly links: Links,
+    readonly zoos: Zoos,
+    readonly zooCli: ZooCli,
   ) {}
 
   get running(): boolean {

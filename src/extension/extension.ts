@@ -7,6 +7,9 @@ import { CODELENS_LANGUAGES, ModelCodeLensProvider } from './analyses/codeLens';
 import { EngineClient } from './engine/engine';
 import { Links } from './analyses/links';
 import { ResultsStore } from './analyses/resultsStore';
+import { Zoos } from './analyses/zoos';
+import { ZooCli } from './engine/zooCli';
+import { stopLocalZooRuns } from './flows/zooFlow';
 import { Panel } from './panels/panel';
 import { resultsView } from './panels/resultsPanel';
 import { registerViewSerializers } from './panels/viewsPanel';
@@ -18,10 +21,12 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
   const store = new ResultsStore();
   const links = new Links();
-  const ctx = new Ctx(context, engine, log, status, store, links);
+  const zooCli = new ZooCli(context.asAbsolutePath('dist/engine.js'), log, () => settings().nodePath);
+  const zoos = new Zoos(zooCli, log);
+  const ctx = new Ctx(context, engine, log, status, store, links, zoos, zooCli);
   const lenses = new ModelCodeLensProvider(store, links);
-  const tree = new AnalysesTree(store);
-  context.subscriptions.push(log, engine, status, ctx, store, links, lenses, tree);
+  const tree = new AnalysesTree(store, zoos);
+  context.subscriptions.push(log, engine, status, ctx, store, links, zoos, lenses, tree, { dispose: stopLocalZooRuns });
   context.subscriptions.push(
     vscode.languages.registerCodeLensProvider(
       CODELENS_LANGUAGES.map((language) => ({ language, scheme: 'file' })),

@@ -2,12 +2,16 @@
  * What the Feature Complexity tree shows, without VS Code: which files of the results folder are
  * analyses, saved calibrations (task-complexity-*.json) or saved predictions (the report of
  * "Predict Performance", exported as JSON or written by `feature-complexity predict --out`), the
- * one line each row shows, and how the rows are grouped. analysesView.ts turns these into tree items.
+ * one line each row shows, and how the rows are grouped; and the zoos (issue #16) with their rows,
+ * from the engine's `zoo list --json` (the engine alone decides a row's state). analysesView.ts
+ * turns these into tree items.
  */
+import * as path from 'node:path';
 import type { PredictReport, TaskComplexityOutput } from '../../shared/engineProtocol';
 import { formatSummary, summarize, type Summary, type SummarySource } from '../../shared/summary';
 import { calibrationSeries, parseTaskComplexity } from '../../shared/files/calibration';
-import { timeInFileName } from '../../shared/naming';
+import { checkpointName, timeInFileName } from '../../shared/naming';
+import { zooCountsText, type ZooRowState, type ZooRowStatus, type ZooStatus } from '../../shared/files/zoo';
 
 /** A file of the results folder, as the tree needs it: where it is, and when it was made. */
 export interface StoredFile<U = string> {
@@ -163,21 +167,30 @@ export type TreeNode<U = string> =
   | { kind: 'analysis'; analysis: StoredFile<U> & AnalysisHead }
   | { kind: 'group'; group: 'calibrations' | 'predictions'; files: (StoredFile<U> & (CalibrationHead | PredictionHead))[] }
   | { kind: 'calibration'; calibration: StoredFile<U> & CalibrationHead }
-  | { kind: 'prediction'; prediction: StoredFile<U> & PredictionHead };
+  | { kind: 'prediction'; prediction: StoredFile<U> & PredictionHead }
+  | { kind: 'zoos'; zoos: ZooStatus[] }
+  | { kind: 'zoo'; zoo: ZooStatus }
+  | { kind: 'zooRow'; zoo: ZooStatus; row: ZooRowStatus };
 
 export const GROUP_LABELS = { calibrations: 'Task-complexity calibrations', predictions: 'Predictions' } as const;
+export const ZOOS_LABEL = 'Zoos';
 
 const newestFirst = <T extends { createdAt: number }>(xs: T[]) => [...xs].sort((a, b) => b.createdAt - a.createdAt);
 
-/** The top rows: one per checkpoint (newest analysis first), then a group of calibrations and one of predictions when there are any. */
+/**
+ * The top rows: one per checkpoint (newest analysis first), then a group of zoos, one of
+ * calibrations and one of predictions when there are any.
+ */
 export function rootNodes<U>(
   analyses: (StoredFile<U> & AnalysisHead)[],
   calibrations: (StoredFile<U> & CalibrationHead)[],
   predictions: (StoredFile<U> & PredictionHead)[],
+  zoos: ZooStatus[] = [],
 ): TreeNode<U>[] {
   const byCheckpoint = new Map<string, (StoredFile<U> & AnalysisHead)[]>();
   for (const a of newestFirst(analyses)) byCheckpoint.set(a.checkpoint, [...(byCheckpoint.get(a.checkpoint) ?? []), a]);
   const roots: TreeNode<U>[] = [...byCheckpoint].map(([checkpoint, list]) => ({ kind: 'checkpoint', checkpoint, analyses: list }));
+  if (zoos.length) roots.push({ kind: 'zoos', zoos: [...zoos].sort((a, b) => a.name.localeCompare(b.name) || a.dir.localeCompare(b.dir)) });
   if (calibrations.length) roots.push({ kind: 'group', group: 'calibrations', files: newestFirst(calibrations) });
   if (predictions.length) roots.push({ kind: 'group', group: 'predictions', files: newestFirst(predictions) });
   return roots;
@@ -185,8 +198,104 @@ export function rootNodes<U>(
 
 export function childNodes<U>(node: TreeNode<U>): TreeNode<U>[] {
   if (node.kind === 'checkpoint') return node.analyses.map((analysis) => ({ kind: 'analysis', analysis }));
+  if (node.kind === 'zoos') return node.zoos.map((zoo) => ({ kind: 'zoo', zoo }));
+  if (node.kind === 'zoo') return node.zoo.rows.map((row) => ({ kind: 'zooRow', zoo: node.zoo, row }));
   if (node.kind !== 'group') return [];
   return node.group === 'calibrations'
     ? node.files.map((f) => ({ kind: 'calibration', calibration: f as StoredFile<U> & CalibrationHead }))
     : node.files.map((f) => ({ kind: 'prediction', prediction: f as StoredFile<U> & PredictionHead }));
+}
+
+/** The codicon of a zoo row's state. */
+export const ZOO_STATE_ICONS: Record<ZooRowState, string> = {
+  done: 'pass-filled',
+  running: 'sync~spin',
+  queued: 'clock',
+  failed: 'error',
+  waiting: 'circle-outline',
+};
+
+/** The workspace folder a zoo belongs to: its folder is `<workspace>/.feature-complexity/zoos/<name>`. */
+export function zooWorkspace(zoo: Pick<ZooStatus, 'dir'>): string {
+  return path.resolve(zoo.dir, '..', '..', '..');
+}
+
+/** Its rows that are running or queued: the view asks again every few seconds while there are any. */
+export function zooIsActive(zoo: Pick<ZooStatus, 'counts'>): boolean {
+  return zoo.counts.running + zoo.counts.queued > 0;
+}
+
+/** The result files of its finished rows, in row order. */
+export function zooDoneResults(zoo: Pick<ZooStatus, 'rows'>): string[] {
+  return zoo.rows.filter((r) => r.state === 'done' && r.result).map((r) => r.result!);
+}
+
+/** "2 done · 1 running · 2 waiting of 5": a zoo's progress. */
+export function zooProgressText(zoo: Pick<ZooStatus, 'counts' | 'total'>): string {
+  return `${zooCountsText(zoo)} of ${zoo.total}`;
+}
+
+/**
+ * The zoo row's context value, `zoo` then what its menus depend on: `active` (rows running or
+ * queued: Cancel), `done` (finished rows: Predict), `unfinished` (rows not done: Run Again),
+ * `failed` (Resubmit Failed Rows).
+ */
+export function zooContextValue(zoo: Pick<ZooStatus, 'counts' | 'total'>): string {
+  const flags = [
+    zooIsActive(zoo) ? 'active' : '',
+    zoo.counts.done > 0 ? 'done' : '',
+    zoo.counts.done < zoo.total ? 'unfinished' : '',
+    zoo.counts.failed > 0 ? 'failed' : '',
+  ];
+  return ['zoo', ...flags.filter(Boolean)].join(' ');
+}
+
+export interface ZooView {
+  label: string;
+  description: string;
+  tooltip: string;
+  contextValue: string;
+}
+
+/** A zoo as the tree shows it: its name, its counts, where it lives. */
+export function zooView(zoo: ZooStatus): ZooView {
+  const lines = [`Zoo ${zoo.name}: ${zooProgressText(zoo)}`, zoo.dir];
+  if (zoo.note) lines.push(zoo.note);
+  return { label: zoo.name, description: zooCountsText(zoo), tooltip: lines.join('\n'), contextValue: zooContextValue(zoo) };
+}
+
+/** What a click on a row opens: a done row its result, a failed one its errors, a running one its output so far. */
+export type ZooRowOpen = { what: 'result' | 'log'; path: string } | undefined;
+
+export interface ZooRowView {
+  label: string;
+  description: string;
+  icon: string;
+  tooltip: string;
+  open: ZooRowOpen;
+  contextValue: string;
+}
+
+/** One row of a zoo as the tree shows it. */
+export function zooRowView(row: ZooRowStatus): ZooRowView {
+  const open: ZooRowOpen =
+    row.state === 'done' && row.result
+      ? { what: 'result', path: row.result }
+      : row.state === 'failed'
+        ? { what: 'log', path: row.err }
+        : row.state === 'running'
+          ? { what: 'log', path: row.out }
+          : undefined;
+  const lines = [row.checkpoint, `Row ${row.index}: ${row.state}${row.job ? ` (Slurm task ${row.job})` : ''}`];
+  if (row.error) lines.push(`Error: ${row.error}`);
+  if (row.result) lines.push(`Result: ${row.result}`);
+  if (open?.what === 'log') lines.push(`Click to open ${open.path}`);
+  return {
+    label: checkpointName(row.checkpoint),
+    description: row.state,
+    icon: ZOO_STATE_ICONS[row.state],
+    tooltip: lines.join('\n'),
+    open,
+    contextValue: `zooRow-${row.state}`,
+  };
 }

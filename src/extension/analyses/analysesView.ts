@@ -1,6 +1,7 @@
 /**
  * The "Feature Complexity" tree in the Explorer: stored analyses grouped by checkpoint, then the
- * saved task-complexity calibrations and the saved predictions, each group under its own row.
+ * zoos (folders of checkpoints analysed together, with a row per checkpoint), the saved
+ * task-complexity calibrations and the saved predictions, each group under its own row.
  * A click opens the file in its view. The rows' content comes from analysesModel.ts.
  */
 import * as vscode from 'vscode';
@@ -14,25 +15,36 @@ import {
   predictionDescription,
   rootNodes,
   type TreeNode,
+  ZOOS_LABEL,
+  zooRowView,
+  zooView,
 } from './analysesModel';
 import type { ResultsStore } from './resultsStore';
+import type { Zoos } from './zoos';
 import { checkpointName } from '../../shared/naming';
+import type { ZooRowState } from '../../shared/files/zoo';
 
 export type AnalysesNode = TreeNode<vscode.Uri>;
 
 const when = (createdAt: number) => new Date(createdAt).toLocaleString();
 
+/** The colours of the test explorer's icons: a finished row green, a failed one red. */
+const STATE_COLOURS: Partial<Record<ZooRowState, string>> = { done: 'testing.iconPassed', failed: 'testing.iconFailed', queued: 'testing.iconQueued' };
+
 export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.emitter.event;
-  private readonly sub: vscode.Disposable;
+  private readonly subs: vscode.Disposable[];
 
-  constructor(private readonly store: ResultsStore) {
-    this.sub = store.onDidChange(() => this.emitter.fire());
+  constructor(
+    private readonly store: ResultsStore,
+    private readonly zoos: Zoos,
+  ) {
+    this.subs = [store.onDidChange(() => this.emitter.fire()), zoos.onDidChange(() => this.emitter.fire())];
   }
 
   getChildren(node?: AnalysesNode): AnalysesNode[] {
-    return node ? childNodes(node) : rootNodes(this.store.all(), this.store.calibrations(), this.store.predictions());
+    return node ? childNodes(node) : rootNodes(this.store.all(), this.store.calibrations(), this.store.predictions(), this.zoos.all());
   }
 
   getTreeItem(node: AnalysesNode): vscode.TreeItem {
@@ -89,11 +101,44 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
         item.command = { command: 'featureComplexity.openPrediction', title: 'Open', arguments: [p.uri] };
         return item;
       }
+      case 'zoos': {
+        const item = new vscode.TreeItem(ZOOS_LABEL, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = 'zoos';
+        item.description = String(node.zoos.length);
+        item.iconPath = new vscode.ThemeIcon('folder-library');
+        item.contextValue = 'zoos';
+        return item;
+      }
+      case 'zoo': {
+        const v = zooView(node.zoo);
+        const item = new vscode.TreeItem(v.label, vscode.TreeItemCollapsibleState.Expanded);
+        // Ids keep a zoo's expansion as its counts change.
+        item.id = `zoo:${node.zoo.dir}`;
+        item.description = v.description;
+        item.tooltip = v.tooltip;
+        item.iconPath = new vscode.ThemeIcon('folder-library');
+        item.contextValue = v.contextValue;
+        return item;
+      }
+      case 'zooRow': {
+        const v = zooRowView(node.row);
+        const item = new vscode.TreeItem(v.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `zoo:${node.zoo.dir}:${node.row.index}`;
+        item.description = v.description;
+        item.tooltip = v.tooltip;
+        const colour = STATE_COLOURS[node.row.state];
+        item.iconPath = new vscode.ThemeIcon(v.icon, colour ? new vscode.ThemeColor(colour) : undefined);
+        item.contextValue = v.contextValue;
+        if (v.open?.what === 'result')
+          item.command = { command: 'featureComplexity.openResults', title: 'Open Results', arguments: [vscode.Uri.file(v.open.path)] };
+        else if (v.open) item.command = { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(v.open.path)] };
+        return item;
+      }
     }
   }
 
   dispose(): void {
-    this.sub.dispose();
+    for (const s of this.subs) s.dispose();
     this.emitter.dispose();
   }
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { requireTrust } from '../trust';
 import { analyzeRequest, listLayersRequest, type AnalyzeParams, type Budget, type ListLayersResponse } from '../../shared/engineProtocol';
-import { settings } from '../config';
+import { settings, type Settings } from '../config';
 import type { Ctx } from '../ctx';
 import { describeEngineError, isCancellation } from '../engine/engine';
 import { withEngineProgress } from '../engine/progress';
@@ -47,7 +47,19 @@ async function datasetCandidates(): Promise<string[]> {
   return [...new Set([...idx, ...cifar, ...npy].map((u) => path.dirname(u.fsPath)).concat(npz.map((u) => u.fsPath)))];
 }
 
-async function pickDataset(abort: vscode.CancellationToken): Promise<string | undefined> {
+/**
+ * The dataset of an analysis: the setting `featureComplexity.dataset`, else the user's pick from
+ * the workspace's datasets or a browse (undefined when dismissed). `abort` closes the pick.
+ */
+export async function chooseDataset(
+  cfg: Settings,
+  abort?: vscode.CancellationToken,
+  title = 'Dataset the checkpoint was trained on',
+): Promise<string | undefined> {
+  return cfg.dataset || (await pickDataset(title, abort));
+}
+
+async function pickDataset(title: string, abort?: vscode.CancellationToken): Promise<string | undefined> {
   const browse = '$(folder-opened) Browse…';
   const candidates = await datasetCandidates();
   const items: vscode.QuickPickItem[] = [
@@ -56,7 +68,7 @@ async function pickDataset(abort: vscode.CancellationToken): Promise<string | un
   ];
   const choice = await vscode.window.showQuickPick(
     items,
-    { title: 'Dataset the checkpoint was trained on', placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true },
+    { title, placeHolder: 'IDX folder (MNIST layout), CIFAR-10 folder, image folder or .npz', ignoreFocusOut: true },
     abort,
   );
   if (!choice) return undefined;
@@ -140,7 +152,7 @@ export async function analyzeCommand(ctx: Ctx, uri?: vscode.Uri, preset?: Analyz
   let layers = saved.layer === undefined && !needsData ? ctx.engine.request(listLayersRequest, { checkpoint }) : undefined;
   layers?.catch(() => loadFailed.cancel());
   try {
-    const data = saved.data ?? (cfg.dataset || (await pickDataset(loadFailed.token)));
+    const data = saved.data ?? (await chooseDataset(cfg, loadFailed.token));
     if (!data) {
       if (loadFailed.token.isCancellationRequested) await layers;
       return;

@@ -9,6 +9,8 @@ import { requireTrust } from '../trust';
 import { predictRequest, taskComplexityRequest, type Budget } from '../../shared/engineProtocol';
 import { checkpointName } from '../../shared/naming';
 import type { AnalysesNode } from '../analyses/analysesView';
+import { zooDoneResults } from '../analyses/analysesModel';
+import { zooOf } from './zooFlow';
 import { settings } from '../config';
 import type { Ctx } from '../ctx';
 import { describeEngineError, isCancellation } from '../engine/engine';
@@ -95,11 +97,22 @@ async function runPredict(ctx: Ctx, params: { results: string[]; for?: string; t
  * Fits the regressor on the analyses with reliability (all of them unless the user unpicks some)
  * and, optionally, predicts one more that is kept out of the fit. Called with a `PredictRefit`
  * (the prediction panel's button, or another extension), it fits those analyses again without
- * asking, on all of them or on the largest group with the same settings.
+ * asking, on all of them or on the largest group with the same settings; called on a zoo of the
+ * Feature Complexity view, on that zoo's finished rows.
  */
 export async function predictCommand(ctx: Ctx, arg?: unknown): Promise<void> {
   if (!(await requireTrust('fitting a prediction'))) return;
   if (isRefit(arg)) return runPredict(ctx, { results: arg.results, for: arg.for, target: arg.target, consistentOnly: arg.consistentOnly });
+  // A zoo's row in the view: fitted on its finished rows, without asking.
+  const zoo = zooOf(arg);
+  if (zoo) {
+    const results = zooDoneResults(zoo);
+    if (results.length === 0) {
+      void vscode.window.showInformationMessage(`Feature Complexity: zoo ${zoo.name} has no finished rows yet.`);
+      return;
+    }
+    return runPredict(ctx, { results });
+  }
   await ctx.store.whenReady();
   const all = ctx.store.all();
   const withReliability = all.filter((a) => a.summary.reliable !== undefined);
