@@ -4,11 +4,18 @@
  * reliability against the number of training samples (paper Fig. 6 right).
  * Resumable: a model whose result file is there and complete is not analysed again.
  *
- *   nice -n 19 node --import tsx experiments/zoo/analyze-zoo.ts [--method joint|target-phi]
+ *   npm run build && nice -n 19 node --import tsx experiments/zoo/analyze-zoo.ts [--method joint|target-phi]
  *       [--depths 2,3] [--seeds 1,2,3,4] [--sizes 200,...] [--limit N] [--report-only] [--shapley] [--tag T]
- *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap] [--width 8]
+ *       [--peers [--peer-count 2]] [--exemplar-set small|full] [--family cnn|gap] [--width 8] [--jobs N]
  *
- * `--method joint` (default) writes to $ZOO/results-joint, `target-phi` to $ZOO/results.
+ * The analyses run as the product's zoos (`feature-complexity zoo`): one zoo per training-set size
+ * (its dataset) and exemplar set — per teacher with `--peers` —, named
+ * `<family>-<method>-n<size>[-fullex][-wW]`, in $ZOO/.feature-complexity/zoos/, each row in its own
+ * engine process, `--jobs` at a time (default 1). `feature-complexity zoo status NAME --workspace $ZOO`
+ * follows them; `zoo submit NAME --slurm --workspace $ZOO` hands a planned one to a cluster. Result
+ * files of the runs before the zoos (below) are still read, and those teachers are not analysed again.
+ *
+ * Before the zoos, `--method joint` (default) wrote to $ZOO/results-joint, `target-phi` to $ZOO/results.
  * The predictor's report goes to $ZOO/predict[-joint][-T].json and the table of reliability by
  * size to $ZOO/reliability[-joint][-T].txt.
  *
@@ -27,9 +34,11 @@
  * `--width N`: the disentanglers' width (default 8); another width appends `-wN` after that.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyze } from '../../src/analysis/pipeline/analyze';
+import { planZoo } from '../../src/analysis/zoo/manifest';
+import { runLocal } from '../../src/analysis/zoo/runner';
+import { zooStatus } from '../../src/analysis/zoo/status';
 import { formatPredictReport, predictFromResults, readPredictSource } from '../../src/analysis/experiments/predict';
 import { BadInputError } from '../../src/analysis/util/errors';
 import type { ReliabilityMethod } from '../../src/shared/engineProtocol';
@@ -69,6 +78,33 @@ const widthSuffix = (width: number): string => (width === ZOO_WIDTH ? '' : `-w${
 function outPath(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet, width: number): string {
   if (peers > 0) return join(peersDir(method, peers, m.family, width), `${m.name}.json`);
   return width === ZOO_WIDTH ? resultPath(m.name, method, set, m.family) : join(resultsDirOf(method, set, m.family) + widthSuffix(width), `${m.name}.json`);
+}
+
+/** The built engine (npm run build) that runs each row. */
+const ENGINE = [process.execPath, join(__dirname, '..', '..', 'dist', 'engine.js')];
+
+/** The product zoo a teacher's analysis belongs to: one per dataset (training-set size) and exemplar set. */
+function zooName(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet, width: number): string {
+  const what = peers > 0 ? `peers${peers}-${m.name}` : `n${m.samples}${exemplarSuffix(set)}`;
+  return `${m.family}-${method}-${what}${widthSuffix(width)}`;
+}
+
+/** The analyze flags of the zoo's settings (orders 0,1,2,4, quick, wasm, seed 0). */
+function zooFlags(method: ReliabilityMethod, width: number, exemplars: string[], shapley: boolean): string[] {
+  const flags = ['--orders', ZOO_ORDERS.join(','), '--width', String(width), '--budget', 'quick', '--backend', 'wasm', '--seed', '0'];
+  flags.push('--exemplars', exemplars.join(','), '--reliability-method', method);
+  return shapley ? [...flags, '--shapley', '--substitution'] : flags;
+}
+
+/**
+ * A teacher's finished analysis: the row of its product zoo, else a result file of the runs
+ * before the zoos (results[-joint]…/<name>.json), so earlier runs are not analysed again.
+ */
+function resultOf(m: ZooModel, method: ReliabilityMethod, peers: number, set: ExemplarSet, width: number): { path: string; result: ResultFile } | undefined {
+  const zoo = join(ZOO_DIR, '.feature-complexity', 'zoos', zooName(m, method, peers, set, width));
+  const row = existsSync(join(zoo, 'zoo.json')) ? zooStatus(zoo, () => undefined).rows.find((r) => r.checkpoint === modelDir(m.name)) : undefined;
+  const path = row?.result ?? outPath(m, method, peers, set, width);
+  return done(path, method) ? { path, result: JSON.parse(readFileSync(path, 'utf8')) as ResultFile } : undefined;
 }
 
 function done(path: string, method: ReliabilityMethod): boolean {
@@ -177,8 +213,11 @@ async function main(): Promise<void> {
       'exemplar-set': { type: 'string' },
       family: { type: 'string' },
       width: { type: 'string' },
+      jobs: { type: 'string' },
     },
   });
+  const jobs = values.jobs ? Number(values.jobs) : 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
   const width = values.width ? Number(values.width) : ZOO_WIDTH;
   if (!Number.isInteger(width) || width < 1) throw new Error(`--width must be a positive integer, got ${values.width}`);
   const family = parseFamily(values.family);
@@ -197,13 +236,13 @@ async function main(): Promise<void> {
   if (!peers)
     for (const e of fixed) if (!existsSync(join(e, 'model.json'))) throw new Error(`exemplar ${e} is missing: run experiments/zoo/train-zoo.ts first`);
   const peerArg = peers ? peerCount : 0;
-  if (peers) mkdirSync(peersDir(method, peerCount, family, width), { recursive: true });
-  else mkdirSync(resultsDirOf(method, exemplarSet, family) + widthSuffix(width), { recursive: true });
   let left = values.limit ? Number(values.limit) : Infinity;
   if (!values['report-only']) {
+    // The product's own zoos (`feature-complexity zoo`, src/analysis/zoo/): one a dataset and
+    // exemplar set, in $ZOO/.feature-complexity/zoos/, each row in its own engine process, --jobs at a time.
+    const groups = new Map<string, { exemplars: string[]; samples: number; models: ZooModel[] }>();
     for (const m of schedule(models)) {
-      const out = outPath(m, method, peerArg, exemplarSet, width);
-      if (done(out, method) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
+      if (resultOf(m, method, peerArg, exemplarSet, width) || !existsSync(join(modelDir(m.name), 'model.json'))) continue;
       const exemplars = peers ? peersOf(m, peerCount).map((p) => modelDir(p.name)) : fixed;
       const missing = exemplars.filter((e) => !existsSync(join(e, 'model.json')));
       if (missing.length > 0) {
@@ -211,33 +250,43 @@ async function main(): Promise<void> {
         continue;
       }
       if (left-- <= 0) break;
-      const t0 = performance.now();
-      const res = await analyze({
-        checkpoint: modelDir(m.name),
-        data: dataDir(m.samples),
-        orders: ZOO_ORDERS,
-        width,
-        budget: 'quick',
-        backend: 'wasm',
-        seed: 0,
-        exemplars,
-        reliabilityMethod: method,
-        shapley: values.shapley ?? false,
-        substitution: values.shapley ?? false,
-        out,
-        progressToken: 'zoo',
+      const name = zooName(m, method, peerArg, exemplarSet, width);
+      const g = groups.get(name) ?? { exemplars, samples: m.samples, models: [] };
+      g.models.push(m);
+      groups.set(name, g);
+    }
+    if (groups.size > 0 && !existsSync(ENGINE[1])) throw new Error(`${ENGINE[1]} is missing: run npm run build first`);
+    for (const [name, g] of groups) {
+      const list = join(ZOO_DIR, 'lists', `${name}.txt`);
+      mkdirSync(dirname(list), { recursive: true });
+      writeFileSync(list, g.models.map((m) => modelDir(m.name)).join('\n') + '\n');
+      const { dir } = planZoo({
+        source: list,
+        name,
+        data: dataDir(g.samples),
+        args: zooFlags(method, width, g.exemplars, values.shapley ?? false),
+        workspace: ZOO_DIR,
       });
-      const r = res.result;
-      const fits = (r.reliabilitySettings?.perOrder ?? []).map((p) => p.headFit.map((x) => x.toFixed(2)).join('/')).join(' ');
+      const t0 = performance.now();
+      const run = await runLocal(dir, { jobs, engine: ENGINE, onRowEnd: (i, ok) => process.stdout.write(`${name} row ${i} ${ok ? 'done' : 'FAILED'}\n`) });
       process.stdout.write(
-        `${m.name}  test acc ${r.teacher.testAccuracy.toFixed(3)}  ρ ${r.components.map((c) => c.rho.toFixed(2)).join(' ')}  ρ_rel ${(r.reliability ?? []).map((x) => x.reliableRho.toFixed(2)).join(' ')}` +
-          `  share ${r.reliability ? reliableShare(r).toFixed(3) : '-'}${peers ? `  peers ${exemplars.map((e) => e.split('-').pop()).join(',')}` : ''}  head fits ${fits}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+        `${name}: ${run.done} done, ${run.failed} failed in ${((performance.now() - t0) / 1000).toFixed(0)} s (zoo status ${name} --workspace ${ZOO_DIR})\n`,
       );
+      for (const m of g.models) {
+        const r = resultOf(m, method, peerArg, exemplarSet, width)?.result;
+        if (!r) continue;
+        const fits = (r.reliabilitySettings?.perOrder ?? []).map((p) => p.headFit.map((x) => x.toFixed(2)).join('/')).join(' ');
+        process.stdout.write(
+          `${m.name}  test acc ${r.teacher.testAccuracy.toFixed(3)}  ρ ${r.components.map((c) => c.rho.toFixed(2)).join(' ')}  ρ_rel ${(r.reliability ?? []).map((x) => x.reliableRho.toFixed(2)).join(' ')}` +
+            `  share ${r.reliability ? reliableShare(r).toFixed(3) : '-'}  head fits ${fits}${r.errors ? `  errors: ${JSON.stringify(r.errors)}` : ''}\n`,
+        );
+      }
     }
   }
-  const results = models
-    .filter((m) => done(outPath(m, method, peerArg, exemplarSet, width), method))
-    .map((m) => ({ model: m, result: JSON.parse(readFileSync(outPath(m, method, peerArg, exemplarSet, width), 'utf8')) as ResultFile }));
+  const results = models.flatMap((m) => {
+    const r = resultOf(m, method, peerArg, exemplarSet, width);
+    return r ? [{ model: m, ...r }] : [];
+  });
   const suffix =
     (peers ? `-peers${peerCount === 2 ? '' : peerCount}` : '') +
     (method === 'joint' ? '-joint' : '') +
@@ -256,10 +305,7 @@ async function main(): Promise<void> {
     text += `Spearman rank correlation of the reliable share with the number of training samples, over the ${results.length} models: ${rho.toFixed(3)}\n`;
   }
   if (results.length >= 5) {
-    const inputs = results.map((r) => ({
-      path: outPath(r.model, method, peerArg, exemplarSet, width),
-      result: readPredictSource(outPath(r.model, method, peerArg, exemplarSet, width)),
-    }));
+    const inputs = results.map((r) => ({ path: r.path, result: readPredictSource(r.path) }));
     try {
       const report = predictFromResults(inputs, { target: 'accuracy', repeats: values.repeats ? Number(values.repeats) : 1000, seed: 0 });
       text += '\n' + formatPredictReport(report);

@@ -85,7 +85,14 @@ const poolFile = (dir: string) => join(dir, 'local-run.json');
  */
 export async function runLocal(
   dir: string,
-  opts: { jobs?: number; shard?: { i: number; n: number }; threads?: number; onRowEnd?: (index: number, ok: boolean) => void },
+  opts: {
+    jobs?: number;
+    shard?: { i: number; n: number };
+    threads?: number;
+    onRowEnd?: (index: number, ok: boolean) => void;
+    /** The engine to start per row (default: this one, engineCommand()). */
+    engine?: string[];
+  },
 ): Promise<LocalRunSummary> {
   const started = Date.now();
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
@@ -104,7 +111,7 @@ export async function runLocal(
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const [cmd, ...prefix] = engineCommand();
+  const [cmd, ...prefix] = opts.engine ?? engineCommand();
   let next = 0;
   let done = 0;
   let failed = 0;
