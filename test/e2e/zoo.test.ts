@@ -5,9 +5,11 @@
  * its three rows two at a time behind a progress notification; the Feature Complexity view shows
  * the zoo with "3 done" and its three rows; a row opens its results panel, and the zoo's menu
  * offers what a finished zoo can do (Predict) and not what it cannot (Cancel, Run Again, Resubmit).
+ * The same folder again, with a damaged checkpoint added, runs only the new row: it fails, the
+ * view says "3 done · 1 failed", and the row opens its error log.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
@@ -118,5 +120,51 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     assert.match(title, /cnn\.onnx/);
     await vs.screenshot('row-results');
     process.stderr.write(`[e2e] zoo of 3 checkpoints: menu to "finished" in ${seconds.toFixed(1)} s\n`);
+  });
+
+  test('the same folder again with a damaged checkpoint added: only the new row runs, it fails, and its row opens its errors', async () => {
+    await vs.runCommand('View: Close All Editors');
+    await vs.clearNotifications();
+    writeFileSync(join(vs.workspace, FOLDER, 'broken.onnx'), 'not an ONNX file');
+    await vs.explorerContextMenuClick(FOLDER, MENU);
+    const widget = vs.page.locator('.quick-input-widget');
+    await widget.locator('.quick-input-title', { hasText: 'Zoo name' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.page.keyboard.press('Enter');
+
+    // The re-plan keeps the three rows done and adds the new one, which fails with the engine's one line.
+    const end = await vs.waitForNotification(new RegExp(`zoo ${FOLDER}(:| finished| was cancelled)`), ZOO_TIMEOUT_MS);
+    assert.equal(end.severity, 'warning', end.message);
+    assert.match(end.message, new RegExp(`^Feature Complexity: zoo ${FOLDER}: 3 done · 1 failed of 4\\.`));
+    const dir = join(vs.workspace, '.feature-complexity', 'zoos', FOLDER);
+    const record = JSON.parse(readFileSync(join(dir, 'rows', '3.json'), 'utf8')) as { state: string; error: string };
+    assert.equal(record.state, 'failed');
+
+    const pane = await vs.viewPane('Feature Complexity');
+    const zooRow = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${FOLDER}$`) }) });
+    await zooRow.locator('.label-description', { hasText: /^3 done · 1 failed$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const broken = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: /^broken\.onnx$/ }) });
+    await broken.locator('.label-description', { hasText: /^failed$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    assert.equal(await broken.locator('.codicon-error').count(), 1, 'the failed row has the error icon');
+
+    // A zoo with a failed row offers to run it again and to resubmit it to Slurm.
+    await vs.dismissHover();
+    await zooRow.click({ button: 'right' });
+    const menu = vs.page.locator('.context-view .monaco-menu');
+    await menu.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const labels = (await menu.locator('.action-item:not(.disabled) .action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
+    await vs.screenshot('zoo-menu-failed');
+    await vs.page.keyboard.press('Escape');
+    for (const offered of ['Predict Performance from Analyses', 'Run Zoo Again', 'Resubmit Failed Rows to Slurm'])
+      assert.ok(labels.includes(offered), `${offered} in ${JSON.stringify(labels)}`);
+    assert.ok(!labels.includes('Cancel Zoo'), JSON.stringify(labels));
+
+    // Its click opens the row's error log, which ends with the one-line reason.
+    await broken.click();
+    await vs.page.locator('.tabs-container .tab.active', { hasText: '3.err' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const editor = vs.page.locator('.editor-instance .monaco-editor .view-lines').first();
+    await editor.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    const text = (await editor.innerText()).replace(/\s/g, ' ');
+    assert.ok(text.includes(record.error.slice(0, 40).replace(/\s/g, ' ')), `the log shows the error '${record.error}': ${text}`);
+    await vs.screenshot('failed-row-log');
   });
 });
