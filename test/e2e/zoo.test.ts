@@ -6,12 +6,16 @@
  * the zoo with "3 done" and its three rows; a row opens its results panel, and the zoo's menu
  * offers what a finished zoo can do (Predict) and not what it cannot (Cancel, Run Again, Resubmit).
  * The same folder again, with a damaged checkpoint added, runs only the new row: it fails, the
- * view says "3 done · 1 failed", and the row opens its error log.
+ * view says "3 done · 1 failed", and the row opens its error log. With the scheduler set to Slurm
+ * (stand-in commands on the PATH), a refused sbatch shows its one-line reason, a submitted job
+ * array shows its rows queued, Cancel Zoo runs scancel and Resubmit Failed Rows submits again.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { Locator } from 'playwright-core';
 import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './harness';
 
 const FOLDER = 'zoo-checkpoints';
@@ -21,6 +25,58 @@ const MENU = 'Analyze Folder of Checkpoints…';
 const ZOO_TIMEOUT_MS = 240_000;
 const formats = join(repoRoot, 'test', 'fixtures', 'formats');
 
+/** The settings of a small, fast analysis of the fixture checkpoints on the fixture data. */
+const ANALYSIS_SETTINGS = {
+  'featureComplexity.dataset': join(formats, 'data.npz'),
+  'featureComplexity.orders': [0, 2],
+  'featureComplexity.budget': 'quick',
+  'featureComplexity.width': 4,
+  'featureComplexity.exemplars': [],
+  'featureComplexity.shapley': false,
+  'featureComplexity.substitution': false,
+  // A port opened elsewhere on the machine (a test's Slurm daemons) must not put a toast over the view.
+  'remote.autoForwardPorts': false,
+};
+
+function copyCheckpoints(ws: string): void {
+  mkdirSync(join(ws, FOLDER));
+  for (const f of CHECKPOINTS) cpSync(join(formats, f), join(ws, FOLDER, f));
+}
+
+/** Right-click the folder → Analyze Folder of Checkpoints…, and accept the name it offers (returned). */
+async function analyzeFolder(vs: VsCode, step?: string): Promise<string> {
+  await vs.explorerContextMenuClick(FOLDER, MENU);
+  const widget = vs.page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: 'Zoo name' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  const name = await widget.locator('.quick-input-box input').inputValue();
+  if (step) await vs.screenshot(step);
+  await vs.page.keyboard.press('Enter');
+  return name;
+}
+
+/** The zoo's row of the Feature Complexity view, once its description reads `counts`. */
+async function zooNode(vs: VsCode, counts: RegExp, timeout = UI_TIMEOUT_MS): Promise<Locator> {
+  const pane = await vs.viewPane('Feature Complexity');
+  const row = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${FOLDER}$`) }) });
+  await row.locator('.label-description', { hasText: counts }).waitFor({ state: 'visible', timeout });
+  return row;
+}
+
+/** The zoo row's context menu: its labels, and `click` run when given (else the menu is closed). */
+async function zooMenu(vs: VsCode, zooRow: Locator, step: string, click?: string): Promise<string[]> {
+  await vs.dismissHover();
+  await zooRow.click({ button: 'right' });
+  const menu = vs.page.locator('.context-view .monaco-menu');
+  await menu.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  const items = menu.locator('.action-item:not(.disabled) .action-label');
+  const labels = (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+  await vs.screenshot(step);
+  if (click === undefined) await vs.page.keyboard.press('Escape');
+  else await items.filter({ hasText: new RegExp(`^${click}$`) }).click();
+  await menu.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+  return labels;
+}
+
 describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, () => {
   let vs: VsCode;
 
@@ -28,22 +84,8 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     async () => {
       vs = await VsCode.start({
         name: 'zoo',
-        prepare: (ws) => {
-          mkdirSync(join(ws, FOLDER));
-          for (const f of CHECKPOINTS) cpSync(join(formats, f), join(ws, FOLDER, f));
-        },
-        userSettings: {
-          'featureComplexity.dataset': join(formats, 'data.npz'),
-          'featureComplexity.cluster.scheduler': 'local',
-          'featureComplexity.orders': [0, 2],
-          'featureComplexity.budget': 'quick',
-          'featureComplexity.width': 4,
-          'featureComplexity.exemplars': [],
-          'featureComplexity.shapley': false,
-          'featureComplexity.substitution': false,
-          // A port opened elsewhere on the machine (a test's Slurm daemons) must not put a toast over the view.
-          'remote.autoForwardPorts': false,
-        },
+        prepare: copyCheckpoints,
+        userSettings: { ...ANALYSIS_SETTINGS, 'featureComplexity.cluster.scheduler': 'local' },
       });
     },
     { timeout: SESSION_START_TIMEOUT_MS },
@@ -58,15 +100,8 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     await vs.explorerContextMenuWhen(FOLDER, (l) => l.includes(MENU), 'folder-menu');
     // The entry is offered on folders only.
     assert.ok(!(await vs.explorerContextMenu('notes.txt')).includes(MENU), 'a file’s menu has no Analyze Folder');
-    await vs.explorerContextMenuClick(FOLDER, MENU);
-
     // The name prompt offers the folder's name; the dataset and where to run come from the settings.
-    const widget = vs.page.locator('.quick-input-widget');
-    await widget.locator('.quick-input-title', { hasText: 'Zoo name' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    const input = widget.locator('.quick-input-box input');
-    assert.equal(await input.inputValue(), FOLDER);
-    await vs.screenshot('name-prompt');
-    await vs.page.keyboard.press('Enter');
+    assert.equal(await analyzeFolder(vs, 'name-prompt'), FOLDER);
 
     const progress = await vs.waitForNotification(new RegExp(`Zoo ${FOLDER}`), 60_000);
     await vs.screenshot('progress');
@@ -88,9 +123,8 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     assert.ok(existsSync(join(dir, 'zoo.json')));
 
     // The view: a Zoos group, the zoo with "3 done", its three rows done.
+    const zooRow = await zooNode(vs, /^3 done$/);
     const pane = await vs.viewPane('Feature Complexity');
-    const zooRow = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${FOLDER}$`) }) });
-    await zooRow.locator('.label-description', { hasText: /^3 done$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     await pane.locator('.monaco-list-row .label-name', { hasText: /^Zoos$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const rows = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-description', { hasText: /^done$/ }) });
     for (let i = 0; i < 50 && (await rows.count()) < 3; i++) await vs.page.waitForTimeout(200);
@@ -103,13 +137,7 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     await vs.screenshot('view-done');
 
     // A finished zoo's menu: Predict, no Cancel, no Run Again, no Resubmit.
-    await vs.dismissHover();
-    await zooRow.click({ button: 'right' });
-    const menu = vs.page.locator('.context-view .monaco-menu');
-    await menu.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    const labels = (await menu.locator('.action-item:not(.disabled) .action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
-    await vs.screenshot('zoo-menu');
-    await vs.page.keyboard.press('Escape');
+    const labels = await zooMenu(vs, zooRow, 'zoo-menu');
     assert.ok(labels.includes('Predict Performance from Analyses'), JSON.stringify(labels));
     for (const absent of ['Cancel Zoo', 'Run Zoo Again', 'Resubmit Failed Rows to Slurm']) assert.ok(!labels.includes(absent), JSON.stringify(labels));
 
@@ -126,10 +154,7 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     await vs.runCommand('View: Close All Editors');
     await vs.clearNotifications();
     writeFileSync(join(vs.workspace, FOLDER, 'broken.onnx'), 'not an ONNX file');
-    await vs.explorerContextMenuClick(FOLDER, MENU);
-    const widget = vs.page.locator('.quick-input-widget');
-    await widget.locator('.quick-input-title', { hasText: 'Zoo name' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    await vs.page.keyboard.press('Enter');
+    await analyzeFolder(vs);
 
     // The re-plan keeps the three rows done and adds the new one, which fails with the engine's one line.
     const end = await vs.waitForNotification(new RegExp(`zoo ${FOLDER}(:| finished| was cancelled)`), ZOO_TIMEOUT_MS);
@@ -139,21 +164,14 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     const record = JSON.parse(readFileSync(join(dir, 'rows', '3.json'), 'utf8')) as { state: string; error: string };
     assert.equal(record.state, 'failed');
 
+    const zooRow = await zooNode(vs, /^3 done · 1 failed$/);
     const pane = await vs.viewPane('Feature Complexity');
-    const zooRow = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${FOLDER}$`) }) });
-    await zooRow.locator('.label-description', { hasText: /^3 done · 1 failed$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const broken = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: /^broken\.onnx$/ }) });
     await broken.locator('.label-description', { hasText: /^failed$/ }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     assert.equal(await broken.locator('.codicon-error').count(), 1, 'the failed row has the error icon');
 
     // A zoo with a failed row offers to run it again and to resubmit it to Slurm.
-    await vs.dismissHover();
-    await zooRow.click({ button: 'right' });
-    const menu = vs.page.locator('.context-view .monaco-menu');
-    await menu.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-    const labels = (await menu.locator('.action-item:not(.disabled) .action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
-    await vs.screenshot('zoo-menu-failed');
-    await vs.page.keyboard.press('Escape');
+    const labels = await zooMenu(vs, zooRow, 'zoo-menu-failed');
     for (const offered of ['Predict Performance from Analyses', 'Run Zoo Again', 'Resubmit Failed Rows to Slurm'])
       assert.ok(labels.includes(offered), `${offered} in ${JSON.stringify(labels)}`);
     assert.ok(!labels.includes('Cancel Zoo'), JSON.stringify(labels));
@@ -166,5 +184,121 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     const text = (await editor.innerText()).replace(/\s/g, ' ');
     assert.ok(text.includes(record.error.slice(0, 40).replace(/\s/g, ' ')), `the log shows the error '${record.error}': ${text}`);
     await vs.screenshot('failed-row-log');
+  });
+});
+
+/**
+ * Stand-ins for Slurm's commands: sbatch records the script and queues its array's tasks as
+ * PENDING (job ids from 4242), or fails like a refused submission while `<state>/fail` exists;
+ * squeue lists the queue; scancel empties it; sacct has no accounting. They come first on the
+ * PATH of the engine's processes through a `featureComplexity.nodePath` wrapper (the extension
+ * host's own PATH is the login shell's, which code-server resolves afresh). A real cluster's
+ * behaviour is the engine's tests' business; here the host's side is under test.
+ */
+function fakeSlurm(state: string): string {
+  const bin = join(state, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const script = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  };
+  script(
+    'sbatch',
+    `S='${state}'
+if [ -e "$S/fail" ]; then echo "sbatch: error: Batch job submission failed: Invalid partition name specified" >&2; exit 1; fi
+for a; do f="$a"; done
+echo "$@" >> "$S/sbatch.args"
+cp "$f" "$S/last.sbatch"
+n=$(cat "$S/next" 2>/dev/null || echo 4242); echo $((n + 1)) > "$S/next"
+range=$(sed -n 's/^#SBATCH --array=\\([0-9,-]*\\).*/\\1/p' "$f")
+for part in $(echo "$range" | tr ',' ' '); do
+  i=\${part%-*}; b=\${part#*-}
+  while [ "$i" -le "$b" ]; do echo "\${n}_$i|PENDING" >> "$S/queue"; i=$((i + 1)); done
+done
+echo "$n"`,
+  );
+  script('squeue', `cat '${state}/queue' 2>/dev/null; exit 0`);
+  script('scancel', `echo "$@" >> '${state}/scancel.args'; : > '${state}/queue'`);
+  script('sacct', 'echo "sacct: error: Slurm accounting storage is disabled" >&2; exit 1');
+  // The Node the extension runs the engine's CLI with: this one, with the stand-ins first on its PATH.
+  script('node', `PATH='${bin}':"$PATH" exec '${process.execPath}' "$@"`);
+  return join(bin, 'node');
+}
+
+describe('a folder of checkpoints submitted to Slurm', { timeout: 10 * 60_000 }, () => {
+  let vs: VsCode;
+  const state = mkdtempSync(join(tmpdir(), 'fc-e2e-slurm-'));
+
+  before(
+    async () => {
+      vs = await VsCode.start({
+        name: 'zoo-slurm',
+        prepare: copyCheckpoints,
+        userSettings: {
+          ...ANALYSIS_SETTINGS,
+          'featureComplexity.cluster.scheduler': 'slurm',
+          'featureComplexity.cluster.partition': 'main',
+          'featureComplexity.cluster.cpusPerTask': 2,
+          'featureComplexity.cluster.sbatchArgs': ['--mem=1G'],
+          'featureComplexity.nodePath': fakeSlurm(state),
+        },
+      });
+    },
+    { timeout: SESSION_START_TIMEOUT_MS },
+  );
+
+  after(async () => {
+    await vs?.stop();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  test('a refused submission shows sbatch’s one line; then the job array is submitted, its rows queued, cancelled and resubmitted', async () => {
+    // sbatch refuses: its reason, through the engine's one-line error, in an error message.
+    writeFileSync(join(state, 'fail'), '');
+    await vs.explorerContextMenuWhen(FOLDER, (l) => l.includes(MENU));
+    await analyzeFolder(vs);
+    const refused = await vs.waitForNotification(/Feature Complexity: zoo /, 120_000);
+    await vs.screenshot('sbatch-refused');
+    assert.equal(refused.severity, 'error', refused.message);
+    assert.match(
+      refused.message,
+      /^Feature Complexity: zoo zoo-checkpoints: sbatch .*failed: sbatch: error: Batch job submission failed: Invalid partition name/,
+    );
+    await zooNode(vs, /^3 waiting$/);
+    await vs.clearNotifications();
+
+    // Submitted: the job, its three tasks queued in the view.
+    rmSync(join(state, 'fail'));
+    await analyzeFolder(vs);
+    const submitted = await vs.waitForNotification(/Feature Complexity: zoo /, 120_000);
+    assert.equal(submitted.severity, 'info', submitted.message);
+    assert.equal(submitted.message, 'Feature Complexity: zoo zoo-checkpoints: submitted job 4242 (3 rows); the Feature Complexity view follows its rows.');
+    const batch = readFileSync(join(state, 'last.sbatch'), 'utf8');
+    for (const line of ['#SBATCH --array=0-2', '#SBATCH --partition=main', '#SBATCH --cpus-per-task=2', '#SBATCH --mem=1G'])
+      assert.ok(batch.split('\n').includes(line), `${line} in the batch script:\n${batch}`);
+    const zooRow = await zooNode(vs, /^3 queued$/);
+    const pane = await vs.viewPane('Feature Complexity');
+    await pane.locator('.monaco-list-row .codicon-clock').nth(2).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.screenshot('queued');
+    await vs.clearNotifications();
+
+    // Cancel Zoo: scancel of the job; the tasks left the queue without starting, so the rows failed.
+    const labels = await zooMenu(vs, zooRow, 'queued-menu', 'Cancel Zoo');
+    for (const l of ['Cancel Zoo', 'Run Zoo Again']) assert.ok(labels.includes(l), `${l} in ${JSON.stringify(labels)}`);
+    const cancelled = await vs.waitForNotification(/Feature Complexity: zoo /, 60_000);
+    assert.equal(cancelled.message, 'Feature Complexity: zoo zoo-checkpoints: scancel 4242.');
+    assert.equal(readFileSync(join(state, 'scancel.args'), 'utf8').trim(), '4242');
+    const failed = await zooNode(vs, /^3 failed$/, 60_000);
+    await vs.screenshot('cancelled');
+    await vs.clearNotifications();
+
+    // Resubmit Failed Rows to Slurm: a new job for the three rows.
+    await zooMenu(vs, failed, 'failed-menu', 'Resubmit Failed Rows to Slurm');
+    const again = await vs.waitForNotification(/Feature Complexity: zoo /, 120_000);
+    assert.equal(again.message, 'Feature Complexity: zoo zoo-checkpoints: submitted job 4243 (3 rows); the Feature Complexity view follows its rows.');
+    await zooNode(vs, /^3 queued$/);
+    const args = readFileSync(join(state, 'sbatch.args'), 'utf8').trim().split('\n');
+    assert.equal(args.length, 2, 'two submissions reached sbatch');
+    await vs.screenshot('resubmitted');
   });
 });

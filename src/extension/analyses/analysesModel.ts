@@ -289,7 +289,6 @@ export function zooRowView(row: ZooRowStatus): ZooRowView {
   const lines = [row.checkpoint, `Row ${row.index}: ${row.state}${row.job ? ` (Slurm task ${row.job})` : ''}`];
   if (row.error) lines.push(`Error: ${row.error}`);
   if (row.result) lines.push(`Result: ${row.result}`);
-  if (open?.what === 'log') lines.push(`Click to open ${open.path}`);
   return {
     label: checkpointName(row.checkpoint),
     description: row.state,

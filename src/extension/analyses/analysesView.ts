@@ -4,6 +4,7 @@
  * task-complexity calibrations and the saved predictions, each group under its own row.
  * A click opens the file in its view. The rows' content comes from analysesModel.ts.
  */
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { formatSummary } from '../../shared/summary';
 import {
@@ -131,7 +132,11 @@ export class AnalysesTree implements vscode.TreeDataProvider<AnalysesNode>, vsco
         item.contextValue = v.contextValue;
         if (v.open?.what === 'result')
           item.command = { command: 'featureComplexity.openResults', title: 'Open Results', arguments: [vscode.Uri.file(v.open.path)] };
-        else if (v.open) item.command = { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(v.open.path)] };
+        // A Slurm task that never started has no log to open.
+        else if (v.open && fs.existsSync(v.open.path)) {
+          item.command = { command: 'vscode.open', title: 'Open Log', arguments: [vscode.Uri.file(v.open.path)] };
+          item.tooltip = `${v.tooltip}\nClick to open ${v.open.path}`;
+        }
         return item;
       }
     }
