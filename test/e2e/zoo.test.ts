@@ -6,7 +6,8 @@
  * the zoo with "3 done" and its three rows; a row opens its results panel, and the zoo's menu
  * offers what a finished zoo can do (Predict) and not what it cannot (Cancel, Run Again, Resubmit).
  * The same folder again, with a damaged checkpoint added, runs only the new row: it fails, the
- * view says "3 done · 1 failed", and the row opens its error log. With the scheduler set to Slurm
+ * view says "3 done · 1 failed", and the row opens its error log. Cancel on the progress
+ * notification stops a long local run, its row recorded as cancelled. With the scheduler set to Slurm
  * (stand-in commands on the PATH), a refused sbatch shows its one-line reason, a submitted job
  * array shows its rows queued, Cancel Zoo runs scancel and Resubmit Failed Rows submits again.
  */
@@ -21,6 +22,8 @@ import { repoRoot, SESSION_START_TIMEOUT_MS, UI_TIMEOUT_MS, VsCode } from './har
 const FOLDER = 'zoo-checkpoints';
 const CHECKPOINTS = ['cnn.onnx', 'keras_cnn.h5', 'keras_cnn.keras'];
 const MENU = 'Analyze Folder of Checkpoints…';
+/** A folder whose one checkpoint is analysed long enough to be cancelled. */
+const SLOW = 'slow-checkpoints';
 /** Three quick analyses (two orders, width 4), two at a time: ~10 s alone, more beside a workbench on two cores. */
 const ZOO_TIMEOUT_MS = 240_000;
 const formats = join(repoRoot, 'test', 'fixtures', 'formats');
@@ -44,8 +47,8 @@ function copyCheckpoints(ws: string): void {
 }
 
 /** Right-click the folder → Analyze Folder of Checkpoints…, and accept the name it offers (returned). */
-async function analyzeFolder(vs: VsCode, step?: string): Promise<string> {
-  await vs.explorerContextMenuClick(FOLDER, MENU);
+async function analyzeFolder(vs: VsCode, step?: string, folder = FOLDER): Promise<string> {
+  await vs.explorerContextMenuClick(folder, MENU);
   const widget = vs.page.locator('.quick-input-widget');
   await widget.locator('.quick-input-title', { hasText: 'Zoo name' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
   const name = await widget.locator('.quick-input-box input').inputValue();
@@ -55,9 +58,9 @@ async function analyzeFolder(vs: VsCode, step?: string): Promise<string> {
 }
 
 /** The zoo's row of the Feature Complexity view, once its description reads `counts`. */
-async function zooNode(vs: VsCode, counts: RegExp, timeout = UI_TIMEOUT_MS): Promise<Locator> {
+async function zooNode(vs: VsCode, counts: RegExp, timeout = UI_TIMEOUT_MS, name = FOLDER): Promise<Locator> {
   const pane = await vs.viewPane('Feature Complexity');
-  const row = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${FOLDER}$`) }) });
+  const row = pane.locator('.monaco-list-row', { has: vs.page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }) });
   await row.locator('.label-description', { hasText: counts }).waitFor({ state: 'visible', timeout });
   return row;
 }
@@ -184,6 +187,46 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     const text = (await editor.innerText()).replace(/\s/g, ' ');
     assert.ok(text.includes(record.error.slice(0, 40).replace(/\s/g, ' ')), `the log shows the error '${record.error}': ${text}`);
     await vs.screenshot('failed-row-log');
+  });
+
+  test('Cancel on the progress notification stops a local run: its row is recorded as cancelled and no engine process is left', async () => {
+    await vs.runCommand('View: Close All Editors');
+    await vs.clearNotifications();
+    // A long analysis (workspace settings, read when the command runs): six orders at the standard budget.
+    mkdirSync(join(vs.workspace, '.vscode'), { recursive: true });
+    writeFileSync(
+      join(vs.workspace, '.vscode', 'settings.json'),
+      JSON.stringify({ 'featureComplexity.orders': [0, 2, 4, 8, 14, 20], 'featureComplexity.budget': 'standard', 'featureComplexity.width': 16 }),
+    );
+    mkdirSync(join(vs.workspace, SLOW));
+    cpSync(join(formats, 'cnn.onnx'), join(vs.workspace, SLOW, 'cnn.onnx'));
+    await vs.explorerRow(SLOW).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.page.waitForTimeout(1000);
+    assert.equal(await analyzeFolder(vs, undefined, SLOW), SLOW);
+
+    const running = await vs.waitForNotification(new RegExp(`Zoo ${SLOW}: 1 running of 1`), 120_000);
+    await vs.screenshot('running');
+    const dir = join(vs.workspace, '.feature-complexity', 'zoos', SLOW);
+    const started = JSON.parse(readFileSync(join(dir, 'rows', '0.json'), 'utf8')) as { state: string; pid: number };
+    assert.equal(started.state, 'running');
+    await running.locator.locator('.monaco-button', { hasText: /^Cancel$/ }).click();
+
+    const end = await vs.waitForNotification(new RegExp(`zoo ${SLOW}(:| finished| was cancelled)`), 60_000);
+    assert.equal(end.message, `Feature Complexity: zoo ${SLOW} was cancelled: 1 failed of 1.`);
+    assert.equal(end.severity, 'warning');
+    const record = JSON.parse(readFileSync(join(dir, 'rows', '0.json'), 'utf8')) as { state: string; error: string };
+    assert.deepEqual([record.state, record.error], ['failed', 'cancelled (SIGTERM)']);
+    await vs.until('the row’s engine process to end', () => {
+      try {
+        process.kill(started.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    assert.ok(!existsSync(join(dir, 'local-run.json')), 'the local run is gone');
+    await zooNode(vs, /^1 failed$/, UI_TIMEOUT_MS, SLOW);
+    await vs.screenshot('cancelled');
   });
 });
 
