@@ -2,7 +2,8 @@
  * The zoos of the workspace (issue #16) as the engine sees them: `zoo list --json` per workspace
  * folder that has `.feature-complexity/zoos/`. The engine alone decides each row's state (result
  * files, row records, Slurm's queue); this only asks it again when the zoos' files change
- * (debounced) and every 10 s while a row is running or queued.
+ * (debounced), every 10 s while a row is running or queued, and every 3 s while this window runs
+ * a zoo itself.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +17,8 @@ import { zooIsActive } from './analysesModel';
 const DEBOUNCE_MS = 1000;
 /** How often the engine is asked while a row runs or waits in Slurm's queue (its files may not change: squeue may). */
 const POLL_MS = 10_000;
+/** How often while this window runs a zoo itself (its progress notification follows the counts; file events may come late or not at all). */
+const FOLLOW_MS = 3000;
 
 export class Zoos implements vscode.Disposable {
   private statuses = new Map<string, ZooStatus[]>();
@@ -27,6 +30,7 @@ export class Zoos implements vscode.Disposable {
   private inFlight: Promise<void> | undefined;
   private again = false;
   private disposed = false;
+  private followers = 0;
 
   constructor(
     private readonly cli: ZooCli,
@@ -55,6 +59,15 @@ export class Zoos implements vscode.Disposable {
   /** The zoo `name` of the workspace folder `workspace`, as last listed. */
   get(workspace: string, name: string): ZooStatus | undefined {
     return this.statuses.get(path.resolve(workspace))?.find((z) => z.name === name);
+  }
+
+  /** Asks the engine every few seconds until the returned disposable is disposed (a local run of this window). */
+  follow(): vscode.Disposable {
+    this.followers++;
+    this.schedule(FOLLOW_MS);
+    return new vscode.Disposable(() => {
+      this.followers--;
+    });
   }
 
   /** Asks the engine again within a second (once, however many events come). */
@@ -105,7 +118,8 @@ export class Zoos implements vscode.Disposable {
     this.statuses = next;
     if (changed) this.emitter.fire();
     clearTimeout(this.poll);
-    this.poll = this.all().some(zooIsActive) ? setTimeout(() => void this.refresh(), POLL_MS) : undefined;
+    const every = this.followers > 0 ? FOLLOW_MS : this.all().some(zooIsActive) ? POLL_MS : undefined;
+    this.poll = every === undefined ? undefined : setTimeout(() => void this.refresh(), every);
   }
 
   dispose(): void {

@@ -148,6 +148,7 @@ export async function runZooLocally(ctx: Ctx, workspace: string, name: string): 
         shown = Math.max(shown, pct);
       };
       const sub = ctx.zoos.onDidChange(show);
+      const following = ctx.zoos.follow();
       show();
       const onCancel = token.onCancellationRequested(() => {
         entry.cancelled = true;
@@ -157,13 +158,20 @@ export async function runZooLocally(ctx: Ctx, workspace: string, name: string): 
         return { ...(await entry.run.done), cancelled: entry.cancelled };
       } finally {
         sub.dispose();
+        following.dispose();
         onCancel.dispose();
         localRuns.delete(key);
       }
     },
   );
   await ctx.zoos.refresh();
-  const z = ctx.zoos.get(workspace, name);
+  let z = ctx.zoos.get(workspace, name);
+  // A cancelled run ends before its rows' processes have recorded that they were stopped.
+  for (let i = 0; i < 20 && z && z.counts.running > 0 && (result.cancelled || result.code !== 0); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    await ctx.zoos.refresh();
+    z = ctx.zoos.get(workspace, name);
+  }
   const counts = z ? zooProgressText(z) : '';
   if (result.cancelled || result.code === 143 || result.signal === 'SIGTERM') {
     void vscode.window.showWarningMessage(`Feature Complexity: zoo ${name} was cancelled: ${counts}.`);
