@@ -37,7 +37,11 @@ export async function runRow(dir: string, index: number, opts: { threads?: numbe
     process.env.SLURM_ARRAY_JOB_ID && process.env.SLURM_ARRAY_TASK_ID ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : undefined;
   const record: ZooRowRecord = { state: 'running', pid: process.pid, host: hostname(), started: new Date().toISOString(), ...(job ? { job } : {}) };
   writeRecord(dir, index, record);
+  // `on`, not `once`: a second SIGTERM while the first is being recorded must not end the process half-way.
+  let terminating = false;
   const onTerm = () => {
+    if (terminating) return;
+    terminating = true;
     writeRecord(dir, index, {
       ...record,
       state: 'failed',
@@ -46,7 +50,7 @@ export async function runRow(dir: string, index: number, opts: { threads?: numbe
     });
     process.exit(143);
   };
-  process.once('SIGTERM', onTerm);
+  process.on('SIGTERM', onTerm);
   const argv = [row.checkpoint, '--data', m.data, ...m.args];
   if (opts.threads !== undefined && !hasFlag(m.args, '--threads')) argv.push('--threads', String(opts.threads));
   argv.push('--out', resultPathOf(dir, row));
@@ -104,15 +108,29 @@ export async function runLocal(
     .map((r) => r.index);
   writeJsonAtomic(poolFile(dir), { pid: process.pid, host: hostname(), started: new Date().toISOString(), rows: todo });
   const children = new Set<ReturnType<typeof spawn>>();
-  const stop = () => {
-    for (const c of children) c.kill('SIGTERM');
-    rmSync(poolFile(dir), { force: true });
-    process.exit(143);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const [cmd, ...prefix] = opts.engine ?? engineCommand();
   let next = 0;
+  let stopping = false;
+  // Cancelled: no new rows; the running ones are stopped, and record themselves cancelled before this process ends.
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    next = todo.length;
+    const running = [...children];
+    for (const c of running) c.kill('SIGTERM');
+    const end = () => {
+      rmSync(poolFile(dir), { force: true });
+      process.exit(143);
+    };
+    const deadline = setTimeout(end, 10_000);
+    const exited = running.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
+    void Promise.all(exited).then(() => {
+      clearTimeout(deadline);
+      end();
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const [cmd, ...prefix] = opts.engine ?? engineCommand();
   let done = 0;
   let failed = 0;
   const worker = async () => {

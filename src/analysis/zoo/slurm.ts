@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BadInputError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomicWrite';
 import { readManifest, readRecord, recordPathOf, writeManifest } from './manifest';
@@ -53,9 +53,12 @@ export function sbatchScript(dir: string, name: string, rows: number[], o: Slurm
     if (!a.startsWith('-') || /[\n\r]/.test(a)) throw new BadInputError(`--sbatch-arg must be one sbatch flag such as --mem=8G, got '${a}'`);
     lines.push(`#SBATCH ${a}`);
   }
-  const cmd = engineCommand().map(quote).join(' ');
+  const engine = engineCommand();
+  const cmd = engine.map(quote).join(' ');
+  lines.push('');
+  // An editor's own binary (VS Code's extension host on a login node) runs the engine as Node only with this set.
+  if (!/^node(\.exe)?$/i.test(basename(engine[0]))) lines.push('export ELECTRON_RUN_AS_NODE=1');
   lines.push(
-    '',
     '# Task i analyses row i of the zoo into results/<key>.json and records how it went in rows/i.json.',
     `cd ${quote(process.cwd())}`,
     `exec ${cmd} zoo run ${quote(dir)} --row "$SLURM_ARRAY_TASK_ID" --threads "\${SLURM_CPUS_PER_TASK:-1}"`,
@@ -109,8 +112,10 @@ export function cancelZoo(dir: string): string[] {
   }
   const pool = localPool(dir);
   if (pool !== undefined) {
+    // The pool stops its rows itself and waits until they have recorded it: signalling them too would race it.
     process.kill(pool, 'SIGTERM');
     said.push(`stopped the local run (pid ${pool})`);
+    return said;
   }
   for (const r of m.rows) {
     const rec = readRecord(dir, r.index);
