@@ -143,7 +143,7 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
 
     // A finished zoo's menu: Predict, no Cancel, no Run Again, no Resubmit.
     const labels = await zooMenu(vs, zooRow, 'zoo-menu');
-    assert.ok(labels.includes('Predict Performance from Analyses'), JSON.stringify(labels));
+    for (const offered of ['Predict Performance from Analyses', 'Compare Analyses']) assert.ok(labels.includes(offered), JSON.stringify(labels));
     for (const absent of ['Cancel Zoo', 'Run Zoo Again', 'Resubmit Failed Rows to Slurm']) assert.ok(!labels.includes(absent), JSON.stringify(labels));
 
     // A click on a done row opens its results panel.
@@ -152,6 +152,13 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     const title = await vs.page.locator('.tabs-container .tab.active').innerText();
     assert.match(title, /cnn\.onnx/);
     await vs.screenshot('row-results');
+
+    // Compare on the zoo: its three finished rows side by side, without a question.
+    await zooMenu(vs, zooRow, 'zoo-menu-compare', 'Compare Analyses');
+    const compared = vs.webview().locator('#compared .name');
+    await compared.nth(2).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    assert.equal(await compared.count(), 3);
+    await vs.screenshot('zoo-compare');
     process.stderr.write(`[e2e] zoo of 3 checkpoints: menu to "finished" in ${seconds.toFixed(1)} s\n`);
   });
 

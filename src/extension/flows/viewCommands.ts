@@ -47,7 +47,9 @@ const showError = (ctx: Ctx, e: unknown) =>
  */
 export async function compareCommand(ctx: Ctx, arg?: unknown, selection?: unknown): Promise<void> {
   const selected = Array.isArray(selection) ? selection.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
-  let paths = selected.map((u) => u.fsPath);
+  // A zoo of the Feature Complexity view: its finished rows, side by side.
+  const zoo = zooOf(arg);
+  let paths = zoo ? zooDoneResults(zoo) : selected.map((u) => u.fsPath);
   if (paths.length < 2) {
     await ctx.store.whenReady();
     const all = ctx.store.all();

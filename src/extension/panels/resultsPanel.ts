@@ -4,14 +4,11 @@
  * after each finished order shows up live, and it comes back after a window reload (the page keeps
  * the path in its state).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkpointName } from '../../shared/naming';
-import type { ZooManifest } from '../../shared/files/zoo';
 import { RESULTS_VIEW_TYPE, type ResultsWebviewState, showResultNotification, type ShowResultParams } from '../../shared/webviewProtocol';
 import { folderOf, Panel, type PanelView, readError } from './panel';
-import { readResultFile } from '../analyses/resultFile';
+import { readResultFile, resultTitle } from '../analyses/resultFile';
 
 async function readResult(file: string): Promise<ShowResultParams> {
   const msg: ShowResultParams = { path: file, fileName: path.basename(file), warnings: [], readAt: new Date().toISOString() };
@@ -25,28 +22,12 @@ async function readResult(file: string): Promise<ShowResultParams> {
   return msg;
 }
 
-/**
- * A zoo row's result is named by its key (`zoos/<zoo>/results/<key>.json`): its panel is titled
- * by the row's checkpoint and the zoo instead, from the zoo's manifest.
- */
-function zooResultTitle(file: string): string | undefined {
-  const m = /[\\/]zoos[\\/]([^\\/]+)[\\/]results[\\/]([0-9a-f]+)\.json$/.exec(file);
-  if (!m) return undefined;
-  try {
-    const zoo = JSON.parse(fs.readFileSync(path.join(path.dirname(path.dirname(file)), 'zoo.json'), 'utf8')) as ZooManifest;
-    const row = zoo.rows.find((r) => r.key === m[2]);
-    return row && `${checkpointName(row.checkpoint)} (zoo ${m[1]})`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The results view; its source is the result file's path. */
 export const resultsView: PanelView<string> = {
   viewType: RESULTS_VIEW_TYPE,
   page: 'results',
   key: (file) => file,
-  title: (file) => `Feature complexity: ${zooResultTitle(file) ?? path.basename(file, '.json')}`,
+  title: (file) => `Feature complexity: ${resultTitle(file)}`,
   files: (file) => [file],
   message: async (file) => showResultNotification.message(await readResult(file)),
   exportFolder: folderOf,

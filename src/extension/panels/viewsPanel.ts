@@ -21,7 +21,7 @@ import {
   type ViewsWebviewState,
 } from '../../shared/webviewProtocol';
 import type { PredictReport, PredictTarget } from '../../shared/engineProtocol';
-import { readResultFile } from '../analyses/resultFile';
+import { readResultFile, resultTitle } from '../analyses/resultFile';
 import { folderOf, Panel, type PanelView, readError } from './panel';
 
 export async function readCompared(paths: string[]): Promise<ComparedAnalysis[]> {
@@ -79,7 +79,7 @@ const compareView: PanelView<Source<'compare'>> = {
   viewType: VIEW_TYPES.compare,
   page: 'compare',
   key: (s) => [...s.paths].sort().join('\n'),
-  title: (s) => `Compare: ${s.paths.map((p) => path.basename(p, '.json')).join(' · ')}`,
+  title: (s) => `Compare: ${s.paths.map(resultTitle).join(' · ')}`,
   files: (s) => s.paths,
   message: async (s) => showCompareNotification.message({ analyses: await readCompared(s.paths) }),
   exportFolder: (s) => folderOf(s.paths[0]),
