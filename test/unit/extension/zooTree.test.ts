@@ -102,7 +102,7 @@ test('a zoo node: its counts, what its menus offer, its done results and its wor
   assert.equal(v.description, '1 done · 1 running · 1 queued · 1 failed · 1 waiting');
   assert.equal(zooProgressText(zoo), '1 done · 1 running · 1 queued · 1 failed · 1 waiting of 5');
   assert.match(v.tooltip, /^Zoo cnns: 1 done .* of 5\n/);
-  // Cancel (active), Predict (done), Run Again (unfinished), Resubmit Failed Rows (failed).
+  // Cancel (active), Compare and Predict (done), Run Again (unfinished), Resubmit Failed Rows (failed).
   assert.equal(v.contextValue, 'zoo active done unfinished failed');
   assert.equal(zooContextValue(finished), 'zoo done');
   assert.equal(zooContextValue({ total: 3, counts: { done: 0, running: 0, queued: 0, failed: 0, waiting: 3 } }), 'zoo unfinished');
@@ -122,11 +122,12 @@ test('a zoo node: its counts, what its menus offer, its done results and its wor
   const offered = (contextValue: string) => manifest.contributes.menus['view/item/context'].filter((m) => matches(m.when, contextValue)).map((m) => m.command);
   assert.deepEqual([...new Set(offered(v.contextValue))].sort(), [
     'featureComplexity.cancelZoo',
+    'featureComplexity.compare',
     'featureComplexity.predict',
     'featureComplexity.resubmitZoo',
     'featureComplexity.runZooAgain',
   ]);
-  assert.deepEqual(offered(zooContextValue(finished)), ['featureComplexity.predict']);
+  assert.deepEqual(offered(zooContextValue(finished)), ['featureComplexity.compare', 'featureComplexity.predict']);
   assert.deepEqual(offered('zooRow-done'), []);
 });
 
