@@ -109,7 +109,10 @@ export function zooStatus(dir: string, scheduler?: (m: ZooManifest) => Scheduler
     // Submitted, never started, and no longer queued.
     if (task && view && !view.note) {
       const acct = view.finished.get(task);
-      return status('failed', `the Slurm task ${task} left the queue without starting${acct ? ` (${acct})` : ''}; see ${logs.err}`);
+      return status(
+        'failed',
+        `the Slurm task ${task} left the queue before its analysis started${acct ? ` (${acct})` : ' (cancelled, or it could not start)'}; see ${logs.err}`,
+      );
     }
     if (task) return status('queued');
     return status('waiting');

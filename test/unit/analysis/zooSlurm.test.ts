@@ -155,8 +155,17 @@ test('scancel on one running array task: the row is failed as cancelled, and a r
   const plan = fc(['zoo', 'plan', 'slow', '--name', 'slow', '--data', join(F, 'data.npz'), '--orders', '0,2,4,8', '--budget', 'standard', '--width', '16']);
   assert.equal(plan.status, 0, plan.stderr);
   const { job } = submit('slow');
-  // Row 1's task, once it runs.
-  const running = await waitFor('slow', (s) => s.rows[1].state === 'running', 'row 1 starting', 120);
+  // Row 1's task, once its analysis runs: squeue says RUNNING a moment before the engine has
+  // started and recorded itself, and a task cancelled in between never ran (a different message).
+  const record = join(work, '.feature-complexity/zoos/slow/rows/1.json');
+  const started = (s: ZooStatus) => {
+    try {
+      return s.rows[1].state === 'running' && JSON.parse(readFileSync(record, 'utf8')).state === 'running';
+    } catch {
+      return false;
+    }
+  };
+  const running = await waitFor('slow', started, 'row 1 starting its analysis', 120);
   assert.equal(running.rows[1].job, `${job}_1`);
   const c = spawnSync('scancel', [`${job}_1`], { env, encoding: 'utf8' });
   assert.equal(c.status, 0, c.stderr);
