@@ -8,6 +8,8 @@
  *
  *   npm run bench                       all sizes
  *   node --import tsx bench/run.ts --only platform --profile   per-kernel times of one size
+ *   node --import tsx bench/run.ts --only 'whole quick' --pairs 3   the demo analysis, 1 thread and every core alternately, 3 times
+ *   node --import tsx bench/run.ts --only 'whole default' --pairs 1  the default analysis (budget standard, width 32; minutes)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,8 +18,17 @@ import { join } from 'node:path';
 import { tf, useBackend } from '../src/analysis/tf/backend';
 import { runDemo, trainDemoTeacher } from '../src/analysis/experiments/demo';
 import { adam } from '../src/analysis/tf/kernels/adam';
-import { Disentangler, blocksPerStage, squaredError, stageStrides, trainStep, type DisentanglerSpec } from '../src/analysis/pipeline/disentangler';
+import {
+  DEFAULT_WIDTH,
+  Disentangler,
+  blocksPerStage,
+  squaredError,
+  stageStrides,
+  trainStep,
+  type DisentanglerSpec,
+} from '../src/analysis/pipeline/disentangler';
 import { StepPool } from '../src/analysis/pipeline/parallel';
+import { DEFAULT_BUDGET } from '../src/shared/vocabulary';
 
 interface Size {
   bench: string;
@@ -247,7 +258,11 @@ async function main(): Promise<void> {
   const sizes = SIZES.filter((s) => !only || s.bench.includes(only));
   const ops = noRef ? [] : OPS.filter((o) => !only || o.bench.includes(only));
   const withAnalysis = !only || 'whole quick analysis'.includes(only);
-  if (sizes.length === 0 && ops.length === 0 && !withAnalysis) throw new Error(`no benchmark matches ${only}`);
+  // The default analysis (budget standard, width 32) takes minutes a run: only when asked for.
+  const withDefault = only !== undefined && 'whole default analysis'.includes(only);
+  if (sizes.length === 0 && ops.length === 0 && !withAnalysis && !withDefault) throw new Error(`no benchmark matches ${only}`);
+  // Whole analyses alternate 1 thread and every core this many times: on a shared machine one pair is noise.
+  const pairs = args.includes('--pairs') ? Number(args[args.indexOf('--pairs') + 1]) : 1;
   const cores = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : availableParallelism();
   const counts = cores > 1 ? [1, cores] : [1];
   for (const size of sizes) {
@@ -276,11 +291,27 @@ async function main(): Promise<void> {
     const mine = await oursOp(op);
     console.log(line(op.bench, backend, mine, runPython({ op: op.op, shape: op.shape, warmup: op.warmup, steps: op.steps, threads: 1 })));
   }
-  if (withAnalysis) {
+  const kinds = [...(withAnalysis ? (['quick'] as const) : []), ...(withDefault ? (['default'] as const) : [])];
+  if (kinds.length > 0) {
     const dir = mkdtempSync(join(tmpdir(), 'fc-bench-'));
     try {
       await trainDemoTeacher(join(dir, 'teacher-seed0'), 0);
-      for (const threads of counts) await quickAnalysis(backend, dir, threads);
+      for (const kind of kinds) {
+        const ratios: number[] = [];
+        for (let p = 0; p < pairs; p++) {
+          const ms = [];
+          for (const threads of counts) ms.push(await wholeAnalysis(kind, backend, dir, threads));
+          if (ms.length > 1) ratios.push(ms[ms.length - 1] / ms[0]);
+        }
+        if (ratios.length > 0)
+          console.log(
+            JSON.stringify({
+              bench: `whole ${kind} analysis: ${cores} threads / 1 thread`,
+              pairs: ratios.map((r) => round(r, 3)),
+              median: round(median(ratios), 3),
+            }),
+          );
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -288,20 +319,32 @@ async function main(): Promise<void> {
 }
 
 /**
- * The whole `demo` analysis with the quick budget on wasm on `threads` threads (the teacher in
- * `dir` trained beforehand, untimed):
- * teacher features, eight orders of disentanglers, significance, result file. PyTorch has no
- * counterpart of this pipeline here, so the line has no reference.
+ * The whole analysis of the demo teacher (trained beforehand in `dir`, untimed) on wasm on
+ * `threads` threads: teacher features, eight orders of disentanglers, significance, result file.
+ * 'quick' is what `feature-complexity demo` runs (budget quick, width 16); 'default' is what
+ * `analyze` runs with no flags (budget standard, width 32). PyTorch has no counterpart of this
+ * pipeline here, so the line has no reference. Returns the wall time in ms.
  */
-async function quickAnalysis(backend: string, dir: string, threads: number): Promise<void> {
+async function wholeAnalysis(kind: 'quick' | 'default', backend: string, dir: string, threads: number): Promise<number> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const res = await runDemo({ budget: 'quick', backend: 'wasm', seed: 0, cacheDir: dir, threads, out: join(dir, `demo-${threads}.json`) });
+  const res = await runDemo({
+    budget: kind === 'quick' ? 'quick' : DEFAULT_BUDGET,
+    ...(kind === 'default' ? { width: DEFAULT_WIDTH } : {}),
+    backend: 'wasm',
+    seed: 0,
+    cacheDir: dir,
+    threads,
+    out: join(dir, `${kind}-${threads}.json`),
+  });
   const c = process.cpuUsage(c0);
   const ms = performance.now() - t0;
   console.log(
     JSON.stringify({
-      bench: 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)',
+      bench:
+        kind === 'quick'
+          ? 'whole quick analysis (demo teacher, Fashion-MNIST subset, 8 orders, width 16)'
+          : `whole default analysis (demo teacher, Fashion-MNIST subset, 8 orders, budget ${DEFAULT_BUDGET}, width ${DEFAULT_WIDTH})`,
       backend,
       threads,
       ours_ms: round(ms),
@@ -310,9 +353,11 @@ async function quickAnalysis(backend: string, dir: string, threads: number): Pro
       ratio: null,
       ours_cpu_ms: round((c.user + c.system) / 1000),
       stages_s: res.result.timing,
+      order_s: Object.fromEntries(res.result.components.map((c) => [c.order, round(c.seconds ?? NaN, 2)])),
       rho_test: Object.fromEntries(res.result.components.map((c) => [c.order, round(c.rhoTest ?? NaN, 4)])),
     }),
   );
+  return ms;
 }
 
 function round(v: number, digits = 1): number {

@@ -17,13 +17,15 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../../shared/engineProtocol';
 import { tf } from '../tf/backend';
 import type { Disentangler, DisentanglerSpec } from './disentangler';
+import type { Standardizer } from './standardize';
 
 /** Messages to a worker (trainWorker.ts). */
 export type ToWorker =
   | { type: 'init'; backend: BackendName }
   | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[]; headShapes?: [number, number][] }
   | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] }
-  | { type: 'forward'; weights: Float32Array; x: Float32Array; xShape: number[] };
+  | { type: 'forward'; weights: Float32Array; x: Float32Array; xShape: number[] }
+  | { type: 'predict'; weights: Float32Array; x: Float32Array; xShape: number[]; std: Standardizer; unscale: boolean; batch: number };
 
 /** Replies of a worker. */
 export type FromWorker =
@@ -90,6 +92,9 @@ class Replica {
   }
 
   async close(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(new Error('training thread closed'));
     this.worker.removeAllListeners('exit');
     this.worker.removeAllListeners('error');
     this.worker.on('error', () => undefined);
@@ -114,19 +119,22 @@ export class StepPool {
   private constructor(
     private readonly replicas: Replica[],
     readonly threads: number,
-  ) {}
+    /** The workers' backends started (the first bind waits for it). */
+    private readonly ready: Promise<unknown>,
+  ) {
+    // A failed start is reported by bind; until then it must not count as unhandled.
+    ready.catch(() => undefined);
+  }
 
-  /** A pool of `threads` − 1 workers on `backend`; undefined for one thread (the plain step). */
+  /**
+   * A pool of `threads` − 1 workers on `backend`; undefined for one thread (the plain step). The
+   * workers start in the background (loading the engine and its backend takes them a moment),
+   * so the caller can work meanwhile, e.g. solve the least-squares order; `bind` waits for them.
+   */
   static async open(threads: number, backend: BackendName): Promise<StepPool | undefined> {
     if (threads <= 1 || !threadable(backend)) return undefined;
     const replicas = Array.from({ length: threads - 1 }, () => new Replica());
-    try {
-      await Promise.all(replicas.map((r) => r.request({ type: 'init', backend })));
-    } catch (e) {
-      await Promise.all(replicas.map((r) => r.close()));
-      throw e;
-    }
-    return new StepPool(replicas, threads);
+    return new StepPool(replicas, threads, Promise.all(replicas.map((r) => r.request({ type: 'init', backend }))));
   }
 
   /**
@@ -136,6 +144,7 @@ export class StepPool {
    * along the channels).
    */
   async bind(net: Disentangler, extra: tf.Variable | { heads: tf.Variable<tf.Rank.R2>[] } | undefined = undefined): Promise<void> {
+    await this.ready;
     const offset = extra instanceof tf.Variable ? extra : undefined;
     const heads = extra && !(extra instanceof tf.Variable) ? extra.heads : [];
     const vars = [...net.variables, ...(offset ? [offset] : []), ...heads];
@@ -273,6 +282,47 @@ export class StepPool {
       out.set(m.y, from * outRow);
     });
     return tf.tensor4d(out, [n, ...outShape]);
+  }
+
+  /**
+   * The bound net's output on n standardised images (unscaled into f's units by `std` when
+   * `unscale`), flat: the images are split into one contiguous part per thread, and every thread
+   * standardises and predicts its part in batches of `batch` (one message per thread, where
+   * `forward` sends one per batch). `images(from, to)` gives rows [from, to) raw and flat; `own(to)`
+   * predicts rows [0, to) on this thread.
+   */
+  async predict(
+    n: number,
+    outRow: number,
+    inShape: [number, number, number],
+    std: Standardizer,
+    unscale: boolean,
+    batch: number,
+    images: (from: number, to: number) => Float32Array,
+    own: (to: number) => Promise<Float32Array>,
+  ): Promise<Float32Array> {
+    if (!this.bound) throw new Error('StepPool.predict before bind');
+    const parts = Math.min(this.threads, n);
+    const cut = (i: number) => Math.round((i * n) / parts);
+    const weights = await this.weights(false);
+    const replies = this.replicas.slice(0, parts - 1).map((r, i) => {
+      const from = cut(i + 1);
+      const to = cut(i + 2);
+      const x = images(from, to);
+      return r.request({ type: 'predict', weights, x, xShape: [to - from, ...inShape], std, unscale, batch }, [x.buffer as ArrayBuffer]);
+    });
+    const out = new Float32Array(n * outRow);
+    out.set(await own(cut(1)), 0);
+    const done = await Promise.allSettled(replies);
+    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    done.forEach((d, i) => {
+      const m = (d as PromiseFulfilledResult<FromWorker>).value;
+      const from = cut(i + 1);
+      if (m.type !== 'forward' || m.y.length !== (cut(i + 2) - from) * outRow) throw new Error('training thread gave no output for the prediction');
+      out.set(m.y, from * outRow);
+    });
+    return out;
   }
 
   /** Whether `net` is the one bound (a forward pass of it can use the pool). */

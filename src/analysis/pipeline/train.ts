@@ -14,6 +14,9 @@ import type { BackendName } from '../../shared/engineProtocol';
 import { solveLinearOrder } from './closedForm';
 import type { Geometry } from './geometry';
 import { adam } from '../tf/kernels/adam';
+import { predictStandardised, standardInput, standardTarget, unscaleOutput, type Standardizer } from './standardize';
+
+export type { Standardizer } from './standardize';
 
 /** Teacher features cached for samples of a split: `features` is n × dim, row i ↔ `indices[i]`. */
 export interface FeatureSet {
@@ -26,20 +29,6 @@ export interface FeatureSet {
 
 export function featureDim(s: FeatureSet): number {
   return s.featureShape[0] * s.featureShape[1] * s.featureShape[2];
-}
-
-/**
- * The disentanglers see standardised data: x per input channel to zero mean and unit variance,
- * f shifted by its per-dimension mean and divided by one global scale. Both are affine, so they
- * change no ρ (variances of differences, ratios to Var[f]); they only make Adam's job well
- * conditioned (raw pixels in [0, 1] have a mean larger than their spread, which slows the linear
- * order l = 0 by orders of magnitude). Φ is reported in f's own units through `toFeature`.
- */
-export interface Standardizer {
-  inMean: Float32Array;
-  inStd: Float32Array;
-  outMean: Float32Array;
-  outScale: number;
 }
 
 export function fitStandardizer(set: FeatureSet): Standardizer {
@@ -86,32 +75,78 @@ export class ScaledDisentangler {
     return tf.tidy(() => this.unscale(this.net.apply(standardInput(x, this.std))));
   }
 
-  /** `apply`, with the net's pass split over the training run's threads while it has this net bound (parallel.ts applyNet). */
-  async applySplit(x: tf.Tensor4D): Promise<tf.Tensor4D> {
-    const xs = standardInput(x, this.std);
-    const y = await applyNet(this.net, xs);
-    try {
-      return tf.tidy(() => this.unscale(y));
-    } finally {
-      tf.dispose([xs, y]);
-    }
-  }
-
   private unscale(y: tf.Tensor4D): tf.Tensor4D {
-    const [, h, w, c] = y.shape;
-    return tf.add(tf.mul(y, this.std.outScale), tf.tensor4d(this.std.outMean, [1, h, w, c]));
+    return unscaleOutput(y, this.std);
   }
 }
 
-function standardInput(x: tf.Tensor4D, s: Standardizer): tf.Tensor4D {
-  return tf.tidy(() => tf.div(tf.sub(x, tf.tensor1d(s.inMean)), tf.tensor1d(s.inStd)));
-}
+/** Rows of the pool's whole-set prediction sent at once: bounds the copies of a large evaluation set. */
+const PREDICT_ROUND_BATCHES = 8;
 
-function standardTarget(y: tf.Tensor4D, s: Standardizer): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, h, w, c] = y.shape;
-    return tf.div(tf.sub(y, tf.tensor4d(s.outMean, [1, h, w, c])), s.outScale);
-  });
+/**
+ * net(standardised images `samples` of `split`), unscaled into f's units when `unscale`, flat
+ * (row i ↔ samples[i]). While the training run's pool has `net` bound, the samples are split
+ * into one part per thread that each thread predicts whole (StepPool.predict); otherwise batch
+ * by batch, each batch split over the threads where applyNet can.
+ */
+async function predictImages(
+  net: Disentangler,
+  split: Split,
+  samples: ArrayLike<number>,
+  std: Standardizer,
+  unscale: boolean,
+  batch = 128,
+): Promise<Float32Array> {
+  const n = samples.length;
+  const inShape: [number, number, number] = [split.height, split.width, split.channels];
+  const size = split.height * split.width * split.channels;
+  const images = (from: number, to: number): Float32Array => {
+    const x = new Float32Array((to - from) * size);
+    for (let i = from; i < to; i++) x.set(split.images.subarray(samples[i] * size, (samples[i] + 1) * size), (i - from) * size);
+    return x;
+  };
+  const pool = StepPool.current();
+  if (pool?.isBound(net) && n > batch) {
+    const parts: Float32Array[] = [];
+    const round = batch * pool.threads * PREDICT_ROUND_BATCHES;
+    for (let s = 0; s < n; s += round) {
+      const m = Math.min(round, n - s);
+      const outRow = net.spec.targetShape[0] * net.spec.targetShape[1] * net.spec.targetShape[2];
+      parts.push(
+        await pool.predict(
+          m,
+          outRow,
+          inShape,
+          std,
+          unscale,
+          batch,
+          (from, to) => images(s + from, s + to),
+          (to) => predictStandardised(net, images(s, s + to), [to, ...inShape], std, unscale, batch),
+        ),
+      );
+    }
+    if (parts.length === 1) return parts[0];
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+  let out: Float32Array | undefined;
+  for (let s = 0; s < n; s += batch) {
+    const m = Math.min(batch, n - s);
+    const xRaw = tf.tensor4d(images(s, s + m), [m, ...inShape]);
+    const x = standardInput(xRaw, std);
+    const p = await applyNet(net, x);
+    const y = unscale ? unscaleOutput(p, std) : p;
+    const data = (await y.data()) as Float32Array;
+    tf.dispose([xRaw, x, p, y]);
+    out ??= new Float32Array((n * data.length) / m);
+    out.set(data, (s * data.length) / m);
+  }
+  return out ?? new Float32Array(0);
 }
 
 /** The output conv's kernel and bias: the net's last, 1×1, linear layer. */
@@ -141,27 +176,25 @@ async function calibrateOutput(
   if (!out) return std;
   const c = train.featureShape[2];
   const dim = featureDim(train);
-  const inSize = train.split.height * train.split.width * train.split.channels;
   // Sums per dimension (position × channel): means per position, second moments per channel.
   const sp = new Float64Array(dim);
   const st = new Float64Array(dim);
   const spp = new Float64Array(c);
   const spt = new Float64Array(c);
+  const predicted = await predictImages(
+    net,
+    train.split,
+    Array.from(rows, (r) => train.indices[r]),
+    std,
+    false,
+  );
   for (let s = 0; s < rows.length; s += 128) {
     const batch = rows.subarray(s, s + 128);
-    const xRaw = gatherRows(
-      train.split.images,
-      inSize,
-      Array.from(batch, (r) => train.indices[r]),
-      [train.split.height, train.split.width, train.split.channels],
-    );
     const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
-    const x = standardInput(xRaw, std);
-    const pT = await applyNet(net, x);
     const tT = standardTarget(yRaw, std);
-    const p = (await pT.data()) as Float32Array;
+    const p = predicted.subarray(s * dim, (s + batch.length) * dim);
     const t = (await tT.data()) as Float32Array;
-    tf.dispose([xRaw, yRaw, x, pT, tT]);
+    tf.dispose([yRaw, tT]);
     for (let i = 0; i < p.length; i++) {
       const d = i % dim;
       const k = i % c;
@@ -286,6 +319,7 @@ function gatherRows(data: Float32Array, dim: number, rows: ArrayLike<number>, sh
 
 /** Φ(x) for every sample of `set`, flat n × dim. */
 export async function predictSet(net: { apply(x: tf.Tensor4D): tf.Tensor4D }, set: FeatureSet, batch = 128): Promise<Float32Array> {
+  if (net instanceof ScaledDisentangler) return predictImages(net.net, set.split, set.indices, net.std, true, batch);
   const dim = featureDim(set);
   const out = new Float32Array(set.indices.length * dim);
   const size = set.split.height * set.split.width * set.split.channels;
@@ -293,7 +327,7 @@ export async function predictSet(net: { apply(x: tf.Tensor4D): tf.Tensor4D }, se
     const n = Math.min(batch, set.indices.length - s);
     const rows = Array.from({ length: n }, (_, i) => set.indices[s + i]);
     const x = gatherRows(set.split.images, size, rows, [set.split.height, set.split.width, set.split.channels]);
-    const y = net instanceof ScaledDisentangler ? await net.applySplit(x) : net.apply(x);
+    const y = net.apply(x);
     out.set((await y.data()) as Float32Array, s * dim);
     tf.dispose([x, y]);
   }

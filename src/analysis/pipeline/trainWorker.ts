@@ -9,6 +9,7 @@ import { tf, useBackend } from '../tf/backend';
 import { Disentangler, squaredError } from './disentangler';
 import type { FromWorker, ToWorker } from './parallel';
 import { headsLoss } from '../metrics/reliability';
+import { predictStandardised } from './standardize';
 
 const port = parentPort;
 if (!port) throw new Error('trainWorker runs as a worker thread');
@@ -63,6 +64,13 @@ async function handle(m: ToWorker): Promise<void> {
       } finally {
         tf.dispose([x, y]);
       }
+      return;
+    }
+    case 'predict': {
+      if (!net) throw new Error('predict before net');
+      setWeights(net, m.weights, false);
+      const y = await predictStandardised(net, m.x, m.xShape as [number, number, number, number], m.std, m.unscale, m.batch);
+      reply({ type: 'forward', y }, [y.buffer as ArrayBuffer]);
       return;
     }
     case 'step': {

@@ -5,6 +5,7 @@ import { Disentangler, squaredError, trainStep, type DisentanglerSpec } from '..
 import { StepPool, applyNet, setThreads, threadsFor } from '../../../src/analysis/pipeline/parallel';
 import { adam } from '../../../src/analysis/tf/kernels/adam';
 import { headsLoss } from '../../../src/analysis/metrics/reliability';
+import { ScaledDisentangler, predictSet } from '../../../src/analysis/pipeline/train';
 
 before(async () => {
   await useBackend('wasm');
@@ -103,6 +104,40 @@ test("a forward pass split over the threads gives the net's own output, and appl
     tf.dispose(x);
     net.dispose();
     other.dispose();
+  }
+});
+
+test('a whole evaluation set predicted through the pool (one part per thread, in rounds) gives the one-thread prediction, in sample order', async () => {
+  const net = Disentangler.create(spec, 11);
+  const count = 400;
+  const images = tf.randomNormal([count, 12, 12, 2], 0.5, 2, 'float32', 80).dataSync() as Float32Array;
+  const split = { images, labels: new Int32Array(count), count, height: 12, width: 12, channels: 2 };
+  // 301 samples out of order: with batch 16 on 2 threads a round is 256, so two rounds of unequal parts.
+  const indices = Int32Array.from({ length: 301 }, (_, i) => (i * 7 + 3) % count);
+  const set = { split, indices, features: new Float32Array(0), featureShape: [3, 3, 4] as [number, number, number] };
+  const std = {
+    inMean: Float32Array.of(0.3, -0.2),
+    inStd: Float32Array.of(1.5, 2.5),
+    outMean: Float32Array.from({ length: 36 }, (_, i) => i / 10),
+    outScale: 1.7,
+  };
+  const phi = new ScaledDisentangler(net, std);
+  const alone = await predictSet(phi, set, 16);
+  const pool = await StepPool.open(2, 'wasm');
+  assert.ok(pool);
+  try {
+    await pool.bind(net);
+    pool.activate();
+    const shared = await predictSet(phi, set, 16);
+    assert.equal(shared.length, 301 * 36);
+    assert.ok(maxRelDiff([tf.tensor1d(alone)], [tf.tensor1d(shared)]) < 1e-5);
+    // Row i is sample indices[i]: the net's own output on that one image.
+    const one = tf.tidy(() => phi.apply(tf.tensor4d(images.subarray(indices[200] * 288, (indices[200] + 1) * 288), [1, 12, 12, 2])));
+    assert.ok(maxRelDiff([tf.tensor1d(one.dataSync())], [tf.tensor1d(shared.subarray(200 * 36, 201 * 36))]) < 1e-5);
+    one.dispose();
+  } finally {
+    await pool.close();
+    net.dispose();
   }
 });
 
