@@ -86,7 +86,24 @@ interface Moments {
   vy?: number;
 }
 
-async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: boolean): Promise<Moments> {
+/**
+ * The raw sums of one pass over some batches (per position, per patch dimension): what one thread
+ * adds up over its share of the samples, and what the threads' shares add up to.
+ */
+export interface MomentSums {
+  n: number;
+  positions: number;
+  xx: Float64Array;
+  xy: Float64Array;
+  sx: Float64Array;
+  sy: Float64Array;
+  px: Float64Array;
+  py: Float64Array;
+  syy: number;
+}
+
+/** The sums of one pass of `source` through the patches of `p`; undefined for no batches. */
+export async function sumMoments(p: LinearSolvePoint, source: BatchSource, withTargets: boolean): Promise<MomentSums | undefined> {
   const eye = identityFilter(p);
   const d = eye.shape[3];
   const tc = p.outChannels;
@@ -140,19 +157,50 @@ async function moments(p: LinearSolvePoint, source: BatchSource, withTargets: bo
   } finally {
     eye.dispose();
   }
-  if (n === 0) throw new Error('no samples for the closed-form linear order');
+  return px ? { n, positions, xx, xy, sx, sy, px, py: py!, syy } : undefined;
+}
+
+/** `a` + `b`, into `a`. */
+function addSums(a: MomentSums, b: MomentSums): MomentSums {
+  if (a.positions !== b.positions || a.xx.length !== b.xx.length) throw new Error("the threads' moment sums do not match");
+  for (const k of ['xx', 'xy', 'sx', 'sy', 'px', 'py'] as const) {
+    const t = a[k];
+    const u = b[k];
+    for (let i = 0; i < t.length; i++) t[i] += u[i];
+  }
+  a.n += b.n;
+  a.syy += b.syy;
+  return a;
+}
+
+/**
+ * The sums of the other threads for chain point `index`, on their share of the samples (the
+ * caller's `source` has the rest): Solve's hook for StepPool.moments.
+ */
+export type OtherSums = (index: number, withTargets: boolean) => Promise<Array<MomentSums | undefined>>;
+
+async function moments(p: LinearSolvePoint, index: number, source: BatchSource, withTargets: boolean, others?: OtherSums): Promise<Moments> {
+  // The other threads' shares first, so that they run while this thread sums its own.
+  const theirs = others?.(index, withTargets);
+  theirs?.catch(() => undefined);
+  let sums = await sumMoments(p, source, withTargets);
+  for (const s of (await theirs) ?? []) if (s) sums = sums ? addSums(sums, s) : s;
+  if (!sums) throw new Error('no samples for the closed-form linear order');
+  const { n, positions, xx, xy, sx, sy, px, py, syy } = sums;
+  const d = sx.length;
+  const tc = sy.length;
   const mx = Float64Array.from(sx, (v) => v / n);
   // Per-position means (every sample has every position): μ_q = P · Σ_q / n.
   const perPos = n / positions;
   const mux = new Matrix(positions, d);
-  for (let q = 0; q < positions; q++) for (let i = 0; i < d; i++) mux.set(q, i, px![q * d + i] / perPos);
+  for (let q = 0; q < positions; q++) for (let i = 0; i < d; i++) mux.set(q, i, px[q * d + i] / perPos);
   const between = mux.transpose().mmul(mux);
   const cxx = new Matrix(d, d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cxx.set(i, j, xx[i * d + j] / n - between.get(i, j) / positions);
   if (!withTargets) return { n, mx, cxx };
   const my = Float64Array.from(sy, (v) => v / n);
   const muy = new Matrix(positions, tc);
-  for (let q = 0; q < positions; q++) for (let j = 0; j < tc; j++) muy.set(q, j, py![q * tc + j] / perPos);
+  for (let q = 0; q < positions; q++) for (let j = 0; j < tc; j++) muy.set(q, j, py[q * tc + j] / perPos);
   const betweenXY = mux.transpose().mmul(muy);
   const cxy = new Matrix(d, tc);
   for (let i = 0; i < d; i++) for (let j = 0; j < tc; j++) cxy.set(i, j, xy[i * tc + j] / n - betweenXY.get(i, j) / positions);
@@ -182,8 +230,8 @@ function ridgeSolve(cxx: Matrix, cxy: Matrix): Matrix {
 const EMPTY = 1e-6;
 
 /** Sets an inner conv of the chain to the whitened top principal directions of its input patches (centred outputs). */
-async function setPrincipal(p: LinearSolvePoint, source: BatchSource): Promise<void> {
-  const m = await moments(p, source, false);
+async function setPrincipal(p: LinearSolvePoint, index: number, source: BatchSource, others?: OtherSums): Promise<void> {
+  const m = await moments(p, index, source, false, others);
   const d = m.cxx.rows;
   const c = p.width;
   const evd = new EigenvalueDecomposition(m.cxx, { assumeSymmetric: true });
@@ -210,10 +258,10 @@ async function setPrincipal(p: LinearSolvePoint, source: BatchSource): Promise<v
  * Solves the net's linear order in closed form on the batches of `source` (one pass per conv of
  * the chain) and writes the weights into it. Returns how well it fits the samples it saw.
  */
-export async function solveLinearOrder(chain: LinearSolvePoint[], source: BatchSource): Promise<ClosedFormFit> {
-  for (const p of chain.slice(0, -1)) await setPrincipal(p, source);
+export async function solveLinearOrder(chain: LinearSolvePoint[], source: BatchSource, others?: OtherSums): Promise<ClosedFormFit> {
+  for (let k = 0; k < chain.length - 1; k++) await setPrincipal(chain[k], k, source, others);
   const p = chain[chain.length - 1];
-  const m = await moments(p, source, true);
+  const m = await moments(p, chain.length - 1, source, true, others);
   const { mx, cxx } = m;
   const cxy = m.cxy!;
   const my = m.my!;

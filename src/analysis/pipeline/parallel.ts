@@ -18,6 +18,7 @@ import type { BackendName } from '../../shared/engineProtocol';
 import { tf } from '../tf/backend';
 import type { Disentangler, DisentanglerSpec } from './disentangler';
 import type { Standardizer } from './standardize';
+import type { MomentSums } from './closedForm';
 
 /** Messages to a worker (trainWorker.ts). */
 export type ToWorker =
@@ -25,11 +26,17 @@ export type ToWorker =
   | { type: 'net'; spec: DisentanglerSpec; offsetShape?: number[]; headShapes?: [number, number][] }
   | { type: 'step'; weights: Float32Array; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[] }
   | { type: 'forward'; weights: Float32Array; x: Float32Array; xShape: number[] }
-  | { type: 'predict'; weights: Float32Array; x: Float32Array; xShape: number[]; std: Standardizer; unscale: boolean; batch: number };
+  | { type: 'predict'; weights: Float32Array; x: Float32Array; xShape: number[]; std: Standardizer; unscale: boolean; batch: number }
+  | { type: 'solveData'; x: Float32Array; xShape: number[]; y: Float32Array; yShape: number[]; std: Standardizer; batch: number }
+  | { type: 'moments'; weights: Float32Array; index: number; withTargets: boolean };
 
 /** Replies of a worker. */
 export type FromWorker =
-  { type: 'ready' } | { type: 'step'; loss: number; grads: Float32Array } | { type: 'forward'; y: Float32Array } | { type: 'error'; message: string };
+  | { type: 'ready' }
+  | { type: 'step'; loss: number; grads: Float32Array }
+  | { type: 'forward'; y: Float32Array }
+  | { type: 'moments'; sums: MomentSums | undefined }
+  | { type: 'error'; message: string };
 
 let configured: number | undefined;
 
@@ -115,6 +122,8 @@ export class StepPool {
   /** The pool of the training run in progress (forward passes of its bound net use it too). */
   private static active: StepPool | undefined;
   private bound: { net: Disentangler; vars: tf.Variable[]; total: number } | undefined;
+  /** The workers holding a share of the least squares' samples (shareSolve). */
+  private solvers: Replica[] = [];
 
   private constructor(
     private readonly replicas: Replica[],
@@ -145,6 +154,7 @@ export class StepPool {
    */
   async bind(net: Disentangler, extra: tf.Variable | { heads: tf.Variable<tf.Rank.R2>[] } | undefined = undefined): Promise<void> {
     await this.ready;
+    this.solvers = [];
     const offset = extra instanceof tf.Variable ? extra : undefined;
     const heads = extra && !(extra instanceof tf.Variable) ? extra.heads : [];
     const vars = [...net.variables, ...(offset ? [offset] : []), ...heads];
@@ -323,6 +333,48 @@ export class StepPool {
       out.set(m.y, from * outRow);
     });
     return out;
+  }
+
+  /**
+   * Shares the samples the bound order-0 net's least squares is fitted on (closedForm.ts): of
+   * rows [0, n), each worker keeps one contiguous part (`rows(from, to)`: raw images and targets,
+   * flat) for the passes that `moments` asks for; the caller keeps the first part, whose end this
+   * returns.
+   */
+  async shareSolve(
+    n: number,
+    inShape: [number, number, number],
+    outShape: [number, number, number],
+    std: Standardizer,
+    batch: number,
+    rows: (from: number, to: number) => { x: Float32Array; y: Float32Array },
+  ): Promise<number> {
+    if (!this.bound) throw new Error('StepPool.shareSolve before bind');
+    const parts = Math.min(this.threads, n);
+    const cut = (i: number) => Math.round((i * n) / parts);
+    this.solvers = this.replicas.slice(0, parts - 1);
+    await Promise.all(
+      this.solvers.map((r, i) => {
+        const from = cut(i + 1);
+        const to = cut(i + 2);
+        const { x, y } = rows(from, to);
+        return r.request({ type: 'solveData', x, xShape: [to - from, ...inShape], y, yShape: [to - from, ...outShape], std, batch }, [
+          x.buffer as ArrayBuffer,
+          y.buffer as ArrayBuffer,
+        ]);
+      }),
+    );
+    return cut(1);
+  }
+
+  /** Every worker's moment sums for point `index` of the bound net's linear chain on its share (shareSolve), with the net's current weights. */
+  async moments(index: number, withTargets: boolean): Promise<Array<MomentSums | undefined>> {
+    const weights = await this.weights(false);
+    const replies = await Promise.all(this.solvers.map((r) => r.request({ type: 'moments', weights, index, withTargets })));
+    return replies.map((m) => {
+      if (m.type !== 'moments') throw new Error('training thread gave no moments for the least squares');
+      return m.sums;
+    });
   }
 
   /** Whether `net` is the one bound (a forward pass of it can use the pool). */

@@ -100,11 +100,12 @@ async function predictImages(
   const n = samples.length;
   const inShape: [number, number, number] = [split.height, split.width, split.channels];
   const size = split.height * split.width * split.channels;
-  const images = (from: number, to: number): Float32Array => {
-    const x = new Float32Array((to - from) * size);
-    for (let i = from; i < to; i++) x.set(split.images.subarray(samples[i] * size, (samples[i] + 1) * size), (i - from) * size);
-    return x;
-  };
+  const images = (from: number, to: number): Float32Array =>
+    gatherRowsFlat(
+      split.images,
+      size,
+      Array.from({ length: to - from }, (_, i) => samples[from + i]),
+    );
   const pool = StepPool.current();
   if (pool?.isBound(net) && n > batch) {
     const parts: Float32Array[] = [];
@@ -310,11 +311,16 @@ export interface TrainResult {
   complete: boolean;
 }
 
-/** Rows `rows` of a flat n × dim array as a tensor of `shape` (batch first). */
-function gatherRows(data: Float32Array, dim: number, rows: ArrayLike<number>, shape: number[]): tf.Tensor4D {
+/** Rows `rows` of a flat n × dim array, flat. */
+function gatherRowsFlat(data: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
   const out = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) out.set(data.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
-  return tf.tensor4d(out, [rows.length, shape[0], shape[1], shape[2]]);
+  return out;
+}
+
+/** Rows `rows` of a flat n × dim array as a tensor of `shape` (batch first). */
+function gatherRows(data: Float32Array, dim: number, rows: ArrayLike<number>, shape: number[]): tf.Tensor4D {
+  return tf.tensor4d(gatherRowsFlat(data, dim, rows), [rows.length, shape[0], shape[1], shape[2]]);
 }
 
 /** Φ(x) for every sample of `set`, flat n × dim. */
@@ -445,26 +451,42 @@ async function trainOrdersOn(pool: StepPool | undefined, opts: TrainOptions, hoo
     if (chain) {
       hooks.progress?.({ stage: `order ${order}: least squares`, fraction: frac(0), order });
       try {
-        await solveLinearOrder(chain, async (visit) => {
-          const rows = Int32Array.from({ length: Math.min(poolSize, CLOSED_FORM_SAMPLES) }, (_, i) => i);
-          for (let s = 0; s < rows.length; s += 128) {
-            const batch = rows.subarray(s, s + 128);
-            const xRaw = gatherRows(
-              train.split.images,
-              inSize,
-              Array.from(batch, (r) => train.indices[r]),
-              opts.inputShape,
-            );
-            const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
-            const x = standardInput(xRaw, std);
-            const y = standardTarget(yRaw, std);
-            try {
-              await visit(x, y);
-            } finally {
-              tf.dispose([xRaw, yRaw, x, y]);
+        // The fit's samples are the pool's first rows. With worker threads, each keeps a share of
+        // them and sums its moments while this thread sums the first share (closedForm.ts).
+        const total = Math.min(poolSize, CLOSED_FORM_SAMPLES);
+        let own = total;
+        if (pool) {
+          await pool.bind(net);
+          own = await pool.shareSolve(total, opts.inputShape, train.featureShape, std, 128, (from, to) => ({
+            x: gatherRowsFlat(train.split.images, inSize, train.indices.subarray(from, to)),
+            y: train.features.slice(from * dim, to * dim),
+          }));
+        }
+        const others = pool ? (index: number, withTargets: boolean) => pool.moments(index, withTargets) : undefined;
+        await solveLinearOrder(
+          chain,
+          async (visit) => {
+            const rows = Int32Array.from({ length: own }, (_, i) => i);
+            for (let s = 0; s < rows.length; s += 128) {
+              const batch = rows.subarray(s, s + 128);
+              const xRaw = gatherRows(
+                train.split.images,
+                inSize,
+                Array.from(batch, (r) => train.indices[r]),
+                opts.inputShape,
+              );
+              const yRaw = gatherRows(train.features, dim, batch, train.featureShape);
+              const x = standardInput(xRaw, std);
+              const y = standardTarget(yRaw, std);
+              try {
+                await visit(x, y);
+              } finally {
+                tf.dispose([xRaw, yRaw, x, y]);
+              }
             }
-          }
-        });
+          },
+          others,
+        );
         const { point } = await monitorFit(net);
         start = { snapshot: net.snapshot(), fit: point.fit };
         solver = 'closed-form';

@@ -9,7 +9,8 @@ import { tf, useBackend } from '../tf/backend';
 import { Disentangler, squaredError } from './disentangler';
 import type { FromWorker, ToWorker } from './parallel';
 import { headsLoss } from '../metrics/reliability';
-import { predictStandardised } from './standardize';
+import { predictStandardised, standardInput, standardTarget } from './standardize';
+import { sumMoments } from './closedForm';
 
 const port = parentPort;
 if (!port) throw new Error('trainWorker runs as a worker thread');
@@ -18,6 +19,8 @@ let net: Disentangler | undefined;
 let offset: tf.Variable | undefined;
 /** The joint loss's heads A_k (reliabilityTrain.ts), after the offset in the variable order. */
 let heads: tf.Variable<tf.Rank.R2>[] = [];
+/** This thread's share of the samples of the order-0 net's least squares (parallel.ts shareSolve). */
+let solveData: Extract<ToWorker, { type: 'solveData' }> | undefined;
 
 function reply(m: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(m, transfer);
@@ -47,6 +50,7 @@ async function handle(m: ToWorker): Promise<void> {
       offset?.dispose();
       tf.dispose(heads);
       offset = undefined;
+      solveData = undefined;
       // The initial weights do not matter: every step sets them.
       net = Disentangler.create(m.spec, 0);
       if (m.offsetShape) offset = tf.variable(tf.zeros(m.offsetShape), true);
@@ -71,6 +75,38 @@ async function handle(m: ToWorker): Promise<void> {
       setWeights(net, m.weights, false);
       const y = await predictStandardised(net, m.x, m.xShape as [number, number, number, number], m.std, m.unscale, m.batch);
       reply({ type: 'forward', y }, [y.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'solveData':
+      solveData = m;
+      reply({ type: 'ready' });
+      return;
+    case 'moments': {
+      const chain = net?.linearChain();
+      if (!net || !chain || !solveData) throw new Error('moments before an order-0 net and its samples');
+      setWeights(net, m.weights, false);
+      const { x, xShape, y, yShape, std, batch } = solveData;
+      const [n, ...inShape] = xShape as [number, number, number, number];
+      const outShape = yShape.slice(1) as [number, number, number];
+      const inSize = x.length / n;
+      const outSize = y.length / n;
+      const sums = await sumMoments(
+        chain[m.index],
+        async (visit) => {
+          for (let s = 0; s < n; s += batch) {
+            const k = Math.min(batch, n - s);
+            const xs = tf.tidy(() => standardInput(tf.tensor4d(x.subarray(s * inSize, (s + k) * inSize), [k, ...inShape]), std));
+            const ys = tf.tidy(() => standardTarget(tf.tensor4d(y.subarray(s * outSize, (s + k) * outSize), [k, ...outShape]), std));
+            try {
+              await visit(xs, ys);
+            } finally {
+              tf.dispose([xs, ys]);
+            }
+          }
+        },
+        m.withTargets,
+      );
+      reply({ type: 'moments', sums }, sums ? [sums.xx, sums.xy, sums.sx, sums.sy, sums.px, sums.py].map((a) => a.buffer as ArrayBuffer) : []);
       return;
     }
     case 'step': {
