@@ -337,7 +337,7 @@ export class StepPool {
 
   /**
    * Shares the samples the bound order-0 net's least squares is fitted on (closedForm.ts): of
-   * rows [0, n), each worker keeps one contiguous part (`rows(from, to)`: raw images and targets,
+   * rows [0, n), in batches of `batch`, each worker keeps one contiguous part (`rows(from, to)`: raw images and targets,
    * flat) for the passes that `moments` asks for; the caller keeps the first part, whose end this
    * returns.
    */
@@ -350,8 +350,11 @@ export class StepPool {
     rows: (from: number, to: number) => { x: Float32Array; y: Float32Array },
   ): Promise<number> {
     if (!this.bound) throw new Error('StepPool.shareSolve before bind');
-    const parts = Math.min(this.threads, n);
-    const cut = (i: number) => Math.round((i * n) / parts);
+    // Parts end on whole batches: each batch is then the one-thread solve's batch, summed in float32
+    // to the same numbers, and only the float64 sums of the parts are added in another order.
+    const batches = Math.ceil(n / batch);
+    const parts = Math.min(this.threads, batches);
+    const cut = (i: number) => Math.min(n, Math.round((i * batches) / parts) * batch);
     this.solvers = this.replicas.slice(0, parts - 1);
     await Promise.all(
       this.solvers.map((r, i) => {
