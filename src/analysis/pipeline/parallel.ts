@@ -114,6 +114,23 @@ function rowsOf(data: Float32Array, rowSize: number, from: number, to: number): 
   return data.slice(from * rowSize, to * rowSize);
 }
 
+/** Every worker's reply, once all have answered (none is left working), or the first failure. */
+async function settle(replies: Promise<FromWorker>[]): Promise<FromWorker[]> {
+  const done = await Promise.allSettled(replies);
+  const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+  if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+  return done.map((d) => (d as PromiseFulfilledResult<FromWorker>).value);
+}
+
+/** Worker i's output rows [cut(i + 1), cut(i + 2)), each `outRow` long, into `out`. */
+function placeOutputs(replies: FromWorker[], cut: (i: number) => number, outRow: number, out: Float32Array, what: string): void {
+  replies.forEach((m, i) => {
+    const from = cut(i + 1);
+    if (m.type !== 'forward' || m.y.length !== (cut(i + 2) - from) * outRow) throw new Error(`training thread gave no output for the ${what}`);
+    out.set(m.y, from * outRow);
+  });
+}
+
 /**
  * T − 1 worker replicas for one net at a time. Open once per training run (`open`), `bind` each
  * net before its steps, `close` at the end.
@@ -215,11 +232,7 @@ export class StepPool {
     } finally {
       tf.dispose([own.value, ...Object.values(own.grads)]);
     }
-    const done = await Promise.allSettled(replies);
-    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
-    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
-    done.forEach((d, i) => {
-      const m = (d as PromiseFulfilledResult<FromWorker>).value;
+    (await settle(replies)).forEach((m, i) => {
       if (m.type !== 'step' || m.grads.length !== bound.total) throw new Error(`training thread gave no gradient for the step`);
       const w = (cut(i + 2) - cut(i + 1)) / n;
       total += m.loss * w;
@@ -282,15 +295,7 @@ export class StepPool {
     } finally {
       own.dispose();
     }
-    const done = await Promise.allSettled(replies);
-    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
-    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
-    done.forEach((d, i) => {
-      const m = (d as PromiseFulfilledResult<FromWorker>).value;
-      const from = cut(i + 1);
-      if (m.type !== 'forward' || m.y.length !== (cut(i + 2) - from) * outRow) throw new Error('training thread gave no output for the forward pass');
-      out.set(m.y, from * outRow);
-    });
+    placeOutputs(await settle(replies), cut, outRow, out, 'forward pass');
     return tf.tensor4d(out, [n, ...outShape]);
   }
 
@@ -323,15 +328,7 @@ export class StepPool {
     });
     const out = new Float32Array(n * outRow);
     out.set(await own(cut(1)), 0);
-    const done = await Promise.allSettled(replies);
-    const failed = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
-    if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
-    done.forEach((d, i) => {
-      const m = (d as PromiseFulfilledResult<FromWorker>).value;
-      const from = cut(i + 1);
-      if (m.type !== 'forward' || m.y.length !== (cut(i + 2) - from) * outRow) throw new Error('training thread gave no output for the prediction');
-      out.set(m.y, from * outRow);
-    });
+    placeOutputs(await settle(replies), cut, outRow, out, 'prediction');
     return out;
   }
 
