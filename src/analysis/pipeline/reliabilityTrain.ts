@@ -21,7 +21,8 @@ import { Rng } from '../util/random';
 import { Disentangler } from './disentangler';
 import type { Geometry } from './geometry';
 import { headsLoss } from '../metrics/reliability';
-import { StepPool, applyNet, threadsFor } from './parallel';
+import { StepPool, threadsFor } from './parallel';
+import { predictImages } from './train';
 import type { BackendName } from '../../shared/engineProtocol';
 
 export interface NetworkFeatures {
@@ -263,18 +264,13 @@ export async function trainJoint(opts: JointTrainOptions): Promise<boolean> {
   }
 }
 
-/** Φ⁽ˡ⁾(x) (standardised units) for the samples at `indices`, batched, as [n, H, W, C_h]. */
+/**
+ * Φ⁽ˡ⁾(x) (standardised units) for the samples at `indices`, batched, as [n, H, W, C_h]; split over
+ * the stage's threads while their pool has `net` bound (train.ts predictImages).
+ */
 export async function jointFeatures(net: Disentangler, split: Split, indices: Int32Array, scale: JointScales['input'], batch = 128): Promise<tf.Tensor4D> {
-  const parts: tf.Tensor4D[] = [];
-  try {
-    for (let s = 0; s < indices.length; s += batch) {
-      const x = standardImages(split, indices.subarray(s, s + batch), scale);
-      parts.push(await applyNet(net, x));
-      x.dispose();
-      await new Promise<void>((r) => setImmediate(r));
-    }
-    return tf.concat(parts, 0);
-  } finally {
-    tf.dispose(parts);
-  }
+  // Only the input side of a standardiser: the net's output stays in standardised units.
+  const std = { inMean: scale.mean, inStd: scale.std, outMean: new Float32Array(0), outScale: 1 };
+  const flat = await predictImages(net, split, indices, std, false, batch);
+  return tf.tensor4d(flat, [indices.length, ...net.spec.targetShape]);
 }

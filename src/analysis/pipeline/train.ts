@@ -89,7 +89,7 @@ const PREDICT_ROUND_BATCHES = 8;
  * into one part per thread that each thread predicts whole (StepPool.predict); otherwise batch
  * by batch, each batch split over the threads where applyNet can.
  */
-async function predictImages(
+export async function predictImages(
   net: Disentangler,
   split: Split,
   samples: ArrayLike<number>,
@@ -125,6 +125,8 @@ async function predictImages(
           (to) => predictStandardised(net, images(s, s + to), [to, ...inShape], std, unscale, batch),
         ),
       );
+      // A macrotask turn between rounds (and batches, below) lets a cancel request through.
+      await new Promise<void>((r) => setImmediate(r));
     }
     if (parts.length === 1) return parts[0];
     const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
@@ -146,6 +148,7 @@ async function predictImages(
     tf.dispose([xRaw, x, p, y]);
     out ??= new Float32Array((n * data.length) / m);
     out.set(data, (s * data.length) / m);
+    await new Promise<void>((r) => setImmediate(r));
   }
   return out ?? new Float32Array(0);
 }
