@@ -405,6 +405,23 @@ export class VsCode {
     }
   }
 
+  /**
+   * Clicks `target` until `shown` is visible. A click on a tree row that lands while the tree
+   * re-renders (a file event, a poll) is lost, as it would be for a user, who clicks again.
+   */
+  async clickUntil(target: Locator, shown: Locator, step: string, attempts = 3): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await target.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+      await target.click();
+      try {
+        await shown.waitFor({ state: 'visible', timeout: attempt === attempts ? UI_TIMEOUT_MS : 8_000 });
+        return;
+      } catch (e) {
+        if (attempt === attempts) throw new Error(`${step}: ${attempts} clicks did not show it; screenshot ${await this.screenshot(step)}`, { cause: e });
+      }
+    }
+  }
+
   /** The quick pick (or input box) that is open now, once it shows: its title, rows and the highlighted row. */
   async quickPick(title: string | RegExp, step?: string, timeout = UI_TIMEOUT_MS): Promise<QuickPick> {
     const widget = this.page.locator('.quick-input-widget');

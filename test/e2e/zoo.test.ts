@@ -147,7 +147,8 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     for (const absent of ['Cancel Zoo', 'Run Zoo Again', 'Resubmit Failed Rows to Slurm']) assert.ok(!labels.includes(absent), JSON.stringify(labels));
 
     // A click on a done row opens its results panel.
-    await rows.filter({ has: vs.page.locator('.label-name', { hasText: /^cnn\.onnx$/ }) }).click();
+    const cnn = rows.filter({ has: vs.page.locator('.label-name', { hasText: /^cnn\.onnx$/ }) });
+    await vs.clickUntil(cnn, vs.page.locator('.tabs-container .tab.active', { hasText: 'cnn.onnx' }), 'done-row-click');
     await vs.significanceRow('l = 2');
     const title = await vs.page.locator('.tabs-container .tab.active').innerText();
     assert.match(title, /cnn\.onnx/);
@@ -189,8 +190,7 @@ describe('a folder of checkpoints analysed as a zoo', { timeout: 15 * 60_000 }, 
     assert.ok(!labels.includes('Cancel Zoo'), JSON.stringify(labels));
 
     // Its click opens the row's error log, which ends with the one-line reason.
-    await broken.click();
-    await vs.page.locator('.tabs-container .tab.active', { hasText: '3.err' }).waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+    await vs.clickUntil(broken, vs.page.locator('.tabs-container .tab.active', { hasText: '3.err' }), 'failed-row-click');
     const editor = vs.page.locator('.editor-instance .monaco-editor .view-lines').first();
     await editor.waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
     const text = (await editor.innerText()).replace(/\s/g, ' ');
