@@ -11,7 +11,7 @@
  *   node --import tsx bench/run.ts --only 'whole quick' --pairs 3   the demo analysis, 1 thread and every core alternately, 3 times
  *   node --import tsx bench/run.ts --only 'whole default' --pairs 1  the default analysis (budget standard, width 32; minutes)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import {
 } from '../src/analysis/pipeline/disentangler';
 import { StepPool } from '../src/analysis/pipeline/parallel';
 import { DEFAULT_BUDGET } from '../src/shared/vocabulary';
+import { PARALLEL_V8_FLAGS } from '../src/shared/engineFlags';
 
 interface Size {
   bench: string;
@@ -251,6 +252,11 @@ function reference(size: Size, threads: number): { ms: number; cpuMs: number; th
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === '--whole-child') {
+    const [, kind, dir, threads] = args;
+    await wholeAnalysis(kind as 'quick' | 'default', await useBackend('wasm'), dir, Number(threads));
+    return;
+  }
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const profile = args.includes('--profile');
   const noRef = args.includes('--no-reference');
@@ -300,7 +306,7 @@ async function main(): Promise<void> {
         const ratios: number[] = [];
         for (let p = 0; p < pairs; p++) {
           const ms = [];
-          for (const threads of counts) ms.push(await wholeAnalysis(kind, backend, dir, threads));
+          for (const threads of counts) ms.push(wholeAnalysisAsUsersRunIt(kind, dir, threads));
           if (ms.length > 1) ratios.push(ms[ms.length - 1] / ms[0]);
         }
         if (ratios.length > 0)
@@ -316,6 +322,26 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * wholeAnalysis in a process of its own, started with the V8 flags the product starts the
+ * engine with for that many threads (shared/engineFlags.ts): none on one thread, PARALLEL_V8_FLAGS
+ * on several. Prints the child's line and returns its wall time in ms.
+ */
+function wholeAnalysisAsUsersRunIt(kind: 'quick' | 'default', dir: string, threads: number): number {
+  const flags = threads > 1 ? PARALLEL_V8_FLAGS : [];
+  const r = spawnSync(process.execPath, [...process.execArgv, ...flags, process.argv[1], '--whole-child', kind, dir, String(threads)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  const line = r.stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) throw new Error(`the ${kind} analysis on ${threads} threads failed (exit ${r.status ?? r.signal})`);
+  console.log(line);
+  return (JSON.parse(line) as { ours_ms: number }).ours_ms;
 }
 
 /**
@@ -347,6 +373,7 @@ async function wholeAnalysis(kind: 'quick' | 'default', backend: string, dir: st
           : `whole default analysis (demo teacher, Fashion-MNIST subset, 8 orders, budget ${DEFAULT_BUDGET}, width ${DEFAULT_WIDTH})`,
       backend,
       threads,
+      v8_flags: process.execArgv.filter((a) => PARALLEL_V8_FLAGS.includes(a)),
       ours_ms: round(ms),
       reference: null,
       reference_ms: null,

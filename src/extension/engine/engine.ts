@@ -3,10 +3,12 @@
  * cancellation, and a restart when it dies. The host does no maths; it only asks.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import * as vscode from 'vscode';
 import { createMessageConnection, ErrorCodes, IPCMessageReader, IPCMessageWriter, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { EngineErrorCode, logNotification, progressType, shutdownRequest, type ProgressParams } from '../../shared/engineProtocol';
+import { PARALLEL_V8_FLAGS } from '../../shared/engineFlags';
 
 export class EngineStoppedError extends Error {}
 
@@ -25,6 +27,8 @@ export class EngineClient implements vscode.Disposable {
     private readonly enginePath: string,
     private readonly log: vscode.LogOutputChannel,
     private readonly nodePath: () => string | undefined,
+    /** The `featureComplexity.threads` setting (0: every core). */
+    private readonly threads: () => number = () => 0,
   ) {}
 
   get pid(): number | undefined {
@@ -38,8 +42,9 @@ export class EngineClient implements vscode.Disposable {
     const child = fork(this.enginePath, ['--rpc'], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       execPath,
-      // The extension host's own flags (inspector, ELECTRON_RUN_AS_NODE quirks) must not leak in.
-      execArgv: [],
+      // The extension host's own flags (inspector, ELECTRON_RUN_AS_NODE quirks) must not leak in;
+      // training on several threads wants V8's helpers off the cores (shared/engineFlags.ts).
+      execArgv: this.threads() !== 1 && availableParallelism() > 1 ? [...PARALLEL_V8_FLAGS] : [],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
     });
     // What the engine prints outside the protocol (a library's warning, a crash's stack), a log line per line.

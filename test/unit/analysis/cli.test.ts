@@ -1,6 +1,9 @@
 /** The command-line tool as a user types it: exit codes, one-line errors, machine-readable output. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PARALLEL_V8_FLAGS } from '../../../src/shared/engineFlags';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -71,5 +74,82 @@ test(
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /--model-class module:Class/);
+  },
+);
+
+/** The processes whose parent is `pid`, with their command lines (Linux /proc). */
+function childrenOf(pid: number): { pid: number; argv: string[] }[] {
+  const out: { pid: number; argv: string[] }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push({ pid: Number(entry), argv: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+    } catch {
+      // It ended while being read.
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a training command on several threads: its one-line error and exit status are those of one thread', () => {
+  const [one, two] = ['1', '2'].map((threads) => cli('analyze', join(FORMATS, 'missing.onnx'), '--data', join(FORMATS, 'data.npz'), '--threads', threads));
+  assert.equal(one.status, 2, one.stderr);
+  assert.match(one.stderr.trim().split('\n').at(-1)!, /^feature-complexity analyze: checkpoint .*missing\.onnx does not exist$/);
+  assert.equal(two.status, one.status);
+  assert.equal(two.stderr, one.stderr);
+  assert.equal(two.stdout, one.stdout);
+});
+
+test(
+  'a training command on several threads runs in a process started with V8 helpers off the cores; SIGTERM stops it and leaves no process',
+  { skip: process.platform !== 'linux' || availableParallelism() < 2, timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fc-cli-flags-'));
+    try {
+      const args = [
+        'analyze',
+        join(FORMATS, 'cnn.onnx'),
+        '--data',
+        join(FORMATS, 'data.npz'),
+        '--budget',
+        'standard',
+        '--threads',
+        '2',
+        '--out',
+        join(dir, 'r.json'),
+      ];
+      const run = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        run.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      let engine: { pid: number; argv: string[] } | undefined;
+      for (let i = 0; i < 200 && !engine; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        engine = childrenOf(run.pid!).find((c) => c.argv.includes(MAIN));
+      }
+      assert.ok(engine, 'the command started the engine again in a child process');
+      for (const flag of PARALLEL_V8_FLAGS) assert.ok(engine.argv.includes(flag), `${flag} in ${engine.argv.join(' ')}`);
+      assert.deepEqual(engine.argv.slice(engine.argv.indexOf(MAIN) + 1), args, 'the same command line');
+      // Let it get to work, then stop it as a scheduler or `kill` would.
+      await new Promise((r) => setTimeout(r, 3000));
+      run.kill('SIGTERM');
+      const end = await exited;
+      assert.equal(end.signal, 'SIGTERM', `ended by the signal it was sent (${JSON.stringify(end)})`);
+      for (let i = 0; i < 50 && alive(engine.pid); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!alive(engine.pid), 'the training process is gone too');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );
