@@ -4,6 +4,8 @@ import { tf, useBackend } from '../../../src/analysis/tf/backend';
 import { ADAM_UPDATE, FusedAdam, adam } from '../../../src/analysis/tf/kernels/adam';
 import { Disentangler, trainStep } from '../../../src/analysis/pipeline/disentangler';
 import { random } from './kernelHelpers';
+import { wasmAdam } from '../../../src/analysis/tf/kernels/wasm/winograd';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 before(async () => {
   await useBackend('wasm');
@@ -34,6 +36,7 @@ test('the fused Adam update gives bit-identical weights, moments and losses to t
   const stock = await train('wasm', () => tf.train.adam(1e-2));
   const fused = await train('wasm', () => adam(1e-2));
   assert.ok(tf.getKernel(ADAM_UPDATE, 'wasm'), 'fused kernel registered with the wasm backend');
+  assert.ok(wasmAdam(tf.backend() as BackendWasm), "the update ran as the engine's wasm module's adam (4 floats at a time), not the JS loop");
   assert.deepEqual(fused.losses, stock.losses);
   assert.equal(fused.state.length, stock.state.length);
   for (let i = 0; i < stock.state.length; i++) assert.deepEqual(Array.from(fused.state[i]), Array.from(stock.state[i]), `tensor ${i}`);

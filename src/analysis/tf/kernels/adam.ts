@@ -4,15 +4,19 @@
  * tfjs's AdamOptimizer updates each variable with ~12 element-wise ops (mul, add, square, div,
  * sqrt, …), each a separate kernel call with its own output buffer and engine bookkeeping; for a
  * deep narrow net (72 variables, most of them small) that is ~900 kernel calls per step. Here one
- * JS loop on the wasm heap computes the new value and both moments of a variable.
+ * loop on the wasm heap computes the new value and both moments of a variable: the engine's wasm
+ * module's `adam` (wasm/winograd-wat.ts), 4 floats at a time, or, where that module does not
+ * instantiate, the same loop in JS.
  *
- * The loop reproduces the stock op sequence in float32, rounding after every operation as each
- * separate kernel does (Math.fround; a float64 result of +, −, ×, ÷ or √ of float32 operands
- * rounds to the correctly rounded float32 result), so the weights are bit-identical to
- * tf.train.adam's. On other backends the stock update runs unchanged.
+ * Both reproduce the stock op sequence in float32, rounding after every operation as each
+ * separate kernel does (wasm's f32 operations are IEEE single precision; in JS Math.fround, as a
+ * float64 result of +, −, ×, ÷ or √ of float32 operands rounds to the correctly rounded float32
+ * result), so the weights are bit-identical to tf.train.adam's. On other backends the stock
+ * update runs unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmAdam } from './wasm/winograd';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -61,6 +65,12 @@ function adamUpdate(args: {
   const negLr = f(-attrs.learningRate);
   const c1 = f(attrs.correction1);
   const c2 = f(attrs.correction2);
+  const simd = wasmAdam(backend);
+  if (simd) {
+    // The same operations, 4 floats at a time, on the backend's memory.
+    simd(x.byteOffset, m0.byteOffset, v0.byteOffset, g.byteOffset, x1.byteOffset, m1.byteOffset, v1.byteOffset, x.length, b1, b2, ob1, ob2, eps, negLr, c1, c2);
+    return [outValue, outM, outV];
+  }
   for (let i = 0; i < x.length; i++) {
     const gi = g[i];
     // add(mul(m, β1), mul(g, 1 − β1)); add(mul(v, β2), mul(square(g), 1 − β2))

@@ -16,6 +16,8 @@
  *                                      gradient of out_tf's output with respect to M)
  *   gemm_tn(a, b, c, t, m, n)         C[m, n] += Σ_p A[p, m] B[p, n] (the filter gradient's products)
  *   gemm_nn(a, b, c, t, k, n)         C[t, n] = Σ_q A[t, q] B[q, n] (narrow convs' forward products)
+ *   adam(x, m, v, g, x1, m1, v1, n, …) one Adam update of n floats (kernels/adam.ts; not a transform,
+ *                                      but it too works on the backend's memory)
  *
  * Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
  */
@@ -309,6 +311,66 @@ const dyTf = `
       lines(16, (t) => set(`p${t}`, i32add(get(`p${t}`), get('cs')))),
     )})`;
 
+/**
+ * adam(x, m, v, g, x1, m1, v1, n, β1, β2, 1 − β1, 1 − β2, ε, −lr, c1, c2): one Adam update of n
+ * floats (kernels/adam.ts), 4 at a time, then one at a time for the last n mod 4:
+ *   m1 = m β1 + g (1 − β1),  v1 = v β2 + g² (1 − β2),  x1 = (m1 / c1) / (√(v1 / c2) + ε) · (−lr) + x.
+ * Every f32x4 and f32 operation is IEEE single precision, correctly rounded, as tfjs's separate
+ * element-wise kernels are, so the result is bit-identical to the stock op sequence.
+ */
+const adamStep = (load: (p: string) => string, store: (p: string, v: string) => string, op: (o: string, ...a: string[]) => string, k: string): string => `
+      (local.set $gi ${load(i32add(get('g'), k))})
+      (local.set $mi ${op('add', op('mul', load(i32add(get('m'), k)), get('B1')), op('mul', get('gi'), get('OB1')))})
+      (local.set $vi ${op('add', op('mul', load(i32add(get('v'), k)), get('B2')), op('mul', op('mul', get('gi'), get('gi')), get('OB2')))})
+      ${store(i32add(get('m1'), k), get('mi'))}
+      ${store(i32add(get('v1'), k), get('vi'))}
+      ${store(
+        i32add(get('x1'), k),
+        op(
+          'add',
+          op('mul', op('div', op('div', get('mi'), get('C1')), op('add', op('sqrt', op('div', get('vi'), get('C2'))), get('EPS'))), get('NLR')),
+          load(i32add(get('x'), k)),
+        ),
+      )}`;
+
+const adamParams = ['b1', 'b2', 'ob1', 'ob2', 'eps', 'nlr', 'c1', 'c2'];
+const adam = `
+  (func (export "adam") (param $x i32) (param $m i32) (param $v i32) (param $g i32) (param $x1 i32) (param $m1 i32) (param $v1 i32) (param $n i32)
+      ${adamParams.map((p) => `(param $${p} f32)`).join(' ')}
+    (local $k i32) (local $end i32) (local $whole i32)
+    ${adamParams.map((p) => `(local $${p.toUpperCase()} v128)`).join(' ')}
+    (local $gi v128) (local $mi v128) (local $vi v128)
+    (local $sg f32) (local $sm f32) (local $sv f32)
+    ${adamParams.map((p) => set(p.toUpperCase(), `(f32x4.splat ${get(p)})`)).join('\n    ')}
+    (local.set $end (i32.shl ${get('n')} (i32.const 2)))
+    (local.set $whole (i32.and ${get('end')} (i32.const -16)))
+    (local.set $k (i32.const 0))
+    (block $vd (loop $vl
+      (br_if $vd (i32.ge_u ${get('k')} ${get('whole')}))
+      ${adamStep(
+        (p) => `(v128.load ${p})`,
+        (p, v) => `(v128.store ${p} ${v})`,
+        (o, ...a) => `(f32x4.${o} ${a.join(' ')})`,
+        get('k'),
+      )}
+      (local.set $k (i32.add ${get('k')} (i32.const 16)))
+      (br $vl)))
+    (block $sd (loop $sl
+      (br_if $sd (i32.ge_u ${get('k')} ${get('end')}))
+      ${adamStep(
+        (p) => `(f32.load ${p})`,
+        (p, v) => `(f32.store ${p} ${v})`,
+        (o, ...a) => `(f32.${o} ${a.join(' ')})`,
+        get('k'),
+      )
+        .replaceAll('$gi', '$sg')
+        .replaceAll('$mi', '$sm')
+        .replaceAll('$vi', '$sv')
+        .replace(/\$(B1|B2|OB1|OB2|EPS|NLR|C1|C2)\b/g, (_, p: string) => `$${p.toLowerCase()}`)}
+      (local.set $k (i32.add ${get('k')} (i32.const 4)))
+      (br $sl)))
+  )`;
+
 /** The whole module's text. */
 export function winogradWat(): string {
   return `(module
@@ -318,6 +380,7 @@ ${gemmTn}
 ${gemmNn}
 ${outTf}
 ${dyTf}
+${adam}
 )
 `;
 }

@@ -32,7 +32,11 @@ interface Transforms {
   dy_tf(mp: number, dy: number, nb: number, th: number, tw: number, c: number): void;
   gemm_tn(a: number, b: number, c: number, t: number, m: number, n: number): void;
   gemm_nn(a: number, b: number, c: number, t: number, k: number, n: number): void;
+  adam: WasmAdam;
 }
+
+/** adam(x, m, v, g, x1, m1, v1, n, β1, β2, 1 − β1, 1 − β2, ε, −lr, c1, c2) on byte offsets into the backend's memory (winograd-wat.ts). */
+export type WasmAdam = (...args: number[]) => void;
 
 const instances = new WeakMap<object, Transforms | null>();
 
@@ -57,6 +61,11 @@ function instantiate(backend: BackendWasm): Transforms | null {
   }
   instances.set(module, t);
   return t;
+}
+
+/** The module's Adam update on this backend's memory (kernels/adam.ts), or null where the module does not instantiate. */
+export function wasmAdam(backend: BackendWasm): WasmAdam | null {
+  return instantiate(backend)?.adam ?? null;
 }
 
 /** Whether the Winograd kernels can run on this backend (see instantiate). */
