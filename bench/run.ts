@@ -3,7 +3,8 @@
  * network and step in PyTorch (bench/torch_step.py, CPU), measured in the same invocation.
  * Each size runs on 1 thread and on every core (pipeline/parallel.ts, the step split over worker
  * threads) beside PyTorch on 1 thread and on every core, and the whole demo analysis runs on 1
- * thread and on every core, all in one invocation.
+ * thread and on every core, all in one invocation (each whole analysis in a process of its own,
+ * started with the V8 flags the product uses for that many threads: shared/engineFlags.ts).
  * Prints one JSON object per line: {bench, backend, threads, ours_ms, reference, reference_ms, ratio}.
  *
  *   npm run bench                       all sizes
