@@ -17,7 +17,12 @@ import { registerViewSerializers } from './panels/viewsPanel';
 export function activate(context: vscode.ExtensionContext): void {
   // A log channel: each line carries its time and level, and the user can filter by level.
   const log = vscode.window.createOutputChannel('Feature Complexity Engine', { log: true });
-  const engine = new EngineClient(context.asAbsolutePath('dist/engine.js'), log, () => settings().nodePath, () => settings().threads);
+  const engine = new EngineClient(
+    context.asAbsolutePath('dist/engine.js'),
+    log,
+    () => settings().nodePath,
+    () => settings().threads,
+  );
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
   const store = new ResultsStore();
   const links = new Links();
