@@ -11,7 +11,10 @@
  * the extension forks the engine with it, and the command-line tool starts itself again with it
  * for the commands that train (analysis/main.ts).
  *
- * On one thread the helpers run on an otherwise idle core, so no flag is given there.
+ * On one thread the helpers run on an otherwise idle core, so no flag is given there. A zoo run
+ * with several rows at a time keeps every core busy even at one thread a row, so it and its rows
+ * (which inherit the flags) get it: 4 demo rows, `--jobs 2 --threads 1`, took 136.8 and 138.6 s
+ * with it against 142.1 and 141.6 s without (bench/README.md, "Threads").
  */
 export const PARALLEL_V8_FLAGS: readonly string[] = ['--single-threaded'];
 
@@ -22,14 +25,16 @@ export const RESTARTED_ENV = 'FEATURE_COMPLEXITY_V8_FLAGS';
 const TRAINING_COMMANDS = new Set(['analyze', 'demo', 'task-complexity', 'compress', 'distill', 'variants']);
 
 /**
- * Whether a command line (without the node and script paths) trains on several threads: a
- * training command (or `zoo run`, whose rows analyse) with no `--threads 1` and no GPU or native
- * backend named, on a machine with more than one core.
+ * Whether a command line (without the node and script paths) trains on several cores at once: a
+ * training command with no `--threads 1`, or `zoo run` (whose rows analyse) unless it runs one row
+ * at a time on one thread (`--jobs 1 --threads 1`); with no GPU or native backend named, on a
+ * machine with more than one core.
  */
 export function trainsOnThreads(argv: readonly string[], cores: number): boolean {
   if (cores <= 1) return false;
   const [name, sub] = argv;
-  if (!(TRAINING_COMMANDS.has(name) || (name === 'zoo' && sub === 'run'))) return false;
+  const zoo = name === 'zoo' && sub === 'run';
+  if (!(TRAINING_COMMANDS.has(name) || zoo)) return false;
   const value = (flag: string): string | undefined => {
     for (let i = 0; i < argv.length; i++) {
       if (argv[i] === flag) return argv[i + 1];
@@ -37,7 +42,7 @@ export function trainsOnThreads(argv: readonly string[], cores: number): boolean
     }
     return undefined;
   };
-  if (Number(value('--threads')) === 1) return false;
+  if (Number(value('--threads')) === 1 && (!zoo || Number(value('--jobs')) === 1)) return false;
   const backend = value('--backend');
   return backend === undefined || backend === 'auto' || backend === 'wasm' || backend === 'cpu';
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainsOnThreads } from '../../../src/shared/engineFlags';
 
-test('training commands on several threads get the flags; one thread, a GPU backend, other commands and one core do not', () => {
+test('training commands on several threads and zoo runs of several rows get the flags; one thread, a GPU backend, other commands and one core do not', () => {
   const yes: string[][] = [
     ['analyze', 'm.onnx', '--data', 'd'],
     ['analyze', 'm.onnx', '--data', 'd', '--threads', '4'],
@@ -15,6 +15,9 @@ test('training commands on several threads get the flags; one thread, a GPU back
     ['distill', 'm.json', '--data', 'd'],
     ['variants', 'm.json', '--data', 'd'],
     ['zoo', 'run', 'z', '--jobs', '2'],
+    ['zoo', 'run', 'z', '--jobs', '2', '--threads', '1'],
+    ['zoo', 'run', 'z', '--threads=1'],
+    ['zoo', 'run', 'z', '--jobs', '1'],
   ];
   const no: string[][] = [
     ['analyze', 'm.onnx', '--threads', '1'],
@@ -25,6 +28,7 @@ test('training commands on several threads get the flags; one thread, a GPU back
     ['layers', 'm.onnx'],
     ['predict', 'a.json', 'b.json'],
     ['capabilities'],
+    ['zoo', 'run', 'z', '--jobs', '1', '--threads', '1'],
     ['zoo', 'status', 'z'],
     ['zoo', 'submit', 'z', '--slurm'],
     [],
