@@ -27,7 +27,7 @@ const TRAINING_COMMANDS = new Set(['analyze', 'demo', 'task-complexity', 'compre
 /**
  * Whether a command line (without the node and script paths) trains on several cores at once: a
  * training command with no `--threads 1`, or `zoo run` (whose rows analyse) unless it runs one row
- * at a time on one thread (`--jobs 1 --threads 1`); with no GPU or native backend named, on a
+ * at a time on one thread (`--jobs 1` or `--row i`, with `--threads 1`); with no GPU or native backend named, on a
  * machine with more than one core.
  */
 export function trainsOnThreads(argv: readonly string[], cores: number): boolean {
@@ -42,7 +42,9 @@ export function trainsOnThreads(argv: readonly string[], cores: number): boolean
     }
     return undefined;
   };
-  if (Number(value('--threads')) === 1 && (!zoo || Number(value('--jobs')) === 1)) return false;
+  // `zoo run NAME --row i` (a Slurm task, or one row of a local run) analyses that one row alone.
+  const oneRow = value('--row') !== undefined || Number(value('--jobs')) === 1;
+  if (Number(value('--threads')) === 1 && (!zoo || oneRow)) return false;
   const backend = value('--backend');
   return backend === undefined || backend === 'auto' || backend === 'wasm' || backend === 'cpu';
 }

@@ -18,6 +18,7 @@ test('training commands on several threads and zoo runs of several rows get the 
     ['zoo', 'run', 'z', '--jobs', '2', '--threads', '1'],
     ['zoo', 'run', 'z', '--threads=1'],
     ['zoo', 'run', 'z', '--jobs', '1'],
+    ['zoo', 'run', 'z', '--row', '3', '--threads', '2'],
   ];
   const no: string[][] = [
     ['analyze', 'm.onnx', '--threads', '1'],
@@ -29,6 +30,7 @@ test('training commands on several threads and zoo runs of several rows get the 
     ['predict', 'a.json', 'b.json'],
     ['capabilities'],
     ['zoo', 'run', 'z', '--jobs', '1', '--threads', '1'],
+    ['zoo', 'run', 'z', '--row', '3', '--threads', '1'],
     ['zoo', 'status', 'z'],
     ['zoo', 'submit', 'z', '--slurm'],
     [],
