@@ -58,7 +58,8 @@ function isComplete(path: string): boolean {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (on this host): signal 0 reaches it, or it exists but belongs to another user. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -103,7 +104,7 @@ export function zooStatus(dir: string, scheduler?: (m: ZooManifest) => Scheduler
         );
       }
       if (rec.host !== here) return status('running');
-      if (alive(rec.pid)) return status('running');
+      if (processAlive(rec.pid)) return status('running');
       return status('failed', `its analysis (pid ${rec.pid}) stopped without finishing; see ${logs.err}`);
     }
     // Submitted, never started, and no longer queued.

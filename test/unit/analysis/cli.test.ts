@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PARALLEL_V8_FLAGS } from '../../../src/shared/engineFlags';
+import { processAlive } from '../../../src/analysis/zoo/status';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -93,15 +94,6 @@ function childrenOf(pid: number): { pid: number; argv: string[] }[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('a training command on several threads: its one-line error and exit status are those of one thread', () => {
   const [one, two] = ['1', '2'].map((threads) => cli('analyze', join(FORMATS, 'missing.onnx'), '--data', join(FORMATS, 'data.npz'), '--threads', threads));
   assert.equal(one.status, 2, one.stderr);
@@ -146,8 +138,8 @@ test(
       run.kill('SIGTERM');
       const end = await exited;
       assert.equal(end.signal, 'SIGTERM', `ended by the signal it was sent (${JSON.stringify(end)})`);
-      for (let i = 0; i < 50 && alive(engine.pid); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(!alive(engine.pid), 'the training process is gone too');
+      for (let i = 0; i < 50 && processAlive(engine.pid); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!processAlive(engine.pid), 'the training process is gone too');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

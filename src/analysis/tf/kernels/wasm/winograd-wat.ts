@@ -311,6 +311,35 @@ const dyTf = `
       lines(16, (t) => set(`p${t}`, i32add(get(`p${t}`), get('cs')))),
     )})`;
 
+const adamParams = ['b1', 'b2', 'ob1', 'ob2', 'eps', 'nlr', 'c1', 'c2'];
+
+/**
+ * The update's loop over byte offsets k from $k up to $limit, in one kind of lane: 'f32x4' (4
+ * floats a step, on v128 locals named in upper case: the splatted parameters and $G, $M, $V) or
+ * 'f32' (one float a step, on the f32 parameters and $g1, $m2, $v2).
+ */
+function adamLoop(lane: 'f32x4' | 'f32', limit: string): string {
+  const vec = lane === 'f32x4';
+  const name = (p: string): string => get(vec ? p.toUpperCase() : p);
+  const mem = vec ? 'v128' : 'f32';
+  const [g, m, v] = vec ? ['G', 'M', 'V'] : ['g1', 'm2', 'v2'];
+  const op = (o: string, ...a: string[]): string => `(${lane}.${o} ${a.join(' ')})`;
+  const load = (base: string): string => `(${mem}.load ${i32add(get(base), get('k'))})`;
+  const store = (base: string, value: string): string => `(${mem}.store ${i32add(get(base), get('k'))} ${value})`;
+  const label = vec ? 'v' : 's';
+  return `
+    (block $${label}d (loop $${label}l
+      (br_if $${label}d (i32.ge_u ${get('k')} ${get(limit)}))
+      ${set(g, load('g'))}
+      ${set(m, op('add', op('mul', load('m'), name('b1')), op('mul', get(g), name('ob1'))))}
+      ${set(v, op('add', op('mul', load('v'), name('b2')), op('mul', op('mul', get(g), get(g)), name('ob2'))))}
+      ${store('m1', get(m))}
+      ${store('v1', get(v))}
+      ${store('x1', op('add', op('mul', op('div', op('div', get(m), name('c1')), op('add', op('sqrt', op('div', get(v), name('c2'))), name('eps'))), name('nlr')), load('x')))}
+      (local.set $k (i32.add ${get('k')} (i32.const ${vec ? 16 : 4})))
+      (br $${label}l)))`;
+}
+
 /**
  * adam(x, m, v, g, x1, m1, v1, n, β1, β2, 1 − β1, 1 − β2, ε, −lr, c1, c2): one Adam update of n
  * floats (kernels/adam.ts), 4 at a time, then one at a time for the last n mod 4:
@@ -318,57 +347,18 @@ const dyTf = `
  * Every f32x4 and f32 operation is IEEE single precision, correctly rounded, as tfjs's separate
  * element-wise kernels are, so the result is bit-identical to the stock op sequence.
  */
-const adamStep = (load: (p: string) => string, store: (p: string, v: string) => string, op: (o: string, ...a: string[]) => string, k: string): string => `
-      (local.set $gi ${load(i32add(get('g'), k))})
-      (local.set $mi ${op('add', op('mul', load(i32add(get('m'), k)), get('B1')), op('mul', get('gi'), get('OB1')))})
-      (local.set $vi ${op('add', op('mul', load(i32add(get('v'), k)), get('B2')), op('mul', op('mul', get('gi'), get('gi')), get('OB2')))})
-      ${store(i32add(get('m1'), k), get('mi'))}
-      ${store(i32add(get('v1'), k), get('vi'))}
-      ${store(
-        i32add(get('x1'), k),
-        op(
-          'add',
-          op('mul', op('div', op('div', get('mi'), get('C1')), op('add', op('sqrt', op('div', get('vi'), get('C2'))), get('EPS'))), get('NLR')),
-          load(i32add(get('x'), k)),
-        ),
-      )}`;
-
-const adamParams = ['b1', 'b2', 'ob1', 'ob2', 'eps', 'nlr', 'c1', 'c2'];
 const adam = `
   (func (export "adam") (param $x i32) (param $m i32) (param $v i32) (param $g i32) (param $x1 i32) (param $m1 i32) (param $v1 i32) (param $n i32)
       ${adamParams.map((p) => `(param $${p} f32)`).join(' ')}
     (local $k i32) (local $end i32) (local $whole i32)
     ${adamParams.map((p) => `(local $${p.toUpperCase()} v128)`).join(' ')}
-    (local $gi v128) (local $mi v128) (local $vi v128)
-    (local $sg f32) (local $sm f32) (local $sv f32)
+    (local $G v128) (local $M v128) (local $V v128) (local $g1 f32) (local $m2 f32) (local $v2 f32)
     ${adamParams.map((p) => set(p.toUpperCase(), `(f32x4.splat ${get(p)})`)).join('\n    ')}
     (local.set $end (i32.shl ${get('n')} (i32.const 2)))
     (local.set $whole (i32.and ${get('end')} (i32.const -16)))
     (local.set $k (i32.const 0))
-    (block $vd (loop $vl
-      (br_if $vd (i32.ge_u ${get('k')} ${get('whole')}))
-      ${adamStep(
-        (p) => `(v128.load ${p})`,
-        (p, v) => `(v128.store ${p} ${v})`,
-        (o, ...a) => `(f32x4.${o} ${a.join(' ')})`,
-        get('k'),
-      )}
-      (local.set $k (i32.add ${get('k')} (i32.const 16)))
-      (br $vl)))
-    (block $sd (loop $sl
-      (br_if $sd (i32.ge_u ${get('k')} ${get('end')}))
-      ${adamStep(
-        (p) => `(f32.load ${p})`,
-        (p, v) => `(f32.store ${p} ${v})`,
-        (o, ...a) => `(f32.${o} ${a.join(' ')})`,
-        get('k'),
-      )
-        .replaceAll('$gi', '$sg')
-        .replaceAll('$mi', '$sm')
-        .replaceAll('$vi', '$sv')
-        .replace(/\$(B1|B2|OB1|OB2|EPS|NLR|C1|C2)\b/g, (_, p: string) => `$${p.toLowerCase()}`)}
-      (local.set $k (i32.add ${get('k')} (i32.const 4)))
-      (br $sl)))
+    ${adamLoop('f32x4', 'whole')}
+    ${adamLoop('f32', 'end')}
   )`;
 
 /** The whole module's text. */
